@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The project's two commands, from a fresh clone:
+#   ./run.sh app    install what is needed and open the dashboard (offline default, shipped model)
+#   ./run.sh test   install what is needed and run the whole test suite
+# Extra arguments go to streamlit (app) or pytest (test). The virtual environment lives in .venv.
+set -euo pipefail
+cd "$(dirname "$0")"
+VENV=${UNSIR_VENV:-.venv}
+
+venv() {
+  local reqs=$1 stamp="$VENV/.installed-$(basename "$1")"
+  if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
+  # Reinstall only when the requirements changed since the last install.
+  if [ ! -f "$stamp" ] || ! cmp -s "$reqs" "$stamp" || [ requirements.txt -nt "$stamp" ]; then
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet -r "$reqs"
+    cp "$reqs" "$stamp"
+  fi
+}
+
+browser() {
+  # The end-to-end test drives Debian's chromium through Playwright (Playwright's own download cannot work offline).
+  if ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    elif command -v sudo >/dev/null 2>&1; then
+      sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+      echo "chromium is not installed and cannot be installed without root: the browser test will be skipped" >&2
+    fi
+  fi
+}
+
+case "${1:-}" in
+  app)
+    shift
+    venv requirements.txt
+    exec "$VENV/bin/python" -m streamlit run app.py --server.headless=true "$@"
+    ;;
+  test)
+    shift
+    venv requirements-test.txt
+    browser
+    exec "$VENV/bin/python" -m pytest "$@"
+    ;;
+  *)
+    echo "usage: ./run.sh app | test [extra arguments]" >&2
+    exit 2
+    ;;
+esac

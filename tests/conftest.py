@@ -1,0 +1,48 @@
+"""Shared fixtures: the embedded data set, the shipped model, and small fast UNSIR settings."""
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory, monkeypatch):
+    """Each test writes its model store under a temporary $UNSIR_HOME; the data cache is shared."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("UNSIR_HOME", str(home))
+    monkeypatch.setenv("UNSIR_DATA_ROOT", str(tmp_path_factory.getbasetemp() / "data"))
+    return home
+
+
+@pytest.fixture(scope="session")
+def shapes():
+    from unsir_core.data.shapes import generate_shapes
+
+    return generate_shapes(10_000, 2_500, seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_shapes():
+    from unsir_core.data.shapes import generate_shapes
+
+    return generate_shapes(400, 200, seed=1)
+
+
+@pytest.fixture(scope="session")
+def shipped_model():
+    from unsir_core.store import default_checkpoint, load_model
+
+    return load_model(default_checkpoint("shapes10", "smallcnn"))
+
+
+@pytest.fixture
+def fast_config():
+    """A short UNSIR run for behaviour tests (not the tuned preset)."""
+    from unsir_core.config import NoiseConfig, PhaseConfig, UnsirConfig
+
+    return UnsirConfig(noise=NoiseConfig(batch_size=16, steps=5), noise_copies=2, retain_per_class=20,
+                       impair=PhaseConfig(lr=0.01, batch_size=64), repair=PhaseConfig(lr=0.002, batch_size=64))

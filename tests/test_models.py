@@ -1,0 +1,55 @@
+"""The model registry: every entry builds, runs forward and backward on tiny input, and has a
+GradCAM layer with a feature map larger than 1x1."""
+import pytest
+import torch
+
+from unsir_core.errors import ConfigError
+from unsir_core.models import MODELS, get_spec
+
+FAST = [name for name in MODELS if name != "vit_b_16"]
+
+
+@pytest.mark.parametrize("name", FAST)
+@pytest.mark.parametrize("channels", [3, 1])
+def test_forward_backward(name, channels):
+    spec = MODELS[name]
+    torch.manual_seed(0)
+    net = spec.create(num_classes=5, in_channels=channels, width=0.25)
+    x = torch.randn(2, channels, spec.input_size, spec.input_size)
+    out = net(x)
+    assert out.shape == (2, 5)
+    assert torch.isfinite(out).all()
+    out.logsumexp(1).sum().backward()
+    no_grad = [n for n, p in net.named_parameters() if p.grad is None]
+    assert not no_grad, f"parameters without gradient: {no_grad[:5]}"
+    assert all(torch.isfinite(p.grad).all() for p in net.parameters())
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_gradcam_layer_is_spatial(name):
+    spec = MODELS[name]
+    net = spec.create(num_classes=3, width=0.25).eval()
+    seen = {}
+    handle = spec.gradcam_layer(net).register_forward_hook(lambda m, i, o: seen.setdefault("out", o))
+    with torch.no_grad():
+        net(torch.randn(1, 3, spec.input_size, spec.input_size))
+    handle.remove()
+    fmap = spec.reshape_transform(seen["out"]) if spec.reshape_transform else seen["out"]
+    assert fmap.ndim == 4 and fmap.shape[-1] > 1 and fmap.shape[-2] > 1
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_head_prefix_names_parameters(name):
+    spec = MODELS[name]
+    net = spec.create(num_classes=3, width=0.25)
+    assert any(n.startswith(spec.head + ".") for n, _ in net.named_parameters())
+
+
+def test_unknown_architecture_is_a_clear_error():
+    with pytest.raises(ConfigError, match="Choose one of"):
+        get_spec("resnet1000")
+
+
+def test_one_class_is_refused():
+    with pytest.raises(ConfigError, match="at least 2 classes"):
+        MODELS["smallcnn"].create(num_classes=1)

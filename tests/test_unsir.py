@@ -1,0 +1,162 @@
+"""UNSIR itself: the noise raises the forget loss, impair + repair forget without losing the retain
+classes, zero-glance, no mutation of the input, sequential requests, and bad input."""
+from dataclasses import replace
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from unsir_core.config import NoiseConfig, PhaseConfig
+from unsir_core.errors import Cancelled, CheckpointError, ConfigError, DivergedError
+from unsir_core.noise import freeze, optimize_noise
+from unsir_core.pipeline import run_unsir
+from unsir_core.presets import PRESETS
+from unsir_core.unlearn import sample_retain_subset, unlearn
+
+
+def state_copy(model):
+    return {k: v.clone() for k, v in model.net.state_dict().items()}
+
+
+def same_state(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_noise_raises_the_forget_loss(shipped_model):
+    work = shipped_model.copy()
+    freeze(work)
+    g = torch.Generator().manual_seed(0)
+    start = torch.randn(32, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    labels = torch.full((32,), 2)
+    with torch.no_grad():
+        ce_start = F.cross_entropy(work.net(start), labels).item()
+    noise = optimize_noise(work, [2], NoiseConfig(batch_size=32, steps=20), g)
+    assert noise.images.shape == (32, 3, 32, 32)
+    assert noise.labels.tolist() == [2] * 32
+    assert noise.forget_ce > ce_start + 1.0
+    assert noise.loss_history[-1] < noise.loss_history[0]
+
+
+def test_noise_labels_each_class_separately(shipped_model):
+    work = shipped_model.copy()
+    freeze(work)
+    noise = optimize_noise(work, [1, 4, 7], NoiseConfig(batch_size=8, steps=2), torch.Generator().manual_seed(0))
+    assert noise.labels.tolist() == [1] * 8 + [4] * 8 + [7] * 8
+
+
+def test_noise_step_leaves_batchnorm_statistics_alone(shipped_model):
+    work = shipped_model.copy()
+    before = state_copy(work)
+    freeze(work)
+    optimize_noise(work, [0], NoiseConfig(batch_size=8, steps=3), torch.Generator().manual_seed(0))
+    assert same_state(before, state_copy(work))
+
+
+@pytest.mark.parametrize("forget", [["circle"], ["square", "star", "heart"]])
+def test_unsir_forgets_and_keeps_the_rest(shipped_model, shapes, forget):
+    preset = PRESETS["shapes10-smallcnn"].config
+    run = run_unsir(shipped_model, shapes, forget, preset, device="cpu")
+    original, impair, repair = (run.evaluations[k] for k in ("original", "impair", "repair"))
+    assert original.forget_acc > 80
+    assert impair.forget_acc < original.forget_acc
+    assert repair.forget_acc <= 5
+    assert repair.retain_acc >= 0.85 * original.retain_acc
+    assert sum(repair.prediction_distribution) == repair.n_forget
+    assert set(run.timings_s) >= {"noise", "impair", "repair", "evaluate", "total"}
+
+
+def test_input_model_is_not_modified(shipped_model, tiny_shapes, fast_config):
+    before = state_copy(shipped_model)
+    mode = shipped_model.net.training
+    result = unlearn(shipped_model, tiny_shapes, [0], fast_config, device="cpu")
+    assert same_state(before, state_copy(shipped_model))
+    assert shipped_model.net.training == mode
+    assert all(p.grad is None for p in shipped_model.net.parameters())
+    assert all(p.requires_grad for p in shipped_model.net.parameters())
+    assert not same_state(before, state_copy(result.model))
+    assert result.model.info.forgotten == (0,) and shipped_model.info.forgotten == ()
+
+
+def test_zero_glance_forget_training_images_are_never_read(shipped_model, tiny_shapes, fast_config):
+    """Scrambling every forget-class training image, or deleting them, changes nothing at all."""
+    forget = [3]
+    mask = tiny_shapes.train_y == 3
+    scrambled = tiny_shapes.train_x.clone()
+    scrambled[mask] = torch.randint(0, 256, scrambled[mask].shape, dtype=torch.uint8)
+    poisoned = replace(tiny_shapes, train_x=scrambled)
+    removed = replace(tiny_shapes, train_x=tiny_shapes.train_x[~mask], train_y=tiny_shapes.train_y[~mask])
+
+    runs = [unlearn(shipped_model, d, forget, fast_config, device="cpu") for d in (tiny_shapes, poisoned, removed)]
+    states = [state_copy(r.model) for r in runs]
+    assert same_state(states[0], states[1])
+    assert same_state(states[0], states[2])
+    assert not mask[runs[0].retain_indices].any()
+
+
+def test_retain_subset_is_per_class_and_seeded(tiny_shapes):
+    idx = sample_retain_subset(tiny_shapes.train_y, [0, 1, 2], 5, seed=3)
+    assert torch.bincount(tiny_shapes.train_y[idx], minlength=10)[:3].tolist() == [5, 5, 5]
+    assert torch.equal(idx, sample_retain_subset(tiny_shapes.train_y, [0, 1, 2], 5, seed=3))
+    assert not torch.equal(idx, sample_retain_subset(tiny_shapes.train_y, [0, 1, 2], 5, seed=4))
+
+
+def test_sequential_requests_keep_earlier_classes_out(shipped_model, tiny_shapes, fast_config):
+    first = unlearn(shipped_model, tiny_shapes, ["circle"], fast_config, device="cpu").model
+    second = unlearn(first, tiny_shapes, ["ring"], fast_config, device="cpu")
+    assert second.model.info.forgotten == (0, 5)
+    assert not torch.isin(tiny_shapes.train_y[second.retain_indices], torch.tensor([0, 5])).any()
+    with pytest.raises(ConfigError, match="nothing to retain"):
+        unlearn(second.model, tiny_shapes, list(range(1, 10)), fast_config, device="cpu")
+
+
+def test_progress_reports_every_phase_and_cancel_stops(shipped_model, tiny_shapes, fast_config):
+    events = []
+    unlearn(shipped_model, tiny_shapes, [1], fast_config, device="cpu", progress=events.append, monitor_every=2)
+    phases = [e.phase for e in events]
+    assert phases[0] == "noise" and "impair" in phases and phases[-1] == "repair"
+    assert all(e.loss is not None and e.elapsed_s >= 0 and 1 <= e.step <= e.total for e in events)
+    assert any("forget_acc" in e.metrics for e in events)
+
+    class StopAfter:
+        def __init__(self, n):
+            self.n = n
+
+        def is_set(self):
+            self.n -= 1
+            return self.n < 0
+
+    with pytest.raises(Cancelled):
+        unlearn(shipped_model, tiny_shapes, [1], fast_config, device="cpu", cancel=StopAfter(3))
+
+
+@pytest.mark.parametrize("with_progress", [False, True])
+def test_diverging_impair_stops_and_names_the_step(shipped_model, tiny_shapes, fast_config, with_progress):
+    before = state_copy(shipped_model)
+    bad = replace(fast_config, impair=PhaseConfig(lr=1e30, batch_size=16))
+    with pytest.raises(DivergedError, match=r"impair loss became NaN or inf at step \d+") as err:
+        unlearn(shipped_model, tiny_shapes, [1], bad, device="cpu",
+                progress=(lambda e: None) if with_progress else None)
+    assert err.value.step >= 1
+    assert same_state(before, state_copy(shipped_model))
+
+
+@pytest.mark.parametrize("forget, message", [
+    ([], "empty"),
+    (["dragon"], "Unknown class 'dragon'"),
+    ([42], "out of range"),
+    (list(range(10)), "nothing to retain"),
+])
+def test_bad_forget_requests(shipped_model, tiny_shapes, fast_config, forget, message):
+    with pytest.raises(ConfigError, match=message):
+        unlearn(shipped_model, tiny_shapes, forget, fast_config, device="cpu")
+
+
+def test_too_many_retain_samples_says_the_maximum(shipped_model, tiny_shapes, fast_config):
+    with pytest.raises(ConfigError, match="use at most"):
+        unlearn(shipped_model, tiny_shapes, [0], replace(fast_config, retain_per_class=10_000), device="cpu")
+
+
+def test_model_for_another_class_count_is_refused(shipped_model, tiny_shapes, fast_config):
+    other = replace(tiny_shapes, class_names=tiny_shapes.class_names[:9] + ("x", "y"))
+    with pytest.raises(CheckpointError, match="10 classes"):
+        unlearn(shipped_model, other, [0], fast_config, device="cpu")

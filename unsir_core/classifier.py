@@ -1,0 +1,113 @@
+"""`Classifier`: a network plus what it needs to be used and explained (`ModelInfo`).
+
+The network takes normalised, resized float input [B, C, S, S]; `Classifier.prepare` turns uint8
+images into that. The paper's noise lives in the same normalised space.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import ImageData
+from .errors import CheckpointError
+from .models import IMAGENET_MEAN, IMAGENET_STD, get_spec
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    arch: str  # registry key in models.MODELS
+    dataset: str  # data set the model was trained on
+    class_names: tuple[str, ...]  # index -> name; its length is the number of outputs
+    in_channels: int = 3  # image channels the first layer takes
+    input_size: int = 32  # images are resized to this square size
+    mean: tuple[float, ...] = (0.5, 0.5, 0.5)  # per-channel normalisation mean ([0, 1] scale)
+    std: tuple[float, ...] = (0.25, 0.25, 0.25)  # per-channel normalisation std
+    width: float = 1.0  # channel multiplier the architecture was built with
+    forgotten: tuple[int, ...] = ()  # classes removed: unlearned, or left out when training
+    origin: str = "trained"  # "trained", "retrained", "unlearned", "imported"
+    test_acc: float | None = None  # overall test accuracy in percent, when measured
+    details: dict[str, Any] = field(default_factory=dict)  # training/unlearning config, history, versions
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelInfo":
+        known = {f for f in cls.__dataclass_fields__}
+        d = {k: v for k, v in d.items() if k in known}
+        for key in ("class_names", "mean", "std", "forgotten"):
+            if key in d:
+                d[key] = tuple(d[key])
+        return cls(**d)
+
+    @classmethod
+    def for_data(cls, arch: str, data: ImageData, width: float | None = None, pretrained: bool = False,
+                 **kw: Any) -> "ModelInfo":
+        spec = get_spec(arch)
+        mean, std = data.mean, data.std
+        if pretrained:  # ImageNet weights expect ImageNet statistics
+            mean = IMAGENET_MEAN[: data.channels] if data.channels == 3 else (sum(IMAGENET_MEAN) / 3,)
+            std = IMAGENET_STD[: data.channels] if data.channels == 3 else (sum(IMAGENET_STD) / 3,)
+        return cls(arch=arch, dataset=data.name, class_names=data.class_names, in_channels=data.channels,
+                   input_size=spec.input_size, mean=tuple(mean), std=tuple(std),
+                   width=spec.default_width if width is None else width, **kw)
+
+    def check_fits(self, data: ImageData) -> None:
+        """Raise CheckpointError unless this model can classify `data` (classes and channels)."""
+        if self.num_classes != data.num_classes:
+            raise CheckpointError(
+                f"The model has {self.num_classes} classes but {data.name} has {data.num_classes}: "
+                f"choose a checkpoint trained on {data.name}, or train one."
+            )
+        if self.in_channels != data.channels:
+            raise CheckpointError(
+                f"The model takes {self.in_channels}-channel images but {data.name} has {data.channels} channels."
+            )
+
+
+@dataclass(frozen=True)
+class Classifier:
+    net: nn.Module  # takes prepare(x) -> logits [B, K]
+    info: ModelInfo
+
+    @classmethod
+    def create(cls, info: ModelInfo) -> "Classifier":
+        return cls(get_spec(info.arch).create(info.num_classes, info.in_channels, info.width), info)
+
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """uint8 [B, C, H, W] -> normalised float [B, C, S, S] on x's device."""
+        return prepare(x, self.info.mean, self.info.std, self.info.input_size)
+
+    def copy(self, **info_changes: Any) -> "Classifier":
+        """A deep copy of the network (the original is never touched) with updated info."""
+        return Classifier(copy.deepcopy(self.net), replace(self.info, **info_changes))
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.net.parameters()).device
+
+
+def prepare(x: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...], size: int) -> torch.Tensor:
+    """uint8 [B, C, H, W] -> (x/255 - mean)/std, bilinearly resized to size x size when needed."""
+    m = torch.tensor(mean, device=x.device).view(1, -1, 1, 1)
+    s = torch.tensor(std, device=x.device).view(1, -1, 1, 1)
+    out = (x.float().div_(255) - m) / s
+    if out.shape[-1] != size or out.shape[-2] != size:
+        out = F.interpolate(out, size=(size, size), mode="bilinear", align_corners=False)
+    return out
+
+
+def unprepare(x: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
+    """Normalised float [B, C, S, S] -> [0, 1] float, for display (clipped)."""
+    m = torch.tensor(mean, device=x.device).view(1, -1, 1, 1)
+    s = torch.tensor(std, device=x.device).view(1, -1, 1, 1)
+    return (x * s + m).clamp(0, 1)

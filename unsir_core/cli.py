@@ -1,0 +1,212 @@
+"""Command line: `python -m unsir_core train | unlearn | evaluate | compare | bench`.
+
+Progress bars go to stderr, the JSON result to stdout (and to --out). A user error prints
+`error: ...` and exits with status 2; nothing already saved is overwritten or half-written.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError, UnsirError
+from .progress import ProgressEvent
+
+
+class BarProgress:
+    """A tqdm bar per phase on stderr, fed by ProgressEvents."""
+
+    def __init__(self, enabled: bool = True):
+        self.enabled, self.bar, self.phase = enabled, None, None
+
+    def __call__(self, ev: ProgressEvent) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        if ev.phase != self.phase or self.bar is None:
+            self.close()
+            self.phase = ev.phase
+            self.bar = tqdm(total=ev.total, desc=f"{ev.phase:>7}", file=sys.stderr, leave=True,
+                            dynamic_ncols=True)
+        self.bar.n = ev.step
+        postfix = {"loss": f"{ev.loss:.3f}"} if ev.loss is not None else {}
+        postfix.update({k: f"{v:.1f}" for k, v in ev.metrics.items()})
+        self.bar.set_postfix(postfix, refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _classes(text: str | None) -> list[str]:
+    return [c for c in (text or "").replace(";", ",").split(",") if c.strip()]
+
+
+def _write_json(payload: dict[str, Any], out: str | None) -> None:
+    from .store import atomic_write
+
+    text = json.dumps(payload, indent=2)
+    print(text)
+    if out:
+        atomic_write(Path(out), lambda tmp: tmp.write_text(text + "\n"))
+        print(f"wrote {out}", file=sys.stderr)
+
+
+def _load(args) -> tuple[Any, Any]:
+    """Data set and model from --dataset/--data-root/--arch/--checkpoint."""
+    from .classifier import ModelInfo
+    from .data import load_dataset
+    from .store import default_checkpoint, load_model
+
+    data = load_dataset(args.dataset, args.data_root, download=not args.offline)
+    path = Path(args.checkpoint) if args.checkpoint else default_checkpoint(data.name, args.arch)
+    info = None
+    if path.suffix in (".pt", ".pth"):
+        if not args.arch:
+            raise ConfigError(f"{path.name} carries no metadata: add --arch to say which architecture it is.")
+        info = ModelInfo.for_data(args.arch, data)
+    model = load_model(path, info)
+    if args.arch and model.info.arch != args.arch:
+        raise ConfigError(f"{path.name} is a {model.info.arch} checkpoint, not {args.arch}.")
+    model.info.check_fits(data)
+    return data, model
+
+
+def cmd_train(args) -> dict[str, Any]:
+    from .config import TrainConfig
+    from .data import load_dataset
+    from .models import DEFAULT_MODEL
+    from .paths import model_store
+    from .store import save_model, slug
+
+    arch = args.arch or DEFAULT_MODEL
+    excluded = "-without-" + "-".join(_classes(args.exclude)) if args.exclude else ""
+    out = Path(args.out) if args.out else model_store() / slug(f"{args.dataset}-{arch}{excluded}-seed{args.seed or 0}.safetensors")
+    if out.exists() and not args.force:
+        raise ConfigError(f"{out} already exists; choose another --out or add --force to replace it.")
+    data = load_dataset(args.dataset, args.data_root, download=not args.offline)
+    cfg = TrainConfig(**{k: v for k, v in {
+        "epochs": args.epochs, "seed": args.seed, "lr": args.lr, "batch_size": args.batch_size,
+        "pretrained": args.pretrained}.items() if v is not None})
+    from .train import fit
+
+    bar = BarProgress(not args.quiet)
+    model = fit(data, arch, cfg, exclude=_classes(args.exclude), width=args.width,
+                device=args.device, progress=bar)
+    bar.close()
+    save_model(model, out)
+    return {"checkpoint": str(out), "info": model.info.to_dict()}
+
+
+def _unsir_config(args):
+    from .presets import get_preset, preset_for
+
+    preset = get_preset(args.preset) if args.preset else preset_for(args.dataset_name, args.arch_name)
+    cfg = preset.config.with_overrides(**{
+        "seed": args.seed, "retain_per_class": args.retain_per_class, "noise_copies": args.noise_copies,
+        "noise.steps": args.noise_steps, "noise.batch_size": args.noise_batch, "noise.l2_weight": args.noise_l2,
+        "impair.lr": args.impair_lr, "repair.lr": args.repair_lr, "repair.epochs": args.repair_epochs,
+    })
+    return preset.name, cfg
+
+
+def cmd_unlearn(args) -> dict[str, Any]:
+    from .config import TrainConfig
+    from .pipeline import run_unsir
+    from .store import save_model
+
+    if args.save_model and Path(args.save_model).exists() and not args.force:
+        raise ConfigError(f"{args.save_model} already exists; choose another path or add --force.")
+    data, model = _load(args)
+    args.dataset_name, args.arch_name = data.name, model.info.arch
+    preset_name, cfg = _unsir_config(args)
+    retrain = None
+    if args.retrain:
+        retrain = TrainConfig(**model.info.details.get("train_config", {}))
+    bar = BarProgress(not args.quiet)
+    run = run_unsir(model, data, _classes(args.forget), cfg, args.device, retrain=retrain, progress=bar)
+    bar.close()
+    if args.save_model:
+        save_model(run.result.model, Path(args.save_model))
+    return {"preset": preset_name, **run.to_json()}
+
+
+def cmd_evaluate(args) -> dict[str, Any]:
+    from .metrics.evaluate import evaluate
+
+    data, model = _load(args)
+    forget = data.resolve_classes(_classes(args.forget)) or list(model.info.forgotten)
+    ev = evaluate(model, data, forget)
+    return {"dataset": data.name, "arch": model.info.arch, "forget": [data.class_names[c] for c in forget],
+            "metrics": ev.to_dict(), "info": model.info.to_dict()}
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", default="shapes10", help="data set name, or folder:PATH (default: shapes10)")
+    p.add_argument("--data-root", default=None, help="where torchvision data sets live (default: $UNSIR_DATA_ROOT)")
+    p.add_argument("--offline", action="store_true", help="never download; fail with instructions if files are missing")
+    p.add_argument("--arch", default=None, help="architecture (default: the checkpoint's, or smallcnn)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    p.add_argument("--seed", type=int, default=None, help="random seed")
+    p.add_argument("--out", default=None, help="write the result here")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m unsir_core", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train an original model, or a gold standard with --exclude")
+    _common(p)
+    p.add_argument("--epochs", type=int, default=None, help="training epochs (default 15)")
+    p.add_argument("--exclude", default=None, help="classes to leave out (names or indices, comma-separated)")
+    p.add_argument("--width", type=float, default=None, help="channel multiplier (default: the architecture's)")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate")
+    p.add_argument("--batch-size", type=int, default=None, help="batch size")
+    p.add_argument("--pretrained", action="store_true", default=None, help="start from ImageNet weights")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("unlearn", help="run UNSIR and report the metrics as JSON")
+    _common(p)
+    p.add_argument("--checkpoint", default=None, help="model to unlearn (default: the shipped model for the data set)")
+    p.add_argument("--forget", required=True, help="classes to forget (names or indices, comma-separated)")
+    p.add_argument("--preset", default=None, help="settings preset (default: the best one for data set and model)")
+    p.add_argument("--retain-per-class", type=int, default=None, help="retain subset size per class")
+    p.add_argument("--noise-copies", type=int, default=None, help="copies of the noise batch in impair")
+    p.add_argument("--noise-steps", type=int, default=None, help="Adam steps on the noise")
+    p.add_argument("--noise-batch", type=int, default=None, help="noise samples per forget class")
+    p.add_argument("--noise-l2", type=float, default=None, help="lambda, the noise L2 weight")
+    p.add_argument("--impair-lr", type=float, default=None, help="impair learning rate")
+    p.add_argument("--repair-lr", type=float, default=None, help="repair learning rate")
+    p.add_argument("--repair-epochs", type=int, default=None, help="repair epochs")
+    p.add_argument("--retrain", action="store_true", help="also train the gold standard without the forget classes")
+    p.add_argument("--save-model", default=None, help="save the unlearned model here (.safetensors)")
+    p.add_argument("--force", action="store_true", help="replace --save-model if it exists")
+    p.set_defaults(func=cmd_unlearn)
+
+    p = sub.add_parser("evaluate", help="accuracy of a checkpoint, overall and on forget/retain classes")
+    _common(p)
+    p.add_argument("--checkpoint", default=None, help="model to evaluate (default: the shipped model)")
+    p.add_argument("--forget", default=None, help="classes counted as forget set (default: the model's forgotten classes)")
+    p.set_defaults(func=cmd_evaluate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        payload = args.func(args)
+        _write_json(payload, args.out if args.command != "train" else None)
+    except UnsirError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; nothing was saved", file=sys.stderr)
+        return 130
+    return 0

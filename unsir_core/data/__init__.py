@@ -1,0 +1,64 @@
+"""Data set registry: every loader returns an `ImageData`. Pages, CLI and tests read `DATASETS`."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ..errors import ConfigError
+from ..paths import data_root
+from .bundle import ImageData, channel_stats
+from .folder import load_image_folder
+from .shapes import load_shapes
+from .torchvision_sets import load_torchvision
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str  # registry key, used on the command line and in URLs
+    title: str  # shown in the UI
+    description: str  # one sentence for the UI
+    loader: Callable[[Path, bool], ImageData]  # (root, download) -> ImageData
+    offline: bool  # True when it never needs the network
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    "shapes10": DatasetSpec(
+        "shapes10", "Shapes-10 (embedded)",
+        "10 shapes at random colour, position, scale and rotation on cluttered backgrounds; generated "
+        "locally from a seed, no download.",
+        lambda root, download: load_shapes(), True,
+    ),
+    **{
+        key: DatasetSpec(key, title, desc, lambda root, download, key=key: load_torchvision(key, root, download), False)
+        for key, title, desc in (
+            ("mnist", "MNIST", "70,000 handwritten digits, 28x28 grey."),
+            ("fashionmnist", "Fashion-MNIST", "70,000 clothing images in 10 classes, 28x28 grey."),
+            ("cifar10", "CIFAR-10", "60,000 colour images in 10 classes, 32x32 (the paper's main benchmark)."),
+            ("cifar100", "CIFAR-100", "60,000 colour images in 100 classes, 32x32."),
+            ("svhn", "SVHN", "Street-view house numbers, 32x32 colour, 10 digit classes."),
+        )
+    },
+}
+
+DEFAULT_DATASET = "shapes10"
+
+
+def load_dataset(name: str, root: str | Path | None = None, download: bool = True) -> ImageData:
+    """Load a registered data set, or an image folder when `name` is "folder:PATH".
+
+    `root` is where torchvision data sets live (default: $UNSIR_DATA_ROOT); `download=False` never
+    touches the network and raises `DataError` with instructions when the files are missing.
+    """
+    if name.startswith("folder:"):
+        return load_image_folder(Path(name.split(":", 1)[1]).expanduser())
+    spec = DATASETS.get(name.lower())
+    if spec is None:
+        raise ConfigError(
+            f"Unknown data set {name!r}. Choose one of {', '.join(DATASETS)} or 'folder:PATH' for an image "
+            "folder with one subfolder per class."
+        )
+    return spec.loader(Path(root) if root else data_root(), download)
+
+
+__all__ = ["DATASETS", "DEFAULT_DATASET", "DatasetSpec", "ImageData", "channel_stats", "load_dataset"]

@@ -1,0 +1,52 @@
+"""Device choice and the CUDA-only speed switches (bf16 autocast, channels_last, cudnn benchmark).
+
+bf16 autocast is 2-3x slower on the CPUs this project runs on, so mixed precision is CUDA-only.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+
+import torch
+
+from .errors import ConfigError
+
+# One lock for all accelerator work in this process: the dashboard serialises runs from several
+# browser sessions on it, so two runs never fight for GPU memory.
+DEVICE_LOCK = threading.Lock()
+
+
+def pick_device(preference: str | None = "auto") -> torch.device:
+    """"auto" -> CUDA when available, else CPU; "cpu"/"cuda"/"cuda:N" as asked (clear error if absent)."""
+    if preference in (None, "", "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(preference)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("CUDA was asked for but no GPU is visible to PyTorch; use --device cpu or auto.")
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    return device
+
+
+def describe(device: torch.device) -> str:
+    """A short name for the UI: the GPU's name, or "CPU (N threads)"."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on CUDA; nothing on CPU (where it is slower)."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def memory_format(device: torch.device) -> torch.memory_format:
+    """channels_last on CUDA (tensor cores), contiguous elsewhere."""
+    return torch.channels_last if device.type == "cuda" else torch.contiguous_format
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

@@ -1,0 +1,73 @@
+"""Accuracy, loss and prediction distribution from one batched forward pass over the test split.
+
+A_Df / A_Dr (UNSIR convention): accuracy on the *test* images of the forget / retain classes.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from ..classifier import Classifier
+from ..data import ImageData
+from ..device import autocast, memory_format
+
+
+@torch.no_grad()
+def predict_logits(model: Classifier, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+    """Logits [N, K] (float32, on x's device) for uint8 images x [N, C, H, W]; the model's mode is restored."""
+    device = model.device
+    was_training = model.net.training
+    model.net.eval()
+    out = []
+    for i in range(0, len(x), batch_size):
+        inputs = model.prepare(x[i : i + batch_size].to(device)).contiguous(memory_format=memory_format(device))
+        with autocast(device):
+            out.append(model.net(inputs).float())
+    model.net.train(was_training)
+    return torch.cat(out) if out else torch.empty(0, model.info.num_classes, device=device)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    forget_acc: float  # A_Df, % of forget-class test images classified correctly
+    retain_acc: float  # A_Dr, % of retain-class test images classified correctly
+    overall_acc: float  # % of all test images
+    forget_loss: float  # mean cross-entropy on forget-class test images (nan when none)
+    retain_loss: float  # mean cross-entropy on retain-class test images
+    per_class_acc: list[float]  # % per class, index = class
+    prediction_distribution: list[int]  # predicted-class counts on forget-class test images
+    n_forget: int  # forget-class test images
+    n_retain: int  # retain-class test images
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def summarize(logits: torch.Tensor, y: torch.Tensor, forget: Sequence[int]) -> Evaluation:
+    """Every accuracy metric from logits [N, K] and labels [N]; a single host transfer at the end."""
+    k = logits.shape[1]
+    pred = logits.argmax(1)
+    correct = (pred == y).float()
+    loss = F.cross_entropy(logits, y, reduction="none")
+    fmask = torch.isin(y, torch.as_tensor(list(forget), dtype=y.dtype, device=y.device))
+    rmask = ~fmask
+    counts = torch.bincount(y, minlength=k).clamp_min(1)
+    per_class = torch.bincount(y, weights=correct, minlength=k) / counts * 100
+    dist = torch.bincount(pred[fmask], minlength=k)
+
+    def mean(v: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        return v[m].mean() if m.any() else torch.tensor(float("nan"), device=v.device)
+
+    stats = torch.stack([mean(correct, fmask) * 100, mean(correct, rmask) * 100, correct.mean() * 100,
+                         mean(loss, fmask), mean(loss, rmask)]).tolist()
+    return Evaluation(*[round(v, 4) for v in stats], per_class_acc=[round(v, 2) for v in per_class.tolist()],
+                      prediction_distribution=dist.tolist(), n_forget=int(fmask.sum()), n_retain=int(rmask.sum()))
+
+
+def evaluate(model: Classifier, data: ImageData, forget: Sequence[int]) -> Evaluation:
+    """Evaluate on the test split; `forget` are the classes counted as forget set."""
+    x, y = data.test_x, data.test_y.to(model.device)
+    return summarize(predict_logits(model, x), y, forget)

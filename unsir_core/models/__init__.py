@@ -1,0 +1,109 @@
+"""Model registry: the core, the pages and the tests all read `MODELS`.
+
+Each entry knows how to build the network, its input size, the GradCAM target layer (a feature map
+larger than 1x1 at that input size), the reshape transform for token models, the classifier head
+(for per-layer learning rates) and the torchvision ImageNet weights it can start from.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ..errors import CheckpointError, ConfigError
+from .cnn import AllCNN, SmallCNN
+from .resnet import ResNet18
+from .vision import mobilenet_v2_small, vit_b16, vit_reshape_transform, vit_small
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str  # registry key (CLI, URLs, checkpoints)
+    title: str  # shown in the UI
+    description: str  # one sentence for the UI
+    build: Callable[[int, int, float], nn.Module]  # (num_classes, in_channels, width) -> fresh model
+    target_layer: str  # dotted path of the GradCAM layer
+    head: str  # dotted prefix of the classifier head's parameters (own learning rate)
+    input_size: int = 32  # images are resized to this before the model
+    default_width: float = 1.0  # channel multiplier used when none is given
+    pretrained_weights: str | None = None  # torchvision weights name for ImageNet initialisation
+    reshape_transform: Callable[[torch.Tensor], torch.Tensor] | None = None  # GradCAM, for token models
+    cpu_friendly: bool = False  # trains in seconds to minutes on a 2-core CPU
+
+    def create(self, num_classes: int, in_channels: int = 3, width: float | None = None) -> nn.Module:
+        if num_classes < 2:
+            raise ConfigError(f"{self.title} needs at least 2 classes, got {num_classes}.")
+        return self.build(num_classes, in_channels, self.default_width if width is None else width)
+
+    def gradcam_layer(self, model: nn.Module) -> nn.Module:
+        return model.get_submodule(self.target_layer)
+
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec("smallcnn", "Small CNN", "Five conv layers, ~0.1M parameters; the fast CPU default.",
+                  SmallCNN, "features.4", "fc", default_width=0.5, cpu_friendly=True),
+        ModelSpec("allcnn", "All-CNN", "All-CNN-C, the paper's CIFAR-10 model (width 0.25 for CPU demos).",
+                  AllCNN, "features.9", "classifier", default_width=1.0, cpu_friendly=True),
+        ModelSpec("resnet18", "ResNet18 (CIFAR stem)", "ResNet18 with a 3x3 stride-1 stem, the standard CIFAR model.",
+                  ResNet18, "layer4", "fc", pretrained_weights="ResNet18_Weights.IMAGENET1K_V1"),
+        ModelSpec("resnet18_tv", "ResNet18 (torchvision stem)",
+                  "torchvision's ResNet18 with the ImageNet stem, as in the authors' notebook (layer4 is 1x1 at 32x32).",
+                  functools.partial(ResNet18, stem="imagenet"), "layer3", "fc",
+                  pretrained_weights="ResNet18_Weights.IMAGENET1K_V1"),
+        ModelSpec("mobilenet_v2", "MobileNetV2", "MobileNetV2 with a stride-1 stem for 32x32 images.",
+                  mobilenet_v2_small, "features.18", "classifier",
+                  pretrained_weights="MobileNet_V2_Weights.IMAGENET1K_V1"),
+        ModelSpec("vit_small", "ViT (small, 32x32)", "A 6-layer Vision Transformer with 4x4 patches.",
+                  vit_small, "encoder.layers.encoder_layer_5.ln_1", "heads",
+                  reshape_transform=vit_reshape_transform),
+        ModelSpec("vit_b_16", "ViT-B/16 (224x224)", "torchvision ViT-B/16 at 224x224 for ImageNet-pretrained fine-tuning.",
+                  vit_b16, "encoder.layers.encoder_layer_11.ln_1", "heads", input_size=224,
+                  pretrained_weights="ViT_B_16_Weights.IMAGENET1K_V1", reshape_transform=vit_reshape_transform),
+    )
+}
+
+DEFAULT_MODEL = "smallcnn"
+
+
+def get_spec(name: str) -> ModelSpec:
+    spec = MODELS.get(name)
+    if spec is None:
+        raise ConfigError(f"Unknown architecture {name!r}. Choose one of: {', '.join(MODELS)}.")
+    return spec
+
+
+def load_imagenet_weights(model: nn.Module, spec: ModelSpec) -> list[str]:
+    """Copy torchvision's ImageNet weights into `model` where shapes fit; returns the keys left as initialised.
+
+    The weights are downloaded once into $TORCH_HOME/hub/checkpoints (torchvision's cache) and read
+    from there afterwards. Offline without that file, raises CheckpointError saying what to do.
+    """
+    if spec.pretrained_weights is None:
+        raise ConfigError(f"{spec.title} has no ImageNet weights; train it from scratch instead.")
+    from torchvision.models import get_weight
+
+    weights = get_weight(spec.pretrained_weights)
+    try:
+        state = weights.get_state_dict(progress=False)
+    except (OSError, RuntimeError) as err:  # URLError is an OSError
+        filename = weights.url.rsplit("/", 1)[-1]
+        raise CheckpointError(
+            f"Could not get the ImageNet weights for {spec.title} ({err}). Connect to the internet once, or "
+            f"copy {filename} into {torch.hub.get_dir()}/checkpoints/ and try again."
+        ) from err
+    own = model.state_dict()
+    fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(fitting, strict=False)
+    return sorted(set(own) - set(fitting))
+
+
+__all__ = ["DEFAULT_MODEL", "IMAGENET_MEAN", "IMAGENET_STD", "MODELS", "ModelSpec", "get_spec",
+           "load_imagenet_weights"]

@@ -1,0 +1,87 @@
+"""One full UNSIR run with its evaluation, as the CLI and the dashboard both need it.
+
+`run_unsir` = unlearn (noise, impair, repair) + evaluation of the original, impaired and repaired
+models (and optionally a retrained gold standard) + the report the CLI prints as JSON.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import torch
+
+from .classifier import Classifier
+from .config import TrainConfig, UnsirConfig
+from .data import ImageData
+from .device import describe, pick_device, synchronize
+from .metrics.evaluate import Evaluation, evaluate
+from .progress import CancelToken, ProgressFn
+from .train import fit
+from .unlearn import UnlearnResult, unlearn
+
+
+@dataclass(frozen=True)
+class UnsirRun:
+    result: UnlearnResult  # models, noise, timings of the unlearning itself
+    original: Classifier  # the model that was unlearned (untouched)
+    retrained: Classifier | None  # gold standard trained without the forgotten classes, when asked
+    evaluations: dict[str, Evaluation]  # "original", "impair", "repair" and "retrain"
+    timings_s: dict[str, float]  # noise, impair, repair, unlearn, evaluate (and retrain)
+    dataset: str
+    class_names: tuple[str, ...]
+    device: str  # human-readable device, e.g. "CPU (2 threads)" or the GPU's name
+    extras: dict[str, Any] = field(default_factory=dict)  # further metrics (weight distance, MIA, ...)
+
+    @property
+    def forgotten(self) -> tuple[int, ...]:
+        return self.result.model.info.forgotten
+
+    def to_json(self) -> dict[str, Any]:
+        """The CLI's JSON: config, timings, metrics per stage, and the prediction distribution."""
+        names = self.class_names
+        return {
+            "dataset": self.dataset,
+            "arch": self.original.info.arch,
+            "forget": [names[c] for c in self.result.forget],
+            "forget_indices": list(self.result.forget),
+            "forgotten_total": [names[c] for c in self.forgotten],
+            "config": self.result.config.to_dict(),
+            "device": self.device,
+            "timings_s": self.timings_s,
+            "noise": {"forget_ce": self.result.noise.forget_ce, "l2_norm": self.result.noise.l2_norm,
+                      "loss_history": [round(v, 4) for v in self.result.noise.loss_history]},
+            "metrics": {stage: ev.to_dict() for stage, ev in self.evaluations.items()},
+            "prediction_distribution": dict(zip(names, self.evaluations["repair"].prediction_distribution)),
+            **({"extras": self.extras} if self.extras else {}),
+        }
+
+
+def run_unsir(model: Classifier, data: ImageData, forget: Sequence[int | str], cfg: UnsirConfig = UnsirConfig(),
+              device: str | torch.device | None = "auto", retrain: TrainConfig | None = None,
+              progress: ProgressFn | None = None, cancel: CancelToken | None = None,
+              monitor_every: int = 0) -> UnsirRun:
+    """Unlearn `forget` from `model`, evaluate every stage, and optionally train the gold standard."""
+    device = pick_device(device) if not isinstance(device, torch.device) else device
+    data = data.to(device)
+    result = unlearn(model, data, forget, cfg, device, progress, cancel, monitor_every=monitor_every)
+    gone = result.model.info.forgotten
+
+    start = time.perf_counter()
+    original = model.copy()
+    original.net.to(device)
+    evaluations = {"original": evaluate(original, data, gone), "impair": evaluate(result.impaired, data, gone),
+                   "repair": evaluate(result.model, data, gone)}
+    synchronize(device)
+    timings = {**result.timings_s, "evaluate": round(time.perf_counter() - start, 4)}
+    timings["total"] = round(timings["unlearn"] + timings["evaluate"], 4)
+
+    retrained = None
+    if retrain is not None:
+        start = time.perf_counter()
+        retrained = fit(data, model.info.arch, retrain, exclude=gone, width=model.info.width, device=device,
+                        progress=progress, cancel=cancel)
+        retrained.net.to(device)
+        evaluations["retrain"] = evaluate(retrained, data, gone)
+        timings["retrain"] = round(time.perf_counter() - start, 4)
+    return UnsirRun(result, model, retrained, evaluations, timings, data.name, data.class_names, describe(device))

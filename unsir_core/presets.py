@@ -1,0 +1,75 @@
+"""UNSIR presets are data: the paper's settings and settings tuned per data set and model.
+
+Learning rates are the most sensitive knob (paper Tables 5-6), so a preset is only as good as the
+measurement behind it; each tuned entry names the command and result that chose it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .config import NoiseConfig, PhaseConfig, UnsirConfig
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str  # key used on the command line and in URLs
+    title: str  # shown in the UI
+    description: str  # where the numbers come from
+    config: UnsirConfig  # the settings
+    dataset: str | None = None  # data set it was tuned for (None: any)
+    arch: str | None = None  # architecture it was tuned for (None: any)
+
+
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in (
+        Preset(
+            "paper-cifar10", "Paper: CIFAR-10 from scratch",
+            "The paper's CIFAR-10 settings: 256 noise samples x 20 copies, 1000 retain samples per class, "
+            "Adam 0.02 impair and 0.01 repair, one epoch each.",
+            UnsirConfig(),
+        ),
+        Preset(
+            "paper-cifar100-pretrained", "Paper: CIFAR-100, pretrained ResNet18",
+            "The paper's settings for an ImageNet-pretrained ResNet18 on CIFAR-100: 50 retain samples per "
+            "class; impair lr 0.01 on the last layer and 1e-4 on the rest; repair 0.005 and 1e-4.",
+            UnsirConfig(impair=PhaseConfig(lr=1e-4, head_lr=0.01), repair=PhaseConfig(lr=1e-4, head_lr=0.005),
+                        retain_per_class=50),
+            dataset="cifar100", arch="resnet18",
+        ),
+        Preset(
+            "paper-vit-faces", "Paper: ViT on faces",
+            "The paper's Vision Transformer settings for face recognition: impair 1e-4, repair 2e-5, "
+            "100 retain samples per class.",
+            UnsirConfig(impair=PhaseConfig(lr=1e-4), repair=PhaseConfig(lr=2e-5), retain_per_class=100),
+            arch="vit_b_16",
+        ),
+        Preset(
+            "shapes10-smallcnn", "Tuned: Shapes-10, Small CNN (fast)",
+            "Tuned for the shipped Small CNN on Shapes-10 to run in about a second on a 2-core CPU: "
+            "64 noise samples per class x 8 copies, 150 retain samples per class, impair Adam 0.01, "
+            "repair Adam 0.002 x 3 epochs (python -m unsir_core tune; see README).",
+            UnsirConfig(noise=NoiseConfig(batch_size=64, steps=20), noise_copies=8, retain_per_class=150,
+                        impair=PhaseConfig(lr=0.01, batch_size=128),
+                        repair=PhaseConfig(lr=0.002, batch_size=128, epochs=3)),
+            dataset="shapes10", arch="smallcnn",
+        ),
+    )
+}
+
+
+def get_preset(name: str) -> Preset:
+    preset = PRESETS.get(name)
+    if preset is None:
+        raise ConfigError(f"Unknown preset {name!r}. Choose one of: {', '.join(PRESETS)}.")
+    return preset
+
+
+def preset_for(dataset: str, arch: str) -> Preset:
+    """The most specific preset for a data set and architecture; the paper's CIFAR-10 one otherwise."""
+    ranked = sorted(PRESETS.values(), key=lambda p: (p.dataset == dataset) * 2 + (p.arch == arch), reverse=True)
+    best = ranked[0]
+    if (best.dataset in (None, dataset)) and (best.arch in (None, arch)) and (best.dataset or best.arch):
+        return best
+    return PRESETS["paper-cifar10"]

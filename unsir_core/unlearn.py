@@ -1,0 +1,186 @@
+"""UNSIR: error-maximizing noise, then one impair epoch on noise + a small retain subset, then repair.
+
+Zero-glance: the only training images read here are the retain subset, chosen per retain class by
+`sample_retain_subset`; forget-class training images are never indexed. The input model is never
+modified: all work happens on a copy, and a NaN/inf loss raises `DivergedError` (the caller keeps
+the original).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from .batches import num_batches
+from .classifier import Classifier
+from .config import PhaseConfig, UnsirConfig
+from .data import ImageData
+from .device import autocast, memory_format, pick_device, synchronize
+from .errors import ConfigError
+from .metrics.evaluate import summarize
+from .models import get_spec
+from .noise import Noise, freeze, optimize_noise
+from .optim import make_optimizer, param_groups
+from .progress import CancelToken, ProgressFn, Reporter
+
+
+def sample_retain_subset(train_y: torch.Tensor, retain_classes: Sequence[int], per_class: int,
+                         seed: int) -> torch.Tensor:
+    """Indices [R] of `per_class` training samples of each retain class, seeded per class.
+
+    Each class is drawn from its own generator, so the choice does not depend on the other classes
+    (removing forget-class samples from the data set changes nothing here).
+    """
+    if per_class < 1:
+        raise ConfigError("The retain subset needs at least 1 sample per class.")
+    labels = train_y.cpu()
+    chosen = []
+    for c in retain_classes:
+        idx = (labels == c).nonzero().flatten()
+        if per_class > len(idx):
+            raise ConfigError(
+                f"Asked for {per_class} retain samples per class, but class {c} has only {len(idx)} training "
+                f"samples: use at most {len(idx)}."
+            )
+        g = torch.Generator().manual_seed(seed * 1_000_003 + int(c))
+        chosen.append(idx[torch.randperm(len(idx), generator=g)[:per_class]])
+    return torch.cat(chosen).sort().values
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A small fixed test subset evaluated during impair/repair for live forget/retain accuracy."""
+
+    x: torch.Tensor  # [P, C, H, W] uint8 test images
+    y: torch.Tensor  # [P] labels
+    forget: tuple[int, ...]  # classes counted as forget set
+
+    @classmethod
+    def from_data(cls, data: ImageData, forget: Sequence[int], per_class: int = 50) -> "Probe":
+        idx = torch.cat([(data.test_y == c).nonzero().flatten()[:per_class] for c in range(data.num_classes)])
+        return cls(data.test_x[idx], data.test_y[idx], tuple(forget))
+
+    @torch.no_grad()
+    def measure(self, model: Classifier) -> dict[str, float]:
+        was_training = model.net.training
+        model.net.eval()
+        with autocast(model.device):
+            logits = model.net(model.prepare(self.x.to(model.device))).float()
+        model.net.train(was_training)
+        ev = summarize(logits, self.y.to(model.device), self.forget)
+        return {"forget_acc": ev.forget_acc, "retain_acc": ev.retain_acc}
+
+
+def run_phase(model: Classifier, phase: str, cfg: PhaseConfig, retain_x: torch.Tensor, retain_y: torch.Tensor,
+              noise: Noise | None = None, copies: int = 0, generator: torch.Generator | None = None,
+              progress: ProgressFn | None = None, cancel: CancelToken | None = None,
+              probe: Probe | None = None, monitor_every: int = 0) -> list[float]:
+    """Train `model.net` in place for `cfg.epochs` on the retain subset plus `copies` x the noise.
+
+    retain_x: uint8 [R, C, H, W] and retain_y [R] on the model's device. The pool is the retain
+    samples followed by the noise repeated `copies` times; each step takes a shuffled slice of it.
+    """
+    device = model.device
+    n_retain = len(retain_x)
+    n_noise = len(noise.images) if noise is not None else 0
+    pool = n_retain + n_noise * copies
+    if pool == 0:
+        raise ConfigError(f"The {phase} phase has no data: give it retain samples or noise.")
+    gen = generator or torch.Generator().manual_seed(0)
+    groups = param_groups(model.net, get_spec(model.info.arch).head, cfg.lr, cfg.head_lr)
+    opt = make_optimizer(cfg.optimizer, groups, cfg.weight_decay)
+    total = cfg.epochs * num_batches(pool, cfg.batch_size)
+    reporter = Reporter(phase, total, progress, cancel,
+                        hint=f"Lower the {phase} learning rate (now {cfg.lr}{'' if cfg.head_lr is None else f', head {cfg.head_lr}'}).")
+    model.net.train()
+    step = 0
+    for _ in range(cfg.epochs):
+        perm = torch.randperm(pool, generator=gen)  # drawn on the CPU: the split needs no device sync
+        for i in range(0, pool, cfg.batch_size):
+            idx = perm[i : i + cfg.batch_size]
+            r = idx[idx < n_retain].to(device, non_blocking=True)
+            parts_x, parts_y = [model.prepare(retain_x[r])], [retain_y[r]]
+            if n_noise:
+                z = ((idx[idx >= n_retain] - n_retain) % n_noise).to(device, non_blocking=True)
+                parts_x.append(noise.images[z])
+                parts_y.append(noise.labels[z])
+            inputs = torch.cat(parts_x).contiguous(memory_format=memory_format(device))
+            with autocast(device):
+                logits = model.net(inputs)
+            loss = F.cross_entropy(logits.float(), torch.cat(parts_y))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            live = probe.measure(model) if probe is not None and monitor_every and (
+                step % monitor_every == 0 or step == total) else None
+            reporter.step(step, loss, live)
+    return reporter.finish()
+
+
+@dataclass(frozen=True)
+class UnlearnResult:
+    model: Classifier  # after repair: the unlearned model (new; the input is untouched)
+    impaired: Classifier | None  # after impair, before repair (when kept)
+    noise: Noise  # the learned error-maximizing noise
+    forget: tuple[int, ...]  # classes forgotten in this request
+    retain_indices: torch.Tensor  # [R] training indices of the retain subset that was read
+    timings_s: dict[str, float]  # seconds per phase: noise, impair, repair, unlearn (their sum)
+    losses: dict[str, list[float]]  # loss per step of impair and repair
+    config: UnsirConfig
+    device: str
+
+
+def unlearn(model: Classifier, data: ImageData, forget: Sequence[int | str], cfg: UnsirConfig = UnsirConfig(),
+            device: str | torch.device | None = "auto", progress: ProgressFn | None = None,
+            cancel: CancelToken | None = None, keep_impaired: bool = True, monitor_every: int = 0) -> UnlearnResult:
+    """Forget the classes `forget` (names or indices) from `model`; returns a new model.
+
+    Works for sequential requests: classes already forgotten by `model` stay out of the retain subset.
+    `monitor_every` > 0 measures forget/retain accuracy on a small test probe every that many steps
+    (reported through `progress`, for live charts).
+    """
+    device = pick_device(device) if not isinstance(device, torch.device) else device
+    model.info.check_fits(data)
+    forget = data.forget_classes(forget, model.info.forgotten)
+    gone = sorted(set(forget) | set(model.info.forgotten))
+    retain_classes = [c for c in range(data.num_classes) if c not in gone]
+    idx = sample_retain_subset(data.train_y, retain_classes, cfg.retain_per_class, cfg.seed)
+    retain_x = data.train_x[idx.to(data.device)].to(device)  # the only training images read
+    retain_y = data.train_y[idx.to(data.device)].to(device)
+
+    work = model.copy()
+    work.net.to(device, memory_format=memory_format(device))
+    gen = torch.Generator().manual_seed(cfg.seed)
+    probe = Probe.from_data(data, gone) if monitor_every else None
+    timings: dict[str, float] = {}
+
+    def timed(name: str, fn):
+        start = time.perf_counter()
+        out = fn()
+        synchronize(device)
+        timings[name] = round(time.perf_counter() - start, 4)
+        return out
+
+    freeze(work)
+    noise = timed("noise", lambda: optimize_noise(work, forget, cfg.noise, gen, progress, cancel))
+    work.net.requires_grad_(True)
+    impair_losses = timed("impair", lambda: run_phase(work, "impair", cfg.impair, retain_x, retain_y, noise,
+                                                      cfg.noise_copies, gen, progress, cancel, probe, monitor_every))
+    impaired = work.copy() if keep_impaired else None
+    repair_losses = timed("repair", lambda: run_phase(work, "repair", cfg.repair, retain_x, retain_y, None, 0,
+                                                      gen, progress, cancel, probe, monitor_every))
+    timings["unlearn"] = round(timings["noise"] + timings["impair"] + timings["repair"], 4)
+    work.net.eval()
+    details = {"unsir_config": cfg.to_dict(), "parent": model.info.origin, "forget_request": forget,
+               "parent_test_acc": model.info.test_acc}
+    info = replace(model.info, forgotten=tuple(gone), origin="unlearned", test_acc=None, details=details)
+    final = Classifier(work.net, info)
+    if impaired is not None:
+        impaired.net.eval()
+        impaired = Classifier(impaired.net, replace(info, details={**details, "stage": "impair"}))
+    return UnlearnResult(final, impaired, noise, tuple(forget), idx, timings,
+                         {"impair": impair_losses, "repair": repair_losses}, cfg, str(device))
