@@ -6,6 +6,7 @@ images into that. The paper's noise lives in the same normalised space.
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -96,10 +97,15 @@ class Classifier:
         return next(self.net.parameters()).device
 
 
+@functools.lru_cache(maxsize=32)
+def _stats(mean: tuple[float, ...], std: tuple[float, ...], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Normalisation constants [1, C, 1, 1] on `device`, made once (no host-to-device copy per batch)."""
+    return (torch.tensor(mean, device=device).view(1, -1, 1, 1), torch.tensor(std, device=device).view(1, -1, 1, 1))
+
+
 def prepare(x: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...], size: int) -> torch.Tensor:
     """uint8 [B, C, H, W] -> (x/255 - mean)/std, bilinearly resized to size x size when needed."""
-    m = torch.tensor(mean, device=x.device).view(1, -1, 1, 1)
-    s = torch.tensor(std, device=x.device).view(1, -1, 1, 1)
+    m, s = _stats(tuple(mean), tuple(std), x.device)
     out = (x.float().div_(255) - m) / s
     if out.shape[-1] != size or out.shape[-2] != size:
         out = F.interpolate(out, size=(size, size), mode="bilinear", align_corners=False)
@@ -108,6 +114,5 @@ def prepare(x: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...], si
 
 def unprepare(x: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
     """Normalised float [B, C, S, S] -> [0, 1] float, for display (clipped)."""
-    m = torch.tensor(mean, device=x.device).view(1, -1, 1, 1)
-    s = torch.tensor(std, device=x.device).view(1, -1, 1, 1)
+    m, s = _stats(tuple(mean), tuple(std), x.device)
     return (x * s + m).clamp(0, 1)

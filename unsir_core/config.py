@@ -76,9 +76,9 @@ class UnsirConfig:
 class TrainConfig:
     """Training an original model (all classes) or the retrained gold standard (retain classes)."""
 
-    epochs: int = 15  # passes over the training set
+    epochs: int = 40  # passes over the training set (Shapes-10 Small CNN: 88% at 25, see README)
     batch_size: int = 128  # samples per step
-    lr: float = 2e-3  # peak learning rate of the one-cycle schedule
+    lr: float = 4e-3  # peak learning rate of the one-cycle schedule
     optimizer: str = "adam"  # "adam" or "sgd" (momentum 0.9, nesterov)
     weight_decay: float = 5e-4  # decoupled for adam (AdamW), L2 for sgd
     label_smoothing: float = 0.0  # cross-entropy label smoothing

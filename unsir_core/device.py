@@ -1,6 +1,8 @@
-"""Device choice and the CUDA-only speed switches (bf16 autocast, channels_last, cudnn benchmark).
+"""Device choice and the speed switches: bf16 autocast (CUDA only), channels_last, cudnn benchmark.
 
 bf16 autocast is 2-3x slower on the CPUs this project runs on, so mixed precision is CUDA-only.
+channels_last pays on both: on the 2-core CPU the Small CNN trains 24% and evaluates 50% faster
+(2,467 vs 1,983 and 4,709 vs 3,122 images/s, width 0.5, batch 128/1024).
 """
 from __future__ import annotations
 
@@ -43,8 +45,8 @@ def autocast(device: torch.device):
 
 
 def memory_format(device: torch.device) -> torch.memory_format:
-    """channels_last on CUDA (tensor cores), contiguous elsewhere."""
-    return torch.channels_last if device.type == "cuda" else torch.contiguous_format
+    """channels_last on CUDA (tensor cores) and on CPU (oneDNN), see the module docstring."""
+    return torch.channels_last if device.type in ("cuda", "cpu") else torch.contiguous_format
 
 
 def synchronize(device: torch.device) -> None:

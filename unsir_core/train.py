@@ -88,6 +88,7 @@ def fit(data: ImageData, arch: str, cfg: TrainConfig = TrainConfig(), exclude: S
     result = evaluate(model, gpu_data, excluded)
     acc = result.retain_acc if excluded else result.overall_acc
     model.net.eval()
+    model.net.zero_grad(set_to_none=True)
     model.net.to("cpu", memory_format=torch.contiguous_format)
     details = {**info.details, "train_s": round(train_s, 2), "device": str(device)}
     return Classifier(model.net, replace(info, test_acc=round(acc, 2), details=details))

@@ -74,21 +74,35 @@ class Probe:
         return {"forget_acc": ev.forget_acc, "retain_acc": ev.retain_acc}
 
 
+def phase_pool(model: Classifier, retain_x: torch.Tensor, retain_y: torch.Tensor, noise: Noise | None,
+               copies: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """The data of one phase, prepared once: (x [R+M, C, S, S] float, y [R+M], pool size R + M*copies).
+
+    Retain images are normalised once and the M noise samples stored once; the noise copies are
+    virtual (index modulo M), so a step is a single gather with no host synchronisation.
+    """
+    xs, ys = [model.prepare(retain_x)], [retain_y]
+    if noise is not None and copies > 0:
+        xs.append(noise.images)
+        ys.append(noise.labels)
+    x = torch.cat(xs).contiguous(memory_format=memory_format(model.device))
+    return x, torch.cat(ys), len(retain_x) + (len(x) - len(retain_x)) * copies
+
+
 def run_phase(model: Classifier, phase: str, cfg: PhaseConfig, retain_x: torch.Tensor, retain_y: torch.Tensor,
               noise: Noise | None = None, copies: int = 0, generator: torch.Generator | None = None,
               progress: ProgressFn | None = None, cancel: CancelToken | None = None,
               probe: Probe | None = None, monitor_every: int = 0) -> list[float]:
     """Train `model.net` in place for `cfg.epochs` on the retain subset plus `copies` x the noise.
 
-    retain_x: uint8 [R, C, H, W] and retain_y [R] on the model's device. The pool is the retain
-    samples followed by the noise repeated `copies` times; each step takes a shuffled slice of it.
+    retain_x: uint8 [R, C, H, W] and retain_y [R] on the model's device. Each epoch shuffles the
+    pool (retain samples, then the noise repeated `copies` times) and steps through it in batches.
     """
     device = model.device
-    n_retain = len(retain_x)
-    n_noise = len(noise.images) if noise is not None else 0
-    pool = n_retain + n_noise * copies
+    x, y, pool = phase_pool(model, retain_x, retain_y, noise, copies)
     if pool == 0:
         raise ConfigError(f"The {phase} phase has no data: give it retain samples or noise.")
+    n_retain, n_noise = len(retain_x), len(x) - len(retain_x)
     gen = generator or torch.Generator().manual_seed(0)
     groups = param_groups(model.net, get_spec(model.info.arch).head, cfg.lr, cfg.head_lr)
     opt = make_optimizer(cfg.optimizer, groups, cfg.weight_decay)
@@ -98,19 +112,15 @@ def run_phase(model: Classifier, phase: str, cfg: PhaseConfig, retain_x: torch.T
     model.net.train()
     step = 0
     for _ in range(cfg.epochs):
-        perm = torch.randperm(pool, generator=gen)  # drawn on the CPU: the split needs no device sync
+        perm = torch.randperm(pool, generator=gen)  # drawn on the CPU for determinism across devices
+        if n_noise:
+            perm = torch.where(perm < n_retain, perm, n_retain + (perm - n_retain) % n_noise)
+        perm = perm.to(device, non_blocking=True)
         for i in range(0, pool, cfg.batch_size):
             idx = perm[i : i + cfg.batch_size]
-            r = idx[idx < n_retain].to(device, non_blocking=True)
-            parts_x, parts_y = [model.prepare(retain_x[r])], [retain_y[r]]
-            if n_noise:
-                z = ((idx[idx >= n_retain] - n_retain) % n_noise).to(device, non_blocking=True)
-                parts_x.append(noise.images[z])
-                parts_y.append(noise.labels[z])
-            inputs = torch.cat(parts_x).contiguous(memory_format=memory_format(device))
             with autocast(device):
-                logits = model.net(inputs)
-            loss = F.cross_entropy(logits.float(), torch.cat(parts_y))
+                logits = model.net(x[idx])
+            loss = F.cross_entropy(logits.float(), y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
