@@ -146,6 +146,75 @@ def cmd_evaluate(args) -> dict[str, Any]:
             "metrics": ev.to_dict(), "info": model.info.to_dict()}
 
 
+def cmd_bench(args) -> dict[str, Any]:
+    from .bench import format_table, run_bench
+
+    report = run_bench(args.device, _classes(args.arch), args.repeats, args.quick)
+    print(format_table(report), file=sys.stderr)
+    return report
+
+
+def _settings_overrides(pairs: list[str] | None) -> dict[str, dict[str, str]]:
+    """["finetune.lr=0.01", ...] -> {"finetune": {"lr": "0.01"}} (values are converted by each method)."""
+    out: dict[str, dict[str, str]] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        method, dot, name = key.strip().partition(".")
+        if not sep or not dot or not method or not name:
+            raise ConfigError(f"--set takes METHOD.FIELD=VALUE (e.g. finetune.lr=0.01), got {pair!r}.")
+        out.setdefault(method, {})[name.strip()] = value.strip()
+    return out
+
+
+def cmd_compare(args) -> dict[str, Any]:
+    from dataclasses import replace
+
+    from .compare import MetricSettings, compare
+    from .methods import METHODS, get_method
+    from .store import atomic_write, load_model, save_model
+
+    names = [get_method(n).name for n in _classes(args.methods)] if args.methods else list(METHODS)  # unknown: exit 2
+    if args.save_reference and Path(args.save_reference).exists() and not args.force:
+        raise ConfigError(f"{args.save_reference} already exists; choose another path or add --force.")
+    if args.threads is not None:
+        import torch
+
+        if args.threads < 1:
+            raise ConfigError(f"--threads must be at least 1, got {args.threads}.")
+        torch.set_num_threads(args.threads)
+    settings = _settings_overrides(args.set)
+    for method in settings:
+        if get_method(method).name not in [*names, "retrain"]:  # retrain: the reference's recipe
+            raise ConfigError(f"--set names {method!r}, which is not among --methods ({', '.join(names)}).")
+    settings = {get_method(k).name: v for k, v in settings.items()}
+    for name, overrides in settings.items():
+        get_method(name).settings(overrides)  # a bad field or value is an error here, before anything runs
+    data, model = _load(args)
+    reference = load_model(args.reference) if args.reference else None
+    metrics = MetricSettings()
+    if args.no_relearn:
+        metrics = replace(metrics, relearn=False)
+    if args.relearn_max_epochs is not None:
+        metrics = replace(metrics, relearn_max_epochs=args.relearn_max_epochs)
+    if args.seed is not None:
+        metrics = replace(metrics, seed=args.seed)
+        settings = {n: {"seed": args.seed, **settings.get(n, {})} for n in dict.fromkeys([*names, "retrain"])}
+    bar = BarProgress(not args.quiet)
+    result = compare(model, data, _classes(args.forget), names, settings, args.device, progress=bar,
+                     reference=reference, train_reference=not args.no_reference, metrics=metrics)
+    bar.close()
+    print(result.to_markdown(), file=sys.stderr)
+    if args.save_reference and "retrain" in result.models and not result.row("retrain").details.get("reused"):
+        save_model(result.models["retrain"], Path(args.save_reference))
+        print(f"saved the retrained reference to {args.save_reference} (reuse it with --reference)", file=sys.stderr)
+    if args.out and args.format != "json":
+        text = result.to_csv() if args.format == "csv" else result.to_markdown()
+        atomic_write(Path(args.out), lambda tmp: tmp.write_text(text))
+        print(f"wrote {args.out}", file=sys.stderr)
+        args.out = None  # stdout still gets the JSON
+    return result.to_json()
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="shapes10", help="data set name, or folder:PATH (default: shapes10)")
     p.add_argument("--data-root", default=None, help="where torchvision data sets live (default: $UNSIR_DATA_ROOT)")
@@ -195,6 +264,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default=None, help="model to evaluate (default: the shipped model)")
     p.add_argument("--forget", default=None, help="classes counted as forget set (default: the model's forgotten classes)")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("bench", help="time every phase (noise, impair, repair, evaluation, training, GradCAM)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    p.add_argument("--arch", default=None, help="only these architectures (comma-separated)")
+    p.add_argument("--repeats", type=int, default=3, help="warm repeats of the 1-class run; the fastest counts")
+    p.add_argument("--quick", action="store_true", help="smoke test: one model, one repeat, 2,000 training images")
+    p.add_argument("--out", default=None, help="write the JSON report here")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("compare", help="run several unlearning methods on one request and compare them (Table 1)")
+    _common(p)
+    p.add_argument("--checkpoint", default=None, help="model to unlearn (default: the shipped model for the data set)")
+    p.add_argument("--forget", required=True, help="classes to forget (names or indices, comma-separated)")
+    p.add_argument("--methods", default=None,
+                   help="comma-separated methods (default: all): retrain, finetune, neggrad, neggrad_plus, "
+                        "random_labels, bad_teacher, scrub, salun, unsir")
+    p.add_argument("--set", action="append", default=None, metavar="METHOD.FIELD=VALUE",
+                   help="override one setting of one method, e.g. --set finetune.lr=0.01 (repeatable)")
+    p.add_argument("--reference", default=None,
+                   help="a checkpoint retrained without the forget classes, used instead of training the reference")
+    p.add_argument("--save-reference", default=None,
+                   help="save the retrained reference here (.safetensors), to pass as --reference next time")
+    p.add_argument("--force", action="store_true", help="replace --save-reference if it exists")
+    p.add_argument("--no-reference", action="store_true",
+                   help="without 'retrain' in --methods, do not train a reference (distance-to-retrain columns stay empty)")
+    p.add_argument("--no-relearn", action="store_true", help="skip relearn time (the slowest metric)")
+    p.add_argument("--relearn-max-epochs", type=int, default=None, help="cap of the relearn time (default 10)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for torch (default: torch's choice; 1 is often faster on a busy 2-core machine)")
+    p.add_argument("--format", choices=("json", "csv", "markdown"), default="json",
+                   help="format of --out (stdout always gets the JSON; the Markdown table goes to stderr)")
+    p.set_defaults(func=cmd_compare)
     return parser
 
 

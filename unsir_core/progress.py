@@ -52,7 +52,7 @@ class Reporter:
         if self.progress is None:
             self.losses.append(loss.detach())
             return
-        value = float(loss)
+        value = float(loss.detach())
         self.history.append(value)
         if not math.isfinite(value):
             raise DivergedError(self.phase, step, self.hint)

@@ -1,0 +1,155 @@
+"""The unlearning methods, parametrized over the registry: each one on a tiny problem moves the forget
+accuracy the way its paper says, never modifies its input, tells truthfully whether it read forget-class
+images, reports progress, stops on cancel and on NaN; plus their settings."""
+from __future__ import annotations
+
+from dataclasses import FrozenInstanceError, fields, replace
+
+import pytest
+import torch
+
+from unsir_core.errors import Cancelled, ConfigError, DivergedError
+from unsir_core.methods import METHODS, get_method, make_settings
+from unsir_core.metrics.evaluate import evaluate
+
+# Small settings so each method runs in about a second on the 400-image problem (40 train images per class).
+TINY = {
+    "retrain": {"epochs": 2, "batch_size": 64},
+    "finetune": {"epochs": 1, "retain_per_class": 20},
+    "neggrad": {"forget_samples": 40, "batch_size": 20, "epochs": 2},
+    "neggrad_plus": {"forget_samples": 40, "retain_per_class": 20, "batch_size": 20, "epochs": 3, "alpha": 0.8},
+    "random_labels": {"forget_samples": 40, "retain_per_class": 20, "batch_size": 32, "epochs": 3, "lr": 2e-3},
+    "bad_teacher": {"forget_samples": 40, "retain_per_class": 20, "batch_size": 32, "epochs": 3},
+    "scrub": {"forget_samples": 40, "retain_per_class": 20, "batch_size": 20, "epochs": 2, "max_epochs": 2,
+              "lr": 2e-3},
+    "salun": {"forget_samples": 40, "retain_per_class": 20, "batch_size": 32, "epochs": 3},
+    "unsir": {"retain_per_class": 20, "noise_steps": 5, "noise_copies": 2, "repair_epochs": 1},
+}
+FORGET = [4]  # star
+# Fine-tuning is the method that is documented *not* to remove the forget class quickly.
+KEEPS_FORGET_ACC = {"finetune"}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """On 2 busy cores, two OpenMP threads stall each other; one thread is several times faster here."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def state_copy(model):
+    return {k: v.clone() for k, v in model.net.state_dict().items()}
+
+
+def same_state(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_registry_covers_the_issue_and_documents_every_default():
+    assert list(METHODS) == ["retrain", "finetune", "neggrad", "neggrad_plus", "random_labels", "bad_teacher",
+                             "scrub", "salun", "unsir"]
+    assert set(TINY) == set(METHODS)
+    for name, method in METHODS.items():
+        assert method.name == name and method.title and method.summary and method.paper
+        assert isinstance(method.reads_forget, bool)
+        settings = method.settings()
+        with pytest.raises(FrozenInstanceError):
+            settings.seed = 1
+        described = method.fields()
+        assert [f.name for f in described] == [f.name for f in fields(method.Settings)]
+        assert "seed" in {f.name for f in described}
+        assert all(f.help for f in described), f"{name}: every default needs its comment"
+    assert {n for n, m in METHODS.items() if not m.reads_forget} == {"retrain", "finetune", "unsir"}
+
+
+def test_unknown_method_lists_the_known_ones():
+    with pytest.raises(ConfigError, match="Known methods: retrain, finetune, neggrad"):
+        get_method("dropout")
+    assert get_method("NegGrad+").name == "neggrad_plus"
+    assert get_method("bad-teacher").name == "bad_teacher"
+
+
+def test_settings_are_checked_and_converted():
+    s = make_settings(METHODS["finetune"].Settings, {"lr": "0.01", "epochs": "3"}, "finetune")
+    assert s.lr == 0.01 and s.epochs == 3
+    with pytest.raises(ConfigError, match="has no setting 'learning_rate'.*lr"):
+        METHODS["finetune"].settings({"learning_rate": 0.1})
+    with pytest.raises(ConfigError, match="must be a int"):
+        METHODS["finetune"].settings({"epochs": "two"})
+    with pytest.raises(ConfigError, match="must be one of auto"):
+        METHODS["unsir"].settings({"preset": "nope"})
+    assert METHODS["unsir"].settings({"impair_lr": "none"}).impair_lr is None
+    assert METHODS["retrain"].settings({"augment": "false"}).augment is False
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_method_on_a_tiny_problem(name, shipped_model, tiny_shapes):
+    method = METHODS[name]
+    before = state_copy(shipped_model)
+    events = []
+    result = method.run(shipped_model, tiny_shapes, FORGET, TINY[name], device="cpu", progress=events.append)
+
+    # the input is untouched: weights, mode, gradients, metadata
+    assert same_state(before, state_copy(shipped_model))
+    assert shipped_model.net.training is False
+    assert all(p.grad is None and p.requires_grad for p in shipped_model.net.parameters())
+    assert shipped_model.info.forgotten == ()
+    assert not same_state(before, state_copy(result.model))
+
+    # it says truthfully what it read, and records what it did
+    assert result.read_forget is method.reads_forget
+    assert result.model.info.forgotten == tuple(FORGET)
+    assert result.model.info.details["method"] == name
+    assert result.wall_s > 0 and result.losses and events
+    assert all(1 <= e.step <= e.total and e.loss is not None for e in events if e.phase != "evaluate")
+
+    # the forget accuracy moves the way the method's paper says
+    old, new = evaluate(shipped_model, tiny_shapes, FORGET), evaluate(result.model, tiny_shapes, FORGET)
+    assert old.forget_acc >= 70
+    if name in KEEPS_FORGET_ACC:
+        assert new.forget_acc >= 0.5 * old.forget_acc
+    else:
+        assert new.forget_acc <= old.forget_acc - 30, f"{name}: {old.forget_acc} -> {new.forget_acc}"
+    if name == "retrain":
+        assert new.forget_acc == 0
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_forget_images_are_read_exactly_when_declared(name, shipped_model, tiny_shapes):
+    """Scrambling every forget-class training image changes the result if and only if the method reads them."""
+    mask = tiny_shapes.train_y == FORGET[0]
+    scrambled = tiny_shapes.train_x.clone()
+    scrambled[mask] = torch.randint(0, 256, scrambled[mask].shape, dtype=torch.uint8,
+                                    generator=torch.Generator().manual_seed(0))
+    poisoned = replace(tiny_shapes, train_x=scrambled)
+    settings = {**TINY[name], "epochs": 1} if "epochs" in TINY[name] else TINY[name]
+    clean = METHODS[name].run(shipped_model, tiny_shapes, FORGET, settings, device="cpu")
+    dirty = METHODS[name].run(shipped_model, poisoned, FORGET, settings, device="cpu")
+    assert same_state(state_copy(clean.model), state_copy(dirty.model)) is (not METHODS[name].reads_forget)
+
+
+class StopAfter:
+    def __init__(self, n):
+        self.n = n
+
+    def is_set(self):
+        self.n -= 1
+        return self.n < 0
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_cancel_stops_and_nan_is_reported(name, shipped_model, tiny_shapes):
+    with pytest.raises(Cancelled):
+        METHODS[name].run(shipped_model, tiny_shapes, FORGET, TINY[name], device="cpu", cancel=StopAfter(1))
+    lr_field = "impair_lr" if name == "unsir" else "lr"
+    with pytest.raises(DivergedError, match="NaN or inf"):
+        METHODS[name].run(shipped_model, tiny_shapes, FORGET, {**TINY[name], lr_field: 1e30}, device="cpu")
+
+
+@pytest.mark.parametrize("forget, message", [([], "empty"), (["dragon"], "Unknown class"),
+                                             (list(range(10)), "nothing to retain")])
+def test_bad_forget_requests(shipped_model, tiny_shapes, forget, message):
+    with pytest.raises(ConfigError, match=message):
+        METHODS["neggrad"].run(shipped_model, tiny_shapes, forget, TINY["neggrad"], device="cpu")

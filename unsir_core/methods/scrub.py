@@ -1,0 +1,74 @@
+"""SCRUB: a student that moves away from the teacher on forget images and stays close on retain images.
+
+The student starts as a copy of the model; the teacher is the frozen original. Each epoch first
+runs (for the first `max_epochs` epochs) a max pass over the forget images, maximising
+KL(teacher || student), then a min pass over the retain subset minimising
+`gamma * CE + alpha * KL(teacher || student)`. Reads forget-class images.
+
+Evidence (shipped Small CNN, 1 CPU thread, defaults): A_Df / A_Dr as % of the original's: star 3.8% /
+93.0%, triangle 0.4% / 93.3%, circle 0.0% / 95.0%; about 9-11 s. With the paper's lr 5e-4 (Adam here)
+and T = 4 it keeps circle at 81% A_Df: too weak on this model.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from ..classifier import Classifier
+from ..errors import ConfigError
+from .base import Context, UnlearningMethod, kl_to
+
+
+@dataclass(frozen=True)
+class ScrubSettings:
+    epochs: int = 4  # min passes over the retain subset (paper: sgda_epochs)
+    max_epochs: int = 3  # the first this many epochs also run a max pass over the forget samples (paper: msteps)
+    lr: float = 2e-3  # Adam learning rate (paper: 5e-4 with SGD; at 5e-4 Adam keeps A_Df near 80% here)
+    temperature: float = 2.0  # distillation temperature (paper: kd_T 4; 2 forgets star 3.8% instead of 14.8%)
+    alpha: float = 0.5  # weight of KL to the teacher in the min pass (paper: 0.001-0.5)
+    gamma: float = 1.0  # weight of cross-entropy in the min pass (paper: 0.99)
+    batch_size: int = 64  # samples per step, both passes
+    forget_samples: int = 500  # forget-class training images read (0: all)
+    retain_per_class: int = 200  # retain training images per class (0: all)
+    seed: int = 0  # sample choice and shuffling
+
+
+class Scrub(UnlearningMethod):
+    name = "scrub"
+    title = "SCRUB"
+    summary = "Alternate: maximise KL to the original on forget images, minimise CE + KL on retain images."
+    paper = "Kurmanji et al., Towards Unbounded Machine Unlearning (NeurIPS 2023)."
+    reads_forget = True
+    Settings = ScrubSettings
+
+    def unlearn(self, model: Classifier, ctx: Context, s: ScrubSettings) -> Classifier:
+        if not s.temperature > 0 or s.max_epochs < 0:
+            raise ConfigError("scrub.temperature must be positive and scrub.max_epochs at least 0.")
+        fx, _ = ctx.forget_train(s.forget_samples)
+        rx, ry = ctx.retain_train(s.retain_per_class)
+        teacher, work = ctx.frozen_copy(model), ctx.working_copy(model)
+        opt = ctx.optimiser(work, s.lr)
+        f_batches, r_batches = ctx.batches(len(fx), s.batch_size), ctx.batches(len(rx), s.batch_size)
+
+        def teacher_probs(xb: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad():
+                return (ctx.logits(teacher, xb) / s.temperature).softmax(1)
+
+        def max_loss(_: int):
+            xb = fx[next(f_batches)]
+            return -kl_to(ctx.logits(work, xb), teacher_probs(xb), s.temperature)
+
+        def min_loss(_: int):
+            idx = next(r_batches)
+            logits = ctx.logits(work, rx[idx])
+            return s.gamma * F.cross_entropy(logits, ry[idx]) + s.alpha * kl_to(logits, teacher_probs(rx[idx]),
+                                                                                 s.temperature)
+
+        hint = f"Lower the learning rate (now {s.lr}) or max_epochs (now {s.max_epochs})."
+        for epoch in range(1, s.epochs + 1):
+            if epoch <= s.max_epochs:
+                ctx.optimise(work, f"max {epoch}", ctx.steps(len(fx), s.batch_size, 1), max_loss, opt, hint)
+            ctx.optimise(work, f"min {epoch}", ctx.steps(len(rx), s.batch_size, 1), min_loss, opt, hint)
+        return work
