@@ -1,0 +1,82 @@
+"""The command line end to end: JSON on stdout and in --out, exit status 2 with a clear message on
+bad input, and nothing already saved overwritten."""
+import json
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FAST = ["--retain-per-class", "20", "--noise-batch", "8", "--noise-steps", "2", "--noise-copies", "2",
+        "--repair-epochs", "1", "--quiet", "--device", "cpu"]
+
+
+def cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "unsir_core", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_unlearn_prints_and_writes_the_documented_json(tmp_path):
+    out = tmp_path / "result.json"
+    res = cli("unlearn", "--dataset", "shapes10", "--forget", "circle,2", "--seed", "1", "--out", str(out), *FAST)
+    assert res.returncode == 0, res.stderr
+    data = json.loads(out.read_text())
+    assert data == json.loads(res.stdout)
+    assert data["forget"] == ["circle", "triangle"] and data["config"]["seed"] == 1
+    assert set(data["timings_s"]) >= {"noise", "impair", "repair", "evaluate"}
+    for stage in ("original", "impair", "repair"):
+        assert 0 <= data["metrics"][stage]["forget_acc"] <= 100
+        assert 0 <= data["metrics"][stage]["retain_acc"] <= 100
+    assert sum(data["prediction_distribution"].values()) == data["metrics"]["repair"]["n_forget"]
+
+
+def test_train_then_evaluate_and_refuse_to_overwrite(tmp_path):
+    ckpt = tmp_path / "m.safetensors"
+    res = cli("train", "--dataset", "shapes10", "--epochs", "1", "--exclude", "heart", "--out", str(ckpt),
+              "--quiet", "--device", "cpu")
+    assert res.returncode == 0, res.stderr
+    info = json.loads(res.stdout)["info"]
+    assert info["forgotten"] == [7] and info["origin"] == "retrained"
+    before = ckpt.read_bytes()
+    again = cli("train", "--dataset", "shapes10", "--epochs", "1", "--out", str(ckpt), "--quiet")
+    assert again.returncode == 2 and "already exists" in again.stderr
+    assert ckpt.read_bytes() == before
+    ev = cli("evaluate", "--dataset", "shapes10", "--checkpoint", str(ckpt), "--quiet")
+    assert ev.returncode == 0, ev.stderr
+    assert json.loads(ev.stdout)["forget"] == ["heart"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--forget", "dragon"], "Unknown class 'dragon'"),
+    (["--forget", ""], "forget set is empty"),
+    (["--forget", ",".join(str(i) for i in range(10))], "nothing to retain"),
+    (["--forget", "0", "--retain-per-class", "5000"], "use at most"),
+    (["--forget", "0", "--preset", "nope"], "Unknown preset"),
+    (["--forget", "0", "--dataset", "cifar10", "--offline"], "CIFAR-10"),
+    (["--forget", "0", "--arch", "resnet18"], "No trained model"),
+])
+def test_bad_input_exits_2_with_a_clear_message(tmp_path, args, message):
+    res = cli("unlearn", "--data-root", str(tmp_path), "--quiet", *args)
+    assert res.returncode == 2
+    assert message in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_malicious_checkpoint_is_refused(tmp_path):
+    evil = tmp_path / "evil.pt"
+    with open(evil, "wb") as f:
+        pickle.dump({"x": subprocess.Popen}, f)
+    res = cli("evaluate", "--checkpoint", str(evil), "--arch", "smallcnn", "--quiet")
+    assert res.returncode == 2 and "would run code" in res.stderr
+
+
+def test_bench_smoke_prints_its_table(tmp_path):
+    out = tmp_path / "bench.json"
+    res = cli("bench", "--device", "cpu", "--quick", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    report = json.loads(out.read_text())
+    row = report["rows"][0]
+    assert row["total_ms"] > 0 and row["images_per_s"]["train"] > 0 and row["gradcam_32_ms"] > 0
+    assert "UNSIR total ms" in res.stderr
