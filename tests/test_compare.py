@@ -23,14 +23,6 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGE = "app_pages/compare.py"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def full(shipped_model, tiny_shapes) -> Comparison:
     """Every method on the tiny problem, with small settings."""

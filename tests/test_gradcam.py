@@ -19,15 +19,6 @@ SMALL_ARCHS = [name for name in MODELS if name != "vit_b_16"]  # ViT-B/16 gets o
 HOOK_DICTS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """On 2 busy cores, two OpenMP threads stall each other (MobileNetV2 backward: 3 s instead of 10 ms)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def make_model(arch: str, in_channels: int = 3, input_size: int = 32, classes: int = 4) -> Classifier:
     """A tiny untrained model. torchvision zero-initialises the ViT head, which would give zero gradients
     and all-zero GradCAM maps, so that head gets random weights here."""

@@ -30,15 +30,6 @@ FORGET = [4]  # star
 KEEPS_FORGET_ACC = {"finetune"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """On 2 busy cores, two OpenMP threads stall each other; one thread is several times faster here."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def state_copy(model):
     return {k: v.clone() for k, v in model.net.state_dict().items()}
 

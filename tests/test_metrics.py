@@ -23,15 +23,6 @@ from unsir_core.train import fit
 NEG_INF = float("-inf")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """On 2 busy cores, two OpenMP threads stall each other; one thread is many times faster here."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def shapes():
     return generate_shapes(300, 150, seed=0)  # 10 classes, 30 train / 15 test images each

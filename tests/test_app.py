@@ -1,0 +1,248 @@
+"""The dashboard through Streamlit's AppTest: every page renders, the whole UNSIR flow on the shipped
+default (forget classes, noise, impair and repair, results), and bad input leaves the app working
+with its previous state. AppTest runs the page scripts in this process, without a browser.
+"""
+from __future__ import annotations
+
+import io
+import pickle
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from studio import nav
+from studio.setup import Setup
+from unsir_core.data import DATASETS
+from unsir_core.device import describe, pick_device
+from unsir_core.errors import DataError
+from unsir_core.models import get_spec
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+FORGET = "circle"
+
+
+def start(**query: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.query_params = dict(query)
+    return at.run()
+
+
+def visit(at: AppTest, page: nav.PageDef) -> AppTest:
+    at.switch_page(page.path).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metric(at: AppTest, label: str) -> float:
+    """The value of the metric card labelled `label`, as a number ("12.5%" -> 12.5)."""
+    values = [m.value for m in at.metric if m.label == label]
+    assert values, f"no metric {label!r} among {[m.label for m in at.metric]}"
+    return float(values[0].rstrip("%"))
+
+
+def errors(at: AppTest) -> str:
+    return " ".join(e.value for e in at.error)
+
+
+@pytest.fixture(scope="module")
+def flow(tmp_path_factory) -> AppTest:
+    """One session through the whole flow on the default: forget, noise, impair and repair (with a short
+    retrained gold standard, so every comparison has its third model)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("UNSIR_HOME", str(tmp_path_factory.mktemp("flow-home")))
+        mp.setenv("UNSIR_DATA_ROOT", str(tmp_path_factory.getbasetemp() / "data"))
+        at = visit(start(), nav.NOISE)
+        at.multiselect(key="setup:forget").set_value([FORGET]).run()
+        at.button(key="optimize-noise").click().run()
+        assert not at.exception and not at.error, errors(at)
+        assert metric(at, "Noise images") == at.session_state["setup"].config.noise.batch_size
+        visit(at, nav.UNLEARN).checkbox(key="setup:retrain").check().run()
+        at.number_input(key="setup:retrain_epochs").set_value(1).run()
+        at.button(key="run-unsir").click().run()
+        assert not at.exception and not at.error, errors(at)
+        yield at
+
+
+def test_first_page_shows_the_pipeline_and_the_sidebar():
+    at = start()
+    assert not at.exception
+    assert at.title[0].value == "Overview"
+    assert at.button(key="demo").label == "Run the guided demo"
+    sidebar = " ".join(m.value for m in at.sidebar.markdown)
+    assert "Shapes-10" in sidebar and "smallcnn" in sidebar and describe(pick_device()) in sidebar
+
+
+@pytest.mark.parametrize("page", nav.PAGES, ids=lambda p: p.url_path or "overview")
+def test_every_page_renders_before_any_run(page):
+    at = visit(start(), page)
+    assert at.title[0].value == page.title
+
+
+def test_whole_flow_forgets_the_class_and_keeps_the_rest(flow):
+    visit(flow, nav.RESULTS)
+    forget_after = metric(flow, "A_Df · Unlearned")
+    retain_before = metric(flow, "A_Dr · Original")
+    retain_after = metric(flow, "A_Dr · Unlearned")
+    assert metric(flow, "A_Df · Original") > 80
+    assert forget_after < 5
+    assert retain_after > 0.85 * retain_before  # the preset keeps 88-90% of it (unsir_core/presets.py)
+    assert metric(flow, "A_Df · Retrained") < 5
+    # The noise previewed on the noise page is the noise the run learned (same seed, same model); bit for bit
+    # on the CPU (GPU kernels may sum in another order).
+    preview, run = flow.session_state["noise_preview"].noise.images, flow.session_state["runs"][-1].unsir
+    if preview.device.type == "cpu":
+        assert torch.equal(preview, run.result.noise.images)
+
+
+@pytest.mark.parametrize("page", nav.PAGES, ids=lambda p: p.url_path or "overview")
+def test_every_page_renders_after_a_run(flow, page):
+    visit(flow, page)
+
+
+def test_runs_page_offers_every_download(flow):
+    visit(flow, nav.RUNS)
+    labels = {b.label for b in flow.download_button}
+    assert {"All runs (JSON)", "All runs (CSV)", "Figures (HTML)", "Unlearned model (safetensors)"} <= labels
+
+
+def test_audits_are_computed_on_request(flow):
+    visit(flow, nav.RESULTS).button(key="mia").click().run()
+    assert not flow.exception and not flow.error, errors(flow)
+    assert "mia" in flow.session_state["runs"][-1].audits
+    flow.number_input(key="relearn-max").set_value(3).run()
+    flow.button(key="relearn").click().run()
+    assert not flow.exception and not flow.error, errors(flow)
+    assert any(m.label.startswith("Relearn epochs") for m in flow.metric)
+
+
+def test_guided_demo_runs_and_points_to_the_results():
+    at = start()
+    at.button(key="demo").click().run()
+    assert not at.exception and not at.error, errors(at)
+    assert at.session_state["setup"].forget == ("star",)
+    assert metric(at, "A_Df after") < 5
+    assert any(link.label.startswith("See every metric") for link in at.page_link)
+
+
+def test_the_url_reproduces_the_setup():
+    at = start(forget="circle,star", seed="3", **{"impair.lr": "0.004", "repair.epochs": "x"})
+    setup = at.session_state["setup"]
+    assert setup.forget == ("circle", "star") and setup.config.seed == 3 and setup.config.impair.lr == 0.004
+    assert any("repair.epochs" in w.value for w in at.warning)  # the bad value is reported, not used
+    visit(at, nav.NOISE).multiselect(key="setup:forget").set_value(["heart"]).run()
+    assert at.query_params["forget"] == "heart" and at.query_params["impair.lr"] == "0.004"
+
+
+def test_setup_round_trips_through_the_query():
+    setup = Setup.fresh().with_value("forget", ("star", "ring")).with_value("repair.lr", 0.0005)
+    setup = setup.with_value("retrain", True).with_value("retrain_epochs", 4)
+    assert Setup.from_query(setup.to_query()) == (setup, [])
+
+
+def test_forgetting_every_class_is_refused():
+    at = visit(start(forget=FORGET), nav.NOISE)
+    at.multiselect(key="setup:forget").set_value(list(at.multiselect(key="setup:forget").options)).run()
+    assert "leaves nothing to retain" in errors(at)
+    assert at.session_state["setup"].forget == (FORGET,)
+    assert at.multiselect(key="setup:forget").value == [FORGET]
+
+
+def test_an_empty_forget_set_cannot_run():
+    at = visit(start(), nav.UNLEARN)
+    assert any("forget set is empty" in w.value for w in at.warning)
+    assert not [b for b in at.button if b.key == "run-unsir"]
+
+
+class Exploit:
+    """A pickle that would run a shell command when loaded without weights_only."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return os.system, (f"touch {self.marker}",)
+
+
+def pt_bytes(obj) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("name, payload, message", [
+    ("notes.safetensors", b"this is not a checkpoint", "not a valid safetensors file"),
+    ("five-classes.pt", None, "5 output classes"),
+    ("resnet.pt", None, "does not fit Small CNN"),
+], ids=["garbage", "class-count", "architecture"])
+def test_a_bad_upload_is_refused_and_the_model_stays(name, payload, message):
+    if name == "five-classes.pt":
+        payload = pt_bytes(get_spec("smallcnn").create(5, 3).state_dict())
+    elif name == "resnet.pt":
+        payload = pt_bytes(get_spec("resnet18").create(10, 3).state_dict())
+    at = visit(start(), nav.MODEL)
+    before = at.session_state["setup"]
+    at.file_uploader(key="upload").set_value((name, payload, "application/octet-stream")).run()
+    assert message in errors(at)
+    assert at.session_state["setup"] == before
+    assert at.subheader[0].value.startswith("Selected model: shapes10-smallcnn")
+
+
+def test_a_malicious_pickle_is_refused_without_running_it(tmp_path):
+    marker = tmp_path / "pwned"
+    at = visit(start(), nav.MODEL)
+    before = at.session_state["setup"]
+    payload = pickle.dumps(Exploit(marker), protocol=2)
+    at.file_uploader(key="upload").set_value(("model.pt", payload, "application/octet-stream")).run()
+    assert "Refused to load model.pt" in errors(at)
+    assert not marker.exists()
+    assert at.session_state["setup"] == before
+
+
+def test_a_good_upload_is_stored_and_selected(shipped_model):
+    at = visit(start(), nav.MODEL)
+    payload = pt_bytes(shipped_model.net.state_dict())
+    at.file_uploader(key="upload").set_value(("my-model.pt", payload, "application/octet-stream")).run()
+    assert not at.exception and not at.error, errors(at)
+    assert at.session_state["setup"].model == "my-model.safetensors"
+    assert any("Imported my-model.pt" in s.value for s in at.success)
+
+
+def test_a_missing_dataset_offline_shows_why_and_keeps_the_setup(monkeypatch):
+    def offline(root, download):
+        raise DataError("CIFAR-10 was not found and downloading it failed (offline).")
+
+    monkeypatch.setitem(DATASETS, "cifar10", replace(DATASETS["cifar10"], loader=offline))
+    at = visit(start(), nav.MODEL)
+    at.selectbox(key="setup:dataset").set_value("cifar10").run()
+    assert "downloading it failed" in errors(at)
+    assert at.session_state["setup"].dataset == "shapes10"
+    assert at.selectbox(key="setup:dataset").value == "shapes10"
+
+
+def test_old_runs_release_their_models():
+    import streamlit as st
+
+    from studio import runs
+
+    st.session_state[runs.RUNS] = []
+    for i in range(runs.KEEP_MODELS + 3):
+        runs.add(runs.RunRecord(i + 1, Setup.fresh(), "m", "00:00:00", {}, [], unsir=object()))
+    held = [r.id for r in runs.history() if r.unsir is not None]
+    assert held == list(range(4, runs.KEEP_MODELS + 4))
+    del st.session_state[runs.RUNS]
+
+
+def test_a_job_stopped_by_a_click_is_reported_and_unlocks_the_inputs():
+    """A click during a job stops that script run; the next run finds the job still marked and drops it."""
+    from studio import jobs
+
+    at = visit(start(forget=FORGET), nav.UNLEARN)
+    at.session_state[jobs.JOB] = jobs.Job("unsir", "UNSIR: forget circle", {}, claimed=True)
+    at.run()
+    assert any("stopped before it finished" in w.value for w in at.warning)
+    assert not at.button(key="run-unsir").disabled and at.session_state[jobs.JOB] is None
