@@ -9,7 +9,6 @@ import math
 from pathlib import Path
 
 import pytest
-import torch
 
 from unsir_core.cli import main
 from unsir_core.compare import COLUMNS, Comparison, MetricSettings, compare
