@@ -22,6 +22,7 @@ from unsir_core.models import get_spec
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 FORGET = "circle"
+LONG_S = 600  # a script run that trains (UNSIR, retraining, audits) on a busy 2-core CPU
 
 
 def start(**query: str) -> AppTest:
@@ -56,12 +57,12 @@ def flow(tmp_path_factory) -> AppTest:
         mp.setenv("UNSIR_DATA_ROOT", str(tmp_path_factory.getbasetemp() / "data"))
         at = visit(start(), nav.NOISE)
         at.multiselect(key="setup:forget").set_value([FORGET]).run()
-        at.button(key="optimize-noise").click().run()
+        at.button(key="optimize-noise").click().run(timeout=LONG_S)
         assert not at.exception and not at.error, errors(at)
         assert metric(at, "Noise images") == at.session_state["setup"].config.noise.batch_size
         visit(at, nav.UNLEARN).checkbox(key="setup:retrain").check().run()
         at.number_input(key="setup:retrain_epochs").set_value(1).run()
-        at.button(key="run-unsir").click().run()
+        at.button(key="run-unsir").click().run(timeout=LONG_S)
         assert not at.exception and not at.error, errors(at)
         yield at
 
@@ -109,18 +110,18 @@ def test_runs_page_offers_every_download(flow):
 
 
 def test_audits_are_computed_on_request(flow):
-    visit(flow, nav.RESULTS).button(key="mia").click().run()
+    visit(flow, nav.RESULTS).button(key="mia").click().run(timeout=LONG_S)
     assert not flow.exception and not flow.error, errors(flow)
     assert "mia" in flow.session_state["runs"][-1].audits
     flow.number_input(key="relearn-max").set_value(3).run()
-    flow.button(key="relearn").click().run()
+    flow.button(key="relearn").click().run(timeout=LONG_S)
     assert not flow.exception and not flow.error, errors(flow)
     assert any(m.label.startswith("Relearn epochs") for m in flow.metric)
 
 
 def test_guided_demo_runs_and_points_to_the_results():
     at = start()
-    at.button(key="demo").click().run()
+    at.button(key="demo").click().run(timeout=LONG_S)
     assert not at.exception and not at.error, errors(at)
     assert at.session_state["setup"].forget == ("star",)
     assert metric(at, "A_Df after") < 5

@@ -1,0 +1,19 @@
+"""UNSIR Studio: an interactive walk through class unlearning with UNSIR (Tarun et al., "Fast Yet
+Effective Machine Unlearning"). Entry point: page config, navigation, the session's setup (read
+from and written to the URL) and the sidebar; each page in app_pages/ is one step of the method.
+"""
+from pathlib import Path
+
+import streamlit as st
+
+from studio import jobs, nav, state, ui
+
+st.set_page_config(page_title="UNSIR Studio", page_icon=":material/ink_eraser:", layout="wide")
+state.start_session()
+jobs.claim()
+page = st.navigation([st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path or None,
+                                 default=p is nav.OVERVIEW) for p in nav.PAGES])
+state.sync_url()
+st.logo(Path(__file__).parent / "assets" / "logo.svg", size="large")
+ui.sidebar()
+page.run()

@@ -1,0 +1,82 @@
+from html import escape
+
+import streamlit as st
+
+from studio import charts, images, jobs, loaders, nav, noise, state, ui
+from studio.palette import FORGET, RETAIN
+
+ui.header(nav.NOISE, """
+Choose the **forget set**: the classes the model must unlearn; every other class is a **retain** class.
+UNSIR's first step learns **error-maximizing noise** for each forget class: a batch of inputs on which the
+frozen model is as wrong as possible about that class, kept small by an L2 penalty λ. No forget-class image
+is read to make it.
+""")
+data, model = ui.require_model()
+setup = state.setup()
+busy = jobs.busy()
+
+unknown = [c for c in setup.forget if c not in data.class_names]
+if unknown:
+    state.set_setup(setup.with_value("forget", [c for c in setup.forget if c in data.class_names]))
+    st.warning(f"{data.name} has no class {', '.join(unknown)}; it was removed from the forget set.")
+    setup = state.setup()
+
+
+def check_forget(candidate) -> None:
+    if candidate.forget:
+        loaders.data(candidate.dataset).forget_classes(candidate.forget, model.info.forgotten)
+
+
+st.multiselect("Forget classes", list(data.class_names), disabled=busy, placeholder="Choose the classes to forget",
+               help="The classes to unlearn (the forget set). At least one class must remain to be retained.",
+               **state.bind("forget", check=check_forget))
+forget = [data.class_names.index(c) for c in setup.forget]
+if not forget:
+    st.info("The forget set is empty: choose at least one class to forget.")
+shown = range(min(data.num_classes, 20))
+st.image([images.framed(images.upscale(images.to_rgb(data.test_x[images.class_indices(data, c, 1)[0]]), 72),
+                        FORGET if c in forget else RETAIN) for c in shown],
+         caption=[("✕ " if c in forget else "") + data.class_names[c] for c in shown], width=80)
+
+st.subheader("Noise settings")
+cols = st.columns(4)
+for col, name in zip(cols, ("noise.batch_size", "noise.steps", "noise.lr", "noise.l2_weight")):
+    with col:
+        ui.knob(name)
+st.caption(f"Seed {setup.config.seed} (set on the Impair and repair page). The run learns exactly this noise again "
+           "from the same seed, so what you see here is what impair uses.")
+st.button("Optimize noise", type="primary", icon=":material/blur_on:", key="optimize-noise",
+          disabled=busy or not forget, on_click=noise.request, args=(setup,),
+          help="Learn the noise on a frozen copy of the model, with a live loss curve.")
+noise.execute()
+
+preview = noise.current(setup) if forget else None
+if preview is None:
+    st.stop()
+n = preview.noise
+cols = st.columns(3)
+cols[0].metric("Noise images", f"{len(n.images):,}", border=True,
+               help="Noise samples per forget class times the number of forget classes.")
+cols[1].metric("Noise norm (mean L2)", f"{n.l2_norm:.1f}", border=True,
+               help="Per-image L2 norm in the model's normalised input space: the term λ keeps small.")
+cols[2].metric("Model's cross-entropy on it", f"{n.forget_ce:.2f}", border=True,
+               help="How wrong the frozen model is on the noise for its forget-class labels: higher = more "
+               "error-maximizing.")
+st.markdown("**Noise objective per step**: −CE(f(N), y_f) + λ·mean‖N‖²; falling means the model grows more "
+            "wrong.")
+ui.figure(charts.noise_loss(n.loss_history), key="noise-loss")
+
+st.markdown("**The noise of each forget class** (stretched per image to be visible), with the original model's "
+            "prediction and confidence on it, and its L2 norm: the model confidently calls it something else.")
+labels = n.labels.cpu()
+per_class = 6
+for c in forget:
+    idx = (labels == c).nonzero().flatten()[:per_class]
+    pics = images.noise_for_display(n.images[idx.to(n.images.device)], model.info.mean, model.info.std, 128)
+    probs = preview.probs[idx]
+    conf, pred = probs.max(1)
+    norms = n.images[idx.to(n.images.device)].flatten(1).norm(dim=1).tolist()
+    st.markdown(f"<span style='color:{FORGET}'>■</span> **{escape(data.class_names[c])}**", unsafe_allow_html=True)
+    st.image(pics, width=128, caption=[f"{data.class_names[p]} {q:.0%} · ‖N‖ {v:.1f}"
+                                       for p, q, v in zip(pred.tolist(), conf.tolist(), norms)])
+ui.link(nav.UNLEARN, "Next: impair and repair")

@@ -1,0 +1,71 @@
+import streamlit as st
+
+from unsir_core.presets import PRESETS
+
+from studio import jobs, nav, runs, state, ui
+from studio.figures import run_figures
+
+ui.header(nav.UNLEARN, """
+**Impair** trains the model for one epoch on the noise (each sample labelled with its forget class) mixed
+with the small **retain subset**, at a high learning rate: the forget classes collapse. **Repair** then trains
+one epoch on the retain subset alone at a lower rate, restoring the retain classes. The learning rates are the
+most sensitive settings (paper Tables 5-6): watch the live chart.
+""")
+data, model = ui.require_model()
+forget = ui.require_forget(data)
+setup = state.setup()
+busy = jobs.busy()
+
+st.selectbox("Preset", list(PRESETS), format_func=lambda k: PRESETS[k].title, disabled=busy,
+             help="Settings from the paper, or tuned for a data set and model. Choosing one replaces every setting "
+             "below except the seed.", **state.bind("preset"))
+st.caption(PRESETS[setup.preset].description if setup.preset in PRESETS else "")
+
+retain_col, impair_col, repair_col = st.columns(3, border=True)
+for col, title, names in (
+    (retain_col, "Retain subset and seed", ("retain_per_class", "noise_copies", "seed")),
+    (impair_col, "Impair", ("impair.lr", "impair.epochs", "impair.batch_size")),
+    (repair_col, "Repair", ("repair.lr", "repair.epochs", "repair.batch_size")),
+):
+    with col:
+        st.markdown(f"**{title}**")
+        for name in names:
+            ui.knob(name)
+heads = {phase: getattr(setup.config, phase).head_lr for phase in ("impair", "repair")}
+if any(v is not None for v in heads.values()):
+    st.caption("The preset gives the classifier head its own learning rate: "
+               + ", ".join(f"{p} {v:g}" for p, v in heads.items() if v is not None) + ".")
+
+with st.container(border=True):
+    st.markdown("**Gold standard**")
+    retrain_col, epochs_col = st.columns([3, 2], vertical_alignment="center")
+    with retrain_col:
+        st.checkbox("Also train the retrained model", disabled=busy,
+                    help="Trains the same architecture from scratch without the forget classes, as the reference an "
+                    "unlearned model should match. Takes much longer than UNSIR (tens of seconds for the default on a "
+                    "CPU).", **state.bind("retrain"))
+    with epochs_col:
+        st.number_input("Retraining epochs (0 = as the original)", 0, 500, disabled=busy or not setup.retrain,
+                        help="Epochs of the retraining; 0 uses as many as the original model was trained for. Fewer "
+                        "is faster but a weaker reference.", **state.bind("retrain_epochs"))
+    st.caption(runs.retrain_estimate(setup, model))
+
+st.button("Run UNSIR", type="primary", icon=":material/play_arrow:", key="run-unsir", disabled=busy,
+          on_click=runs.request, args=(setup,),
+          help="Noise, impair, repair and evaluation on a copy of the model; the result is kept only when the run "
+          "completes.")
+runs.execute()
+
+last = runs.latest()
+if last is not None:
+    st.subheader(f"Last run: {last.title}")
+    st.markdown("**Forget and retain accuracy during the run**, measured on a fixed test probe (50 images per class) "
+                f"every {last.report['extras']['monitor_every']} steps; step 0 is the original model.")
+    figs = run_figures(last)
+    ui.figure(figs["live"], key="last-live")
+    timings = last.report["timings_s"]
+    st.markdown(f"**Phase timings** on {last.report['device']}: unlearning took {timings['unlearn']:.2f} s"
+                + (f", retraining {timings['retrain']:.1f} s" if "retrain" in timings else "") + ".")
+    ui.figure(figs["timings"], key="last-timings")
+    ui.metric_cards(last)
+    ui.link(nav.RESULTS, "See every metric of this run on the Results page")

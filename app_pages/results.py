@@ -1,0 +1,92 @@
+import streamlit as st
+
+from unsir_core.metrics.privacy import MIA_VARIANTS
+
+from studio import audits, jobs, nav, ui
+from studio.figures import run_figures
+from studio.palette import stage_title
+
+ui.header(nav.RESULTS, """
+Good unlearning drives the **forget accuracy A_Df** to about 0 while the **retain accuracy A_Dr** stays close
+to the original's, and it should look like the **retrained** model (trained without the forget classes), the
+gold standard, rather than merely hide the classes. All accuracies are on the test split.
+""")
+record = ui.pick_run("results-run")
+if record is None:
+    st.stop()
+busy = jobs.busy()
+metrics = record.metrics
+
+ui.metric_cards(record)
+if "retrain" not in metrics:
+    st.caption("No retrained model in this run: tick *Also train the retrained model* on Impair and repair to "
+               "compare with the gold standard.")
+
+st.subheader("Where do forget-class images go?")
+st.markdown("Predicted classes of the forget-class test images (paper Figs. 3-4). After unlearning they should "
+            "spread over the retain classes like the retrained model's; piling up on one class would itself reveal "
+            "what was forgotten (a Streisand effect).")
+normalized = st.session_state.get("results-normalized", True)
+figs = run_figures(record, normalized)
+ui.figure(figs["distribution"], key="results-distribution")
+
+st.subheader("Accuracy per class")
+ui.figure(figs["per_class"], key="results-per-class")
+
+st.subheader("How far did the weights move?")
+st.markdown("Layer-wise distance from the original weights (paper Fig. 2, log scale). UNSIR changes the network "
+            "far less than retraining from scratch, which starts from new random weights.")
+st.toggle("Normalise by the original layer's norm", value=True, key="results-normalized",
+          help="On: ‖w − w_original‖ / ‖w_original‖ per layer, comparable across layers. Off: the plain L2 "
+          "distance.")
+ui.figure(figs["weights"], key="results-weights")
+weights = record.report["extras"]["weights"]
+totals = {s: sum(d["l2"] ** 2 for d in layers) ** 0.5 for s, layers in weights.items()}
+st.caption(" · ".join(f"Total distance original → {stage_title(s).lower()}: {v:.2f}"
+                      for s, v in totals.items()))
+
+st.subheader("Audits")
+st.markdown("Two checks that read forget-class images on purpose, after the fact. **Relearn time**: epochs of "
+            "fine-tuning (500 random training images each) until the forget accuracy is back at the original's; "
+            "more epochs mean the knowledge was removed rather than hidden. **Membership inference**: how many "
+            "forget-class training images an attacker still recognises as training data.")
+held = record.unsir is not None
+if not held:
+    st.info("This run's models were released to save memory (only the newest runs keep them): the audits below "
+            "show what was computed before.")
+relearn_col, mia_col = st.columns(2, border=True, gap="medium")
+with relearn_col:
+    st.markdown("**Relearn time**")
+    max_epochs = st.number_input("Maximum epochs", 1, 200, 20, key="relearn-max", disabled=busy or not held,
+                                 help="Stop relearning after this many epochs and report it as capped.")
+    st.button("Compute relearn time", key="relearn", icon=":material/replay:", disabled=busy or not held,
+              on_click=audits.request_relearn, args=(record.id, max_epochs),
+              help="Fine-tunes copies of the unlearned (and retrained) model; the run's models stay unchanged.")
+    result = record.audits.get("relearn")
+    if result:
+        cols = st.columns(len(result) - 1)
+        for col, stage in zip(cols, [s for s in result if s != "target"]):
+            epochs = result[stage]["epochs"]
+            col.metric(f"Relearn epochs · {stage_title(stage)}",
+                       f"> {result[stage]['history_epochs'][-1]}" if epochs is None else str(epochs), border=True,
+                       help="Epochs until the forget accuracy reached the original's; '>' means it did not within "
+                       "the maximum.")
+        ui.figure(figs["relearn"], key="results-relearn")
+with mia_col:
+    st.markdown("**Membership inference**")
+    variant = st.selectbox("Attack", list(MIA_VARIANTS), key="mia-variant", disabled=busy or not held,
+                           format_func=lambda v: f"{v} attack", help="Which softmax feature the attack reads. "
+                           "Papers report different variants; the name is shown with the result.")
+    st.caption(MIA_VARIANTS[variant])
+    st.button("Compute membership inference", key="mia", icon=":material/policy:", disabled=busy or not held,
+              on_click=audits.request_mia, args=(record.id, variant),
+              help="Fits the attack on retain-class training vs. test images, then applies it to the forget-class "
+              "training images of each model.")
+    result = record.audits.get("mia")
+    if result:
+        ui.figure(figs["mia"], key="results-mia")
+        used = next(iter(result.values()))["variant"]
+        accuracies = ", ".join(f"{stage_title(s).lower()} {r['attack_acc']:.1f}%" for s, r in result.items())
+        st.caption(f"{used.capitalize()} attack. Its accuracy on held-out retain-class data (50% = guessing): "
+                   f"{accuracies}.")
+audits.execute()

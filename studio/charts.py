@@ -1,0 +1,152 @@
+"""Plotly figures of the dashboard. Transparent backgrounds and no fixed template, so Streamlit's
+theme styles them for light and dark mode; class and stage colours come from `palette`.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Sequence
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .palette import FORGET, RETAIN, class_colors, stage_color, stage_title
+
+
+def style(fig: go.Figure, height: int = 320, **layout: Any) -> go.Figure:
+    """Shared look: transparent background, compact margins, legend on top."""
+    base = dict(height=height, margin=dict(l=10, r=10, t=40, b=10), paper_bgcolor="rgba(0,0,0,0)",
+                plot_bgcolor="rgba(0,0,0,0)", legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0))
+    fig.update_layout({**base, **layout})
+    return fig
+
+
+def live(samples: Sequence[Mapping[str, Any]], kind: str) -> go.Figure:
+    """The live chart of a job: forget/retain accuracy through impair and repair, or the loss per step."""
+    return accuracy_trace(samples) if kind == "accuracy" else loss_trace(samples)
+
+
+def accuracy_trace(samples: Sequence[Mapping[str, Any]], baseline: Mapping[str, float] | None = None) -> go.Figure:
+    """A_Df and A_Dr on a fixed test probe over the impair then repair steps (one x axis), from step 0 =
+    `baseline` (the original model's evaluation) when given."""
+    starts: dict[str, int] = {}  # phase -> global step before its first step
+    end = 0
+    x, forget, retain = ([0], [baseline["forget_acc"]], [baseline["retain_acc"]]) if baseline else ([], [], [])
+    for s in samples:
+        if s["phase"] not in ("impair", "repair"):
+            continue
+        if s["phase"] not in starts:
+            starts[s["phase"]], end = end, end + s["total"]
+        if "forget_acc" in s:
+            x.append(starts[s["phase"]] + s["step"])
+            forget.append(s["forget_acc"])
+            retain.append(s["retain_acc"])
+    fig = go.Figure([
+        go.Scatter(x=x, y=forget, name="Forget classes (A_Df)", mode="lines+markers", line=dict(color=FORGET, width=3)),
+        go.Scatter(x=x, y=retain, name="Retain classes (A_Dr)", mode="lines+markers", line=dict(color=RETAIN, width=3)),
+    ])
+    for phase, start in starts.items():
+        fig.add_vline(x=start + 0.5, line=dict(color=stage_color(phase), dash="dot", width=2))
+        fig.add_annotation(x=start + 0.5, y=104, text=phase, showarrow=False, xanchor="left",
+                           font=dict(color=stage_color(phase)))
+    return style(fig, xaxis_title="step (impair, then repair)", yaxis=dict(title="test accuracy (%)", range=[-3, 108]))
+
+
+def loss_trace(samples: Sequence[Mapping[str, Any]]) -> go.Figure:
+    """Loss per step, one line per phase (the noise objective, or the training loss)."""
+    fig = go.Figure()
+    for phase in dict.fromkeys(s["phase"] for s in samples):
+        steps = [s for s in samples if s["phase"] == phase and s["loss"] is not None]
+        fig.add_scatter(x=[s["step"] for s in steps], y=[s["loss"] for s in steps], name=phase, mode="lines",
+                        line=dict(color=FORGET if phase == "noise" else RETAIN, width=3))
+    return style(fig, xaxis_title="step", yaxis_title="loss", showlegend=False)
+
+
+def noise_loss(history: Sequence[float]) -> go.Figure:
+    """The noise objective −CE + λ‖N‖² per Adam step (lower = the model is more wrong on the noise)."""
+    return loss_trace([{"phase": "noise", "step": i + 1, "loss": v} for i, v in enumerate(history)])
+
+
+def class_panels(panels: Mapping[str, Sequence[float]], class_names: Sequence[str], forget: Sequence[int],
+                 y_title: str, y_max: float | None = None, height: int = 320) -> go.Figure:
+    """One bar chart per model side by side (shared y), bars coloured forget/retain by class."""
+    fig = make_subplots(rows=1, cols=len(panels), shared_yaxes=True, subplot_titles=list(panels),
+                        horizontal_spacing=0.03)
+    colors = class_colors(len(class_names), forget)
+    for i, values in enumerate(panels.values(), start=1):
+        fig.add_bar(x=list(class_names), y=list(values), marker_color=colors, showlegend=False, row=1, col=i,
+                    hovertemplate="%{x}: %{y:.1f}<extra></extra>")
+    fig.update_yaxes(title_text=y_title, row=1, col=1)
+    if y_max is not None:
+        fig.update_yaxes(range=[0, y_max])
+    fig.update_xaxes(tickangle=-45 if len(class_names) > 6 else 0)
+    # A legend for the two colours: invisible traces named after them.
+    for name, color in (("forget class", FORGET), ("retain class", RETAIN)):
+        fig.add_bar(x=[None], y=[None], name=name, marker_color=color, row=1, col=1)
+    return style(fig, height=height, margin=dict(l=10, r=10, t=70, b=10),
+                 legend=dict(orientation="h", y=1.16, yanchor="bottom", x=1, xanchor="right"))
+
+
+def stage_accuracy(metrics: Mapping[str, Mapping[str, float]]) -> go.Figure:
+    """A_Df and A_Dr of each stage as grouped bars (forget and retain colours)."""
+    stages = list(metrics)
+    fig = go.Figure([
+        go.Bar(x=[stage_title(s) for s in stages], y=[metrics[s]["forget_acc"] for s in stages], name="A_Df (forget)",
+               marker_color=FORGET, texttemplate="%{y:.1f}%", textposition="outside"),
+        go.Bar(x=[stage_title(s) for s in stages], y=[metrics[s]["retain_acc"] for s in stages], name="A_Dr (retain)",
+               marker_color=RETAIN, texttemplate="%{y:.1f}%", textposition="outside"),
+    ])
+    return style(fig, yaxis=dict(title="test accuracy (%)", range=[0, 115]), barmode="group")
+
+
+def weight_distance(series: Mapping[str, Sequence[Mapping[str, Any]]], normalized: bool) -> go.Figure:
+    """Per-layer distance from the original, one bar series per compared model, log scale (paper Fig. 2)."""
+    key = "normalized" if normalized else "l2"
+    fig = go.Figure()
+    for stage, layers in series.items():
+        fig.add_bar(x=[d["name"] for d in layers], y=[max(d[key], 1e-12) for d in layers],
+                    name=f"original → {stage_title(stage).lower()}", marker_color=stage_color(stage),
+                    customdata=[d["n_params"] for d in layers],
+                    hovertemplate="%{x}: %{y:.3g} (%{customdata:,} parameters)<extra></extra>")
+    title = "‖w − w_original‖ / ‖w_original‖" if normalized else "‖w − w_original‖₂"
+    values = [max(d[key], 1e-12) for layers in series.values() for d in layers]
+    return style(fig, height=380, barmode="group", showlegend=True, xaxis=dict(title="layer", tickangle=-45),
+                 yaxis=dict(title=title, type="log", tickvals=log_ticks(values), tickformat="~g"))
+
+
+def log_ticks(values: Sequence[float]) -> list[float]:
+    """1-2-5 ticks for a log axis spanning `values` (plotly's own log ticks are hard to read when short)."""
+    if not values:
+        return []
+    low, high = math.floor(math.log10(min(values))), math.ceil(math.log10(max(values)))
+    return [m * 10.0**e for e in range(low, high + 1) for m in (1, 2, 5)]
+
+
+def relearn(curves: Mapping[str, Mapping[str, Any]], target: float) -> go.Figure:
+    """Forget accuracy while fine-tuning again on 500 random training samples per epoch."""
+    fig = go.Figure()
+    for stage, r in curves.items():
+        fig.add_scatter(x=r["history_epochs"], y=r["history"], name=stage_title(stage), mode="lines+markers",
+                        line=dict(color=stage_color(stage), width=3))
+    fig.add_hline(y=target, line=dict(color=FORGET, dash="dot"), annotation_text="target: the original's A_Df",
+                  annotation_position="bottom right")
+    return style(fig, xaxis_title="relearn epoch (500 training samples each)",
+                 yaxis=dict(title="forget accuracy (%)", range=[-3, 105]))
+
+
+def membership(results: Mapping[str, Mapping[str, Any]]) -> go.Figure:
+    """% of forget-class training images the attack calls "member", per model."""
+    stages = list(results)
+    fig = go.Figure(go.Bar(x=[stage_title(s) for s in stages], y=[results[s]["forget_member_rate"] for s in stages],
+                           marker_color=[stage_color(s) for s in stages], texttemplate="%{y:.1f}%",
+                           textposition="outside"))
+    return style(fig, yaxis=dict(title="forget samples called member (%)", range=[0, 115]))
+
+
+def timings(timings_s: Mapping[str, float]) -> go.Figure:
+    """Seconds per phase as one horizontal stacked bar."""
+    colors = {"noise": FORGET, "impair": stage_color("impair"), "repair": stage_color("repair"),
+              "evaluate": stage_color("original"), "retrain": stage_color("retrain")}
+    fig = go.Figure([go.Bar(y=[""], x=[timings_s[p]], name=f"{p} {timings_s[p]:.2f} s", orientation="h",
+                            marker_color=colors[p]) for p in colors if p in timings_s])
+    return style(fig, height=150, barmode="stack", xaxis_title="seconds", margin=dict(l=10, r=10, t=30, b=10),
+                 legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0, traceorder="normal"))

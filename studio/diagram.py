@@ -1,0 +1,41 @@
+"""The UNSIR pipeline in one picture, as HTML: theme-neutral (text inherits the theme's colour,
+fills are translucent) and responsive (the steps wrap on narrow screens)."""
+from __future__ import annotations
+
+from .palette import FORGET, RETAIN, stage_color
+
+STEPS = (  # (title, body, colour)
+    ("Trained model", "Knows all K classes.", stage_color("original")),
+    ("① Noise", "For each forget class, learn a batch N that the <b>frozen</b> model gets as wrong as it can: "
+     "maximise CE(f(N), y<sub>f</sub>), keep ‖N‖ small.", FORGET),
+    ("② Impair", "One epoch on the noise (labelled with its forget class) + the retain subset, at a "
+     "<b>high</b> learning rate: the forget classes collapse.", stage_color("impair")),
+    ("③ Repair", "One epoch on the retain subset alone, at a <b>low</b> learning rate: retain accuracy "
+     "comes back.", stage_color("repair")),
+    ("Unlearned model", "A<sub>Df</sub> ≈ 0, A<sub>Dr</sub> ≈ the original's; compare with a model retrained "
+     "without the forget classes.", stage_color("retrain")),
+)
+
+CSS = """
+<style>
+.unsir-flow{display:flex;flex-wrap:wrap;align-items:stretch;gap:.4rem;margin:.5rem 0 1rem 0}
+.unsir-step{flex:1 1 150px;border-radius:.7rem;padding:.7rem .8rem;border:2px solid var(--c);
+  background:color-mix(in srgb,var(--c) 13%,transparent);font-size:.9rem;line-height:1.35}
+.unsir-step h4{margin:0 0 .3rem 0;padding:0;font-size:1.02rem;color:var(--c)}
+.unsir-arrow{align-self:center;font-size:1.5rem;opacity:.55}
+.unsir-data{display:flex;flex-wrap:wrap;gap:.6rem;font-size:.85rem}
+.unsir-pill{border-radius:1rem;padding:.2rem .75rem;border:1.5px dashed var(--c);
+  background:color-mix(in srgb,var(--c) 10%,transparent)}
+</style>
+"""
+
+
+def pipeline() -> str:
+    """HTML of the three UNSIR steps between the trained and the unlearned model, with the data each reads."""
+    boxes = [f'<div class="unsir-step" style="--c:{c}"><h4>{t}</h4>{b}</div>' for t, b, c in STEPS]
+    flow = '<div class="unsir-arrow">→</div>'.join(boxes)
+    data = (f'<div class="unsir-data"><span class="unsir-pill" style="--c:{RETAIN}">Retain subset D<sub>r,sub</sub>: '
+            f'a few training images per retain class, read by ② and ③</span>'
+            f'<span class="unsir-pill" style="--c:{FORGET}">Forget-class training data: never read (zero-glance)'
+            f'</span></div>')
+    return f'{CSS}<div class="unsir-flow">{flow}</div>{data}'

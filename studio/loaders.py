@@ -1,0 +1,93 @@
+"""Cached loading of data sets and checkpoints, shared by every browser session.
+
+Cached objects are shared and must never change: the engine works on copies (`unlearn`, `fit`,
+`heatmaps` and `relearn_time` all copy the network first). Checkpoints are cached by path and
+modification time, so a replaced file is read again.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+import torch
+
+from unsir_core.classifier import Classifier, ModelInfo
+from unsir_core.data import ImageData, load_dataset
+from unsir_core.device import describe, pick_device
+from unsir_core.errors import CheckpointError
+from unsir_core.metrics.evaluate import evaluate
+from unsir_core.models import get_spec
+from unsir_core.paths import ASSETS_DIR, model_store
+from unsir_core.store import StoredModel, default_checkpoint, list_models, load_model, read_info
+
+from .setup import Setup
+
+
+@st.cache_resource(max_entries=3, show_spinner="Loading the data set…")
+def data(name: str) -> ImageData:
+    """The data set `name` (downloaded when missing and online; DataError with instructions offline)."""
+    return load_dataset(name)
+
+
+@st.cache_resource(show_spinner=False)
+def device() -> torch.device:
+    return pick_device("auto")
+
+
+def device_name() -> str:
+    return describe(device())
+
+
+def model_path(setup: Setup) -> Path:
+    """The checkpoint file of the setup: the chosen one, or the default for its data set and architecture."""
+    if not setup.model:
+        return default_checkpoint(setup.dataset, setup.arch)
+    for folder in (ASSETS_DIR, model_store()):
+        if (folder / setup.model).exists():
+            return folder / setup.model
+    raise CheckpointError(f"The checkpoint {setup.model} is neither in {ASSETS_DIR} nor in {model_store()}: "
+                          "choose another one on the Model and data page.")
+
+
+@st.cache_resource(max_entries=6, show_spinner="Loading the model…")
+def _load(path: str, mtime: float) -> Classifier:
+    return load_model(path)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _info(path: str, mtime: float) -> ModelInfo:
+    return read_info(path)
+
+
+def model_info(setup: Setup) -> ModelInfo:
+    """The setup's checkpoint metadata, read from the file header only (fast: no weights)."""
+    path = model_path(setup)
+    return _info(str(path), path.stat().st_mtime)
+
+
+def model(setup: Setup) -> Classifier:
+    """The setup's original model (shared: never train it in place); CheckpointError when it does not fit."""
+    path = model_path(setup)
+    loaded = _load(str(path), path.stat().st_mtime)
+    if loaded.info.arch != setup.arch:
+        raise CheckpointError(f"{path.name} is a {get_spec(loaded.info.arch).title} checkpoint, not "
+                              f"{get_spec(setup.arch).title}: choose a matching one on the Model and data page.")
+    loaded.info.check_fits(data(setup.dataset))
+    return loaded
+
+
+@st.cache_data(max_entries=16, show_spinner="Evaluating the model on the test split…")
+def _test_accuracy(path: str, mtime: float, dataset: str) -> list[float]:
+    return evaluate(_load(path, mtime), data(dataset), ()).per_class_acc
+
+
+def per_class_accuracy(setup: Setup) -> list[float]:
+    """Test accuracy (%) per class of the setup's model."""
+    path = model_path(setup)
+    model(setup)  # checks that it fits the data set
+    return _test_accuracy(str(path), path.stat().st_mtime, setup.dataset)
+
+
+def stored_models(setup: Setup) -> list[StoredModel]:
+    """Checkpoints in assets/ and the model store for the setup's data set and architecture."""
+    return [m for m in list_models(setup.dataset) if m.info.arch == setup.arch]

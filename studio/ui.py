@@ -1,0 +1,130 @@
+"""Pieces every page uses: the page header with its notices, the sidebar, guards, cards and pickers."""
+from __future__ import annotations
+
+from html import escape
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from unsir_core.classifier import Classifier
+from unsir_core.data import DATASETS, ImageData
+from unsir_core.errors import UnsirError
+from unsir_core.models import get_spec
+
+from . import jobs, loaders, nav, runs, state
+from .palette import FORGET, stage_title
+from .runs import RunRecord
+from .setup import KNOBS
+
+STAGE_HELP = {"original": "model before unlearning", "impair": "model after the impair step",
+              "repair": "unlearned model (after impair and repair)",
+              "retrain": "retrained model (trained from scratch without the forget classes: the gold standard)"}
+NOTICE_STYLES = {"success": st.success, "info": st.info, "warning": st.warning, "error": st.error}
+
+
+def header(page: nav.PageDef, intro: str) -> None:
+    """Title, the 2-3 sentence explanation of the step, and any queued notices."""
+    st.title(page.title)
+    st.markdown(intro)
+    for kind, text in state.pop_notices():
+        NOTICE_STYLES[kind](text)
+
+
+def link(page: nav.PageDef, label: str | None = None) -> None:
+    st.page_link(page.path, label=label or page.title, icon=page.icon)
+
+
+def require_model() -> tuple[ImageData, Classifier]:
+    """The setup's data set and original model; otherwise the reason, a way out, and the page stops."""
+    setup = state.setup()
+    try:
+        return loaders.data(setup.dataset), loaders.model(setup)
+    except UnsirError as err:
+        st.error(str(err))
+        link(nav.MODEL, "Choose, upload or train a model")
+        st.stop()
+
+
+def require_forget(data: ImageData) -> list[int]:
+    """The setup's forget classes as indices; otherwise what to do, and the page stops."""
+    setup = state.setup()
+    try:
+        return data.forget_classes(setup.forget)
+    except UnsirError as err:
+        st.warning(str(err))
+        link(nav.NOISE, "Choose the forget classes")
+        st.stop()
+
+
+def figure(fig: go.Figure, key: str | None = None) -> None:
+    st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False})
+
+
+def pick_run(key: str, need_models: bool = False) -> RunRecord | None:
+    """A run of this session (newest first); None, with a pointer to where runs are made, when there is none."""
+    history = runs.history()
+    if need_models:
+        history = [r for r in history if r.unsir is not None]
+    if not history:
+        st.info("No run yet in this session: run UNSIR first.")
+        link(nav.UNLEARN, "Go to Impair and repair")
+        link(nav.OVERVIEW, "…or run the guided demo")
+        return None
+    options = {r.id: r for r in reversed(history)}
+    help_text = "Every completed run of this session. " + (
+        f"Only the newest {runs.KEEP_MODELS} runs keep their models; older ones keep their metrics." if need_models
+        else "")
+    chosen = st.selectbox("Run", list(options), format_func=lambda i: options[i].title, key=key, help=help_text,
+                          disabled=jobs.busy())
+    return options[chosen]
+
+
+def metric_cards(record: RunRecord) -> None:
+    """A_Df and A_Dr of every stage as metric cards, with the change from the original."""
+    metrics = record.metrics
+    for key, name, better in (("forget_acc", "A_Df", "inverse"), ("retain_acc", "A_Dr", "normal")):
+        base = metrics["original"][key]
+        cols = st.columns(len(metrics))
+        for col, (stage, ev) in zip(cols, metrics.items()):
+            delta = None if stage == "original" else f"{ev[key] - base:+.1f} pp"
+            col.metric(f"{name} · {stage_title(stage)}", f"{ev[key]:.1f}%", delta, delta_color=better, border=True,
+                       help=f"{'Forget' if key == 'forget_acc' else 'Retain'}-class test accuracy of the "
+                            f"{STAGE_HELP[stage]}; the change is against the original model.")
+
+
+def sidebar() -> None:
+    """The setup at a glance on every page: data set, model, forget classes, device and the current run."""
+    setup = state.setup()
+    try:
+        info = loaders.model_info(setup)
+        acc = f" · {info.test_acc:.1f}% test acc." if info.test_acc is not None else ""
+        model = f"{escape(loaders.model_path(setup).stem)}<br><small>{get_spec(info.arch).title}{acc}</small>"
+    except UnsirError:
+        model = f"<span style='color:{FORGET}'>none for {get_spec(setup.arch).title}</span>"
+    forget = ", ".join(f"<b style='color:{FORGET}'>{escape(c)}</b>" for c in setup.forget) or "<i>none chosen</i>"
+    dataset = DATASETS[setup.dataset].title if setup.dataset in DATASETS else escape(setup.dataset)
+    job = jobs.active()
+    last = runs.latest()
+    if job is not None:
+        status = f"<b>Running:</b> {escape(job.title)}"
+    elif last is not None:
+        m = last.metrics["repair"]
+        status = (f"{len(runs.history())} run(s) done. Last: run {last.id}, A_Df {m['forget_acc']:.1f}%, "
+                  f"A_Dr {m['retain_acc']:.1f}%")
+    else:
+        status = "idle: no run yet"
+    rows = (("Data set", dataset), ("Model", model), ("Forget", forget), ("Device", loaders.device_name()),
+            ("Run", status))
+    with st.sidebar:
+        st.markdown("##### Current setup")
+        st.markdown("".join(f"<div style='margin-bottom:.45rem'><small style='opacity:.7'>{k}</small><br>{v}</div>"
+                            for k, v in rows), unsafe_allow_html=True)
+        st.caption("The address bar holds this setup: share the link to reproduce it.")
+
+
+def knob(name: str) -> None:
+    """A number input for the numeric setting `name`, bound to the setup, with its label, help and range."""
+    spec = KNOBS[name]
+    kind = type(state.setup().get(name))
+    st.number_input(spec.label, min_value=kind(spec.min), max_value=kind(spec.max), step=kind(spec.step),
+                    format="%d" if kind is int else "%g", help=spec.help, disabled=jobs.busy(), **state.bind(name))
