@@ -19,8 +19,7 @@ from unsir_core.compare import COLUMNS, Comparison, MetricSettings, compare
 from unsir_core.methods import METHODS, SettingField
 from unsir_core.metrics.privacy import MIA_VARIANTS
 
-PAGE = getattr(nav, "COMPARE", None) or nav.PageDef("app_pages/compare.py", "Compare methods",
-                                                     ":material/compare_arrows:", "compare")
+PAGE = nav.COMPARE
 RESULT = "compare:result"  # the last finished Comparison of this session
 REFERENCE = "compare:reference"  # (key, retrained model) kept to skip retraining next time
 KIND = "compare"

@@ -24,5 +24,6 @@ UNLEARN = PageDef("app_pages/impair_repair.py", "Impair and repair", ":material/
 RESULTS = PageDef("app_pages/results.py", "Results", ":material/analytics:", "results")
 GRADCAM = PageDef("app_pages/gradcam.py", "GradCAM before/after", ":material/visibility:", "gradcam")
 RUNS = PageDef("app_pages/runs.py", "Runs", ":material/history:", "runs")
+COMPARE = PageDef("app_pages/compare.py", "Compare methods", ":material/compare_arrows:", "compare")
 
-PAGES = (OVERVIEW, MODEL, NOISE, UNLEARN, RESULTS, GRADCAM, RUNS)
+PAGES = (OVERVIEW, MODEL, NOISE, UNLEARN, RESULTS, GRADCAM, RUNS, COMPARE)

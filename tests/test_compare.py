@@ -172,17 +172,13 @@ def test_cli_bad_input_exits_2(capsys, extra, message):
 
 
 def test_page_runs_a_small_comparison():
-    """Through app.py when the page is registered, else the page file alone; two methods, then a diverging one."""
+    """Through app.py: two methods, then a diverging one."""
     from streamlit.testing.v1 import AppTest
 
-    if PAGE in (ROOT / "studio" / "nav.py").read_text():
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
-        at.query_params = {"forget": "star"}
-        at.run()
-        at.switch_page(PAGE)
-    else:
-        at = AppTest.from_file(str(ROOT / PAGE), default_timeout=90)
-        at.query_params = {"forget": "star"}
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.query_params = {"forget": "star"}
+    at.run()
+    at.switch_page(PAGE)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("No comparison yet" in i.value for i in at.info)

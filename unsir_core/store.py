@@ -99,7 +99,7 @@ def _read_state(path: Path) -> dict[str, torch.Tensor]:
         try:
             obj = torch.load(str(path), map_location="cpu", weights_only=True)
         except Exception as err:
-            if "weights_only" in str(err) or "Unsupported global" in str(err) or "GLOBAL" in str(err):
+            if "Unsupported global" in str(err) or "Unsupported operand" in str(err):
                 raise CheckpointError(
                     f"Refused to load {path.name}: it contains Python objects that would run code when "
                     "unpickled. Only tensors are accepted; re-save it with torch.save(model.state_dict(), ...) "

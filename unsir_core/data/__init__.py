@@ -10,7 +10,6 @@ from ..paths import data_root
 from .bundle import ImageData, channel_stats
 from .folder import load_image_folder
 from .shapes import load_shapes
-from .torchvision_sets import load_torchvision
 
 
 @dataclass(frozen=True)
@@ -20,6 +19,13 @@ class DatasetSpec:
     description: str  # one sentence for the UI
     loader: Callable[[Path, bool], ImageData]  # (root, download) -> ImageData
     offline: bool  # True when it never needs the network
+
+
+def load_torchvision(key: str, root: Path, download: bool) -> ImageData:
+    """Imported on first use: torchvision's import costs about 2 s of the dashboard's first render."""
+    from .torchvision_sets import load_torchvision as load
+
+    return load(key, root, download)
 
 
 DATASETS: dict[str, DatasetSpec] = {

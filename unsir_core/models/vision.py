@@ -1,10 +1,12 @@
-"""torchvision architectures adapted to small images: MobileNetV2 and Vision Transformers."""
+"""torchvision architectures adapted to small images: MobileNetV2 and Vision Transformers.
+
+torchvision is imported inside the builders: importing it costs about 2 s, which the dashboard's
+first page (Small CNN) does not need to pay.
+"""
 from __future__ import annotations
 
 import torch
 from torch import nn
-from torchvision.models import mobilenet_v2
-from torchvision.models.vision_transformer import VisionTransformer, vit_b_16
 
 
 def _first_conv_to(model: nn.Module, conv_path: str, in_channels: int) -> None:
@@ -19,6 +21,8 @@ def _first_conv_to(model: nn.Module, conv_path: str, in_channels: int) -> None:
 
 def mobilenet_v2_small(num_classes: int, in_channels: int = 3, width: float = 1.0) -> nn.Module:
     """MobileNetV2 for 32x32: stem and first strided block at stride 1, so the last map is 4x4, not 1x1."""
+    from torchvision.models import mobilenet_v2
+
     model = mobilenet_v2(num_classes=num_classes, width_mult=width)
     model.features[0][0].stride = (1, 1)
     model.features[2].conv[1][0].stride = (1, 1)
@@ -28,6 +32,8 @@ def mobilenet_v2_small(num_classes: int, in_channels: int = 3, width: float = 1.
 
 def vit_small(num_classes: int, in_channels: int = 3, width: float = 1.0) -> nn.Module:
     """A 6-layer ViT for 32x32 input with 4x4 patches (8x8 tokens); hidden 192 at width 1."""
+    from torchvision.models.vision_transformer import VisionTransformer
+
     heads = 3
     hidden = max(heads * 16, int(192 * width) // heads * heads)
     model = VisionTransformer(image_size=32, patch_size=4, num_layers=6, num_heads=heads,
@@ -38,6 +44,8 @@ def vit_small(num_classes: int, in_channels: int = 3, width: float = 1.0) -> nn.
 
 def vit_b16(num_classes: int, in_channels: int = 3, width: float = 1.0) -> nn.Module:
     """torchvision ViT-B/16 at 224x224 (for ImageNet-pretrained fine-tuning); width is ignored."""
+    from torchvision.models.vision_transformer import vit_b_16
+
     model = vit_b_16(num_classes=num_classes)
     _first_conv_to(model, "conv_proj", in_channels)
     return model
