@@ -54,7 +54,7 @@ def test_noise_step_leaves_batchnorm_statistics_alone(shipped_model):
 
 @pytest.mark.parametrize("forget", [["circle"], ["square", "star", "heart"]])
 def test_unsir_forgets_and_keeps_the_rest(shipped_model, shapes, forget):
-    preset = PRESETS["shapes10-smallcnn"].config
+    preset = PRESETS["shapes10"].config
     run = run_unsir(shipped_model, shapes, forget, preset, device="cpu")
     original, impair, repair = (run.evaluations[k] for k in ("original", "impair", "repair"))
     assert original.forget_acc > 80
