@@ -57,6 +57,16 @@ PRESETS: dict[str, Preset] = {
                         repair=PhaseConfig(lr=0.002, batch_size=128, epochs=4)),
             dataset="shapes10",
         ),
+        Preset(
+            "shapes10-fast", "Tuned: Shapes-10, under 5 s on a CPU",
+            "The Shapes-10 preset cut to fit a 2-core CPU in about 4 s: 300 retain samples per class and repair "
+            "Adam 0.003 x 3 epochs. Measured A_Df 0% and A_Dr 80-85% of the original (triangle, star, "
+            "square+star+heart): faster, but less of the retain accuracy comes back.",
+            UnsirConfig(noise=NoiseConfig(batch_size=64, steps=20), noise_copies=4, retain_per_class=300,
+                        impair=PhaseConfig(lr=0.02, batch_size=256),
+                        repair=PhaseConfig(lr=0.003, batch_size=128, epochs=3)),
+            dataset="shapes10",
+        ),
     )
 }
 
@@ -69,7 +79,8 @@ def get_preset(name: str) -> Preset:
 
 
 def preset_for(dataset: str, arch: str) -> Preset:
-    """The most specific preset for a data set and architecture; the paper's CIFAR-10 one otherwise."""
+    """The most specific preset for a data set and architecture (the first listed among equals); the
+    paper's CIFAR-10 one otherwise."""
     ranked = sorted(PRESETS.values(), key=lambda p: (p.dataset == dataset) * 2 + (p.arch == arch), reverse=True)
     best = ranked[0]
     if (best.dataset in (None, dataset)) and (best.arch in (None, arch)) and (best.dataset or best.arch):
