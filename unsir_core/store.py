@@ -99,11 +99,11 @@ def _read_state(path: Path) -> dict[str, torch.Tensor]:
         try:
             obj = torch.load(str(path), map_location="cpu", weights_only=True)
         except Exception as err:
-            if "Unsupported global" in str(err) or "Unsupported operand" in str(err):
+            if "GLOBAL" in str(err) or "Unsupported operand" in str(err):  # weights_only refused an object
                 raise CheckpointError(
-                    f"Refused to load {path.name}: it contains Python objects that would run code when "
-                    "unpickled. Only tensors are accepted; re-save it with torch.save(model.state_dict(), ...) "
-                    "or as .safetensors."
+                    f"Refused to load {path.name}: it is not a plain tensor file. It contains Python objects that "
+                    "would run code when unpickled (or it is damaged). Only tensors are accepted; re-save it with "
+                    "torch.save(model.state_dict(), ...) or as .safetensors."
                 ) from err
             raise CheckpointError(f"{path.name} is not a readable PyTorch checkpoint ({err}).") from err
         for key in ("state_dict", "model_state_dict", "model", "net"):
