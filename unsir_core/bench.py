@@ -25,6 +25,7 @@ from .data import ImageData, load_dataset
 from .errors import ConfigError
 from .device import describe, memory_format, pick_device, synchronize
 from .metrics.evaluate import evaluate
+from .models import DEFAULT_MODEL
 from .presets import PRESETS, preset_for
 from .train import train_one_epoch
 from .unlearn import unlearn
@@ -139,7 +140,7 @@ def cases_for(device: torch.device) -> tuple[list[Case], ImageData, dict[str, Cl
     data = load_dataset("shapes10").to(device)
     shipped = {m.info.arch: m for m in list_models("shapes10") if m.shipped and m.info.origin == "trained"}
     cases, models = [], {}
-    for arch, stored in sorted(shipped.items()):
+    for arch, stored in sorted(shipped.items(), key=lambda kv: (kv[0] != DEFAULT_MODEL, kv[0])):  # default first
         preset = preset_for("shapes10", arch)
         cases.append(Case(arch, stored.info.width, preset.config, preset.name))
         models[arch] = load_model(stored.path)
@@ -148,7 +149,7 @@ def cases_for(device: torch.device) -> tuple[list[Case], ImageData, dict[str, Cl
 
 def run_bench(device: str | None = "auto", archs: list[str] | None = None, repeats: int = 3,
               quick: bool = False) -> dict[str, Any]:
-    """Time every case on `device`; `quick` (the CI smoke test) times one model once on 2,000 images."""
+    """Time every case on `device`; `quick` (the CI smoke test) times the default model once on 2,000 images."""
     dev = pick_device(device)
     cases, data, models = cases_for(dev)
     if archs:
@@ -159,7 +160,8 @@ def run_bench(device: str | None = "auto", archs: list[str] | None = None, repea
         cases = [c for c in cases if c.arch in archs]
     if quick:  # a smoke test: small enough for CI, same code path
         c = cases[0]
-        cases, repeats = [replace(c, config=c.config.with_overrides(retain_per_class=100))], 1
+        small = c.config.with_overrides(**{"retain_per_class": 100, "noise.steps": 5, "repair.epochs": 1})
+        cases, repeats = [replace(c, config=small, preset=f"{c.preset} (quick)")], 1
         data = replace(data, train_x=data.train_x[:2000], train_y=data.train_y[:2000])
     rows = [bench_case(c, data, dev, models.get(c.arch), repeats) for c in cases]
     return {
