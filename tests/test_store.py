@@ -91,3 +91,12 @@ def test_failed_save_leaves_the_old_checkpoint_intact(tmp_path, monkeypatch):
 def test_only_safetensors_are_written(tmp_path):
     with pytest.raises(CheckpointError, match="saved as .safetensors"):
         save_model(small(), tmp_path / "m.pt")
+
+
+def test_default_checkpoint_prefers_the_default_architecture():
+    from unsir_core.store import default_checkpoint, read_info
+
+    assert read_info(default_checkpoint("shapes10")).arch == "smallcnn"
+    assert read_info(default_checkpoint("shapes10", "allcnn")).arch == "allcnn"
+    with pytest.raises(CheckpointError, match="No trained model for shapes10 with resnet18"):
+        default_checkpoint("shapes10", "resnet18")

@@ -19,7 +19,7 @@ import torch
 
 from .classifier import Classifier, ModelInfo
 from .errors import CheckpointError
-from .models import get_spec
+from .models import DEFAULT_MODEL, get_spec
 from .paths import ASSETS_DIR, model_store
 
 META_KEY = "unsir_studio"
@@ -190,10 +190,13 @@ def list_models(dataset: str | None = None, dirs: tuple[Path, ...] | None = None
 
 
 def default_checkpoint(dataset: str, arch: str | None = None) -> Path:
-    """The shipped (or else stored) original model for `dataset` (and `arch`); clear error if none."""
-    for m in list_models(dataset):
-        if m.info.origin == "trained" and not m.info.forgotten and (arch is None or m.info.arch == arch):
-            return m.path
+    """The shipped (or else stored) original model for `dataset` and `arch` (default: the registry's
+    default architecture first, then any); clear error if none."""
+    originals = [m for m in list_models(dataset) if m.info.origin == "trained" and not m.info.forgotten]
+    for wanted in ([arch] if arch else [DEFAULT_MODEL, None]):
+        for m in originals:
+            if wanted is None or m.info.arch == wanted:
+                return m.path
     what = f"{dataset} with {arch}" if arch else dataset
     raise CheckpointError(
         f"No trained model for {what} in {ASSETS_DIR} or {model_store()}: train one with "
