@@ -7,9 +7,10 @@ from studio.figures import run_figures
 
 ui.header(nav.UNLEARN, """
 **Impair** trains the model for one epoch on the noise (each sample labelled with its forget class) mixed
-with the small **retain subset**, at a high learning rate: the forget classes collapse. **Repair** then trains
-one epoch on the retain subset alone at a lower rate, restoring the retain classes. The learning rates are the
-most sensitive settings (paper Tables 5-6): watch the live chart.
+with the small **retain subset**, at a high learning rate: the network is damaged, and the forget classes with
+it. **Repair** then trains on the retain subset alone, restoring the retain classes; the forget classes, which
+it never sees, stay gone. The learning rates are the most sensitive settings (paper Tables 5-6): watch the live
+chart.
 """)
 data, model = ui.require_model()
 forget = ui.require_forget(data)
@@ -35,6 +36,10 @@ heads = {phase: getattr(setup.config, phase).head_lr for phase in ("impair", "re
 if any(v is not None for v in heads.values()):
     st.caption("The preset gives the classifier head its own learning rate: "
                + ", ".join(f"{p} {v:g}" for p, v in heads.items() if v is not None) + ".")
+frozen = {phase: getattr(setup.config, phase).frozen for phase in ("impair", "repair")}
+if any(frozen.values()):
+    st.caption("The preset keeps these layers fixed (learning rate 0): "
+               + "; ".join(f"{p} {', '.join(v)}" for p, v in frozen.items() if v) + ".")
 
 with st.container(border=True):
     st.markdown("**Gold standard**")

@@ -21,7 +21,7 @@ from unsir_core.errors import DataError
 from unsir_core.models import get_spec
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-FORGET = "circle"
+FORGET = "triangle"  # the README's headline class (circle, whose twin ring takes its predictions, is the hardest)
 LONG_S = 600  # a script run that trains (UNSIR, retraining, audits) on a busy 2-core CPU
 
 
@@ -89,7 +89,7 @@ def test_whole_flow_forgets_the_class_and_keeps_the_rest(flow):
     retain_after = metric(flow, "A_Dr · Unlearned")
     assert metric(flow, "A_Df · Original") > 80
     assert forget_after < 5
-    assert retain_after > 0.85 * retain_before  # the preset keeps 88-90% of it (unsir_core/presets.py)
+    assert retain_after > 0.85 * retain_before  # the preset keeps 85-93% of it (README, tools/criteria.py)
     assert metric(flow, "A_Df · Retrained") < 5
     # The noise previewed on the noise page is the noise the run learned (same seed, same model); bit for bit
     # on the CPU (GPU kernels may sum in another order).

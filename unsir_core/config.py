@@ -30,6 +30,10 @@ class PhaseConfig:
     head_lr: float | None = None  # learning rate of the classifier head; None means `lr`
     optimizer: str = "adam"  # "adam" (paper) or "sgd" (momentum 0.9)
     weight_decay: float = 0.0  # L2 penalty of the optimiser (paper: none)
+    frozen: tuple[str, ...] = ()  # parameter-name prefixes not trained in this phase (lr 0; backward skipped)
+
+    def __post_init__(self):  # JSON and URLs give lists; keep the config hashable and comparable
+        object.__setattr__(self, "frozen", tuple(self.frozen))
 
 
 @dataclass(frozen=True)

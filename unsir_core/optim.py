@@ -23,3 +23,31 @@ def make_optimizer(name: str, groups: list[dict], weight_decay: float = 0.0) -> 
     if name == "sgd":
         return torch.optim.SGD(groups, momentum=0.9, nesterov=True, weight_decay=weight_decay)
     raise ConfigError(f"Unknown optimizer {name!r}: use 'adam' or 'sgd'.")
+
+
+def frozen_names(net: nn.Module, prefixes: tuple[str, ...]) -> set[str]:
+    """Names of the parameters under `prefixes` (e.g. "features.0"); a prefix that names none is an error."""
+    names = [n for n, _ in net.named_parameters()]
+    frozen = set()
+    for prefix in prefixes:
+        under = {n for n in names if n == prefix or n.startswith(prefix + ".")}
+        if not under:
+            layers = ", ".join(dict.fromkeys(n.rsplit(".", 1)[0] for n in names))
+            raise ConfigError(f"Cannot freeze {prefix!r}: no parameter has that name. This model's layers: {layers}.")
+        frozen |= under
+    if names and len(frozen) == len(names):
+        raise ConfigError(f"Cannot freeze {', '.join(prefixes)}: that is every parameter, so nothing would be "
+                          "trained. Leave at least the classifier head out.")
+    return frozen
+
+
+def freeze_prefixes(net: nn.Module, prefixes: tuple[str, ...]) -> None:
+    """Train every parameter except those under `prefixes`.
+
+    A frozen parameter has requires_grad=False, so autograd skips its gradient and, when the frozen
+    layers come first (the stem), the whole backward pass below them: on a CPU that is most of the
+    cost of the full-resolution layers.
+    """
+    frozen = frozen_names(net, prefixes)
+    for name, p in net.named_parameters():
+        p.requires_grad_(name not in frozen)

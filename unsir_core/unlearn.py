@@ -23,7 +23,7 @@ from .errors import ConfigError
 from .metrics.evaluate import summarize
 from .models import get_spec
 from .noise import Noise, freeze, optimize_noise
-from .optim import make_optimizer, param_groups
+from .optim import freeze_prefixes, frozen_names, make_optimizer, param_groups
 from .progress import CancelToken, ProgressFn, Reporter
 
 
@@ -104,6 +104,7 @@ def run_phase(model: Classifier, phase: str, cfg: PhaseConfig, retain_x: torch.T
         raise ConfigError(f"The {phase} phase has no data: give it retain samples or noise.")
     n_retain, n_noise = len(retain_x), len(x) - len(retain_x)
     gen = generator or torch.Generator().manual_seed(0)
+    freeze_prefixes(model.net, cfg.frozen)
     groups = param_groups(model.net, get_spec(model.info.arch).head, cfg.lr, cfg.head_lr)
     opt = make_optimizer(cfg.optimizer, groups, cfg.weight_decay)
     total = cfg.epochs * num_batches(pool, cfg.batch_size)
@@ -164,6 +165,8 @@ def unlearn(model: Classifier, data: ImageData, forget: Sequence[int | str], cfg
 
     work = model.copy()
     work.net.to(device, memory_format=memory_format(device))
+    for phase in (cfg.impair, cfg.repair):
+        frozen_names(work.net, phase.frozen)  # a wrong layer name fails before any work
     gen = torch.Generator().manual_seed(cfg.seed)
     probe = Probe.from_data(data, gone) if monitor_every else None
     timings: dict[str, float] = {}
@@ -184,6 +187,7 @@ def unlearn(model: Classifier, data: ImageData, forget: Sequence[int | str], cfg
     repair_losses = timed("repair", lambda: run_phase(work, "repair", cfg.repair, retain_x, retain_y, None, 0,
                                                       gen, progress, cancel, probe, monitor_every))
     timings["unlearn"] = round(timings["noise"] + timings["impair"] + timings["repair"], 4)
+    work.net.requires_grad_(True)  # a result model is fully trainable, whatever the phases froze
     work.net.eval()
     details = {"unsir_config": cfg.to_dict(), "parent": model.info.origin, "forget_request": forget,
                "parent_test_acc": model.info.test_acc}
