@@ -21,7 +21,7 @@ from unsir_core.errors import DataError
 from unsir_core.models import get_spec
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-FORGET = "triangle"  # the README's headline class (circle, whose twin ring takes its predictions, is the hardest)
+FORGET = "triangle"  # the README's headline class; circle (its predictions go to heart) is among the hardest
 LONG_S = 600  # a script run that trains (UNSIR, retraining, audits) on a busy 2-core CPU
 
 

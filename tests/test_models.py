@@ -5,6 +5,7 @@ import torch
 
 from unsir_core.errors import ConfigError
 from unsir_core.models import MODELS, get_spec
+from unsir_core.models.fold import fold_batchnorm
 
 FAST = [name for name in MODELS if name != "vit_b_16"]
 
@@ -53,3 +54,20 @@ def test_unknown_architecture_is_a_clear_error():
 def test_one_class_is_refused():
     with pytest.raises(ConfigError, match="at least 2 classes"):
         MODELS["smallcnn"].create(num_classes=1)
+
+
+@pytest.mark.parametrize("name", FAST)
+def test_folding_batchnorm_keeps_the_outputs_and_the_model(name):
+    spec = MODELS[name]
+    torch.manual_seed(0)
+    net = spec.create(num_classes=5, width=0.25)
+    x = torch.randn(8, 3, spec.input_size, spec.input_size)
+    net(x)  # one train-mode pass: running statistics that are not the identity
+    net.eval()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    folded = fold_batchnorm(net)
+    with torch.no_grad():
+        torch.testing.assert_close(folded(x), net(x), rtol=1e-4, atol=1e-4)
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+    if name in ("smallcnn", "allcnn"):  # conv_bn blocks only: every BatchNorm is folded away
+        assert folded is not net and not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())

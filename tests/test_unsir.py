@@ -53,7 +53,7 @@ def test_noise_step_leaves_batchnorm_statistics_alone(shipped_model):
     assert same_state(before, state_copy(work))
 
 
-# Triangle is the class the README headlines. Circle is the hardest case (its outline twin, ring, takes
+# Triangle is the class the README headlines. Circle is among the hardest (heart, its nearest shape, takes
 # its predictions); its seeds give 84-93% of the original's A_Dr, so one seed of it would test luck.
 @pytest.mark.parametrize("forget", [["triangle"], ["square", "star", "heart"]])
 def test_unsir_forgets_and_keeps_the_rest(shipped_model, shapes, forget):

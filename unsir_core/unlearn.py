@@ -20,7 +20,7 @@ from .config import PhaseConfig, UnsirConfig
 from .data import ImageData
 from .device import autocast, memory_format, pick_device, synchronize
 from .errors import ConfigError
-from .metrics.evaluate import summarize
+from .metrics.evaluate import predict_logits, summarize
 from .models import get_spec
 from .noise import Noise, freeze, optimize_noise
 from .optim import freeze_prefixes, frozen_names, make_optimizer, param_groups
@@ -63,14 +63,8 @@ class Probe:
         idx = torch.cat([(data.test_y == c).nonzero().flatten()[:per_class] for c in range(data.num_classes)])
         return cls(data.test_x[idx], data.test_y[idx], tuple(forget))
 
-    @torch.no_grad()
     def measure(self, model: Classifier) -> dict[str, float]:
-        was_training = model.net.training
-        model.net.eval()
-        with autocast(model.device):
-            logits = model.net(model.prepare(self.x.to(model.device))).float()
-        model.net.train(was_training)
-        ev = summarize(logits, self.y.to(model.device), self.forget)
+        ev = summarize(predict_logits(model, self.x), self.y.to(model.device), self.forget)
         return {"forget_acc": ev.forget_acc, "retain_acc": ev.retain_acc}
 
 

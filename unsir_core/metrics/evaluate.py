@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from ..classifier import Classifier
 from ..data import ImageData
 from ..device import autocast, memory_format
+from ..models.fold import fold_batchnorm
 
 
 @torch.no_grad()
@@ -21,11 +22,12 @@ def predict_logits(model: Classifier, x: torch.Tensor, batch_size: int = 1024) -
     device = model.device
     was_training = model.net.training
     model.net.eval()
+    net = fold_batchnorm(model.net, memory_format(device))  # a copy; the model is left as it is
     out = []
     for i in range(0, len(x), batch_size):
         inputs = model.prepare(x[i : i + batch_size].to(device)).contiguous(memory_format=memory_format(device))
         with autocast(device):
-            out.append(model.net(inputs).float())
+            out.append(net(inputs).float())
     model.net.train(was_training)
     return torch.cat(out) if out else torch.empty(0, model.info.num_classes, device=device)
 
