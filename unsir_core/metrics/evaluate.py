@@ -22,7 +22,7 @@ def predict_logits(model: Classifier, x: torch.Tensor, batch_size: int = 1024) -
     device = model.device
     was_training = model.net.training
     model.net.eval()
-    net = fold_batchnorm(model.net, memory_format(device))  # a copy; the model is left as it is
+    net = fold_batchnorm(model.net, memory_format(device))  # folds into a copy; model.net is never changed
     out = []
     for i in range(0, len(x), batch_size):
         inputs = model.prepare(x[i : i + batch_size].to(device)).contiguous(memory_format=memory_format(device))
