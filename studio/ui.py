@@ -90,6 +90,11 @@ def metric_cards(record: RunRecord) -> None:
             col.metric(f"{name} · {stage_title(stage)}", f"{ev[key]:.1f}%", delta, delta_color=better, border=True,
                        help=f"{'Forget' if key == 'forget_acc' else 'Retain'}-class test accuracy of the "
                             f"{STAGE_HELP[stage]}; the change is against the original model.")
+    impair = metrics.get("impair")
+    if impair is not None and impair["forget_acc"] >= metrics["original"]["forget_acc"]:
+        st.caption(f"After impair A_Df went up, not down: the damaged network, just trained to give the noise the "
+                   f"forget label, gives it to many real images too (A_Dr {impair['retain_acc']:.1f}%). Repair, on "
+                   "retain images alone, takes that away.")
 
 
 def sidebar() -> None:

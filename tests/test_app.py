@@ -98,6 +98,14 @@ def test_whole_flow_forgets_the_class_and_keeps_the_rest(flow):
         assert torch.equal(preview, run.result.noise.images)
 
 
+def test_an_impair_that_raised_a_df_is_explained(flow):
+    visit(flow, nav.RESULTS)
+    metrics = flow.session_state["runs"][-1].metrics
+    raised = metrics["impair"]["forget_acc"] >= metrics["original"]["forget_acc"]
+    explained = any("After impair A_Df went up" in c.value for c in flow.caption)
+    assert explained == raised
+
+
 @pytest.mark.parametrize("page", nav.PAGES, ids=lambda p: p.url_path or "overview")
 def test_every_page_renders_after_a_run(flow, page):
     visit(flow, page)
