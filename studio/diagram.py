@@ -9,9 +9,9 @@ STEPS = (  # (title, body, colour)
     ("① Noise", "For each forget class, learn a batch N that the <b>frozen</b> model gets as wrong as it can: "
      "maximise CE(f(N), y<sub>f</sub>), keep ‖N‖ small.", FORGET),
     ("② Impair", "One epoch on the noise (labelled with its forget class) + the retain subset, at a "
-     "<b>high</b> learning rate: the forget classes collapse.", stage_color("impair")),
-    ("③ Repair", "One epoch on the retain subset alone, at a <b>low</b> learning rate: retain accuracy "
-     "comes back.", stage_color("repair")),
+     "<b>high</b> learning rate: the network is damaged, the forget classes with it.", stage_color("impair")),
+    ("③ Repair", "Training on the retain subset alone (paper: one epoch at a lower rate): retain accuracy "
+     "comes back, the forget classes do not.", stage_color("repair")),
     ("Unlearned model", "A<sub>Df</sub> ≈ 0, A<sub>Dr</sub> ≈ the original's; compare with a model retrained "
      "without the forget classes.", stage_color("retrain")),
 )
