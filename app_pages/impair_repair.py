@@ -3,6 +3,7 @@ import streamlit as st
 from unsir_core.presets import PRESETS
 
 from studio import jobs, nav, runs, state, ui
+from studio.setup import preset_notes
 from studio.figures import run_figures
 
 ui.header(nav.UNLEARN, """
@@ -32,14 +33,8 @@ for col, title, names in (
         st.markdown(f"**{title}**")
         for name in names:
             ui.knob(name)
-heads = {phase: getattr(setup.config, phase).head_lr for phase in ("impair", "repair")}
-if any(v is not None for v in heads.values()):
-    st.caption("The preset gives the classifier head its own learning rate: "
-               + ", ".join(f"{p} {v:g}" for p, v in heads.items() if v is not None) + ".")
-frozen = {phase: getattr(setup.config, phase).frozen for phase in ("impair", "repair")}
-if any(frozen.values()):
-    st.caption("The preset keeps these layers fixed (learning rate 0): "
-               + "; ".join(f"{p} {', '.join(v)}" for p, v in frozen.items() if v) + ".")
+for note in preset_notes(setup.config):
+    st.caption(note)
 
 with st.container(border=True):
     st.markdown("**Gold standard**")

@@ -70,6 +70,23 @@ def config_value(config: UnsirConfig, name: str) -> Any:
     return value
 
 
+def preset_notes(config: UnsirConfig) -> list[str]:
+    """Sentences for the settings a preset sets that have no knob: head learning rates, frozen layers, annealing."""
+    phases = {p: getattr(config, p) for p in ("impair", "repair")}
+    notes = []
+    heads = [f"{p} {c.head_lr:g}" for p, c in phases.items() if c.head_lr is not None]
+    if heads:
+        notes.append(f"The preset gives the classifier head its own learning rate: {', '.join(heads)}.")
+    frozen = [f"{p} {', '.join(c.frozen)}" for p, c in phases.items() if c.frozen]
+    if frozen:
+        notes.append(f"The preset keeps these layers fixed (learning rate 0): {'; '.join(frozen)}.")
+    for p, c in phases.items():
+        if c.anneal:
+            notes.append(f"The preset lowers the {p} learning rates linearly towards 0 over the last "
+                         f"{c.anneal:.0%} of its steps.")
+    return notes
+
+
 @dataclass(frozen=True)
 class Setup:
     dataset: str = DEFAULT_DATASET  # registry key, or "folder:PATH"

@@ -151,6 +151,17 @@ def test_setup_round_trips_through_the_query():
     assert Setup.from_query(setup.to_query()) == (setup, [])
 
 
+def test_preset_notes_name_every_setting_the_knobs_do_not_show():
+    from unsir_core.presets import PRESETS
+    from studio.setup import preset_notes
+
+    tuned = " ".join(preset_notes(PRESETS["shapes10"].config))
+    assert "head its own learning rate: repair 0.02" in tuned
+    assert "impair features.0, features.1; repair features.0, features.1" in tuned
+    assert "repair learning rates linearly towards 0 over the last 70%" in tuned
+    assert preset_notes(PRESETS["paper-cifar10"].config) == []
+
+
 def test_forgetting_every_class_is_refused():
     at = visit(start(forget=FORGET), nav.NOISE)
     at.multiselect(key="setup:forget").set_value(list(at.multiselect(key="setup:forget").options)).run()

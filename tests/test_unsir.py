@@ -196,3 +196,38 @@ def test_config_with_frozen_layers_survives_json():
     cfg = PRESETS["shapes10"].config
     again = UnsirConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
     assert again == cfg and again.impair.frozen == STEM
+
+
+def test_anneal_keeps_the_learning_rates_then_lowers_them_to_the_last_step():
+    from unsir_core.optim import anneal_schedule
+
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.Adam([{"params": [p], "lr": 0.01}, {"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 0.04}])
+    sched = anneal_schedule(opt, total=10, fraction=0.5)
+    seen = []
+    for _ in range(10):
+        seen.append([g["lr"] for g in opt.param_groups])
+        opt.step()
+        sched.step()
+    body = [lr for lr, _ in seen]
+    assert body[:5] == [0.01] * 5  # constant first
+    assert all(a > b for a, b in zip(body[4:], body[5:]))  # then falling every step
+    assert 0 < body[-1] < 0.01 / 5  # the last step still learns, a little
+    assert all(head == pytest.approx(4 * lr) for lr, head in seen)  # the groups keep their ratio
+
+
+def test_no_anneal_is_the_paper_constant_rate():
+    from unsir_core.optim import anneal_schedule
+
+    opt = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=0.02)
+    sched = anneal_schedule(opt, total=4, fraction=0.0)
+    for _ in range(4):
+        assert opt.param_groups[0]["lr"] == 0.02
+        opt.step()
+        sched.step()
+
+
+@pytest.mark.parametrize("anneal", [-0.1, 1.5])
+def test_anneal_outside_0_to_1_is_refused(anneal):
+    with pytest.raises(ConfigError, match="from 0 to 1"):
+        PhaseConfig(lr=0.01, anneal=anneal)

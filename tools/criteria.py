@@ -1,6 +1,6 @@
 """The engine's done-criteria on the embedded data set: forget durably, keep the rest, spread the predictions.
 
-    python tools/criteria.py --run [--arch smallcnn] [--seeds 0 1 2] [--forget triangle "square,star,heart"]
+    python tools/criteria.py --run [--arch smallcnn] [--seeds 0 1 2] [--forget triangle "square,star,heart"] [--retrain]
     python tools/criteria.py RESULT.json [RESULT.json ...]
 
 `--run` unlearns every forget set (default: each class alone, then two sets of three) with each
@@ -9,7 +9,8 @@ seed in one warm process, using the shipped checkpoint and its data set's preset
 under --out-dir. Either way it prints, per forget set, the mean over seeds of A_Df, A_Dr as % of
 the original's, the largest share of forget-class predictions that one retain class receives,
 and the seconds of unlearning (noise + impair + repair) and of the whole run with the three
-evaluations (original, impaired, unlearned).
+evaluations (original, impaired, unlearned). With `--retrain` (or results of `unlearn --retrain`) it
+adds the retrained gold standard's largest share: the reference for the unlearned model's.
 """
 from __future__ import annotations
 
@@ -25,25 +26,40 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 THREE_CLASS_SETS = ("square,star,heart", "circle,triangle,arrow")
 
 
+def max_share(counts: list[int], excluded: set[int]) -> float:
+    """The largest share, in %, of forget-class predictions that one class outside `excluded` receives."""
+    return 100 * max(v for c, v in enumerate(counts) if c not in excluded) / max(1, sum(counts))
+
+
 def summarise(runs: list[dict]) -> str:
     groups = defaultdict(list)
+    retrained = defaultdict(list)
     for run in runs:
         m = run["metrics"]
-        dist = run["prediction_distribution"]
-        share = max(v for k, v in dist.items() if k not in run["forgotten_total"]) / max(1, sum(dist.values()))
-        groups[",".join(run["forget"])].append(
-            (m["repair"]["forget_acc"], 100 * m["repair"]["retain_acc"] / m["original"]["retain_acc"], 100 * share,
-             run["timings_s"]["unlearn"], run["timings_s"]["total"]))
+        gone = {list(run["prediction_distribution"]).index(name) for name in run["forgotten_total"]}
+        key = ",".join(run["forget"])
+        groups[key].append(
+            (m["repair"]["forget_acc"], 100 * m["repair"]["retain_acc"] / m["original"]["retain_acc"],
+             max_share(m["repair"]["prediction_distribution"], gone), run["timings_s"]["unlearn"],
+             run["timings_s"]["total"]))
+        if "retrain" in m:
+            retrained[key].append(max_share(m["retrain"]["prediction_distribution"], gone))
     lines = ["| forget set | seeds | A_Df % | A_Dr % of original | max share of one retain class % | unlearn s | "
-             "with evaluation s |", "|---|---|---|---|---|---|---|"]
+             "with evaluation s |" + (" retrained: max share % |" if retrained else ""),
+             "|---|---|---|---|---|---|---|" + ("---|" if retrained else "")]
     for forget, rows in groups.items():
         cols = [mean(c) for c in zip(*rows)]
-        lines.append(f"| {forget} | {len(rows)} | {cols[0]:.2f} | {cols[1]:.1f} | {cols[2]:.1f} | {cols[3]:.2f} | "
-                     f"{cols[4]:.2f} |")
+        line = (f"| {forget} | {len(rows)} | {cols[0]:.2f} | {cols[1]:.1f} | {cols[2]:.1f} | {cols[3]:.2f} | "
+                f"{cols[4]:.2f} |")
+        if retrained:
+            line += f" {mean(retrained[forget]):.1f} |" if retrained[forget] else " |"
+        lines.append(line)
     return "\n".join(lines)
 
 
-def run_all(arch: str | None, seeds: list[int], forget_sets: list[str], out_dir: Path) -> list[dict]:
+def run_all(arch: str | None, seeds: list[int], forget_sets: list[str], out_dir: Path,
+            retrain: bool = False) -> list[dict]:
+    from unsir_core.config import TrainConfig
     from unsir_core.data import load_dataset
     from unsir_core.pipeline import run_unsir
     from unsir_core.presets import preset_for
@@ -52,12 +68,14 @@ def run_all(arch: str | None, seeds: list[int], forget_sets: list[str], out_dir:
     data = load_dataset("shapes10")
     model = load_model(default_checkpoint("shapes10", arch))
     preset = preset_for(data.name, model.info.arch)
+    gold = TrainConfig(**model.info.details.get("train_config", {})) if retrain else None  # as the CLI's --retrain
     out_dir.mkdir(parents=True, exist_ok=True)
     run_unsir(model, data, [0], preset.config, "cpu")  # warm-up: oneDNN builds its kernels on the first call
     runs = []
     for forget in forget_sets:
         for seed in seeds:
-            run = run_unsir(model, data, forget.split(","), preset.config.with_overrides(seed=seed), "cpu")
+            run = run_unsir(model, data, forget.split(","), preset.config.with_overrides(seed=seed), "cpu",
+                            retrain=gold)
             result = {"preset": preset.name, **run.to_json()}
             (out_dir / f"{model.info.arch}-{forget.replace(',', '+')}-seed{seed}.json").write_text(json.dumps(result))
             print(f"{forget} seed {seed}: A_Df {result['metrics']['repair']['forget_acc']:.2f}, "
@@ -75,12 +93,14 @@ def main(argv: list[str]) -> None:
     p.add_argument("--forget", nargs="+", default=None,
                    help="forget sets, comma-separated names (default: every class alone, then "
                         + " and ".join(THREE_CLASS_SETS) + ")")
+    p.add_argument("--retrain", action="store_true",
+                   help="also train the gold standard without the forget set (as `unlearn --retrain`; minutes each)")
     p.add_argument("--out-dir", type=Path, default=Path("runs/criteria"))
     args = p.parse_args(argv)
     if args.run:
         from unsir_core.data.shapes import CLASS_NAMES
 
-        runs = run_all(args.arch, args.seeds, args.forget or [*CLASS_NAMES, *THREE_CLASS_SETS], args.out_dir)
+        runs = run_all(args.arch, args.seeds, args.forget or [*CLASS_NAMES, *THREE_CLASS_SETS], args.out_dir, args.retrain)
     elif args.results:
         runs = [json.loads(Path(path).read_text()) for path in args.results]
     else:

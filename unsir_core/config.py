@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from .errors import ConfigError
+
 
 @dataclass(frozen=True)
 class NoiseConfig:
@@ -31,9 +33,13 @@ class PhaseConfig:
     optimizer: str = "adam"  # "adam" (paper) or "sgd" (momentum 0.9)
     weight_decay: float = 0.0  # L2 penalty of the optimiser (paper: none)
     frozen: tuple[str, ...] = ()  # parameter-name prefixes not trained in this phase (lr 0; backward skipped)
+    anneal: float = 0.0  # final fraction of the steps over which the lrs fall linearly to 0 (paper: 0, constant)
 
     def __post_init__(self):  # JSON and URLs give lists; keep the config hashable and comparable
         object.__setattr__(self, "frozen", tuple(self.frozen))
+        if not 0.0 <= self.anneal <= 1.0:
+            raise ConfigError(f"anneal is the fraction of a phase's steps over which the learning rate falls to 0: "
+                              f"give a number from 0 to 1, not {self.anneal}.")
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,16 @@ def make_optimizer(name: str, groups: list[dict], weight_decay: float = 0.0) -> 
     raise ConfigError(f"Unknown optimizer {name!r}: use 'adam' or 'sgd'.")
 
 
+def anneal_schedule(opt: torch.optim.Optimizer, total: int, fraction: float) -> torch.optim.lr_scheduler.LambdaLR:
+    """Constant learning rates, then a linear fall over the last `fraction` of `total` steps.
+
+    Step s trains at min(1, (total - s) / (n + 1)) x each group's lr, n = round(fraction x total):
+    the last step still learns (1 / (n + 1)), none is wasted at 0.
+    """
+    n = round(fraction * total)
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, (total - step) / (n + 1)))
+
+
 def frozen_names(net: nn.Module, prefixes: tuple[str, ...]) -> set[str]:
     """Names of the parameters under `prefixes` (e.g. "features.0"); a prefix that names none is an error."""
     names = [n for n, _ in net.named_parameters()]

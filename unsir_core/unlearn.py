@@ -23,7 +23,7 @@ from .errors import ConfigError
 from .metrics.evaluate import predict_logits, summarize
 from .models import get_spec
 from .noise import Noise, freeze, optimize_noise
-from .optim import freeze_prefixes, frozen_names, make_optimizer, param_groups
+from .optim import anneal_schedule, freeze_prefixes, frozen_names, make_optimizer, param_groups
 from .progress import CancelToken, ProgressFn, Reporter
 
 
@@ -89,6 +89,9 @@ def run_phase(model: Classifier, phase: str, cfg: PhaseConfig, retain_x: torch.T
               probe: Probe | None = None, monitor_every: int = 0) -> list[float]:
     """Train `model.net` in place for `cfg.epochs` on the retain subset plus `copies` x the noise.
 
+    The learning rates stay constant (as in the paper) unless `cfg.anneal` > 0, which lowers them linearly
+    to near 0 over that final fraction of the steps.
+
     retain_x: uint8 [R, C, H, W] and retain_y [R] on the model's device. Each epoch shuffles the
     pool (retain samples, then the noise repeated `copies` times) and steps through it in batches.
     """
@@ -102,6 +105,7 @@ def run_phase(model: Classifier, phase: str, cfg: PhaseConfig, retain_x: torch.T
     groups = param_groups(model.net, get_spec(model.info.arch).head, cfg.lr, cfg.head_lr)
     opt = make_optimizer(cfg.optimizer, groups, cfg.weight_decay)
     total = cfg.epochs * num_batches(pool, cfg.batch_size)
+    sched = anneal_schedule(opt, total, cfg.anneal)
     reporter = Reporter(phase, total, progress, cancel,
                         hint=f"Lower the {phase} learning rate (now {cfg.lr}{'' if cfg.head_lr is None else f', head {cfg.head_lr}'}).")
     model.net.train()
@@ -119,6 +123,7 @@ def run_phase(model: Classifier, phase: str, cfg: PhaseConfig, retain_x: torch.T
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            sched.step()
             step += 1
             live = probe.measure(model) if probe is not None and monitor_every and (
                 step % monitor_every == 0 or step == total) else None
