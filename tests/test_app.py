@@ -88,8 +88,8 @@ def test_whole_flow_forgets_the_class_and_keeps_the_rest(flow):
     retain_before = metric(flow, "A_Dr · Original")
     retain_after = metric(flow, "A_Dr · Unlearned")
     assert metric(flow, "A_Df · Original") > 80
-    assert forget_after < 5
-    assert retain_after > 0.85 * retain_before  # the preset keeps 85-93% of it (README, tools/criteria.py)
+    assert forget_after < 2
+    assert retain_after > 0.9 * retain_before  # the preset keeps 92-97% of it (README, tools/criteria.py)
     assert metric(flow, "A_Df · Retrained") < 5
     # The noise previewed on the noise page is the noise the run learned (same seed, same model); bit for bit
     # on the CPU (GPU kernels may sum in another order).
@@ -99,11 +99,20 @@ def test_whole_flow_forgets_the_class_and_keeps_the_rest(flow):
 
 
 def test_an_impair_that_raised_a_df_is_explained(flow):
-    visit(flow, nav.RESULTS)
+    def explained() -> bool:
+        visit(flow, nav.RESULTS)
+        return any("After impair A_Df went up" in c.value for c in flow.caption)
+
     metrics = flow.session_state["runs"][-1].metrics
-    raised = metrics["impair"]["forget_acc"] >= metrics["original"]["forget_acc"]
-    explained = any("After impair A_Df went up" in c.value for c in flow.caption)
-    assert explained == raised
+    impair_df, original_df = metrics["impair"]["forget_acc"], metrics["original"]["forget_acc"]
+    assert explained() == (impair_df >= original_df)
+    try:  # both cases on the same run: some seeds raise A_Df after impair (arrow, seed 2: 96%), others drop it
+        metrics["impair"]["forget_acc"] = original_df + 1
+        assert explained()
+        metrics["impair"]["forget_acc"] = original_df - 1
+        assert not explained()
+    finally:
+        metrics["impair"]["forget_acc"] = impair_df
 
 
 @pytest.mark.parametrize("page", nav.PAGES, ids=lambda p: p.url_path or "overview")

@@ -53,9 +53,10 @@ def test_noise_step_leaves_batchnorm_statistics_alone(shipped_model):
     assert same_state(before, state_copy(work))
 
 
-# Triangle is the class the README headlines. Circle is among the hardest (heart, its nearest shape, takes
-# its predictions); its seeds give 84-93% of the original's A_Dr, so one seed of it would test luck.
-@pytest.mark.parametrize("forget", [["triangle"], ["square", "star", "heart"]])
+# Triangle is the class the README headlines; circle is the hardest single class (heart, its nearest shape,
+# takes its predictions; 93.1-93.5% of the original's A_Dr over seeds 0-2); three classes at once. The bounds
+# are the engine's done-criteria (A_Df <= 2%, A_Dr >= 90% of the original's), met at seed 0 with 3.5+ points.
+@pytest.mark.parametrize("forget", [["triangle"], ["circle"], ["square", "star", "heart"]])
 def test_unsir_forgets_and_keeps_the_rest(shipped_model, shapes, forget):
     preset = PRESETS["shapes10"].config
     run = run_unsir(shipped_model, shapes, forget, preset, device="cpu")
@@ -63,10 +64,10 @@ def test_unsir_forgets_and_keeps_the_rest(shipped_model, shapes, forget):
     assert original.forget_acc > 80
     # Impair damages the network. Where A_Df lands after impair depends on the run: the paper's CIFAR-10
     # run reached 0.6%; with the tuned preset a damaged model may call every image the forget class
-    # (triangle, seed 0: A_Df 95%, A_Dr 9%) before repair takes that away.
+    # (arrow, seed 2: A_Df 96%, A_Dr 24%) before repair takes that away.
     assert impair.retain_acc < 0.8 * original.retain_acc
-    assert repair.forget_acc <= 5
-    assert repair.retain_acc >= 0.85 * original.retain_acc
+    assert repair.forget_acc <= 2
+    assert repair.retain_acc >= 0.9 * original.retain_acc
     assert sum(repair.prediction_distribution) == repair.n_forget
     assert set(run.timings_s) >= {"noise", "impair", "repair", "evaluate", "total"}
 
