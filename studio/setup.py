@@ -48,14 +48,16 @@ KNOBS: dict[str, Knob] = {
     "impair.lr": Knob(
         "Impair learning rate",
         "Adam learning rate of the impair step, high on purpose to break the forget classes fast (paper CIFAR-10: "
-        "0.02). The most sensitive knob: too high wrecks the retain classes, too low does not forget.",
+        "0.02). The most sensitive knob: too high wrecks the retain classes, too low does not forget. When the "
+        "preset gives the classifier head its own rate (see below), this one sets the rest of the network.",
         1e-7, 10.0, 0.001),
     "impair.epochs": Knob("Impair epochs", "Passes over noise + retain subset (paper: 1).", 1, 100, 1),
     "impair.batch_size": Knob("Impair batch size", "Samples per impair step (paper: 256).", 1, 8192, 32),
     "repair.lr": Knob(
         "Repair learning rate",
         "Adam learning rate of the repair step on the retain subset alone (paper CIFAR-10: 0.01). Lower it when "
-        "the retain accuracy does not come back.", 1e-7, 10.0, 0.001),
+        "the retain accuracy does not come back. When the preset gives the classifier head its own rate (see "
+        "below), this one sets the rest of the network.", 1e-7, 10.0, 0.001),
     "repair.epochs": Knob("Repair epochs", "Passes over the retain subset; more help a little (paper Fig. 7).",
                           1, 100, 1),
     "repair.batch_size": Knob("Repair batch size", "Samples per repair step (paper: 256).", 1, 8192, 32),

@@ -48,18 +48,20 @@ PRESETS: dict[str, Preset] = {
             UnsirConfig(impair=PhaseConfig(lr=1e-4), repair=PhaseConfig(lr=2e-5), retain_per_class=100),
             arch="vit_b_16",
         ),
-        # Evidence (tools/criteria.py --run, 3 seeds, README): A_Df 0-2% and A_Dr 90-97% of the original's for every
-        # forget set. Why these values: with BatchNorm in train mode the noise pollutes the batch statistics, so an
-        # impair that looks complete (A_Df 0) comes undone when they are recalibrated; forgetting lasts only when
-        # impair moves the weights (lr >= 0.01). Repair then decides both criteria: its CE on retain images keeps
-        # pushing the forget classes' logits down through the head, while the body heals. One lr for both (0.007,
-        # constant) left 2.3% A_Df for three classes and 85-88% A_Dr on circle, ring, heart and L-shape; the head at
-        # 0.02 with the body at 0.005 forgets every set fully (A_Df 0), and lowering the lrs linearly over the last
-        # 70% of repair lands the body at a good point instead of a noisy one: the four weak classes 88.1, 88.5,
-        # 84.9, 85.3 -> 94.4, 94.4, 96.1, 92.8% (sweeps over those four and both three-class sets, 3 seeds each;
-        # anneal 0.3/0.5/1.0 and head 0.03 with body 0.007 came within a point). That margin paid for 250 retain
-        # samples per class instead of 300: 0.75 s faster, lowest set mean 92.1% (200: 86.5%). Freezing the stem
-        # spares the low-level filters and skips a third of the backward pass (impair + repair 5.5 s -> 3.7 s).
+        # Evidence (tools/criteria.py --run, 3 seeds, README): for every forget set A_Df 0-0.13% and A_Dr
+        # 92.1-96.9% of the original's, 3.2-3.7 s of unlearning on the 2-core CPU. Why these values: with
+        # BatchNorm in train mode the noise pollutes the batch statistics, so an impair that looks complete
+        # (A_Df 0) comes undone when they are recalibrated; forgetting lasts only when impair moves the weights
+        # (lr >= 0.01). Repair then decides both criteria: its CE on retain images keeps pushing the forget
+        # classes' logits down through the head, while the body heals. One lr for both (0.007, constant) left
+        # 2.3% A_Df for three classes and 85-88% A_Dr on circle, ring, heart and L-shape; the head at 0.02 with
+        # the body at 0.005 forgets every set fully (A_Df 0), and lowering the lrs linearly over the last 70% of
+        # repair lands the body at a good point instead of a noisy one: the four weak classes 88.1, 88.5, 84.9,
+        # 85.3 -> 94.4, 94.4, 96.1, 92.8% with 300 retain samples per class (sweeps over those four and both
+        # three-class sets, 3 seeds each; anneal 0.3/0.5/1.0 and head 0.03 with body 0.007 came within a point).
+        # That margin paid for 250 retain samples per class instead of 300: 0.75 s faster, lowest set mean 92.1%
+        # (200: 86.5%). Freezing the stem spares the low-level filters and skips a third of the backward pass
+        # (impair + repair 5.5 s -> 3.7 s).
         Preset(
             "shapes10", "Tuned: Shapes-10",
             "Tuned for the shipped Small CNN on Shapes-10: forgets every class durably and keeps over 90% of the retain "
