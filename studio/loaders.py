@@ -11,7 +11,9 @@ from pathlib import Path
 import streamlit as st
 import torch
 
+from unsir_core import train
 from unsir_core.classifier import Classifier, ModelInfo
+from unsir_core.config import TrainConfig
 from unsir_core.data import ImageData, load_dataset
 from unsir_core.device import describe, pick_device
 from unsir_core.errors import CheckpointError
@@ -74,6 +76,19 @@ def model(setup: Setup) -> Classifier:
                               f"{get_spec(setup.arch).title}: choose a matching one on the Model and data page.")
     loaded.info.check_fits(data(setup.dataset))
     return loaded
+
+
+@st.cache_data(max_entries=16, show_spinner="Timing a few training steps…")
+def _training_speed(path: str, mtime: float, dataset: str, batch_size: int) -> float:
+    _, per_s = train.training_speed(_info(path, mtime), data(dataset), TrainConfig(batch_size=batch_size), device(),
+                                    batches=3)
+    return per_s
+
+
+def training_speed(setup: Setup, batch_size: int) -> float:
+    """Images per second that training the setup's architecture reaches on this device (3 timed steps, cached)."""
+    path = model_path(setup)
+    return _training_speed(str(path), path.stat().st_mtime, setup.dataset, batch_size)
 
 
 @st.cache_data(max_entries=16, show_spinner="Evaluating the model on the test split…")

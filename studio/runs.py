@@ -92,15 +92,14 @@ def retrain_config(setup: Setup, model: Classifier) -> TrainConfig:
 
 
 def retrain_estimate(setup: Setup, model: Classifier) -> str:
-    """How long retraining should take, from how long the original's training took (where it was trained)."""
-    epochs = retrain_config(setup, model).epochs
-    details = model.info.details
-    trained = details.get("train_config", {}).get("epochs")
-    if not trained or "train_s" not in details:
-        return f"Retraining runs {epochs} epochs."
-    seconds = details["train_s"] / trained * epochs * (1 - len(setup.forget) / model.info.num_classes)
-    return (f"Retraining runs {epochs} epochs: about {jobs.format_seconds(seconds)}, judging by the original's "
-            f"training ({details['train_s']:.0f} s for {trained} epochs on {details.get('device', 'its device')}).")
+    """How long retraining should take here: epochs x retain images / the training speed measured on this device."""
+    cfg = retrain_config(setup, model)
+    data = loaders.data(setup.dataset)
+    gone = set(data.resolve_classes(setup.forget)) | set(model.info.forgotten)
+    images = len(data.train_y) * (1 - len(gone) / data.num_classes)
+    seconds = cfg.epochs * images / loaders.training_speed(setup, cfg.batch_size)
+    return (f"Retraining runs {cfg.epochs} epochs: about {jobs.format_seconds(seconds)} on "
+            f"{loaders.device_name()}, judging by a few timed training steps.")
 
 
 def monitor_every(cfg: UnsirConfig, num_classes: int, gone: int, forget: int) -> int:

@@ -179,6 +179,17 @@ def test_forgetting_every_class_is_refused():
     assert at.multiselect(key="setup:forget").value == [FORGET]
 
 
+def test_the_retraining_estimate_comes_from_this_device():
+    import re
+
+    at = visit(start(forget=FORGET), nav.UNLEARN)
+    estimate = next(c.value for c in at.caption if c.value.startswith("Retraining runs"))
+    assert re.match(r"Retraining runs 40 epochs: about (\d+ min )?\d+ s on CPU .*timed training steps", estimate)
+    at.checkbox(key="setup:retrain").check().run()
+    at.number_input(key="setup:retrain_epochs").set_value(4).run()
+    assert any(c.value.startswith("Retraining runs 4 epochs") for c in at.caption)
+
+
 def test_an_empty_forget_set_cannot_run():
     at = visit(start(), nav.UNLEARN)
     assert any("forget set is empty" in w.value for w in at.warning)

@@ -71,3 +71,16 @@ def test_folding_batchnorm_keeps_the_outputs_and_the_model(name):
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
     if name in ("smallcnn", "allcnn"):  # conv_bn blocks only: every BatchNorm is folded away
         assert folded is not net and not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+
+
+def test_training_speed_times_the_asked_steps_on_fresh_weights(tiny_shapes):
+    from unsir_core.classifier import ModelInfo
+    from unsir_core.config import TrainConfig
+    from unsir_core.train import training_speed
+
+    before = tiny_shapes.train_x.clone()
+    info = ModelInfo.for_data("smallcnn", tiny_shapes, 0.25)
+    ms, per_s = training_speed(info, tiny_shapes, TrainConfig(batch_size=32), torch.device("cpu"), batches=3)
+    assert ms > 0 and per_s > 0
+    assert per_s == pytest.approx(3 * 32 / (ms / 1000))  # 3 steps of 32 images in `ms`
+    assert torch.equal(tiny_shapes.train_x, before)

@@ -27,7 +27,7 @@ from .device import describe, memory_format, pick_device, synchronize
 from .metrics.evaluate import evaluate
 from .models import DEFAULT_MODEL
 from .presets import PRESETS, preset_for
-from .train import train_one_epoch
+from .train import training_speed
 from .unlearn import unlearn
 
 
@@ -111,22 +111,10 @@ def bench_case(case: Case, data: ImageData, device: torch.device, model: Classif
 
 
 def bench_train_epoch(case: Case, data: ImageData, device: torch.device) -> tuple[float, int]:
-    """One epoch of training from scratch (warm: a few steps first), in ms and images per second."""
-    from .optim import make_optimizer
-    from .progress import Reporter
-
+    """One epoch of training from scratch (warm: two steps first), in ms and images per second."""
     cfg = TrainConfig(batch_size=256 if device.type == "cuda" else 128)
-    torch.manual_seed(0)
-    model = Classifier.create(ModelInfo.for_data(case.arch, data, case.width))
-    model.net.to(device, memory_format=memory_format(device))
-    opt = make_optimizer("sgd", [{"params": list(model.net.parameters()), "lr": 0.01}], 5e-4)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
-    gen = torch.Generator().manual_seed(0)
-    x, y = data.train_x.to(device), data.train_y.to(device)
-    train_one_epoch(model, x[: cfg.batch_size * 4], y[: cfg.batch_size * 4], opt, sched, cfg, gen,
-                    Reporter("train", 4), 0)  # warm
-    _, ms = timed(lambda: train_one_epoch(model, x, y, opt, sched, cfg, gen, Reporter("train", 0), 0), device)
-    return round(ms, 1), round(len(x) // cfg.batch_size * cfg.batch_size / ms * 1000)
+    ms, per_s = training_speed(ModelInfo.for_data(case.arch, data, case.width), data, cfg, device)
+    return round(ms, 1), round(per_s)
 
 
 def cases_for(device: torch.device) -> tuple[list[Case], ImageData, dict[str, Classifier]]:

@@ -17,7 +17,7 @@ from .batches import flip_and_crop, index_batches, num_batches
 from .classifier import Classifier, ModelInfo
 from .config import TrainConfig
 from .data import ImageData
-from .device import autocast, memory_format, pick_device
+from .device import autocast, memory_format, pick_device, synchronize
 from .metrics.evaluate import evaluate
 from .models import get_spec, load_imagenet_weights
 from .optim import make_optimizer, param_groups
@@ -92,3 +92,26 @@ def fit(data: ImageData, arch: str, cfg: TrainConfig = TrainConfig(), exclude: S
     model.net.to("cpu", memory_format=torch.contiguous_format)
     details = {**info.details, "train_s": round(train_s, 2), "device": str(device)}
     return Classifier(model.net, replace(info, test_acc=round(acc, 2), details=details))
+
+
+def training_speed(info: ModelInfo, data: ImageData, cfg: TrainConfig, device: torch.device,
+                   batches: int | None = None) -> tuple[float, float]:
+    """How fast `fit` trains `info`'s architecture on `device`: (ms, images per second) for `batches`
+    steps of `cfg.batch_size` (None: one epoch of `data`), timed after 2 warm-up steps, on fresh weights."""
+    torch.manual_seed(0)
+    model = Classifier.create(info)
+    model.net.to(device, memory_format=memory_format(device))
+    opt = make_optimizer(cfg.optimizer, param_groups(model.net, get_spec(info.arch).head, cfg.lr, None),
+                         cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
+    gen = torch.Generator().manual_seed(0)
+    n = len(data.train_x) if batches is None else min(len(data.train_x), batches * cfg.batch_size)
+    x, y = data.train_x[:n].to(device), data.train_y[:n].to(device)
+    warm = min(n, 2 * cfg.batch_size)
+    train_one_epoch(model, x[:warm], y[:warm], opt, sched, cfg, gen, Reporter("train", 2), 0)
+    synchronize(device)
+    start = time.perf_counter()
+    steps = train_one_epoch(model, x, y, opt, sched, cfg, gen, Reporter("train", 0), 0)
+    synchronize(device)
+    seconds = time.perf_counter() - start
+    return seconds * 1000, steps * cfg.batch_size / seconds
