@@ -1,6 +1,7 @@
 """The engine's done-criteria on the embedded data set: forget durably, keep the rest, spread the predictions.
 
-    python tools/criteria.py --run [--arch smallcnn] [--seeds 0 1 2] [--forget triangle "square,star,heart"] [--retrain]
+    python tools/criteria.py --run [--arch smallcnn] [--seeds 0 1 2] [--forget triangle "square,star,heart"]
+                                   [--retrain]
     python tools/criteria.py RESULT.json [RESULT.json ...]
 
 `--run` unlearns every forget set (default: each class alone, then two sets of three) with each
@@ -100,7 +101,8 @@ def main(argv: list[str]) -> None:
     if args.run:
         from unsir_core.data.shapes import CLASS_NAMES
 
-        runs = run_all(args.arch, args.seeds, args.forget or [*CLASS_NAMES, *THREE_CLASS_SETS], args.out_dir, args.retrain)
+        runs = run_all(args.arch, args.seeds, args.forget or [*CLASS_NAMES, *THREE_CLASS_SETS], args.out_dir,
+                       args.retrain)
     elif args.results:
         runs = [json.loads(Path(path).read_text()) for path in args.results]
     else:

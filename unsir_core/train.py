@@ -98,7 +98,6 @@ def training_speed(info: ModelInfo, data: ImageData, cfg: TrainConfig, device: t
                    batches: int | None = None) -> tuple[float, float]:
     """How fast `fit` trains `info`'s architecture on `device`: (ms, images per second) for `batches`
     steps of `cfg.batch_size` (None: one epoch of `data`), timed after 2 warm-up steps, on fresh weights."""
-    torch.manual_seed(0)
     model = Classifier.create(info)
     model.net.to(device, memory_format=memory_format(device))
     opt = make_optimizer(cfg.optimizer, param_groups(model.net, get_spec(info.arch).head, cfg.lr, None),
