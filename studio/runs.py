@@ -8,7 +8,7 @@ Audits computed later (relearn time, membership inference) are added to `audits`
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import streamlit as st
@@ -18,6 +18,7 @@ from unsir_core.classifier import Classifier
 from unsir_core.config import TrainConfig, UnsirConfig
 from unsir_core.metrics.weights import layer_distances
 from unsir_core.pipeline import UnsirRun, run_unsir
+from unsir_core.train import gold_standard_config
 
 from . import jobs, loaders, state
 from .setup import Setup
@@ -85,10 +86,8 @@ def add(record: RunRecord) -> None:
 
 
 def retrain_config(setup: Setup, model: Classifier) -> TrainConfig:
-    """The original model's training settings (so the gold standard is comparable), with the setup's epochs."""
-    known = {f.name for f in fields(TrainConfig)}
-    cfg = TrainConfig(**{k: v for k, v in model.info.details.get("train_config", {}).items() if k in known})
-    return TrainConfig(**{**cfg.to_dict(), "epochs": setup.retrain_epochs or cfg.epochs})
+    """The gold standard's training: the original's settings with the setup's seed and epochs."""
+    return gold_standard_config(model.info, setup.config.seed, setup.retrain_epochs)
 
 
 def retrain_estimate(setup: Setup, model: Classifier) -> str:

@@ -27,8 +27,8 @@ class Knob:
 
 
 KNOBS: dict[str, Knob] = {
-    "seed": Knob("Seed", "Seeds the noise, the retain subset and the shuffling: the same seed gives the same run.",
-                 0, 2**31 - 1, 1),
+    "seed": Knob("Seed", "Seeds the noise, the retain subset, the shuffling and the retrained model: the same "
+                 "seed gives the same run.", 0, 2**31 - 1, 1),
     "retain_per_class": Knob(
         "Retain samples per class",
         "Size of the retain subset D_r_sub per retain class: the only training images UNSIR reads. The paper uses "

@@ -84,3 +84,18 @@ def test_training_speed_times_the_asked_steps_on_fresh_weights(tiny_shapes):
     assert ms > 0 and per_s > 0
     assert per_s == pytest.approx(3 * 32 / (ms / 1000))  # 3 steps of 32 images in `ms`
     assert torch.equal(tiny_shapes.train_x, before)
+
+
+def test_gold_standard_trains_as_the_original_with_the_runs_seed(tiny_shapes):
+    from dataclasses import replace
+
+    from unsir_core.classifier import ModelInfo
+    from unsir_core.config import TrainConfig
+    from unsir_core.train import gold_standard_config
+
+    recorded = TrainConfig(epochs=25, lr=0.01, optimizer="sgd", seed=0).to_dict()
+    info = replace(ModelInfo.for_data("smallcnn", tiny_shapes, 0.25),
+                   details={"train_config": {**recorded, "from_a_later_version": 1}})
+    assert gold_standard_config(info, seed=2) == TrainConfig(epochs=25, lr=0.01, optimizer="sgd", seed=2)
+    assert gold_standard_config(info, seed=2, epochs=4).epochs == 4
+    assert gold_standard_config(replace(info, details={}), seed=1) == TrainConfig(seed=1)  # nothing recorded

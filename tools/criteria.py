@@ -60,21 +60,21 @@ def summarise(runs: list[dict]) -> str:
 
 def run_all(arch: str | None, seeds: list[int], forget_sets: list[str], out_dir: Path,
             retrain: bool = False) -> list[dict]:
-    from unsir_core.config import TrainConfig
     from unsir_core.data import load_dataset
     from unsir_core.pipeline import run_unsir
     from unsir_core.presets import preset_for
     from unsir_core.store import default_checkpoint, load_model
+    from unsir_core.train import gold_standard_config
 
     data = load_dataset("shapes10")
     model = load_model(default_checkpoint("shapes10", arch))
     preset = preset_for(data.name, model.info.arch)
-    gold = TrainConfig(**model.info.details.get("train_config", {})) if retrain else None  # as the CLI's --retrain
     out_dir.mkdir(parents=True, exist_ok=True)
     run_unsir(model, data, [0], preset.config, "cpu")  # warm-up: oneDNN builds its kernels on the first call
     runs = []
     for forget in forget_sets:
         for seed in seeds:
+            gold = gold_standard_config(model.info, seed) if retrain else None  # as the CLI's --retrain
             run = run_unsir(model, data, forget.split(","), preset.config.with_overrides(seed=seed), "cpu",
                             retrain=gold)
             result = {"preset": preset.name, **run.to_json()}

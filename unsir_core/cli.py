@@ -116,18 +116,16 @@ def _unsir_config(args):
 
 
 def cmd_unlearn(args) -> dict[str, Any]:
-    from .config import TrainConfig
     from .pipeline import run_unsir
     from .store import save_model
+    from .train import gold_standard_config
 
     if args.save_model and Path(args.save_model).exists() and not args.force:
         raise ConfigError(f"{args.save_model} already exists; choose another path or add --force.")
     data, model = _load(args)
     args.dataset_name, args.arch_name = data.name, model.info.arch
     preset_name, cfg = _unsir_config(args)
-    retrain = None
-    if args.retrain:
-        retrain = TrainConfig(**model.info.details.get("train_config", {}))
+    retrain = gold_standard_config(model.info, cfg.seed) if args.retrain else None
     bar = BarProgress(not args.quiet)
     run = run_unsir(model, data, _classes(args.forget), cfg, args.device, retrain=retrain, progress=bar)
     bar.close()

@@ -7,7 +7,7 @@ forward runs under bf16 autocast in channels_last; on CPU it is plain fp32.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import fields, replace
 from typing import Sequence
 
 import torch
@@ -92,6 +92,15 @@ def fit(data: ImageData, arch: str, cfg: TrainConfig = TrainConfig(), exclude: S
     model.net.to("cpu", memory_format=torch.contiguous_format)
     details = {**info.details, "train_s": round(train_s, 2), "device": str(device)}
     return Classifier(model.net, replace(info, test_acc=round(acc, 2), details=details))
+
+
+def gold_standard_config(info: ModelInfo, seed: int, epochs: int | None = None) -> TrainConfig:
+    """How to retrain the gold standard for a model: its own recorded training settings (so the two are
+    comparable; keys this version does not know are skipped), with the run's `seed` and, when given, `epochs`.
+    The seed matters: where a retrained model sends a forgotten class's images varies between seeds."""
+    known = {f.name for f in fields(TrainConfig)}
+    recorded = {k: v for k, v in info.details.get("train_config", {}).items() if k in known}
+    return replace(TrainConfig(**recorded), seed=seed, **({"epochs": epochs} if epochs else {}))
 
 
 def training_speed(info: ModelInfo, data: ImageData, cfg: TrainConfig, device: torch.device,
