@@ -48,7 +48,7 @@ def _classes(text: str | None) -> list[str]:
 
 
 def _write_json(payload: dict[str, Any], out: str | None) -> None:
-    from .store import atomic_write
+    from .files import atomic_write
 
     text = json.dumps(payload, indent=2)
     print(text)
@@ -169,7 +169,8 @@ def cmd_compare(args) -> dict[str, Any]:
 
     from .compare import MetricSettings, compare
     from .methods import METHODS, get_method
-    from .store import atomic_write, load_model, save_model
+    from .files import atomic_write
+    from .store import load_model, save_model
 
     names = [get_method(n).name for n in _classes(args.methods)] if args.methods else list(METHODS)  # unknown: exit 2
     if args.save_reference and Path(args.save_reference).exists() and not args.force:

@@ -8,39 +8,20 @@ unpickles arbitrary objects: `.pt`/`.pth` files are read with `weights_only=True
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
 
 import torch
 
 from .classifier import Classifier, ModelInfo
 from .errors import CheckpointError
+from .files import atomic_write
 from .models import DEFAULT_MODEL, get_spec
 from .paths import ASSETS_DIR, model_store
 
 META_KEY = "unsir_studio"
 SUFFIXES = (".safetensors", ".pt", ".pth")
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call `write(tmp)` on a temporary file beside `path`, then rename it over `path` in one step."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a checkpoint is an ordinary file
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def library_versions() -> dict[str, str]:

@@ -14,6 +14,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..files import atomic_write
 from ..paths import data_root
 from .bundle import ImageData, channel_stats
 
@@ -138,8 +139,6 @@ def generate_shapes(n_train: int, n_test: int, seed: int = 0, size: int = 32) ->
 def load_shapes(seed: int = 0, n_train: int = 10_000, n_test: int = 2_500) -> ImageData:
     """Shapes-10 from the disk cache ($UNSIR_DATA_ROOT/shapes10), generating it on first use."""
     from safetensors.torch import load_file, save_file
-
-    from ..store import atomic_write
 
     path = data_root() / "shapes10" / f"shapes10-v{VERSION}-seed{seed}-{n_train}-{n_test}.safetensors"
     if path.exists():
