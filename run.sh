@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's two commands, from a fresh clone:
-#   ./run.sh app    install what is needed and open the dashboard (offline default, shipped model)
+#   ./run.sh app    install what is needed and open the dashboard (offline default, shipped model) on this
+#                   computer only; `./run.sh app --lan` serves it to the network (a classroom)
 #   ./run.sh test   install what is needed and run the whole test suite
 # Extra arguments go to streamlit (app) or pytest (test). The virtual environment lives in .venv.
 set -euo pipefail
@@ -35,7 +36,15 @@ case "${1:-}" in
   app)
     shift
     venv requirements.txt
-    exec "$VENV/bin/python" -m streamlit run app.py --server.headless=true "$@"
+    # Localhost only, unless --lan: then every device that can reach this computer may use the dashboard.
+    address=127.0.0.1 args=()
+    for arg in "$@"; do
+      if [ "$arg" = --lan ]; then address=0.0.0.0; else args+=("$arg"); fi
+    done
+    if [ "$address" = 0.0.0.0 ]; then
+      echo "Serving UNSIR Studio to the network: anyone who can reach this computer can use it (README: Security)." >&2
+    fi
+    exec "$VENV/bin/python" -m streamlit run app.py --server.headless=true --server.address="$address" ${args[@]+"${args[@]}"}
     ;;
   test)
     shift

@@ -60,16 +60,19 @@ with upload_tab:
         "Checkpoint file", type=["safetensors", "pt", "pth"], disabled=busy, key="upload",
         help="A .safetensors checkpoint (with or without UNSIR Studio metadata) or a PyTorch state dict (.pt/.pth) "
              "for the architecture chosen above. Pickles that would run code are refused.")
-    if upload is not None and st.session_state.get("upload_done") != upload.file_id:
+    done = st.session_state.get("upload_done")  # (file id, refusal or None): each file is checked once
+    if upload is not None and (done is None or done[0] != upload.file_id):
         try:
             name = imports.from_bytes(upload.name, upload.getvalue(), setup)
         except UnsirError as err:
-            st.error(str(err))
+            st.session_state["upload_done"] = done = (upload.file_id, str(err))
         else:
-            st.session_state["upload_done"] = upload.file_id
+            st.session_state["upload_done"] = (upload.file_id, None)
             state.set_setup(setup.with_value("model", name))
             state.notify("success", f"Imported {upload.name} into the model store as {name}; it is now selected.")
             st.rerun()
+    if upload is not None and done is not None and done[0] == upload.file_id and done[1]:
+        st.error(done[1])
 
 with source_tab:
     source = st.text_input("Local path or URL", key="source", disabled=busy,

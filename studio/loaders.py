@@ -11,7 +11,7 @@ from pathlib import Path
 import streamlit as st
 import torch
 
-from unsir_core import train
+from unsir_core import roots, train
 from unsir_core.classifier import Classifier, ModelInfo
 from unsir_core.config import TrainConfig
 from unsir_core.data import ImageData, load_dataset
@@ -27,7 +27,11 @@ from .setup import Setup
 
 @st.cache_resource(max_entries=3, show_spinner="Loading the data set…")
 def data(name: str) -> ImageData:
-    """The data set `name` (downloaded when missing and online; DataError with instructions offline)."""
+    """The data set `name` (downloaded when missing and online; DataError with instructions offline).
+
+    An image folder (`folder:PATH`) must lie inside the configured data roots (`unsir_core.roots`)."""
+    if name.startswith("folder:"):
+        roots.data_folder(name.split(":", 1)[1])
     return load_dataset(name)
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping
 
+from unsir_core import roots
 from unsir_core.config import UnsirConfig
 from unsir_core.data import DATASETS, DEFAULT_DATASET
+from unsir_core.errors import UnsirError
 from unsir_core.models import DEFAULT_MODEL, MODELS
 from unsir_core.presets import PRESETS, preset_for
 
@@ -156,8 +158,15 @@ class Setup:
 
         def pick(key: str, known: Mapping[str, Any], default: str) -> str:
             value = query.get(key, default)
-            if value in known or (key == "data" and value.startswith("folder:")):
+            if value in known:
                 return value
+            if key == "data" and value.startswith("folder:"):
+                try:
+                    roots.data_folder(value.split(":", 1)[1])
+                    return value
+                except UnsirError as err:
+                    problems.append(f"Ignored data {value!r} in the link: {err} Using {default!r}.")
+                    return default
             problems.append(f"Unknown {key} {value!r} in the link; using {default!r}.")
             return default
 

@@ -11,7 +11,7 @@ from unsir_core.data import DATASETS, ImageData
 from unsir_core.errors import UnsirError
 from unsir_core.models import get_spec
 
-from . import jobs, loaders, nav, runs, state
+from . import jobs, loaders, nav, runs, serving, state
 from .palette import FORGET, stage_title
 from .runs import RunRecord
 from .setup import KNOBS
@@ -125,6 +125,7 @@ def sidebar() -> None:
         st.markdown("".join(f"<div style='margin-bottom:.45rem'><small style='opacity:.7'>{k}</small><br>{v}</div>"
                             for k, v in rows), unsafe_allow_html=True)
         st.caption("The address bar holds this setup: share the link to reproduce it.")
+        st.caption(f"Served to {serving.current()}.")
 
 
 def knob(name: str) -> None:

@@ -16,7 +16,7 @@ import torch
 
 from .classifier import Classifier, ModelInfo
 from .errors import CheckpointError
-from .files import atomic_write
+from .files import atomic_write, sweep_stale_temps
 from .models import DEFAULT_MODEL, get_spec
 from .paths import ASSETS_DIR, model_store
 
@@ -44,8 +44,11 @@ def save_model(model: Classifier, path: str | Path) -> Path:
     return path
 
 
-def read_info(path: str | Path) -> ModelInfo:
-    """Only the metadata of a .safetensors checkpoint (reads the header, not the weights)."""
+def read_info(path: str | Path, missing_ok: bool = False) -> ModelInfo | None:
+    """Only the metadata of a .safetensors checkpoint (reads the header, not the weights), checked.
+
+    A file without UNSIR Studio metadata raises CheckpointError, or gives None with `missing_ok`;
+    metadata that is there but invalid always raises."""
     from safetensors import safe_open
 
     path = Path(path)
@@ -57,80 +60,126 @@ def read_info(path: str | Path) -> ModelInfo:
     except Exception as err:
         raise CheckpointError(f"{path.name} is not a readable safetensors checkpoint ({err}).") from err
     if META_KEY not in meta:
+        if missing_ok:
+            return None
         raise CheckpointError(
             f"{path.name} has no UNSIR Studio metadata; load it with an explicit architecture and data set."
         )
     try:
         return ModelInfo.from_dict(json.loads(meta[META_KEY]))
-    except (ValueError, TypeError) as err:
+    except ValueError as err:  # JSON that does not parse
         raise CheckpointError(f"The metadata of {path.name} is damaged ({err}).") from err
+    except CheckpointError as err:
+        raise CheckpointError(f"The metadata of {path.name} is invalid: {err} The checkpoint was not loaded.") from err
+
+
+def check_suffix(path: Path) -> None:
+    if path.suffix.lower() not in SUFFIXES:
+        raise CheckpointError(f"Unsupported checkpoint type {path.suffix or 'without a suffix'!r} ({path.name}): "
+                              "use .safetensors, .pt or .pth.")
 
 
 def _read_state(path: Path) -> dict[str, torch.Tensor]:
     if not path.exists():
         raise CheckpointError(f"No checkpoint at {path}.")
-    if path.suffix == ".safetensors":
+    check_suffix(path)
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path.name} is empty (0 bytes): the copy or download was cut short. Get the file again.")
+    if path.suffix.lower() == ".safetensors":
         from safetensors.torch import load_file
 
         try:
             return load_file(str(path))
         except Exception as err:
-            raise CheckpointError(f"{path.name} is not a valid safetensors file ({err}).") from err
-    if path.suffix in (".pt", ".pth"):
-        try:
-            obj = torch.load(str(path), map_location="cpu", weights_only=True)
-        except Exception as err:
-            if "GLOBAL" in str(err) or "Unsupported operand" in str(err):  # weights_only refused an object
-                raise CheckpointError(
-                    f"Refused to load {path.name}: it is not a plain tensor file. It contains Python objects that "
-                    "would run code when unpickled (or it is damaged). Only tensors are accepted; re-save it with "
-                    "torch.save(model.state_dict(), ...) or as .safetensors."
-                ) from err
-            raise CheckpointError(f"{path.name} is not a readable PyTorch checkpoint ({err}).") from err
-        for key in ("state_dict", "model_state_dict", "model", "net"):
-            if isinstance(obj, dict) and isinstance(obj.get(key), dict):
-                obj = obj[key]
-                break
-        if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-            raise CheckpointError(f"{path.name} does not hold a state dict (a mapping of names to tensors).")
-        return {k.removeprefix("module."): v for k, v in obj.items()}
-    raise CheckpointError(f"Unsupported checkpoint type {path.suffix!r}: use .safetensors, .pt or .pth.")
+            raise CheckpointError(f"{path.name} is damaged: it is not a valid safetensors file ({err}).") from err
+    try:
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as err:
+        if pickles_objects(path):  # a well-formed pickle that weights_only refused
+            raise CheckpointError(
+                f"Refused to load {path.name}: it is not a plain tensor file. It contains Python objects that "
+                "would run code when unpickled. Only tensors are accepted; re-save it with "
+                "torch.save(model.state_dict(), ...) or as .safetensors."
+            ) from err
+        raise CheckpointError(f"{path.name} is damaged: it is not a readable PyTorch checkpoint (or it was cut "
+                              "short). Get the file again, or re-save it.") from err
+    for key in ("state_dict", "model_state_dict", "model", "net"):
+        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
+            obj = obj[key]
+            break
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise CheckpointError(f"{path.name} does not hold a state dict (a mapping of names to tensors).")
+    return {k.removeprefix("module."): v for k, v in obj.items()}
+
+
+def pickles_objects(path: Path) -> bool:
+    """True when `path` holds well-formed pickles that name Python objects (torch's zip format or a raw
+    pickle stream); False for a damaged file. Scans opcodes only: nothing is unpickled."""
+    import io
+    import pickletools
+    import zipfile
+
+    objects = {"GLOBAL", "STACK_GLOBAL", "INST", "OBJ", "REDUCE", "NEWOBJ", "NEWOBJ_EX"}
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                pickles = [n for n in archive.namelist() if n.endswith(".pkl")]
+                streams = [io.BytesIO(archive.read(n)) for n in pickles]
+        else:
+            streams = [io.BytesIO(path.read_bytes())]
+        found = False
+        for stream in streams:
+            size = len(stream.getbuffer())
+            while stream.tell() < size:  # a legacy torch file is several pickles in a row
+                found |= any(op.name in objects for op, _, _ in pickletools.genops(stream))
+        return found
+    except Exception:  # any malformed opcode or archive: damaged, not dangerous
+        return False
+
+
+def expected_shapes(info: ModelInfo) -> dict[str, torch.Size]:
+    """The state dict shapes of `info`'s network, built on the meta device: no memory, no weights."""
+    with torch.device("meta"):
+        net = get_spec(info.arch).create(info.num_classes, info.in_channels, info.width)
+    return {k: v.shape for k, v in net.state_dict().items()}
 
 
 def load_model(path: str | Path, info: ModelInfo | None = None) -> Classifier:
     """Load a checkpoint into a fresh network.
 
     `.safetensors` files carry their own `ModelInfo`; `.pt`/`.pth` (and foreign .safetensors) need
-    `info` saying the architecture and classes. A checkpoint that does not fit raises
-    CheckpointError naming the layers that differ.
+    `info` saying the architecture and classes. The weights' shapes are compared with the
+    architecture's before the network is built, so forged metadata (a huge width) costs nothing; a
+    checkpoint that does not fit raises CheckpointError naming the layers that differ.
     """
     path = Path(path)
+    check_suffix(path)
     if info is None:
-        if path.suffix != ".safetensors":
+        if path.suffix.lower() != ".safetensors":
             raise CheckpointError(f"{path.name} carries no metadata: say which architecture and data set it is for.")
         info = read_info(path)
     state = _read_state(path)
+    check_state_fits(info, state, path.name)
     model = Classifier.create(info)
-    check_state_fits(model, state, path.name)
     model.net.load_state_dict(state)
     model.net.eval()
     return model
 
 
-def check_state_fits(model: Classifier, state: dict[str, torch.Tensor], name: str) -> None:
-    """Raise CheckpointError, naming what differs, unless `state` fits `model.net` exactly."""
-    own = model.net.state_dict()
-    spec = get_spec(model.info.arch)
+def check_state_fits(info: ModelInfo, state: dict[str, torch.Tensor], name: str) -> None:
+    """Raise CheckpointError, naming what differs, unless `state` fits `info`'s network exactly."""
+    own = expected_shapes(info)
+    spec = get_spec(info.arch)
     head_w = next((k for k in own if k.startswith(spec.head) and k.endswith("weight")), None)
-    if head_w in state and state[head_w].shape[0] != own[head_w].shape[0]:
+    if head_w in state and state[head_w].shape[0] != own[head_w][0]:
         raise CheckpointError(
             f"{name} has {state[head_w].shape[0]} output classes but the chosen setup has "
-            f"{own[head_w].shape[0]}: pick a checkpoint trained on the same data set."
+            f"{own[head_w][0]}: pick a checkpoint trained on the same data set."
         )
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
-    wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in own
-             if k in state and state[k].shape != own[k].shape]
+    wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k])}" for k in own
+             if k in state and state[k].shape != own[k]]
     if missing or unexpected or wrong:
         parts = []
         if missing:
@@ -140,9 +189,14 @@ def check_state_fits(model: Classifier, state: dict[str, torch.Tensor], name: st
         if wrong:
             parts.append(f"different shapes: {'; '.join(wrong[:3])}")
         raise CheckpointError(
-            f"{name} does not fit {spec.title} (width {model.info.width}): {', '.join(parts)}. "
+            f"{name} does not fit {spec.title} (width {info.width}): {', '.join(parts)}. "
             "Choose the architecture it was trained with."
         )
+
+
+def non_finite_tensors(model: Classifier) -> list[str]:
+    """Names of the parameters and buffers holding NaN or inf: such a model's accuracies mean nothing."""
+    return [k for k, v in model.net.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]
 
 
 @dataclass(frozen=True)
@@ -153,12 +207,17 @@ class StoredModel:
 
 
 def slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")
+    """`text` as a file name: letters (any script), digits, `_`, `.` and `-`; other runs become one `-`."""
+    return re.sub(r"[^\w.-]+", "-", text).strip("-")
 
 
 def list_models(dataset: str | None = None, dirs: tuple[Path, ...] | None = None) -> list[StoredModel]:
-    """Checkpoints with metadata in assets/ and the model store, optionally for one data set."""
+    """Checkpoints with valid metadata in assets/ and the model store, optionally for one data set.
+
+    A file whose metadata fails `ModelInfo.check_metadata` is skipped: never offered, never read further."""
     found = []
+    if model_store().is_dir():
+        sweep_stale_temps(model_store())  # leftovers of a save killed mid-way
     for folder in dirs or (ASSETS_DIR, model_store()):
         for path in sorted(Path(folder).glob("*.safetensors")):
             try:

@@ -30,7 +30,11 @@ def load_image_folder(path: Path, image_size: int = 32, test_fraction: float = 0
     path = Path(path)
     _check_arguments(image_size, test_fraction)
     _check_directory(path)
-    train_files, test_files = _splits(path, test_fraction, seed)
+    try:
+        train_files, test_files = _splits(path, test_fraction, seed)
+    except OSError as exc:  # an unreadable subfolder (e.g. under /proc): say so, never a traceback
+        raise DataError(f"Cannot read the image folder {path}: {exc.strerror or exc} ({exc.filename}). Give a "
+                        "folder of your own images with one subfolder per class.") from exc
     if not any(test_files.values()):
         raise DataError(
             f"{path} leaves no images for the test split: every class has a single image. "
