@@ -15,6 +15,7 @@ import streamlit as st
 
 from studio import charts, jobs, loaders, nav, state, ui
 from studio.palette import FORGET, RETAIN, stage_color
+from unsir_core import strict_json
 from unsir_core.compare import COLUMNS, Comparison, MetricSettings, compare
 from unsir_core.methods import METHODS, SettingField
 from unsir_core.metrics.privacy import MIA_VARIANTS
@@ -364,7 +365,7 @@ ui.figure(layer_chart(result, to, normalized), key="cmp-layers")
 
 st.markdown("**Downloads**")
 d1, d2, d3, d4 = st.columns(4)
-d1.download_button("Table and details (JSON)", json.dumps(result.to_json(), indent=2).encode(),
+d1.download_button("Table and details (JSON)", strict_json.dumps(result.to_json()).encode(),
                    "compare.json", "application/json", on_click="ignore", icon=":material/download:",
                    width="stretch")
 d2.download_button("Table (CSV)", result.to_csv().encode(), "compare.csv", "text/csv", on_click="ignore",

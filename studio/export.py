@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import io
-import json
 import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
 import pandas as pd
 
+from unsir_core import strict_json
 from unsir_core.classifier import Classifier
 from unsir_core.store import save_model
 
@@ -23,7 +23,7 @@ def run_dict(record: RunRecord) -> dict[str, Any]:
 
 
 def runs_json(records: Sequence[RunRecord]) -> bytes:
-    return json.dumps([run_dict(r) for r in records], indent=2).encode()
+    return strict_json.dumps([run_dict(r) for r in records]).encode()
 
 
 def summary_row(record: RunRecord) -> dict[str, Any]:

@@ -1,12 +1,13 @@
 """Command line: `python -m unsir_core train | unlearn | evaluate | compare | bench`.
 
-Progress bars go to stderr, the JSON result to stdout (and to --out). A user error prints
-`error: ...` and exits with status 2; nothing already saved is overwritten or half-written.
+Progress bars go to stderr, the JSON result to stdout (and to --out), strict JSON (NaN becomes null).
+Every argument that can be checked is checked before any work (`preflight`): output paths (suffix,
+writable folder, no existing file without --force), checkpoint paths, device and seed. A user error
+prints `error: ...` and exits with status 2; nothing already saved is overwritten or half-written.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -44,13 +45,82 @@ class BarProgress:
 
 
 def _classes(text: str | None) -> list[str]:
-    return [c for c in (text or "").replace(";", ",").split(",") if c.strip()]
+    """Class names or indices separated by `,` or `;`. Each is stripped, unless it is in double quotes: then
+    it is taken as written, commas and edge spaces included (`--forget '"a, b", c'`)."""
+    items, field, quoted, in_quotes = [], "", False, False
+    for ch in (text or "") + ",":
+        if ch == '"':
+            if not in_quotes and field.strip():
+                raise ConfigError(f'A quote must open a whole class name in {text!r}: write "name, with comma".')
+            in_quotes, quoted, field = not in_quotes, True, field if in_quotes else ""
+        elif ch in ",;" and not in_quotes:
+            items.append(field if quoted else field.strip())
+            field, quoted = "", False
+        elif quoted and not in_quotes:
+            if not ch.isspace():
+                raise ConfigError(f"Text after a closing quote in {text!r}: separate class names with commas.")
+        else:
+            field += ch
+    if in_quotes:
+        raise ConfigError(f"Unbalanced double quote in {text!r}: close the quoted class name.")
+    return [c for c in items if c]
+
+
+MAX_SEED = 2**31 - 1  # as the dashboard's seed input; numpy and every torch generator accept it
+
+
+def _seed(text: str) -> int:
+    """argparse type of --seed: an integer from 0 to MAX_SEED."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"give a seed from 0 to {MAX_SEED}, not {text}")
+    return value
+
+
+OUTPUTS = {  # command -> (option, attribute, suffixes) of every file it writes
+    "train": [("--out", "out", (".safetensors",))],
+    "unlearn": [("--out", "out", (".json",)), ("--save-model", "save_model", (".safetensors",))],
+    "evaluate": [("--out", "out", (".json",))],
+    "bench": [("--out", "out", (".json",))],
+    "compare": [("--out", "out", None), ("--save-reference", "save_reference", (".safetensors",))],
+}
+COMPARE_SUFFIXES = {"json": (".json",), "csv": (".csv",), "markdown": (".md", ".markdown")}
+
+
+def preflight(args) -> None:
+    """Check every argument that needs no data or model, before any work: ConfigError/CheckpointError."""
+    from .device import pick_device
+    from .files import check_output
+    from .models import DEFAULT_MODEL
+    from .paths import model_store
+    from .store import check_suffix, slug
+
+    pick_device(args.device)
+    for option in ("checkpoint", "reference"):
+        value = getattr(args, option, None)
+        if value:
+            check_suffix(Path(value))
+            if not Path(value).expanduser().is_file():
+                raise ConfigError(f"--{option} {value}: no such file.")
+    if args.command == "train" and not args.out:  # the default: a new file in the model store
+        arch = args.arch or DEFAULT_MODEL
+        excluded = "-without-" + "-".join(_classes(args.exclude)) if args.exclude else ""
+        model_store().mkdir(parents=True, exist_ok=True)
+        args.out = str(model_store() / slug(f"{args.dataset}-{arch}{excluded}-seed{args.seed or 0}.safetensors"))
+    for option, attr, suffixes in OUTPUTS[args.command]:
+        if getattr(args, attr, None):
+            suffixes = suffixes or COMPARE_SUFFIXES[args.format]
+            setattr(args, attr, str(check_output(getattr(args, attr), suffixes, args.force, option)))
 
 
 def _write_json(payload: dict[str, Any], out: str | None) -> None:
+    from . import strict_json
     from .files import atomic_write
 
-    text = json.dumps(payload, indent=2)
+    text = strict_json.dumps(payload)
     print(text)
     if out:
         atomic_write(Path(out), lambda tmp: tmp.write_text(text + "\n"))
@@ -64,9 +134,9 @@ def _load(args) -> tuple[Any, Any]:
     from .store import default_checkpoint, load_model
 
     data = load_dataset(args.dataset, args.data_root, download=not args.offline)
-    path = Path(args.checkpoint) if args.checkpoint else default_checkpoint(data.name, args.arch)
+    path = Path(args.checkpoint).expanduser() if args.checkpoint else default_checkpoint(data.name, args.arch)
     info = None
-    if path.suffix in (".pt", ".pth"):
+    if path.suffix.lower() in (".pt", ".pth"):
         if not args.arch:
             raise ConfigError(f"{path.name} carries no metadata: add --arch to say which architecture it is.")
         info = ModelInfo.for_data(args.arch, data)
@@ -81,14 +151,10 @@ def cmd_train(args) -> dict[str, Any]:
     from .config import TrainConfig
     from .data import load_dataset
     from .models import DEFAULT_MODEL
-    from .paths import model_store
-    from .store import save_model, slug
+    from .store import save_model
 
     arch = args.arch or DEFAULT_MODEL
-    excluded = "-without-" + "-".join(_classes(args.exclude)) if args.exclude else ""
-    out = Path(args.out) if args.out else model_store() / slug(f"{args.dataset}-{arch}{excluded}-seed{args.seed or 0}.safetensors")
-    if out.exists() and not args.force:
-        raise ConfigError(f"{out} already exists; choose another --out or add --force to replace it.")
+    out = Path(args.out)  # checked (or defaulted into the model store) by preflight
     data = load_dataset(args.dataset, args.data_root, download=not args.offline)
     cfg = TrainConfig(**{k: v for k, v in {
         "epochs": args.epochs, "seed": args.seed, "lr": args.lr, "batch_size": args.batch_size,
@@ -120,8 +186,6 @@ def cmd_unlearn(args) -> dict[str, Any]:
     from .store import save_model
     from .train import gold_standard_config
 
-    if args.save_model and Path(args.save_model).exists() and not args.force:
-        raise ConfigError(f"{args.save_model} already exists; choose another path or add --force.")
     data, model = _load(args)
     args.dataset_name, args.arch_name = data.name, model.info.arch
     preset_name, cfg = _unsir_config(args)
@@ -136,12 +200,19 @@ def cmd_unlearn(args) -> dict[str, Any]:
 
 def cmd_evaluate(args) -> dict[str, Any]:
     from .metrics.evaluate import evaluate
+    from .store import non_finite_tensors
 
     data, model = _load(args)
     forget = data.resolve_classes(_classes(args.forget)) or list(model.info.forgotten)
     ev = evaluate(model, data, forget)
-    return {"dataset": data.name, "arch": model.info.arch, "forget": [data.class_names[c] for c in forget],
-            "metrics": ev.to_dict(), "info": model.info.to_dict()}
+    broken = non_finite_tensors(model)
+    report = {"dataset": data.name, "arch": model.info.arch, "forget": [data.class_names[c] for c in forget],
+              "metrics": ev.to_dict(), "non_finite_weights": broken, "info": model.info.to_dict()}
+    if broken:  # such a model answers one class for everything: A_Df 0 would look like perfect forgetting
+        report["warning"] = (f"{len(broken)} weight tensors hold NaN or inf (e.g. {broken[0]}): the model is broken "
+                             "and these accuracies say nothing about forgetting.")
+        print(f"warning: {report['warning']}", file=sys.stderr)
+    return report
 
 
 def cmd_bench(args) -> dict[str, Any]:
@@ -173,8 +244,6 @@ def cmd_compare(args) -> dict[str, Any]:
     from .store import load_model, save_model
 
     names = [get_method(n).name for n in _classes(args.methods)] if args.methods else list(METHODS)  # unknown: exit 2
-    if args.save_reference and Path(args.save_reference).exists() and not args.force:
-        raise ConfigError(f"{args.save_reference} already exists; choose another path or add --force.")
     if args.threads is not None:
         import torch
 
@@ -220,8 +289,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--offline", action="store_true", help="never download; fail with instructions if files are missing")
     p.add_argument("--arch", default=None, help="architecture (default: the checkpoint's, or smallcnn)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
-    p.add_argument("--seed", type=int, default=None, help="random seed")
+    p.add_argument("--seed", type=_seed, default=None, help=f"random seed, 0 to {MAX_SEED}")
     p.add_argument("--out", default=None, help="write the result here")
+    p.add_argument("--force", action="store_true", help="replace output files that exist (otherwise: refused)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -232,18 +302,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train an original model, or a gold standard with --exclude")
     _common(p)
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default 15)")
-    p.add_argument("--exclude", default=None, help="classes to leave out (names or indices, comma-separated)")
+    p.add_argument("--exclude", default=None, help='classes to leave out (names or indices, comma-separated; '
+                   '"quote" a name with a comma)')
     p.add_argument("--width", type=float, default=None, help="channel multiplier (default: the architecture's)")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate")
     p.add_argument("--batch-size", type=int, default=None, help="batch size")
     p.add_argument("--pretrained", action="store_true", default=None, help="start from ImageNet weights")
-    p.add_argument("--force", action="store_true", help="replace --out if it exists")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("unlearn", help="run UNSIR and report the metrics as JSON")
     _common(p)
     p.add_argument("--checkpoint", default=None, help="model to unlearn (default: the shipped model for the data set)")
-    p.add_argument("--forget", required=True, help="classes to forget (names or indices, comma-separated)")
+    p.add_argument("--forget", required=True, help='classes to forget (names or indices, comma-separated; '
+                   '"quote" a name with a comma or edge spaces)')
     p.add_argument("--preset", default=None, help="settings preset (default: the best one for data set and model)")
     p.add_argument("--retain-per-class", type=int, default=None, help="retain subset size per class")
     p.add_argument("--noise-copies", type=int, default=None, help="copies of the noise batch in impair")
@@ -255,7 +326,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repair-epochs", type=int, default=None, help="repair epochs")
     p.add_argument("--retrain", action="store_true", help="also train the gold standard without the forget classes")
     p.add_argument("--save-model", default=None, help="save the unlearned model here (.safetensors)")
-    p.add_argument("--force", action="store_true", help="replace --save-model if it exists")
     p.set_defaults(func=cmd_unlearn)
 
     p = sub.add_parser("evaluate", help="accuracy of a checkpoint, overall and on forget/retain classes")
@@ -270,12 +340,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=3, help="warm repeats of the 1-class run; the fastest counts")
     p.add_argument("--quick", action="store_true", help="smoke test: one model, one repeat, 2,000 training images")
     p.add_argument("--out", default=None, help="write the JSON report here")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("compare", help="run several unlearning methods on one request and compare them (Table 1)")
     _common(p)
     p.add_argument("--checkpoint", default=None, help="model to unlearn (default: the shipped model for the data set)")
-    p.add_argument("--forget", required=True, help="classes to forget (names or indices, comma-separated)")
+    p.add_argument("--forget", required=True, help='classes to forget (names or indices, comma-separated; '
+                   '"quote" a name with a comma or edge spaces)')
     p.add_argument("--methods", default=None,
                    help="comma-separated methods (default: all): retrain, finetune, neggrad, neggrad_plus, "
                         "random_labels, bad_teacher, scrub, salun, unsir")
@@ -285,7 +357,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a checkpoint retrained without the forget classes, used instead of training the reference")
     p.add_argument("--save-reference", default=None,
                    help="save the retrained reference here (.safetensors), to pass as --reference next time")
-    p.add_argument("--force", action="store_true", help="replace --save-reference if it exists")
     p.add_argument("--no-reference", action="store_true",
                    help="without 'retrain' in --methods, do not train a reference (distance-to-retrain columns stay empty)")
     p.add_argument("--no-relearn", action="store_true", help="skip relearn time (the slowest metric)")
@@ -301,6 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        preflight(args)
         payload = args.func(args)
         _write_json(payload, args.out if args.command != "train" else None)
     except UnsirError as err:

@@ -22,9 +22,17 @@ def pick_device(preference: str | None = "auto") -> torch.device:
     """"auto" -> CUDA when available, else CPU; "cpu"/"cuda"/"cuda:N" as asked (clear error if absent)."""
     if preference in (None, "", "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(preference)
+    try:
+        device = torch.device(preference)
+    except RuntimeError:
+        raise ConfigError(f"Unknown device {preference!r}: use auto, cpu, cuda or cuda:N.") from None
+    if device.type not in ("cpu", "cuda"):
+        raise ConfigError(f"UNSIR Studio runs on cpu or cuda, not {device.type}: use auto, cpu, cuda or cuda:N.")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError("CUDA was asked for but no GPU is visible to PyTorch; use --device cpu or auto.")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ConfigError(f"There is no {preference}: this machine has {torch.cuda.device_count()} GPU(s), "
+                          f"cuda:0 to cuda:{torch.cuda.device_count() - 1}.")
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     return device

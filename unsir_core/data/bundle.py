@@ -64,9 +64,11 @@ class ImageData:
         lookup = {name.lower(): i for i, name in enumerate(self.class_names)}
         out = set()
         for c in classes:
-            if isinstance(c, str) and c.strip().lower() in lookup:
+            if isinstance(c, str) and c in self.class_names:  # exact first: names may hold edge spaces
+                out.add(self.class_names.index(c))
+            elif isinstance(c, str) and c.strip().lower() in lookup:
                 out.add(lookup[c.strip().lower()])
-            elif isinstance(c, int) or (isinstance(c, str) and c.strip().lstrip("-").isdigit()):
+            elif isinstance(c, int) or (isinstance(c, str) and c.strip().lstrip("-").isdecimal()):
                 i = int(c)
                 if not 0 <= i < self.num_classes:
                     raise ConfigError(
