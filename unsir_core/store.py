@@ -58,7 +58,8 @@ def read_info(path: str | Path, missing_ok: bool = False) -> ModelInfo | None:
     except FileNotFoundError:
         raise CheckpointError(f"No checkpoint at {path}.") from None
     except Exception as err:
-        raise CheckpointError(f"{path.name} is not a readable safetensors checkpoint ({err}).") from err
+        _check_not_empty(path)
+        raise CheckpointError(f"{path.name} is damaged: it is not a valid safetensors file ({err}).") from err
     if META_KEY not in meta:
         if missing_ok:
             return None
@@ -79,12 +80,16 @@ def check_suffix(path: Path) -> None:
                               "use .safetensors, .pt or .pth.")
 
 
+def _check_not_empty(path: Path) -> None:
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path.name} is empty (0 bytes): the copy or download was cut short. Get the file again.")
+
+
 def _read_state(path: Path) -> dict[str, torch.Tensor]:
     if not path.exists():
         raise CheckpointError(f"No checkpoint at {path}.")
     check_suffix(path)
-    if path.stat().st_size == 0:
-        raise CheckpointError(f"{path.name} is empty (0 bytes): the copy or download was cut short. Get the file again.")
+    _check_not_empty(path)
     if path.suffix.lower() == ".safetensors":
         from safetensors.torch import load_file
 

@@ -14,7 +14,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..files import atomic_write
+from ..files import atomic_write, sweep_stale_temps
 from ..paths import data_root
 from .bundle import ImageData, channel_stats
 
@@ -141,6 +141,8 @@ def load_shapes(seed: int = 0, n_train: int = 10_000, n_test: int = 2_500) -> Im
     from safetensors.torch import load_file, save_file
 
     path = data_root() / "shapes10" / f"shapes10-v{VERSION}-seed{seed}-{n_train}-{n_test}.safetensors"
+    if path.parent.is_dir():
+        sweep_stale_temps(path.parent)  # a cache write killed mid-way left a 45 MB temporary file
     if path.exists():
         try:
             t = load_file(str(path))
