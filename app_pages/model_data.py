@@ -1,5 +1,6 @@
 import streamlit as st
 
+from unsir_core import fetch, roots
 from unsir_core.config import TrainConfig
 from unsir_core.data import DATASETS
 from unsir_core.errors import UnsirError
@@ -59,7 +60,8 @@ with upload_tab:
     upload = st.file_uploader(
         "Checkpoint file", type=["safetensors", "pt", "pth"], disabled=busy, key="upload",
         help="A .safetensors checkpoint (with or without UNSIR Studio metadata) or a PyTorch state dict (.pt/.pth) "
-             "for the architecture chosen above. Pickles that would run code are refused.")
+             f"for the architecture chosen above, at most {imports.MAX_UPLOAD_BYTES // 1024**2} MB. Pickles that would "
+             "run code are refused.")
     done = st.session_state.get("upload_done")  # (file id, refusal or None): each file is checked once
     if upload is not None and (done is None or done[0] != upload.file_id):
         try:
@@ -77,8 +79,9 @@ with upload_tab:
 with source_tab:
     source = st.text_input("Local path or URL", key="source", disabled=busy,
                            placeholder="/path/to/model.safetensors or https://example.org/model.pt",
-                           help="A checkpoint file on this machine, or an http(s) address to download it from "
-                           "(needs internet). It is checked and copied into the model store.")
+                           help="A checkpoint file in the model store, assets/models or the import folder "
+                           f"(${roots.IMPORT_ENV}), or a public http(s) address to download it from (needs internet; "
+                           f"at most {fetch.MAX_BYTES // 1024**2} MB). It is checked and copied into the model store.")
     if st.button("Load checkpoint", key="load-source", disabled=busy or not source.strip(),
                  help="Read, check and select the checkpoint at that path or URL."):
         try:
