@@ -42,7 +42,7 @@ def stored_label(name: str, by_name: dict) -> str:
             return "Default for this data set and architecture (none yet: upload or train one)"
     m = by_name.get(name)
     if m is None:
-        return f"{name} (missing)"
+        return f"{name} (missing or invalid)"
     acc = f"{m.info.test_acc:.1f}%" if m.info.test_acc is not None else "accuracy unknown"
     gone = f" · forgot {', '.join(m.info.class_names[c] for c in m.info.forgotten)}" if m.info.forgotten else ""
     return f"{m.path.stem} · {acc} · {m.info.origin}{gone} · {'shipped' if m.shipped else 'model store'}"

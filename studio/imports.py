@@ -88,7 +88,7 @@ def from_source(source: str, setup: Setup) -> str:
     """A checkpoint from a path inside the configured roots or an http(s) URL; returns its name in the store."""
     source = source.strip()
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", source):
-        name = Path(urllib.parse.urlsplit(source).path).name or "download.safetensors"
+        name = Path(urllib.parse.unquote(urllib.parse.urlsplit(source).path)).name or "download.safetensors"
         check_suffix(Path(name))  # before any byte is fetched
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / f"download{Path(name).suffix.lower()}"

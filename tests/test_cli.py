@@ -56,11 +56,15 @@ def test_train_then_evaluate_and_refuse_to_overwrite(tmp_path):
     (["--forget", "0", "--preset", "nope"], "Unknown preset"),
     (["--forget", "0", "--dataset", "cifar10", "--offline"], "CIFAR-10"),
     (["--forget", "0", "--arch", "resnet18"], "No trained model"),
+    (["--forget", "²"], "Unknown class '²'"),
+    (["--forget", "0", "--device", "tpu"], "Unknown device 'tpu'"),
+    (["--forget", "0", "--seed", "99999999999999999999"], "give a seed from 0 to 2147483647"),
+    (["--forget", "0", "--save-model", "out.pt"], "should end in .safetensors"),
 ])
 def test_bad_input_exits_2_with_a_clear_message(tmp_path, args, message):
     res = cli("unlearn", "--data-root", str(tmp_path), "--quiet", *args)
     assert res.returncode == 2
-    assert message in res.stderr
+    assert message in res.stderr and "error:" in res.stderr
     assert "Traceback" not in res.stderr
 
 

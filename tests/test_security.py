@@ -133,7 +133,7 @@ def test_a_forged_file_in_the_store_breaks_no_page():
         at.switch_page(page.path).run()
         assert not at.exception, [e.value for e in at.exception]
     assert "none for Small CNN" in " ".join(m.value for m in at.sidebar.markdown)
-    assert "forged.safetensors (missing)" in at.selectbox(key="setup:model").format_func("forged.safetensors")
+    assert "forged.safetensors (missing or invalid)" in at.selectbox(key="setup:model").format_func("forged.safetensors")
     at.selectbox(key="setup:model").set_value("").run()  # the store still works: back to the shipped model
     assert not at.exception and at.subheader[0].value.startswith("Selected model: shapes10-smallcnn")
 
