@@ -17,7 +17,7 @@ from torch import nn
 
 from .data import ImageData
 from .errors import CheckpointError
-from .models import IMAGENET_MEAN, IMAGENET_STD, get_spec
+from .models import IMAGENET_MEAN, IMAGENET_STD, MODELS, get_spec
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class ModelInfo:
         d = {k: v for k, v in d.items() if k in known}
         for key in ("class_names", "mean", "std", "forgotten"):
             if key in d:
-                _need(isinstance(d[key], (list, tuple)), f"{key} must be a list, not {d[key]!r}")
+                _need(isinstance(d[key], (list, tuple)), f"{key} must be a list")
                 d[key] = tuple(d[key])
         try:
             info = cls(**d)
@@ -63,8 +63,6 @@ class ModelInfo:
 
     def check_metadata(self) -> None:
         """Raise CheckpointError unless every field has a sane type and value (see `LIMITS`)."""
-        from .models import MODELS
-
         _need(isinstance(self.arch, str) and self.arch in MODELS, f"unknown architecture {self.arch!r}")
         _need(_text(self.dataset), f"dataset must be a short text, not {self.dataset!r}")
         names = self.class_names
