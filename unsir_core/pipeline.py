@@ -17,6 +17,7 @@ from .data import ImageData
 from .device import describe, pick_device, synchronize
 from .metrics.evaluate import Evaluation, evaluate
 from .progress import CancelToken, ProgressFn
+from .recipe import Recipe
 from .train import fit
 from .unlearn import UnlearnResult, unlearn
 
@@ -32,6 +33,12 @@ class UnsirRun:
     class_names: tuple[str, ...]
     device: str  # human-readable device, e.g. "CPU (2 threads)" or the GPU's name
     extras: dict[str, Any] = field(default_factory=dict)  # further metrics (weight distance, MIA, ...)
+    recipe: Recipe | None = None  # which recipe chose the settings, and what it chose (None: given by hand)
+
+    @property
+    def degraded(self) -> bool:
+        """The collapse guard fired: retain accuracy did not come back (see `result.repair_outcome`)."""
+        return bool(self.result.repair_outcome and self.result.repair_outcome.degraded)
 
     @property
     def forgotten(self) -> tuple[int, ...]:
@@ -46,7 +53,10 @@ class UnsirRun:
             "forget": [names[c] for c in self.result.forget],
             "forget_indices": list(self.result.forget),
             "forgotten_total": [names[c] for c in self.forgotten],
+            "recipe": self.recipe.to_dict() if self.recipe else {"name": "custom", "choices": []},
             "config": self.result.config.to_dict(),
+            "repair_check": self.result.repair_outcome.to_dict() if self.result.repair_outcome else None,
+            "degraded": self.degraded,
             "device": self.device,
             "timings_s": self.timings_s,
             "noise": {"forget_ce": self.result.noise.forget_ce, "l2_norm": self.result.noise.l2_norm,
@@ -60,8 +70,10 @@ class UnsirRun:
 def run_unsir(model: Classifier, data: ImageData, forget: Sequence[int | str], cfg: UnsirConfig = UnsirConfig(),
               device: str | torch.device | None = "auto", retrain: TrainConfig | None = None,
               progress: ProgressFn | None = None, cancel: CancelToken | None = None,
-              monitor_every: int = 0) -> UnsirRun:
-    """Unlearn `forget` from `model`, evaluate every stage, and optionally train the gold standard."""
+              monitor_every: int = 0, recipe: Recipe | None = None) -> UnsirRun:
+    """Unlearn `forget` from `model`, evaluate every stage, and optionally train the gold standard.
+
+    `recipe` is only recorded (its config is `cfg`, possibly with the user's overrides)."""
     device = pick_device(device) if not isinstance(device, torch.device) else device
     data = data.to(device)
     result = unlearn(model, data, forget, cfg, device, progress, cancel, monitor_every=monitor_every)
@@ -84,4 +96,5 @@ def run_unsir(model: Classifier, data: ImageData, forget: Sequence[int | str], c
         retrained.net.to(device)
         evaluations["retrain"] = evaluate(retrained, data, gone)
         timings["retrain"] = round(time.perf_counter() - start, 4)
-    return UnsirRun(result, model, retrained, evaluations, timings, data.name, data.class_names, describe(device))
+    return UnsirRun(result, model, retrained, evaluations, timings, data.name, data.class_names, describe(device),
+                    recipe=recipe)

@@ -1,7 +1,8 @@
 """UNSIR: error-maximizing noise, then one impair epoch on noise + a small retain subset, then repair.
 
-Zero-glance: the only training images read here are the retain subset, chosen per retain class by
-`sample_retain_subset`; forget-class training images are never indexed. The input model is never
+Zero-glance: the only training images read here are the retain subset and a few held-out retain-class
+images that check repair, both chosen per retain class by `split_retain`; forget-class training images are
+never indexed. The input model is never
 modified: all work happens on a copy, and a NaN/inf loss raises `DivergedError` (the caller keeps
 the original).
 """
@@ -9,12 +10,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 
 from .batches import num_batches
+from .check import RepairCheck, RepairOutcome
 from .classifier import Classifier
 from .config import PhaseConfig, UnsirConfig
 from .data import ImageData
@@ -24,30 +26,39 @@ from .metrics.evaluate import predict_logits, summarize
 from .models import get_spec
 from .noise import Noise, freeze, optimize_noise
 from .optim import anneal_schedule, freeze_prefixes, frozen_names, make_optimizer, param_groups
-from .progress import CancelToken, ProgressFn, Reporter
+from .progress import CancelToken, ProgressFn, Reporter, emit
 
 
-def sample_retain_subset(train_y: torch.Tensor, retain_classes: Sequence[int], per_class: int,
-                         seed: int) -> torch.Tensor:
-    """Indices [R] of `per_class` training samples of each retain class, seeded per class.
+def split_retain(train_y: torch.Tensor, retain_classes: Sequence[int], per_class: int, held_out: int,
+                 seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices of the retain subset [R] (`per_class` training images of each retain class) and of the check's
+    held-out images [V] (up to `held_out` more of each class, what the class has left), seeded per class.
 
     Each class is drawn from its own generator, so the choice does not depend on the other classes
-    (removing forget-class samples from the data set changes nothing here).
+    (removing forget-class samples from the data set changes nothing here). Only retain classes are indexed.
     """
     if per_class < 1:
         raise ConfigError("The retain subset needs at least 1 sample per class.")
     labels = train_y.cpu()
-    chosen = []
+    chosen, checked = [], []
     for c in retain_classes:
         idx = (labels == c).nonzero().flatten()
         if per_class > len(idx):
             raise ConfigError(
                 f"Asked for {per_class} retain samples per class, but class {c} has only {len(idx)} training "
-                f"samples: use at most {len(idx)}."
+                f"samples: use at most {len(idx)}, or the auto recipe (no preset), which sizes the subset itself."
             )
         g = torch.Generator().manual_seed(seed * 1_000_003 + int(c))
-        chosen.append(idx[torch.randperm(len(idx), generator=g)[:per_class]])
-    return torch.cat(chosen).sort().values
+        order = idx[torch.randperm(len(idx), generator=g)]
+        chosen.append(order[:per_class])
+        checked.append(order[per_class: per_class + held_out])
+    return torch.cat(chosen).sort().values, torch.cat(checked).sort().values
+
+
+def sample_retain_subset(train_y: torch.Tensor, retain_classes: Sequence[int], per_class: int,
+                         seed: int) -> torch.Tensor:
+    """Indices [R] of `per_class` training samples of each retain class (the retain subset of `split_retain`)."""
+    return split_retain(train_y, retain_classes, per_class, 0, seed)[0]
 
 
 @dataclass(frozen=True)
@@ -86,8 +97,11 @@ def phase_pool(model: Classifier, retain_x: torch.Tensor, retain_y: torch.Tensor
 def run_phase(model: Classifier, phase: str, cfg: PhaseConfig, retain_x: torch.Tensor, retain_y: torch.Tensor,
               noise: Noise | None = None, copies: int = 0, generator: torch.Generator | None = None,
               progress: ProgressFn | None = None, cancel: CancelToken | None = None,
-              probe: Probe | None = None, monitor_every: int = 0) -> list[float]:
+              probe: Probe | None = None, monitor_every: int = 0,
+              stop_after_epoch: Callable[[], bool] | None = None) -> list[float]:
     """Train `model.net` in place for `cfg.epochs` on the retain subset plus `copies` x the noise.
+
+    `stop_after_epoch`, called after each epoch but the last, ends the phase early when it returns True.
 
     The learning rates stay constant (as in the paper) unless `cfg.anneal` > 0, which lowers them linearly
     to near 0 over that final fraction of the steps.
@@ -110,7 +124,9 @@ def run_phase(model: Classifier, phase: str, cfg: PhaseConfig, retain_x: torch.T
                         hint=f"Lower the {phase} learning rate (now {cfg.lr}{'' if cfg.head_lr is None else f', head {cfg.head_lr}'}).")
     model.net.train()
     step = 0
-    for _ in range(cfg.epochs):
+    for epoch in range(cfg.epochs):
+        if epoch and stop_after_epoch is not None and stop_after_epoch():
+            break
         perm = torch.randperm(pool, generator=gen)  # drawn on the CPU for determinism across devices
         if n_noise:
             perm = torch.where(perm < n_retain, perm, n_retain + (perm - n_retain) % n_noise)
@@ -142,6 +158,7 @@ class UnlearnResult:
     losses: dict[str, list[float]]  # loss per step of impair and repair
     config: UnsirConfig
     device: str
+    repair_outcome: RepairOutcome | None = None  # the self-check's verdict: epochs, held-out accuracy, degraded
 
 
 def unlearn(model: Classifier, data: ImageData, forget: Sequence[int | str], cfg: UnsirConfig = UnsirConfig(),
@@ -158,9 +175,10 @@ def unlearn(model: Classifier, data: ImageData, forget: Sequence[int | str], cfg
     forget = data.forget_classes(forget, model.info.forgotten)
     gone = sorted(set(forget) | set(model.info.forgotten))
     retain_classes = [c for c in range(data.num_classes) if c not in gone]
-    idx = sample_retain_subset(data.train_y, retain_classes, cfg.retain_per_class, cfg.seed)
-    retain_x = data.train_x[idx.to(data.device)].to(device)  # the only training images read
+    idx, held = split_retain(data.train_y, retain_classes, cfg.retain_per_class, cfg.check.val_per_class, cfg.seed)
+    retain_x = data.train_x[idx.to(data.device)].to(device)  # the only training images trained on
     retain_y = data.train_y[idx.to(data.device)].to(device)
+    held_x, held_y = data.train_x[held.to(data.device)].to(device), data.train_y[held.to(data.device)]  # checked only
 
     work = model.copy()
     work.net.to(device, memory_format=memory_format(device))
@@ -177,14 +195,15 @@ def unlearn(model: Classifier, data: ImageData, forget: Sequence[int | str], cfg
         timings[name] = round(time.perf_counter() - start, 4)
         return out
 
+    check = RepairCheck(work, held_x, held_y, cfg)  # the original's accuracy on the held-out images
     freeze(work)
     noise = timed("noise", lambda: optimize_noise(work, forget, cfg.noise, gen, progress, cancel))
     work.net.requires_grad_(True)
     impair_losses = timed("impair", lambda: run_phase(work, "impair", cfg.impair, retain_x, retain_y, noise,
                                                       cfg.noise_copies, gen, progress, cancel, probe, monitor_every))
     impaired = work.copy() if keep_impaired else None
-    repair_losses = timed("repair", lambda: run_phase(work, "repair", cfg.repair, retain_x, retain_y, None, 0,
-                                                      gen, progress, cancel, probe, monitor_every))
+    repair_losses, outcome = timed("repair", lambda: repair(work, cfg, retain_x, retain_y, gen, check, progress,
+                                                            cancel, probe, monitor_every))
     timings["unlearn"] = round(timings["noise"] + timings["impair"] + timings["repair"], 4)
     work.net.requires_grad_(True)  # a result model is fully trainable, whatever the phases froze
     work.net.eval()
@@ -196,4 +215,33 @@ def unlearn(model: Classifier, data: ImageData, forget: Sequence[int | str], cfg
         impaired.net.eval()
         impaired = Classifier(impaired.net, replace(info, details={**details, "stage": "impair"}))
     return UnlearnResult(final, impaired, noise, tuple(forget), idx, timings,
-                         {"impair": impair_losses, "repair": repair_losses}, cfg, str(device))
+                         {"impair": impair_losses, "repair": repair_losses}, cfg, str(device), outcome)
+
+
+def repair(work: Classifier, cfg: UnsirConfig, retain_x: torch.Tensor, retain_y: torch.Tensor,
+           gen: torch.Generator, check: RepairCheck, progress: ProgressFn | None, cancel: CancelToken | None,
+           probe: Probe | None, monitor_every: int) -> tuple[list[float], RepairOutcome]:
+    """Repair on the retain subset, checking the held-out retain images after each epoch: stop once the target
+    is reached; past the planned epochs add up to `cfg.check.extra_epochs` more at half the rates."""
+    start = time.perf_counter()
+
+    def done() -> bool:
+        check.done(work)
+        emit(progress, "check", len(check.history), cfg.repair.epochs + cfg.check.extra_epochs, start,
+             check_acc=check.history[-1], check_original=check.original_acc)
+        return check.reached
+
+    monitor = (probe, monitor_every)
+    losses = run_phase(work, "repair", cfg.repair, retain_x, retain_y, None, 0, gen, progress, cancel, *monitor,
+                       stop_after_epoch=done if check.enabled else None)
+    if check.enabled and not check.reached:
+        done()  # the last planned epoch
+    extra = 0
+    half = replace(cfg.repair, epochs=1, lr=cfg.repair.lr / 2,
+                   head_lr=None if cfg.repair.head_lr is None else cfg.repair.head_lr / 2)
+    while check.enabled and not check.reached and extra < cfg.check.extra_epochs:
+        extra += 1
+        losses += run_phase(work, "repair+", half, retain_x, retain_y, None, 0, gen, progress, cancel, *monitor)
+        done()
+    epochs = len(check.history) if check.enabled else cfg.repair.epochs
+    return losses, check.outcome(epochs, extra)
