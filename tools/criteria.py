@@ -5,7 +5,7 @@
     python tools/criteria.py RESULT.json [RESULT.json ...]
 
 `--run` unlearns every forget set (default: each class alone, then two sets of three) with each
-seed in one warm process, using the shipped checkpoint and its data set's preset, exactly as
+seed in one warm process, using the shipped checkpoint and the auto recipe, exactly as
 `python -m unsir_core unlearn --forget F --seed S --out R.json` would, and writes those JSON files
 under --out-dir. Either way it prints, per forget set, the mean over seeds of A_Df, A_Dr as % of
 the original's, the largest share of forget-class predictions that one retain class receives,
@@ -62,22 +62,21 @@ def run_all(arch: str | None, seeds: list[int], forget_sets: list[str], out_dir:
             retrain: bool = False) -> list[dict]:
     from unsir_core.data import load_dataset
     from unsir_core.pipeline import run_unsir
-    from unsir_core.presets import preset_for
+    from unsir_core.recipe import choose_recipe
     from unsir_core.store import default_checkpoint, load_model
     from unsir_core.train import gold_standard_config
 
     data = load_dataset("shapes10")
     model = load_model(default_checkpoint("shapes10", arch))
-    preset = preset_for(data.name, model.info.arch)
     out_dir.mkdir(parents=True, exist_ok=True)
-    run_unsir(model, data, [0], preset.config, "cpu")  # warm-up: oneDNN builds its kernels on the first call
+    run_unsir(model, data, [0], choose_recipe(data, model.info, [0]).config, "cpu")  # warm-up: oneDNN's kernels
     runs = []
     for forget in forget_sets:
         for seed in seeds:
             gold = gold_standard_config(model.info, seed) if retrain else None  # as the CLI's --retrain
-            run = run_unsir(model, data, forget.split(","), preset.config.with_overrides(seed=seed), "cpu",
-                            retrain=gold)
-            result = {"preset": preset.name, **run.to_json()}
+            recipe = choose_recipe(data, model.info, forget.split(","), seed=seed)  # as `unlearn` without a preset
+            run = run_unsir(model, data, forget.split(","), recipe.config, "cpu", retrain=gold, recipe=recipe)
+            result = {"preset": recipe.name, **run.to_json()}
             (out_dir / f"{model.info.arch}-{forget.replace(',', '+')}-seed{seed}.json").write_text(json.dumps(result))
             print(f"{forget} seed {seed}: A_Df {result['metrics']['repair']['forget_acc']:.2f}, "
                   f"A_Dr {result['metrics']['repair']['retain_acc']:.2f}, {run.timings_s}", file=sys.stderr)

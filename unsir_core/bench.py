@@ -26,7 +26,8 @@ from .errors import ConfigError
 from .device import describe, memory_format, pick_device, synchronize
 from .metrics.evaluate import evaluate
 from .models import DEFAULT_MODEL
-from .presets import PRESETS, preset_for
+from .presets import PRESETS
+from .recipe import choose_recipe
 from .train import training_speed
 from .unlearn import unlearn
 
@@ -129,9 +130,9 @@ def cases_for(device: torch.device) -> tuple[list[Case], ImageData, dict[str, Cl
     shipped = {m.info.arch: m for m in list_models("shapes10") if m.shipped and m.info.origin == "trained"}
     cases, models = [], {}
     for arch, stored in sorted(shipped.items(), key=lambda kv: (kv[0] != DEFAULT_MODEL, kv[0])):  # default first
-        preset = preset_for("shapes10", arch)
-        cases.append(Case(arch, stored.info.width, preset.config, preset.name))
         models[arch] = load_model(stored.path)
+        recipe = choose_recipe(data, models[arch].info, [0])  # as `unlearn --forget 0` without a preset
+        cases.append(Case(arch, stored.info.width, recipe.config, recipe.name))
     return cases, data, models
 
 

@@ -1,7 +1,8 @@
-"""UNSIR presets are data: the paper's settings and settings tuned per data set and model.
+"""UNSIR presets are data: the paper's settings, faithful, and settings tuned for one data set and model.
 
-Learning rates are the most sensitive knob (paper Tables 5-6), so a preset is only as good as the
-measurement behind it; each tuned entry names the command and result that chose it.
+None of them is a default: without a named preset the auto recipe (recipe.py) derives the settings from the
+data and the model. Learning rates are the most sensitive knob (paper Tables 5-6), so a preset is only as good
+as the measurement behind it; each tuned entry names the command and result that chose it.
 """
 from __future__ import annotations
 
@@ -84,13 +85,3 @@ def get_preset(name: str) -> Preset:
     if preset is None:
         raise ConfigError(f"Unknown preset {name!r}. Choose one of: {', '.join(PRESETS)}.")
     return preset
-
-
-def preset_for(dataset: str, arch: str) -> Preset:
-    """The most specific preset for a data set and architecture (the first listed among equals); the
-    paper's CIFAR-10 one otherwise."""
-    ranked = sorted(PRESETS.values(), key=lambda p: (p.dataset == dataset) * 2 + (p.arch == arch), reverse=True)
-    best = ranked[0]
-    if (best.dataset in (None, dataset)) and (best.arch in (None, arch)) and (best.dataset or best.arch):
-        return best
-    return PRESETS["paper-cifar10"]

@@ -35,6 +35,8 @@ class ModelSpec:
     pretrained_weights: str | None = None  # torchvision weights name for ImageNet initialisation
     reshape_transform: Callable[[torch.Tensor], torch.Tensor] | None = None  # GradCAM, for token models
     cpu_friendly: bool = False  # trains in seconds to minutes on a 2-core CPU
+    family: str = "cnn"  # "cnn" (BatchNorm conv nets) or "transformer": picks the auto recipe's learning rates
+    early: tuple[str, ...] = ()  # every layer before the last stage: the auto recipe keeps them fixed (see recipe.py)
 
     def create(self, num_classes: int, in_channels: int = 3, width: float | None = None) -> nn.Module:
         if num_classes < 2:
@@ -45,28 +47,43 @@ class ModelSpec:
         return model.get_submodule(self.target_layer)
 
 
+def _prefixes(module: str, n: int) -> tuple[str, ...]:
+    """"module.0" ... "module.{n-1}": the first n blocks of a Sequential (each must hold parameters)."""
+    return tuple(f"{module}.{i}" for i in range(n))
+
+
+def _vit_early(layers: int) -> tuple[str, ...]:
+    """Patch embedding, class token, position embedding and all encoder layers but the last two."""
+    return ("class_token", "conv_proj", "encoder.pos_embedding",
+            *(f"encoder.layers.encoder_layer_{i}" for i in range(layers - 2)))
+
+
+RESNET_EARLY = ("conv1", "bn1", "layer1", "layer2", "layer3")  # everything before layer4
+
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
         ModelSpec("smallcnn", "Small CNN", "Five conv layers, ~0.1M parameters; the fast CPU default.",
-                  SmallCNN, "features.4", "fc", default_width=0.5, cpu_friendly=True),
+                  SmallCNN, "features.4", "fc", default_width=0.5, cpu_friendly=True, early=_prefixes("features", 4)),
         ModelSpec("allcnn", "All-CNN", "All-CNN-C, the paper's CIFAR-10 model (width 0.25 for CPU demos).",
-                  AllCNN, "features.9", "classifier", default_width=1.0, cpu_friendly=True),
+                  AllCNN, "features.9", "classifier", default_width=1.0, cpu_friendly=True,
+                  early=("features.0", "features.1", "features.2", "features.4", "features.5", "features.6")),
         ModelSpec("resnet18", "ResNet18 (CIFAR stem)", "ResNet18 with a 3x3 stride-1 stem, the standard CIFAR model.",
-                  ResNet18, "layer4", "fc", pretrained_weights="ResNet18_Weights.IMAGENET1K_V1"),
+                  ResNet18, "layer4", "fc", pretrained_weights="ResNet18_Weights.IMAGENET1K_V1", early=RESNET_EARLY),
         ModelSpec("resnet18_tv", "ResNet18 (torchvision stem)",
                   "torchvision's ResNet18 with the ImageNet stem, as in the authors' notebook (layer4 is 1x1 at 32x32).",
                   functools.partial(ResNet18, stem="imagenet"), "layer3", "fc",
-                  pretrained_weights="ResNet18_Weights.IMAGENET1K_V1"),
+                  pretrained_weights="ResNet18_Weights.IMAGENET1K_V1", early=RESNET_EARLY),
         ModelSpec("mobilenet_v2", "MobileNetV2", "MobileNetV2 with a stride-1 stem for 32x32 images.",
                   mobilenet_v2_small, "features.18", "classifier",
-                  pretrained_weights="MobileNet_V2_Weights.IMAGENET1K_V1"),
+                  pretrained_weights="MobileNet_V2_Weights.IMAGENET1K_V1", early=_prefixes("features", 14)),
         ModelSpec("vit_small", "ViT (small, 32x32)", "A 6-layer Vision Transformer with 4x4 patches.",
                   vit_small, "encoder.layers.encoder_layer_5.ln_1", "heads",
-                  reshape_transform=vit_reshape_transform),
+                  reshape_transform=vit_reshape_transform, family="transformer", early=_vit_early(6)),
         ModelSpec("vit_b_16", "ViT-B/16 (224x224)", "torchvision ViT-B/16 at 224x224 for ImageNet-pretrained fine-tuning.",
                   vit_b16, "encoder.layers.encoder_layer_11.ln_1", "heads", input_size=224,
-                  pretrained_weights="ViT_B_16_Weights.IMAGENET1K_V1", reshape_transform=vit_reshape_transform),
+                  pretrained_weights="ViT_B_16_Weights.IMAGENET1K_V1", reshape_transform=vit_reshape_transform,
+                  family="transformer", early=_vit_early(12)),
     )
 }
 
