@@ -113,10 +113,14 @@ def _render(labels: torch.Tensor, g: torch.Generator, size: int) -> torch.Tensor
     return (img.clamp(0, 1) * 255).round().to(torch.uint8)
 
 
-def generate_shapes(n_train: int, n_test: int, seed: int = 0, size: int = 32) -> ImageData:
-    """Generate Shapes-10 in memory: balanced classes, train and test drawn from one seeded stream."""
+def generate_shapes(n_train: int, n_test: int, seed: int = 0, size: int = 32, classes: int = 10) -> ImageData:
+    """Generate Shapes-10 in memory: balanced classes, train and test drawn from one seeded stream.
+
+    `classes` < 10 keeps the first shapes only (a smaller variant, named e.g. "shapes5")."""
+    if not 2 <= classes <= len(CLASS_NAMES):
+        raise ValueError(f"classes must be 2..{len(CLASS_NAMES)}, got {classes}")
     g = torch.Generator().manual_seed(seed)
-    k = len(CLASS_NAMES)
+    k = classes
     total = n_train + n_test
     labels = torch.arange(total) % k
     labels = labels[torch.randperm(total, generator=g)]
@@ -124,8 +128,8 @@ def generate_shapes(n_train: int, n_test: int, seed: int = 0, size: int = 32) ->
     x = torch.cat(chunks)
     mean, std = channel_stats(x[:n_train])
     return ImageData(
-        name="shapes10",
-        class_names=CLASS_NAMES,
+        name=f"shapes{k}",
+        class_names=CLASS_NAMES[:k],
         train_x=x[:n_train],
         train_y=labels[:n_train].long(),
         test_x=x[n_train:],
