@@ -1,4 +1,4 @@
-"""Command line: `python -m unsir_core train | unlearn | evaluate | compare | bench`.
+"""Command line: `python -m unsir_core train | unlearn | evaluate | compare | bench | robustness`.
 
 Progress bars go to stderr, the JSON result to stdout (and to --out), strict JSON (NaN becomes null).
 Every argument that can be checked is checked before any work (`preflight`): output paths (suffix,
@@ -13,6 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, UnsirError
+
+
+class DegradedResult(UnsirError):
+    """The collapse guard fired and --allow-degraded was not given: exit status 3, nothing saved."""
 from .progress import ProgressEvent
 
 
@@ -86,6 +90,7 @@ OUTPUTS = {  # command -> (option, attribute, suffixes) of every file it writes
     "evaluate": [("--out", "out", (".json",))],
     "bench": [("--out", "out", (".json",))],
     "compare": [("--out", "out", None), ("--save-reference", "save_reference", (".safetensors",))],
+    "robustness": [("--out", "out", (".json",)), ("--markdown", "markdown", (".md", ".markdown"))],
 }
 COMPARE_SUFFIXES = {"json": (".json",), "csv": (".csv",), "markdown": (".md", ".markdown")}
 
@@ -99,6 +104,13 @@ def preflight(args) -> None:
     from .store import check_suffix, slug
 
     pick_device(args.device)
+    if args.command == "unlearn":
+        from .config import UnsirConfig
+        from .presets import get_preset
+
+        if args.preset and args.preset != "auto":
+            get_preset(args.preset)
+        _tuned(args, UnsirConfig())  # ranges do not depend on the recipe: an out-of-range flag fails here
     for option in ("checkpoint", "reference"):
         value = getattr(args, option, None)
         if value:
@@ -169,33 +181,52 @@ def cmd_train(args) -> dict[str, Any]:
     return {"checkpoint": str(out), "info": model.info.to_dict()}
 
 
-def _unsir_config(args):
-    from .presets import get_preset, preset_for
+# The tuning flags of `unlearn`: dotted UNSIR setting -> argparse destination.
+TUNING_FLAGS = {"seed": "seed", "retain_per_class": "retain_per_class", "noise_copies": "noise_copies",
+                "noise.steps": "noise_steps", "noise.batch_size": "noise_batch", "noise.l2_weight": "noise_l2",
+                "impair.lr": "impair_lr", "repair.lr": "repair_lr", "repair.epochs": "repair_epochs"}
 
-    preset = get_preset(args.preset) if args.preset else preset_for(args.dataset_name, args.arch_name)
-    cfg = preset.config.with_overrides(**{
-        "seed": args.seed, "retain_per_class": args.retain_per_class, "noise_copies": args.noise_copies,
-        "noise.steps": args.noise_steps, "noise.batch_size": args.noise_batch, "noise.l2_weight": args.noise_l2,
-        "impair.lr": args.impair_lr, "repair.lr": args.repair_lr, "repair.epochs": args.repair_epochs,
-    })
-    return preset.name, cfg
+
+def _tuned(args, base):
+    """`base` (an UnsirConfig) with the tuning flags applied; an out-of-range flag is an error naming the flag."""
+    try:
+        return base.with_overrides(**{name: getattr(args, dest) for name, dest in TUNING_FLAGS.items()})
+    except ConfigError as err:
+        flags = [f"--{dest.replace('_', '-')}" for name, dest in TUNING_FLAGS.items() if str(err).startswith(name)]
+        raise ConfigError(f"{flags[0]}: {err}" if flags else str(err)) from None
+
+
+def _unsir_recipe(args, data, info):
+    """The recipe (a named preset, or the auto recipe for this data and model) with the tuning flags applied."""
+    from dataclasses import replace
+
+    from .recipe import choose_recipe
+
+    recipe = choose_recipe(data, info, _classes(args.forget), args.preset, args.seed or 0)
+    return replace(recipe, config=_tuned(args, recipe.config))
 
 
 def cmd_unlearn(args) -> dict[str, Any]:
+    from . import strict_json
     from .pipeline import run_unsir
     from .store import save_model
     from .train import gold_standard_config
 
     data, model = _load(args)
-    args.dataset_name, args.arch_name = data.name, model.info.arch
-    preset_name, cfg = _unsir_config(args)
+    recipe = _unsir_recipe(args, data, model.info)
+    cfg = recipe.config
     retrain = gold_standard_config(model.info, cfg.seed) if args.retrain else None
     bar = BarProgress(not args.quiet)
-    run = run_unsir(model, data, _classes(args.forget), cfg, args.device, retrain=retrain, progress=bar)
+    run = run_unsir(model, data, _classes(args.forget), cfg, args.device, retrain=retrain, progress=bar, recipe=recipe)
     bar.close()
+    report = {"preset": recipe.name, **run.to_json()}
+    if run.degraded and not args.allow_degraded:
+        print(strict_json.dumps(report))
+        raise DegradedResult(f"{run.result.repair_outcome.message} Nothing was saved; add --allow-degraded to keep "
+                             "the result anyway.")
     if args.save_model:
         save_model(run.result.model, Path(args.save_model))
-    return {"preset": preset_name, **run.to_json()}
+    return report
 
 
 def cmd_evaluate(args) -> dict[str, Any]:
@@ -283,6 +314,37 @@ def cmd_compare(args) -> dict[str, Any]:
     return result.to_json()
 
 
+def cmd_robustness(args) -> dict[str, Any]:
+    from .robustness import ARCHS, DATA, QUICK, timed_matrix, to_markdown
+
+    data = _classes(args.data) or (QUICK["data"] if args.quick else list(DATA))
+    archs = _classes(args.arch) or (QUICK["arch"] if args.quick else list(ARCHS))
+    for key, known, what in [*((k, DATA, "data set") for k in data), *((k, ARCHS, "architecture") for k in archs)]:
+        if key not in known:
+            raise ConfigError(f"Unknown {what} {key!r} for the robustness matrix. Choose from {', '.join(known)}.")
+    seeds = args.seeds if args.seeds is not None else ([0] if args.quick else [0, 1, 2])
+    from tqdm import tqdm
+
+    bar = tqdm(desc="cells", file=sys.stderr, disable=args.quiet, dynamic_ncols=True)
+
+    def on_cell(cell, done: int, total: int) -> None:
+        bar.total = total
+        bar.set_postfix({"last": f"{cell.data}/{cell.arch} A_Df {cell.forget_acc:.1f} A_Dr {cell.retain_share:.0f}%"},
+                        refresh=False)
+        bar.update(1)
+
+    report = timed_matrix(data, archs, seeds, quick=args.quick, device=args.device, on_cell=on_cell,
+                          log=lambda text: bar.write(text, file=sys.stderr))
+    bar.close()
+    table = to_markdown(report["rows"])
+    print(table, file=sys.stderr)
+    if args.markdown:
+        from .files import atomic_write
+
+        atomic_write(Path(args.markdown), lambda tmp: tmp.write_text(table + "\n"))
+    return report
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="shapes10", help="data set name, or folder:PATH (default: shapes10)")
     p.add_argument("--data-root", default=None, help="where torchvision data sets live (default: $UNSIR_DATA_ROOT)")
@@ -315,7 +377,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default=None, help="model to unlearn (default: the shipped model for the data set)")
     p.add_argument("--forget", required=True, help='classes to forget (names or indices, comma-separated; '
                    '"quote" a name with a comma or edge spaces)')
-    p.add_argument("--preset", default=None, help="settings preset (default: the best one for data set and model)")
+    p.add_argument("--preset", default=None,
+                   help="a named settings preset (default: auto, the recipe derived from the data and the model)")
     p.add_argument("--retain-per-class", type=int, default=None, help="retain subset size per class")
     p.add_argument("--noise-copies", type=int, default=None, help="copies of the noise batch in impair")
     p.add_argument("--noise-steps", type=int, default=None, help="Adam steps on the noise")
@@ -326,6 +389,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repair-epochs", type=int, default=None, help="repair epochs")
     p.add_argument("--retrain", action="store_true", help="also train the gold standard without the forget classes")
     p.add_argument("--save-model", default=None, help="save the unlearned model here (.safetensors)")
+    p.add_argument("--allow-degraded", action="store_true",
+                   help="keep (print, --out, --save-model) a result the collapse guard marked degraded; without it "
+                        "such a run saves nothing and exits with status 3")
     p.set_defaults(func=cmd_unlearn)
 
     p = sub.add_parser("evaluate", help="accuracy of a checkpoint, overall and on forget/retain classes")
@@ -342,6 +408,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="write the JSON report here")
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("robustness", help="the auto recipe on several data sets x models x forget sets x seeds")
+    p.add_argument("--data", default=None, help="data sets, comma-separated (default: all; see unsir_core/robustness.py)")
+    p.add_argument("--arch", default=None, help="architectures, comma-separated (default: all)")
+    p.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds (default: 0 1 2; --quick: 0)")
+    p.add_argument("--quick", action="store_true", help="a small matrix for CI: two small data sets, the Small CNN")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    p.add_argument("--out", default=None, help="write the JSON report (every cell and the summary) here")
+    p.add_argument("--markdown", default=None, help="write the summary table here (.md)")
+    p.add_argument("--force", action="store_true", help="replace --out and --markdown if they exist")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_robustness)
 
     p = sub.add_parser("compare", help="run several unlearning methods on one request and compare them (Table 1)")
     _common(p)
@@ -375,6 +453,9 @@ def main(argv: list[str] | None = None) -> int:
         preflight(args)
         payload = args.func(args)
         _write_json(payload, args.out if args.command != "train" else None)
+    except DegradedResult as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 3
     except UnsirError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
