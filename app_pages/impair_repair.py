@@ -3,8 +3,10 @@ import streamlit as st
 from unsir_core.presets import PRESETS
 
 from studio import jobs, nav, runs, state, ui
-from studio.setup import preset_notes
+from studio.setup import AUTO, preset_notes
 from studio.figures import run_figures
+
+AUTO_TITLE = "Auto: derived from the data and the model"
 
 ui.header(nav.UNLEARN, """
 **Impair** trains the model for one epoch on the noise (each sample labelled with its forget class) mixed
@@ -18,10 +20,16 @@ forget = ui.require_forget(data)
 setup = state.setup()
 busy = jobs.busy()
 
-st.selectbox("Preset", list(PRESETS), format_func=lambda k: PRESETS[k].title, disabled=busy,
-             help="Settings from the paper, or tuned for a data set and model. Choosing one replaces every setting "
-             "below except the seed.", **state.bind("preset"))
-st.caption(PRESETS[setup.preset].description if setup.preset in PRESETS else "")
+st.selectbox("Preset", [AUTO, *PRESETS], format_func=lambda k: AUTO_TITLE if k == AUTO else PRESETS[k].title,
+             disabled=busy, help="Auto derives the settings from this data set and model (retain subset size, noise "
+             "volume, batches, learning rates by architecture family); the others are the paper's settings or tuned "
+             "for one data set. Choosing one replaces every setting below except the seed.", **state.bind("preset"))
+if setup.preset == AUTO:
+    chosen = runs.recipe(setup, data, model)
+    st.caption("The auto recipe chose, for this data set, model and forget set:")
+    st.markdown("\n".join(f"- {line}" for line in chosen.choices))
+else:
+    st.caption(PRESETS[setup.preset].description)
 
 retain_col, impair_col, repair_col = st.columns(3, border=True)
 for col, title, names in (

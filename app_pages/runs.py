@@ -99,12 +99,14 @@ row = st.container(horizontal=True)
 row.download_button("Figures (HTML)", functools.partial(export.figures_html, record), f"{stem}-figures.html",
                     "text/html", on_click="ignore", icon=":material/bar_chart:", key="dl-figures",
                     help="Every chart of this run in one interactive HTML file that works offline.")
+degraded = record.report["degraded"]
+why_not = (" Not offered: the collapse guard marked this run degraded." if degraded else
+           "" if held else " Released: only the newest runs keep their models.")
 row.download_button("Unlearned model (safetensors)",
-                    functools.partial(export.model_bytes, record.unsir.result.model) if held else b"",
+                    functools.partial(export.model_bytes, record.unsir.result.model) if held and not degraded else b"",
                     f"{stem}.safetensors", "application/octet-stream", on_click="ignore",
-                    icon=":material/download:", key="dl-model", disabled=not held,
-                    help="The model after repair, with its metadata (config, forgotten classes)."
-                    + ("" if held else " Released: only the newest runs keep their models."))
+                    icon=":material/download:", key="dl-model", disabled=not held or degraded,
+                    help="The model after repair, with its metadata (config, forgotten classes)." + why_not)
 row.button("Save unlearned model to the model store", key="save-model", icon=":material/save:",
-           disabled=busy or not held, on_click=save_to_store, args=(record, stem),
-           help="Keep the unlearned model as a checkpoint, to start a further unlearning request from it.")
+           disabled=busy or not held or degraded, on_click=save_to_store, args=(record, stem),
+           help="Keep the unlearned model as a checkpoint, to start a further unlearning request from it." + why_not)

@@ -28,26 +28,39 @@ def live(samples: Sequence[Mapping[str, Any]], kind: str) -> go.Figure:
 def accuracy_trace(samples: Sequence[Mapping[str, Any]], baseline: Mapping[str, float] | None = None) -> go.Figure:
     """A_Df and A_Dr on a fixed test probe over the impair then repair steps (one x axis), from step 0 =
     `baseline` (the original model's evaluation) when given."""
-    starts: dict[str, int] = {}  # phase -> global step before its first step
-    end = 0
+    starts: dict[str, int] = {}  # phase -> global step before its first step (an extra repair epoch: its own)
+    end = last = extra = 0
     x, forget, retain = ([0], [baseline["forget_acc"]], [baseline["retain_acc"]]) if baseline else ([], [], [])
+    checks: list[tuple[int, float, float]] = []  # (global step, held-out retain accuracy, the original's)
     for s in samples:
-        if s["phase"] not in ("impair", "repair"):
+        if s["phase"] == "check":
+            checks.append((last, s["check_acc"], s["check_original"]))
             continue
-        if s["phase"] not in starts:
-            starts[s["phase"]], end = end, end + s["total"]
+        if s["phase"] not in ("impair", "repair", "repair+"):
+            continue
+        extra += s["phase"] == "repair+" and s["step"] == 1  # each extra repair epoch starts again at step 1
+        key = f"repair+{extra}" if s["phase"] == "repair+" else s["phase"]
+        if key not in starts:
+            starts[key], end = end, end + s["total"]
+        last = starts[key] + s["step"]
         if "forget_acc" in s:
-            x.append(starts[s["phase"]] + s["step"])
+            x.append(last)
             forget.append(s["forget_acc"])
             retain.append(s["retain_acc"])
     fig = go.Figure([
         go.Scatter(x=x, y=forget, name="Forget classes (A_Df)", mode="lines+markers", line=dict(color=FORGET, width=3)),
         go.Scatter(x=x, y=retain, name="Retain classes (A_Dr)", mode="lines+markers", line=dict(color=RETAIN, width=3)),
     ])
+    if checks:
+        fig.add_trace(go.Scatter(
+            x=[c[0] for c in checks], y=[c[1] for c in checks], mode="markers", name="Repair check (held-out retain "
+            "training images)", marker=dict(symbol="diamond", size=11, color=RETAIN, line=dict(width=2, color="white")),
+            customdata=[c[2] for c in checks], hovertemplate="%{y:.1f}% (original: %{customdata:.1f}%)<extra></extra>"))
     for phase, start in starts.items():
-        fig.add_vline(x=start + 0.5, line=dict(color=stage_color(phase), dash="dot", width=2))
-        fig.add_annotation(x=start + 0.5, y=104, text=phase, showarrow=False, xanchor="left",
-                           font=dict(color=stage_color(phase)))
+        stage = phase.rstrip("+0123456789")
+        fig.add_vline(x=start + 0.5, line=dict(color=stage_color(stage), dash="dot", width=2))
+        fig.add_annotation(x=start + 0.5, y=104, text="extra repair" if "+" in phase else phase, showarrow=False,
+                           xanchor="left", font=dict(color=stage_color(stage)))
     return style(fig, xaxis_title="step (impair, then repair)", yaxis=dict(title="test accuracy (%)", range=[-3, 108]))
 
 

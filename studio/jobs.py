@@ -32,6 +32,7 @@ JOB = "job"
 # unlearning drawing every 0.3 s and 5.6 s drawing every 1.0 s (click to result 11.4 s -> 7.9 s).
 DRAW_INTERVAL_S = 1.0
 PHASES = {"train": "Training", "noise": "Learning the error-maximizing noise", "impair": "Impair", "repair": "Repair",
+          "repair+": "Extra repair epoch (half the rates)", "check": "Repair check on held-out retain images",
           "relearn": "Relearning", "mia": "Membership inference"}
 
 T = TypeVar("T")

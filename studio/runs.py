@@ -16,8 +16,10 @@ import streamlit as st
 from unsir_core.batches import num_batches
 from unsir_core.classifier import Classifier
 from unsir_core.config import TrainConfig, UnsirConfig
+from unsir_core.data import ImageData
 from unsir_core.metrics.weights import layer_distances
 from unsir_core.pipeline import UnsirRun, run_unsir
+from unsir_core.recipe import Recipe, choose_recipe
 from unsir_core.train import gold_standard_config
 
 from . import jobs, loaders, state
@@ -131,15 +133,24 @@ def execute() -> None:
     jobs.execute("unsir", _work, _commit, chart="accuracy")
 
 
+def recipe(setup: Setup, data: ImageData, model: Classifier) -> Recipe:
+    """The setup's preset, or the auto recipe for its data, model and forget classes (unknown names are left to
+    the forget-class checks of the pages)."""
+    forget = [c for c in setup.forget if c in data.class_names]
+    return choose_recipe(data, model.info, forget, setup.preset, 0)
+
+
 def _work(job: jobs.Job, progress: jobs.ProgressView) -> RunRecord:
     setup: Setup = job.params["setup"]
     data = loaders.data(setup.dataset)
     model = loaders.model(setup)
+    chosen = recipe(setup, data, model)
+    setup = setup.with_base(chosen.config)  # the recipe for exactly this request, with the user's changes
     retrain = retrain_config(setup, model) if setup.retrain else None
     forget = data.forget_classes(setup.forget, model.info.forgotten)
     every = monitor_every(setup.config, data.num_classes, len(set(forget) | set(model.info.forgotten)), len(forget))
     run = run_unsir(model, data, forget, setup.config, loaders.device(), retrain=retrain, progress=progress,
-                    monitor_every=every)
+                    monitor_every=every, recipe=chosen)
     report = run.to_json()
     compared = {"repair": run.result.model, "retrain": run.retrained}
     report["extras"] = {"weights": {stage: [d.to_dict() for d in layer_distances(m, model)]
@@ -153,6 +164,9 @@ def _commit(record: RunRecord, samples: list[dict[str, Any]]) -> str:
     record.live = samples
     add(record)
     m = record.metrics
+    if record.report["degraded"]:
+        state.notify("error", f"Run {record.id} is degraded and is not a finished model. "
+                              f"{record.report['repair_check']['message']}")
     return (f"Run {record.id} finished in {record.report['timings_s']['unlearn']:.2f} s of unlearning: "
             f"A_Df {m['original']['forget_acc']:.1f}% → {m['repair']['forget_acc']:.1f}%, "
             f"A_Dr {m['original']['retain_acc']:.1f}% → {m['repair']['retain_acc']:.1f}%.")

@@ -2,7 +2,8 @@
 
 A `Setup` is a frozen value: pages never edit it in place, they derive a new one with `with_value`.
 `to_query` / `from_query` turn it into URL query parameters and back, so a link reproduces a setup.
-Hyperparameters appear in the URL only where they differ from the preset, which keeps links short.
+Hyperparameters appear in the URL only where the user changed them, which keeps links short; the preset
+("auto" by default: the recipe derived from the data and the model) gives the rest.
 """
 from __future__ import annotations
 
@@ -10,60 +11,69 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping
 
 from unsir_core import roots
-from unsir_core.config import UnsirConfig
+from unsir_core.config import UnsirConfig, setting_info
 from unsir_core.data import DATASETS, DEFAULT_DATASET
 from unsir_core.errors import UnsirError
 from unsir_core.models import DEFAULT_MODEL, MODELS
-from unsir_core.presets import PRESETS, preset_for
+from unsir_core.presets import PRESETS
 
 
 @dataclass(frozen=True)
 class Knob:
-    """One numeric UNSIR setting: its widget label, help text and valid range (also used to check URLs)."""
+    """One numeric UNSIR setting as a widget: its label, step and what the UI adds to the setting's own help.
 
-    label: str
-    help: str
-    min: float
-    max: float
-    step: float
+    The help text and the valid range come from the config's field metadata (`unsir_core.config.setting`), the
+    same range the engine enforces, so a URL or a widget can never hold a value a run would refuse."""
+
+    name: str  # dotted config name, e.g. "impair.lr"
+    label: str  # widget label
+    step: float  # widget step
+    more: str = ""  # UI-only help after the setting's own
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return setting_info(self.name)
+
+    @property
+    def help(self) -> str:
+        own = self.info["help"]
+        return f"{own[0].upper()}{own[1:]}." + (f" {self.more}" if self.more else "")
+
+    @property
+    def min(self) -> float:
+        return SMALLEST if self.info["low_open"] else self.info["min"]
+
+    @property
+    def max(self) -> float:
+        return self.info["max"]
 
 
-KNOBS: dict[str, Knob] = {
-    "seed": Knob("Seed", "Seeds the noise, the retain subset, the shuffling and the retrained model: the same "
-                 "seed gives the same run.", 0, 2**31 - 1, 1),
-    "retain_per_class": Knob(
-        "Retain samples per class",
-        "Size of the retain subset D_r_sub per retain class: the only training images UNSIR reads. The paper uses "
-        "1000 on CIFAR-10; 10-20% of D_r works, 1% is too little (paper Table 8).", 1, 100_000, 10),
-    "noise_copies": Knob("Noise copies in impair",
-                         "How often the noise batch is repeated in the impair data (paper: 20).", 1, 1000, 1),
-    "noise.batch_size": Knob("Noise samples per class",
-                             "Noise images learned for each forget class (paper: 256).", 1, 4096, 16),
-    "noise.steps": Knob("Noise steps", "Adam steps on the noise pixels (authors' notebook: 40).", 1, 5000, 5),
-    "noise.lr": Knob("Noise learning rate", "Adam learning rate on the noise pixels (paper: 0.1).",
-                     1e-6, 10.0, 0.01),
-    "noise.l2_weight": Knob(
-        "λ (noise L2 weight)",
-        "λ in −CE(f(N), y_f) + λ·mean‖N‖²: larger λ keeps the noise smaller (paper: 0.1 works across tasks, "
-        "Table 9).",
-        0.0, 100.0, 0.01),
-    "impair.lr": Knob(
-        "Impair learning rate",
-        "Adam learning rate of the impair step, high on purpose to break the forget classes fast (paper CIFAR-10: "
-        "0.02). The most sensitive knob: too high wrecks the retain classes, too low does not forget. When the "
-        "preset gives the classifier head its own rate (see below), this one sets the rest of the network.",
-        1e-7, 10.0, 0.001),
-    "impair.epochs": Knob("Impair epochs", "Passes over noise + retain subset (paper: 1).", 1, 100, 1),
-    "impair.batch_size": Knob("Impair batch size", "Samples per impair step (paper: 256).", 1, 8192, 32),
-    "repair.lr": Knob(
-        "Repair learning rate",
-        "Adam learning rate of the repair step on the retain subset alone (paper CIFAR-10: 0.01). Lower it when "
-        "the retain accuracy does not come back. When the preset gives the classifier head its own rate (see "
-        "below), this one sets the rest of the network.", 1e-7, 10.0, 0.001),
-    "repair.epochs": Knob("Repair epochs", "Passes over the retain subset; more help a little (paper Fig. 7).",
-                          1, 100, 1),
-    "repair.batch_size": Knob("Repair batch size", "Samples per repair step (paper: 256).", 1, 8192, 32),
-}
+SMALLEST = 1e-7  # the widget minimum of a setting that must be above 0 (learning rates)
+
+KNOBS: dict[str, Knob] = {k.name: k for k in (
+    Knob("seed", "Seed", 1, "The same seed gives the same run, the retrained model included."),
+    Knob("retain_per_class", "Retain samples per class", 10,
+         "The only training images UNSIR trains on. 10-20% of D_r works, 1% is too little (paper Table 8); the auto "
+         "recipe takes a quarter of the smallest class, 100 to 250."),
+    Knob("noise_copies", "Noise copies in impair", 1),
+    Knob("noise.batch_size", "Noise samples per class", 16),
+    Knob("noise.steps", "Noise steps", 5),
+    Knob("noise.lr", "Noise learning rate", 0.01),
+    Knob("noise.l2_weight", "λ (noise L2 weight)", 0.01),
+    Knob("impair.lr", "Impair learning rate", 0.001,
+         "High on purpose, to break the forget classes fast (paper CIFAR-10: 0.02). The most sensitive knob: too "
+         "high wrecks the retain classes, too low does not forget. When the classifier head has its own rate (see "
+         "below), this one sets the rest of the network."),
+    Knob("impair.epochs", "Impair epochs", 1),
+    Knob("impair.batch_size", "Impair batch size", 32),
+    Knob("repair.lr", "Repair learning rate", 0.001,
+         "Repair trains on the retain subset alone (paper CIFAR-10: 0.01). Lower it when the retain accuracy does "
+         "not come back. When the classifier head has its own rate (see below), this one sets the rest of the "
+         "network."),
+    Knob("repair.epochs", "Repair epochs", 1,
+         "More help a little (paper Fig. 7). The self-check may stop earlier, or add a few at half the rates."),
+    Knob("repair.batch_size", "Repair batch size", 32),
+)}
 
 
 def config_value(config: UnsirConfig, name: str) -> Any:
@@ -91,22 +101,38 @@ def preset_notes(config: UnsirConfig) -> list[str]:
     return notes
 
 
+AUTO = "auto"  # the preset key of the auto recipe (unsir_core.recipe): settings derived from the data and model
+
+
 @dataclass(frozen=True)
 class Setup:
     dataset: str = DEFAULT_DATASET  # registry key, or "folder:PATH"
     arch: str = DEFAULT_MODEL  # registry key in MODELS
     model: str = ""  # checkpoint file name in assets/ or the model store; "" = the default for dataset and arch
     forget: tuple[str, ...] = ()  # names of the forget classes
-    preset: str = ""  # key in PRESETS the settings started from
-    config: UnsirConfig = field(default_factory=UnsirConfig)  # the UNSIR settings
+    preset: str = AUTO  # AUTO, or a key in PRESETS: where the settings start from
+    base: UnsirConfig = field(default_factory=UnsirConfig)  # the preset's or the recipe's settings (see with_base)
+    overrides: tuple[tuple[str, Any], ...] = ()  # settings the user changed: (dotted name, value), sorted, seed too
     retrain: bool = False  # also train the retrained gold standard in each run
     retrain_epochs: int = 0  # epochs of that retraining; 0 = as many as the original model's training
 
     @classmethod
     def fresh(cls, dataset: str = DEFAULT_DATASET, arch: str = DEFAULT_MODEL, seed: int = 0) -> "Setup":
-        """The default setup for a data set and architecture: its best preset, nothing forgotten yet."""
-        preset = preset_for(dataset, arch)
-        return cls(dataset, arch, preset=preset.name, config=preset.config.with_overrides(seed=seed))
+        """The default setup for a data set and architecture: the auto recipe, nothing forgotten yet.
+
+        The recipe needs the data and the model: until `with_base` gives it (pages do, through
+        `studio.state.apply_recipe`), `base` holds the paper's settings."""
+        return cls(dataset, arch, overrides=(("seed", seed),) if seed else ())
+
+    @property
+    def config(self) -> UnsirConfig:
+        """The settings that run: the base with the user's changes."""
+        return self.base.with_overrides(**dict(self.overrides))
+
+    def with_base(self, base: UnsirConfig) -> "Setup":
+        """The same setup on new base settings (the auto recipe for new data, model or forget set): the user's
+        changes stay."""
+        return replace(self, base=base)
 
     def get(self, name: str) -> Any:
         """A setup field ("forget") or a config field by dotted name ("impair.lr")."""
@@ -117,9 +143,8 @@ class Setup:
     def with_value(self, name: str, value: Any) -> "Setup":
         """A new setup with one field changed, and what that implies.
 
-        A new data set or architecture starts from its own preset and default model (presets are
-        tuned per data set and model); a new data set also clears the forget classes. A new preset
-        replaces every setting but the seed.
+        A new data set or architecture starts from the auto recipe and its default model; a new data set also
+        clears the forget classes. A new preset replaces every setting but the seed.
         """
         seed = self.config.seed
         if name == "dataset":
@@ -127,17 +152,24 @@ class Setup:
         if name == "arch":
             return replace(Setup.fresh(self.dataset, value, seed), forget=self.forget, retrain=self.retrain)
         if name == "preset":
-            return replace(self, preset=value, config=PRESETS[value].config.with_overrides(seed=seed))
+            base = PRESETS[value].config if value in PRESETS else self.base
+            return replace(self, preset=value, base=base, overrides=(("seed", seed),) if seed else ())
         if name == "forget":
             return replace(self, forget=tuple(value))
         if name in {f.name for f in fields(self)}:
             return replace(self, **{name: value})
-        return replace(self, config=self.config.with_overrides(**{name: value}))
+        if value == config_value(self.base, name):
+            return replace(self, overrides=tuple((k, v) for k, v in self.overrides if k != name))
+        return self.with_override(name, value)
+
+    def with_override(self, name: str, value: Any) -> "Setup":
+        """Record `value` for the setting `name` as the user's, whatever the base says (a link's values)."""
+        self.base.with_overrides(**{name: value})  # an out-of-range value is refused here (ConfigError)
+        return replace(self, overrides=tuple(sorted({**dict(self.overrides), name: value}.items())))
 
     def changed_knobs(self) -> dict[str, Any]:
-        """The numeric settings that differ from the preset's."""
-        base = PRESETS[self.preset].config if self.preset in PRESETS else UnsirConfig()
-        return {k: self.get(k) for k in KNOBS if k != "seed" and self.get(k) != config_value(base, k)}
+        """The numeric settings the user changed from the preset's or the recipe's (the seed aside)."""
+        return {k: v for k, v in self.overrides if k != "seed"}
 
     def to_query(self) -> dict[str, str]:
         """URL query parameters: data set, model, forget classes, preset, seed and changed settings."""
@@ -172,7 +204,7 @@ class Setup:
 
         setup = cls.fresh(pick("data", DATASETS, DEFAULT_DATASET), pick("arch", MODELS, DEFAULT_MODEL))
         if "preset" in query:
-            setup = setup.with_value("preset", pick("preset", PRESETS, setup.preset))
+            setup = setup.with_value("preset", pick("preset", {AUTO: None, **PRESETS}, setup.preset))
         if "model" in query:
             name = query["model"]
             if "/" in name or "\\" in name or not name.endswith(".safetensors"):
@@ -191,8 +223,8 @@ class Setup:
                 if value is None:
                     problems.append(f"Ignored {name}={query[name]!r} in the link: expected a number from "
                                     f"{knob.min:g} to {knob.max:g}.")
-                else:
-                    setup = setup.with_value(name, value)
+                else:  # a link's values are the user's, even where they equal this base (the recipe comes later)
+                    setup = setup.with_value(name, value) if name == "seed" else setup.with_override(name, value)
         return setup, problems
 
 

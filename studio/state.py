@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import streamlit as st
 
+from unsir_core.config import UnsirConfig
 from unsir_core.errors import UnsirError
 
 from .setup import Setup
@@ -49,6 +50,13 @@ def set_setup(new: Setup) -> None:
         name = key[len(WIDGET):]
         if old.get(name) != new.get(name):
             del st.session_state[key]
+
+
+def apply_recipe(base: UnsirConfig) -> None:
+    """Rebase the setup on `base` (the auto recipe for its data, model and forget classes), keeping the user's
+    changes; widgets whose value changes are re-seeded."""
+    if setup().base != base:
+        set_setup(setup().with_base(base))
 
 
 def bind(name: str, check: Callable[[Setup], Any] | None = None) -> dict[str, Any]:

@@ -38,7 +38,9 @@ def require_model() -> tuple[ImageData, Classifier]:
     """The setup's data set and original model; otherwise the reason, a way out, and the page stops."""
     setup = state.setup()
     try:
-        return loaders.data(setup.dataset), loaders.model(setup)
+        data, model = loaders.data(setup.dataset), loaders.model(setup)
+        state.apply_recipe(runs.recipe(setup, data, model).config)
+        return data, model
     except UnsirError as err:
         st.error(str(err))
         link(nav.MODEL, "Choose, upload or train a model")
@@ -79,8 +81,24 @@ def pick_run(key: str, need_models: bool = False) -> RunRecord | None:
     return options[chosen]
 
 
+def repair_check(record: RunRecord) -> None:
+    """The self-check's verdict: red when the collapse guard fired, a caption otherwise."""
+    check = record.report.get("repair_check")
+    if check is None:
+        return
+    if record.report["degraded"]:
+        st.error(f"**Degraded: not a finished model.** {check['message']}", icon=":material/report:")
+    else:
+        extra = f", {check['extra_epochs']} of them added at half the rates" if check["extra_epochs"] else ""
+        gap = f"; {check['gap']:.1f} points still missing" if check.get("gap") else ""
+        st.caption(f"Repair checked itself on {check['held_out']} held-out retain-class training images (never a "
+                   f"forget-class image): {check['epochs']} epoch(s){extra}{gap}. {check['message']}"
+                   if check["held_out"] else check["message"])
+
+
 def metric_cards(record: RunRecord) -> None:
-    """A_Df and A_Dr of every stage as metric cards, with the change from the original."""
+    """A_Df and A_Dr of every stage as metric cards, with the change from the original, and the self-check."""
+    repair_check(record)
     metrics = record.metrics
     for key, name, better in (("forget_acc", "A_Df", "inverse"), ("retain_acc", "A_Dr", "normal")):
         base = metrics["original"][key]
