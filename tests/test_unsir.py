@@ -12,7 +12,7 @@ from unsir_core.errors import Cancelled, CheckpointError, ConfigError, DivergedE
 from unsir_core.noise import freeze, optimize_noise
 from unsir_core.pipeline import run_unsir
 from unsir_core.presets import PRESETS
-from unsir_core.unlearn import sample_retain_subset, unlearn
+from unsir_core.unlearn import sample_retain_subset, split_retain, unlearn
 
 
 def state_copy(model):
@@ -98,6 +98,19 @@ def test_zero_glance_forget_training_images_are_never_read(shipped_model, tiny_s
     assert same_state(states[0], states[1])
     assert same_state(states[0], states[2])
     assert not mask[runs[0].retain_indices].any()
+    # The self-checking repair ran on held-out retain images, and saw the same thing in all three.
+    outcomes = [r.repair_outcome for r in runs]
+    assert outcomes[0].held_out > 0 and outcomes[0].history
+    assert outcomes[0] == outcomes[1] == outcomes[2]
+
+
+def test_check_images_are_retain_classes_outside_the_retain_subset(tiny_shapes):
+    retain = [0, 1, 2, 4]
+    idx, held = split_retain(tiny_shapes.train_y, retain, 20, 15, seed=0)
+    assert set(tiny_shapes.train_y[held].tolist()) <= set(retain)
+    assert not set(idx.tolist()) & set(held.tolist())
+    counts = torch.bincount(tiny_shapes.train_y[held], minlength=10)
+    assert all(0 < counts[c] <= 15 for c in retain)  # what each class has left, at most 15
 
 
 def test_retain_subset_is_per_class_and_seeded(tiny_shapes):
@@ -120,9 +133,11 @@ def test_progress_reports_every_phase_and_cancel_stops(shipped_model, tiny_shape
     events = []
     unlearn(shipped_model, tiny_shapes, [1], fast_config, device="cpu", progress=events.append, monitor_every=2)
     phases = [e.phase for e in events]
-    assert phases[0] == "noise" and "impair" in phases and phases[-1] == "repair"
-    assert all(e.loss is not None and e.elapsed_s >= 0 and 1 <= e.step <= e.total for e in events)
+    assert phases[0] == "noise" and "impair" in phases and "repair" in phases and phases[-1] == "check"
+    steps = [e for e in events if e.phase != "check"]
+    assert all(e.loss is not None and e.elapsed_s >= 0 and 1 <= e.step <= e.total for e in steps)
     assert any("forget_acc" in e.metrics for e in events)
+    assert all("check_acc" in e.metrics for e in events if e.phase == "check")
 
     class StopAfter:
         def __init__(self, n):
@@ -137,11 +152,17 @@ def test_progress_reports_every_phase_and_cancel_stops(shipped_model, tiny_shape
 
 
 @pytest.mark.parametrize("with_progress", [False, True])
-def test_diverging_impair_stops_and_names_the_step(shipped_model, tiny_shapes, fast_config, with_progress):
+def test_diverging_impair_stops_and_names_the_step(shipped_model, tiny_shapes, fast_config, with_progress,
+                                                   monkeypatch):
+    import types
+
+    import unsir_core.unlearn as engine
+
     before = state_copy(shipped_model)
-    bad = replace(fast_config, impair=PhaseConfig(lr=1e30, batch_size=16))
+    nan_loss = lambda *a, **k: F.cross_entropy(*a, **k) * float("nan")  # noqa: E731 (impair's and repair's loss)
+    monkeypatch.setattr(engine, "F", types.SimpleNamespace(cross_entropy=nan_loss))
     with pytest.raises(DivergedError, match=r"impair loss became NaN or inf at step \d+") as err:
-        unlearn(shipped_model, tiny_shapes, [1], bad, device="cpu",
+        unlearn(shipped_model, tiny_shapes, [1], fast_config, device="cpu",
                 progress=(lambda e: None) if with_progress else None)
     assert err.value.step >= 1
     assert same_state(before, state_copy(shipped_model))
@@ -230,5 +251,5 @@ def test_no_anneal_is_the_paper_constant_rate():
 
 @pytest.mark.parametrize("anneal", [-0.1, 1.5])
 def test_anneal_outside_0_to_1_is_refused(anneal):
-    with pytest.raises(ConfigError, match="from 0 to 1"):
-        PhaseConfig(lr=0.01, anneal=anneal)
+    with pytest.raises(ConfigError, match=r"repair\.anneal = .* out of range: give a value from 0 up to 1"):
+        UnsirConfig(repair=PhaseConfig(lr=0.01, anneal=anneal))
