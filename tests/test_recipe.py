@@ -17,7 +17,7 @@ def test_default_sized_classes_take_a_quarter_up_to_the_cap():
     r = auto_recipe([1000] * 10, [2], "smallcnn")
     assert r.config.retain_per_class == RETAIN_CAP == 250 and r.config.check.val_per_class == 50
     assert r.config.noise_copies * r.config.noise.batch_size == 256  # about one noise sample per retain image
-    assert "the cap" in r.choices[0]
+    assert "a quarter" in r.choices[0]
 
 
 def test_big_classes_stop_at_the_cap_and_small_ones_at_the_floor():
@@ -32,7 +32,7 @@ def test_tiny_classes_give_all_they_have_and_batches_stay_small():
     c = r.config
     assert c.retain_per_class + c.check.val_per_class == 30  # everything, split between subset and check
     assert c.impair.batch_size == 32 and c.repair.batch_size == 32  # the smallest batches: enough steps
-    assert "all that is left" in r.choices[0]
+    assert "all the smallest class has" in r.choices[0]
 
 
 def test_many_classes_share_the_total_cap():
@@ -42,6 +42,7 @@ def test_many_classes_share_the_total_cap():
 
 def test_only_retain_classes_size_the_subset():
     assert auto_recipe([1000, 20, 1000], [1], "smallcnn").config.retain_per_class == RETAIN_CAP
+    assert auto_recipe([1000, 20, 1000, 1000], [0], "smallcnn", forgotten=[1]).config.retain_per_class == RETAIN_CAP
 
 
 def test_a_retain_class_with_one_image_is_refused():

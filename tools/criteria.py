@@ -1,7 +1,7 @@
 """The engine's done-criteria on the embedded data set: forget durably, keep the rest, spread the predictions.
 
     python tools/criteria.py --run [--arch smallcnn] [--seeds 0 1 2] [--forget triangle "square,star,heart"]
-                                   [--retrain]
+                                   [--retrain] [--preset shapes10]
     python tools/criteria.py RESULT.json [RESULT.json ...]
 
 `--run` unlearns every forget set (default: each class alone, then two sets of three) with each
@@ -59,7 +59,7 @@ def summarise(runs: list[dict]) -> str:
 
 
 def run_all(arch: str | None, seeds: list[int], forget_sets: list[str], out_dir: Path,
-            retrain: bool = False) -> list[dict]:
+            retrain: bool = False, preset: str | None = None) -> list[dict]:
     from unsir_core.data import load_dataset
     from unsir_core.pipeline import run_unsir
     from unsir_core.recipe import choose_recipe
@@ -74,7 +74,7 @@ def run_all(arch: str | None, seeds: list[int], forget_sets: list[str], out_dir:
     for forget in forget_sets:
         for seed in seeds:
             gold = gold_standard_config(model.info, seed) if retrain else None  # as the CLI's --retrain
-            recipe = choose_recipe(data, model.info, forget.split(","), seed=seed)  # as `unlearn` without a preset
+            recipe = choose_recipe(data, model.info, forget.split(","), preset, seed)  # as `unlearn [--preset]`
             run = run_unsir(model, data, forget.split(","), recipe.config, "cpu", retrain=gold, recipe=recipe)
             result = {"preset": recipe.name, **run.to_json()}
             (out_dir / f"{model.info.arch}-{forget.replace(',', '+')}-seed{seed}.json").write_text(json.dumps(result))
@@ -96,12 +96,13 @@ def main(argv: list[str]) -> None:
     p.add_argument("--retrain", action="store_true",
                    help="also train the gold standard without the forget set (as `unlearn --retrain`; minutes each)")
     p.add_argument("--out-dir", type=Path, default=Path("runs/criteria"))
+    p.add_argument("--preset", default=None, help="a named preset (default: the auto recipe, as `unlearn`)")
     args = p.parse_args(argv)
     if args.run:
         from unsir_core.data.shapes import CLASS_NAMES
 
         runs = run_all(args.arch, args.seeds, args.forget or [*CLASS_NAMES, *THREE_CLASS_SETS], args.out_dir,
-                       args.retrain)
+                       args.retrain, args.preset)
     elif args.results:
         runs = [json.loads(Path(path).read_text()) for path in args.results]
     else:

@@ -83,14 +83,25 @@ def _clamp(value: int, lo: int, hi: int) -> int:
     return max(lo, min(hi, value))
 
 
+def _retain_size(n_min: int, n_classes: int, held_out: int) -> tuple[int, str]:
+    """Retain images per class, and which rule decided it."""
+    rules = [(RETAIN_FLOOR, "the floor"), (round(RETAIN_FRACTION * n_min), "a quarter"), (RETAIN_CAP, "the cap")]
+    size, rule = sorted(rules)[1]  # the quarter, clamped to [floor, cap]
+    for limit, why in ((max(1, RETAIN_TOTAL // n_classes), f"the cap of {RETAIN_TOTAL:,} in all"),
+                       (n_min - held_out, "all the smallest class has besides the check's images")):
+        if limit < size:
+            size, rule = limit, why
+    return size, rule
+
+
 def auto_recipe(class_counts: Sequence[int], forget: Sequence[int], arch: str, pretrained: bool = False,
-                seed: int = 0) -> Recipe:
+                seed: int = 0, forgotten: Sequence[int] = ()) -> Recipe:
     """The auto recipe for a data set with `class_counts` training images per class, forgetting `forget`
-    (indices, already-forgotten classes included) from an `arch` model (`pretrained`: ImageNet-initialised)."""
+    (indices) from an `arch` model that already forgot `forgotten` (`pretrained`: ImageNet-initialised)."""
     from .models import get_spec
 
     spec = get_spec(arch)
-    retain = [n for c, n in enumerate(class_counts) if c not in set(forget)]
+    retain = [n for c, n in enumerate(class_counts) if c not in {*forget, *forgotten}]
     if not retain:
         raise ConfigError("Forgetting every class leaves nothing to retain: keep at least one class.")
     n_min, n_retain_classes = min(retain), len(retain)
@@ -98,8 +109,7 @@ def auto_recipe(class_counts: Sequence[int], forget: Sequence[int], arch: str, p
         raise ConfigError(f"A retain class has only {n_min} training image(s): UNSIR needs a retain subset from "
                           "every retain class. Add images to that class or leave it out of the data set.")
     val = _clamp(round(VAL_FRACTION * n_min), *VAL_RANGE) if n_min >= 2 * VAL_RANGE[0] else 0
-    per_class = _clamp(round(RETAIN_FRACTION * n_min), RETAIN_FLOOR, RETAIN_CAP)
-    per_class = min(per_class, max(1, RETAIN_TOTAL // n_retain_classes), n_min - val)
+    per_class, rule = _retain_size(n_min, n_retain_classes, val)
     copies = max(1, round(per_class / NOISE.batch_size))
     impair_pool = per_class * n_retain_classes + NOISE.batch_size * copies * len(forget)
     impair_batch = _clamp(impair_pool // IMPAIR_STEPS, *IMPAIR_BATCH)
@@ -113,13 +123,10 @@ def auto_recipe(class_counts: Sequence[int], forget: Sequence[int], arch: str, p
         repair=PhaseConfig(lr=rates.repair, head_lr=rates.repair_head, batch_size=repair_batch,
                            epochs=REPAIR_EPOCHS, anneal=rates.anneal, frozen=frozen),
         check=CheckConfig(val_per_class=val))
-    capped = ("the cap" if per_class == RETAIN_CAP else "the total cap" if per_class * n_retain_classes
-              >= RETAIN_TOTAL - n_retain_classes else "the floor" if per_class == RETAIN_FLOOR else
-              "all that is left after the check's images" if per_class == n_min - val else "a quarter")
     choices = (
         f"Retain subset: {per_class} images per retain class ({n_retain_classes} classes; the smallest has "
         f"{n_min}; rule: a quarter, at least {RETAIN_FLOOR}, at most {RETAIN_CAP} and {RETAIN_TOTAL:,} in all; "
-        f"here {capped}).",
+        f"here {rule}).",
         f"Self-check: {val} further images per retain class held out to check repair." if val else
         "Self-check: off (the smallest retain class is too small to hold images out).",
         f"Noise: {NOISE.batch_size} samples per forget class x {copies} copies, about one noise sample per retain "
@@ -147,7 +154,6 @@ def choose_recipe(data, info, forget: Sequence[int | str], preset: str | None = 
     requested = data.resolve_classes(forget)
     if requested:
         data.forget_classes(requested, info.forgotten)  # the engine's own checks and messages
-    gone = sorted(set(requested) | set(info.forgotten))
     counts = data.train_y.bincount(minlength=data.num_classes).tolist()
     pretrained = bool(info.details.get("train_config", {}).get("pretrained", False))
-    return auto_recipe(counts, gone, info.arch, pretrained, seed)
+    return auto_recipe(counts, requested, info.arch, pretrained, seed, info.forgotten)
