@@ -1,4 +1,4 @@
-"""Command line: `python -m unsir_core train | unlearn | evaluate | compare | bench | robustness`.
+"""Command line: `python -m unsir_core train | unlearn | evaluate | compare | bench | robustness | sweep`.
 
 Progress bars go to stderr, the JSON result to stdout (and to --out), strict JSON (NaN becomes null).
 Every argument that can be checked is checked before any work (`preflight`): output paths (suffix,
@@ -91,6 +91,7 @@ OUTPUTS = {  # command -> (option, attribute, suffixes) of every file it writes
     "bench": [("--out", "out", (".json",))],
     "compare": [("--out", "out", None), ("--save-reference", "save_reference", (".safetensors",))],
     "robustness": [("--out", "out", (".json",)), ("--markdown", "markdown", (".md", ".markdown"))],
+    "sweep": [("--out", "out", (".csv", ".parquet", ".json"))],
 }
 COMPARE_SUFFIXES = {"json": (".json",), "csv": (".csv",), "markdown": (".md", ".markdown")}
 
@@ -104,7 +105,7 @@ def preflight(args) -> None:
     from .store import check_suffix, slug
 
     pick_device(args.device)
-    if args.command == "unlearn":
+    if args.command in ("unlearn", "sweep"):
         from .config import UnsirConfig
         from .presets import get_preset
 
@@ -196,13 +197,15 @@ def _tuned(args, base):
         raise ConfigError(f"{flags[0]}: {err}" if flags else str(err)) from None
 
 
-def _unsir_recipe(args, data, info):
-    """The recipe (a named preset, or the auto recipe for this data and model) with the tuning flags applied."""
+def _unsir_recipe(args, data, info, forget: list[str] | None = None):
+    """The recipe (a named preset, or the auto recipe for this data and model) with the tuning flags applied, for
+    --forget or the given forget set."""
     from dataclasses import replace
 
     from .recipe import choose_recipe
 
-    recipe = choose_recipe(data, info, _classes(args.forget), args.preset, args.seed or 0)
+    forget = _classes(args.forget) if forget is None else forget
+    recipe = choose_recipe(data, info, forget, args.preset, args.seed or 0)
     return replace(recipe, config=_tuned(args, recipe.config))
 
 
@@ -345,6 +348,72 @@ def cmd_robustness(args) -> dict[str, Any]:
     return report
 
 
+def _sweep_spec(args, data, info) -> tuple[str, Any]:
+    """The sweep of the command line: each forget set's base settings exactly as `unlearn` makes them (the recipe
+    and the tuning flags), then the grid."""
+    from .studies import get_study
+    from .sweep import Axis, SweepMetrics, SweepSpec, nested_forget_sets, parse_ints
+
+    forget_sets = [tuple(_classes(f)) for f in args.forget]
+    counts = parse_ints(args.forget_counts, "--forget-counts") if args.forget_counts else []
+    study = get_study(args.study) if args.study else None
+    if study is not None and study.setting is None:
+        counts = counts or list(study.values)
+    if counts:
+        forget_sets = list(nested_forget_sets(data, forget_sets[0], counts))
+    recipes = [_unsir_recipe(args, data, info, list(f)) for f in forget_sets]
+    base = recipes[0].config
+    axes = [Axis.parse(text, base) for text in args.set or []]
+    if study is not None and study.setting is not None and study.setting not in [a.name for a in axes]:
+        axes.insert(0, Axis.of(study.setting, study.values, base))
+    seeds = parse_ints(args.seeds, "--seeds") if args.seeds else [args.seed or 0]
+    if any(not 0 <= s <= MAX_SEED for s in seeds):
+        raise ConfigError(f"--seeds takes seeds from 0 to {MAX_SEED}, got {args.seeds}.")
+    metrics = SweepMetrics(args.relearn, args.privacy, args.relearn_max_epochs or SweepMetrics().relearn_max_epochs)
+    bases = tuple((f, r.config) for f, r in zip(forget_sets, recipes))
+    return recipes[0].name, SweepSpec(tuple(axes), tuple(forget_sets), tuple(seeds), base, metrics, bases)
+
+
+def cmd_sweep(args) -> dict[str, Any]:
+    import json
+
+    from .sweep import check_parquet, run_sweep, summary
+    from .sweep_backends import make_backend
+
+    if args.out and Path(args.out).suffix.lower() == ".parquet":  # preflight checked the suffix and the path
+        check_parquet()
+    backend = make_backend(args.workers, args.ray, args.threads)
+    data, model = _load(args)
+    preset_name, spec = _sweep_spec(args, data, model.info)
+    bar = BarProgress(not args.quiet)
+
+    def show(ev: ProgressEvent) -> None:  # one bar over the cells, with the last cell's A_Df and A_Dr after repair
+        if ev.phase == "sweep":
+            bar(ProgressEvent("cells", ev.step, ev.total, None, ev.elapsed_s, {
+                "A_Df": ev.metrics["forget_acc_repair"], "A_Dr": ev.metrics["retain_acc_repair"]}))
+
+    try:
+        result = run_sweep(spec, model, data, backend, args.device, progress=show, use_cache=not args.no_cache)
+    except KeyboardInterrupt:
+        bar.close()
+        print("interrupted: the finished cells are cached; run the same command again to continue", file=sys.stderr)
+        raise
+    bar.close()
+    frame = result.frame()
+    by = [a.name for a in spec.axes] + (["forget"] if len(spec.forget_sets) > 1 else [])
+    if len(frame):
+        print(summary(frame, by or ["forget"]).to_string(index=False), file=sys.stderr)
+    print(f"{len(result.records)} of {len(result.cells)} cells, {result.ran} run now and {len(result.cached)} from "
+          f"the cache, on {result.backend}, in {result.total_s:.1f} s", file=sys.stderr)
+    if args.out:
+        result.write(args.out)
+        print(f"wrote {args.out}", file=sys.stderr)
+        args.out = None  # stdout still gets the JSON
+    return {"dataset": data.name, "arch": model.info.arch, "preset": preset_name, "backend": result.backend,
+            "cells": len(result.cells), "ran": result.ran, "cached": len(result.cached), "cancelled": result.cancelled,
+            "total_s": result.total_s, "rows": json.loads(frame.to_json(orient="records"))}
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="shapes10", help="data set name, or folder:PATH (default: shapes10)")
     p.add_argument("--data-root", default=None, help="where torchvision data sets live (default: $UNSIR_DATA_ROOT)")
@@ -355,6 +424,20 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, help="write the result here")
     p.add_argument("--force", action="store_true", help="replace output files that exist (otherwise: refused)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _unsir_options(p: argparse.ArgumentParser) -> None:
+    """The UNSIR settings `_unsir_recipe` reads: a preset (or the auto recipe) and the tuning flags (unlearn, sweep)."""
+    p.add_argument("--preset", default=None,
+                   help="a named settings preset (default: auto, the recipe derived from the data and the model)")
+    p.add_argument("--retain-per-class", type=int, default=None, help="retain subset size per class")
+    p.add_argument("--noise-copies", type=int, default=None, help="copies of the noise batch in impair")
+    p.add_argument("--noise-steps", type=int, default=None, help="Adam steps on the noise")
+    p.add_argument("--noise-batch", type=int, default=None, help="noise samples per forget class")
+    p.add_argument("--noise-l2", type=float, default=None, help="lambda, the noise L2 weight")
+    p.add_argument("--impair-lr", type=float, default=None, help="impair learning rate")
+    p.add_argument("--repair-lr", type=float, default=None, help="repair learning rate")
+    p.add_argument("--repair-epochs", type=int, default=None, help="repair epochs")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -377,16 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default=None, help="model to unlearn (default: the shipped model for the data set)")
     p.add_argument("--forget", required=True, help='classes to forget (names or indices, comma-separated; '
                    '"quote" a name with a comma or edge spaces)')
-    p.add_argument("--preset", default=None,
-                   help="a named settings preset (default: auto, the recipe derived from the data and the model)")
-    p.add_argument("--retain-per-class", type=int, default=None, help="retain subset size per class")
-    p.add_argument("--noise-copies", type=int, default=None, help="copies of the noise batch in impair")
-    p.add_argument("--noise-steps", type=int, default=None, help="Adam steps on the noise")
-    p.add_argument("--noise-batch", type=int, default=None, help="noise samples per forget class")
-    p.add_argument("--noise-l2", type=float, default=None, help="lambda, the noise L2 weight")
-    p.add_argument("--impair-lr", type=float, default=None, help="impair learning rate")
-    p.add_argument("--repair-lr", type=float, default=None, help="repair learning rate")
-    p.add_argument("--repair-epochs", type=int, default=None, help="repair epochs")
+    _unsir_options(p)
     p.add_argument("--retrain", action="store_true", help="also train the gold standard without the forget classes")
     p.add_argument("--save-model", default=None, help="save the unlearned model here (.safetensors)")
     p.add_argument("--allow-degraded", action="store_true",
@@ -444,6 +518,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("json", "csv", "markdown"), default="json",
                    help="format of --out (stdout always gets the JSON; the Markdown table goes to stderr)")
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("sweep", help="what-if: run UNSIR over a grid of settings, forget sets and seeds (paper "
+                                     "Tables 1, 5, 6, 8, 9, Fig. 7)")
+    _common(p)
+    p.add_argument("--checkpoint", default=None, help="model to unlearn (default: the shipped model for the data set)")
+    p.add_argument("--forget", required=True, action="append",
+                   help='a forget set (names or indices, comma-separated; "quote" a name with a comma); repeat it '
+                        'to sweep several')
+    _unsir_options(p)
+    p.add_argument("--set", action="append", default=None, metavar="SETTING=V1,V2,...",
+                   help="sweep one UNSIR setting by its dotted name, e.g. --set impair.lr=0.001,0.01,0.1 (repeatable: "
+                        "a grid)")
+    p.add_argument("--study", default=None,
+                   help="a paper study as the grid: table5 (impair lr), table6 (repair lr), table8 (retain samples), "
+                        "table9 (lambda), fig7 (repair epochs), table1 (1, 2, 4, 7 forgotten classes)")
+    p.add_argument("--forget-counts", default=None,
+                   help="forget this many classes, e.g. 1,2,4,7: the first --forget set, grown by the next classes")
+    p.add_argument("--seeds", default=None, help="seeds, comma-separated (default: --seed, or 0)")
+    p.add_argument("--workers", type=int, default=None, help="run the cells in N local processes")
+    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="run the cells as Ray tasks: a local Ray, or the cluster at ADDRESS (ray://HOST:10001, auto)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads per cell (default: in-process as is; pool: cores / workers; Ray: 1)")
+    p.add_argument("--relearn", action="store_true", help="also measure relearn time (slow)")
+    p.add_argument("--relearn-max-epochs", type=int, default=None, help="cap of the relearn time (default 10)")
+    p.add_argument("--privacy", action="store_true", help="also run membership inference (entropy, confidence)")
+    p.add_argument("--no-cache", action="store_true", help="run every cell again (the results still go to the cache)")
+    p.set_defaults(func=cmd_sweep)
     return parser
 
 

@@ -148,6 +148,11 @@ class SweepSpec:
     seeds: tuple[int, ...] = (0,)  # each cell runs once per seed
     base: UnsirConfig = field(default_factory=UnsirConfig)  # every setting the axes do not set
     metrics: SweepMetrics = field(default_factory=SweepMetrics)  # extra measurements per cell
+    bases: tuple[tuple[tuple[str, ...], UnsirConfig], ...] = ()  # (forget set, its own base): the auto recipe
+    # depends on the forget set; a forget set not listed here uses `base`
+
+    def base_for(self, forget: Sequence[str]) -> UnsirConfig:
+        return dict(self.bases).get(tuple(forget), self.base)
 
 
 @dataclass(frozen=True)
@@ -165,7 +170,8 @@ class Cell:
 
 
 def expand(spec: SweepSpec, data: ImageData) -> list[Cell]:
-    """Every cell of the sweep: forget sets x combinations of the axes' values x seeds, in that nesting order.
+    """Every cell of the sweep: forget sets x combinations of the axes' values x seeds, in that nesting order,
+    each on its forget set's base settings.
 
     Each cell's config is checked here, so a value the engine refuses is an error before anything runs.
     """
@@ -183,11 +189,12 @@ def expand(spec: SweepSpec, data: ImageData) -> list[Cell]:
     cells: list[Cell] = []
     for forget in spec.forget_sets:
         request = tuple(data.class_names[c] for c in data.forget_classes(forget))
+        base = spec.base_for(forget)
         for combo in itertools.product(*(a.values for a in spec.axes)):
             values = tuple(zip(names, combo))
             for seed in dict.fromkeys(spec.seeds):
                 try:
-                    config = spec.base.with_overrides(**dict(values), seed=int(seed))
+                    config = base.with_overrides(**dict(values), seed=int(seed))
                 except TypeError as err:  # dataclasses.replace on an unknown field
                     raise ConfigError(f"Cannot set {dict(values)}: {err}.") from err
                 cells.append(Cell(len(cells), request, int(seed), values, config))
