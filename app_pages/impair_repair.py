@@ -64,7 +64,7 @@ st.button("Run UNSIR", type="primary", icon=":material/play_arrow:", key="run-un
           "completes.")
 runs.execute()
 
-last = runs.latest()
+last = next((r for r in reversed(runs.history()) if r.live), None)  # runs made here (not sweep cells)
 if last is not None:
     st.subheader(f"Last run: {last.title}")
     st.markdown("**Forget and retain accuracy during the run**, measured on a fixed test probe (50 images per class) "

@@ -25,5 +25,6 @@ RESULTS = PageDef("app_pages/results.py", "Results", ":material/analytics:", "re
 GRADCAM = PageDef("app_pages/gradcam.py", "GradCAM before/after", ":material/visibility:", "gradcam")
 RUNS = PageDef("app_pages/runs.py", "Runs", ":material/history:", "runs")
 COMPARE = PageDef("app_pages/compare.py", "Compare methods", ":material/compare_arrows:", "compare")
+WHATIF = PageDef("app_pages/whatif.py", "What-if sweeps", ":material/ssid_chart:", "what-if")
 
-PAGES = (OVERVIEW, MODEL, NOISE, UNLEARN, RESULTS, GRADCAM, RUNS, COMPARE)
+PAGES = (OVERVIEW, MODEL, NOISE, UNLEARN, RESULTS, GRADCAM, RUNS, COMPARE, WHATIF)

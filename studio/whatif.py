@@ -1,0 +1,317 @@
+"""The What-if page's workings: the sweep form (with the paper's studies as presets), the sweep job with its live
+chart, the paper's table layout, and opening one cell of a sweep as a run on the Results page.
+
+The sweep runs as a job like every other (`jobs.execute`): inputs are disabled while it runs, Cancel stops it,
+and the result is stored only when it completes. Cells that finished before a cancel stay in the engine's cell
+cache, so running the same sweep again only runs the rest.
+"""
+from __future__ import annotations
+
+import io
+import json
+import math
+import time
+from dataclasses import dataclass, replace
+from typing import Any, Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from unsir_core.data import ImageData
+from unsir_core.errors import UnsirError
+from unsir_core.studies import STUDIES
+from unsir_core.sweep import (Axis, Cell, SweepMetrics, SweepResult, SweepSpec, expand, nested_forget_sets,
+                              parquet_available, parse_ints, run_sweep, summary, sweepable)
+from unsir_core.sweep_backends import InProcess
+
+from . import jobs, loaders, runs, state
+from .runs import RunRecord
+from .setup import KNOBS, Setup
+from .sweep_charts import METRIC_TITLES, heatmap, trend, value_text
+
+RESULT = "whatif:result"  # the last finished SweepRun of this session
+OPEN = "whatif:open"  # set by a click on a cell: show the Results page on this run
+KIND = "sweep"
+COUNT = "forget classes"  # the pseudo-setting of paper Table 1: how many classes are forgotten
+NONE = ""  # no second setting
+CUSTOM = "custom"  # no study preset
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a sweep is drawn: the table column and grid order of each of its (one or two) dimensions."""
+
+    x: str  # column of the first dimension: a setting's dotted name, or "n_forget"
+    x_order: tuple[Any, ...]  # its values in grid order
+    y: str | None = None  # the second dimension (heat map), if any
+    y_order: tuple[Any, ...] = ()
+
+    @classmethod
+    def of(cls, spec: SweepSpec) -> "Layout":
+        dims: list[tuple[str, tuple[Any, ...]]] = [(a.name, a.values) for a in spec.axes]
+        if len(spec.forget_sets) > 1:
+            dims.insert(0, ("n_forget", tuple(dict.fromkeys(len(f) for f in spec.forget_sets))))
+        if not dims:
+            dims = [("seed", tuple(spec.seeds))]
+        return cls(*dims[0], *(dims[1] if len(dims) > 1 else (None, ())))
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    result: SweepResult
+    setup: Setup  # the session's setup the sweep started from
+    model_name: str  # its checkpoint file
+    study: str  # key in STUDIES, or CUSTOM
+
+
+def label(name: str | None) -> str:
+    """How a dimension is called on the page."""
+    if name in (COUNT, "n_forget"):
+        return "Forgotten classes"
+    if name == "seed":
+        return "Seed"
+    return f"{KNOBS[name].label} ({name})" if name in KNOBS else str(name)
+
+
+# ------------------------------------------------------------------ the form
+
+def apply_study() -> None:
+    """on_change of the study picker: its setting and values into the form."""
+    study = STUDIES.get(st.session_state["whatif-study"])
+    if study is None:
+        return
+    st.session_state["whatif-x"] = study.setting or COUNT
+    st.session_state["whatif-x-values"] = ", ".join(value_text(v) for v in study.values)
+    st.session_state["whatif-y"] = NONE
+
+
+def form(setup: Setup, data: ImageData, busy: bool) -> tuple[SweepSpec | None, str]:
+    """The inputs of a sweep; returns (the spec, or None when an input is wrong, with the error shown; the study)."""
+    if "whatif-study" not in st.session_state:
+        st.session_state["whatif-study"] = "table5"
+        apply_study()
+    settings = [COUNT, *sweepable(setup.config)]
+    study = st.selectbox("Study", [CUSTOM, *STUDIES], key="whatif-study", on_change=apply_study, disabled=busy,
+                         format_func=lambda k: STUDIES[k].title if k in STUDIES else "Custom",
+                         help="One of the paper's sensitivity studies (its setting and values), or your own grid.")
+    first, second = st.columns(2, border=True)
+    with first:
+        x = st.selectbox("Setting", settings, key="whatif-x", format_func=label, disabled=busy,
+                         help="The UNSIR setting to vary, by its dotted name; every other setting is the current "
+                         "setup's. 'Forgotten classes' grows the forget set instead (paper Table 1).")
+        x_text = st.text_input("Values", key="whatif-x-values", disabled=busy,
+                               help="Comma-separated values, in the order to show them.")
+    with second:
+        y = st.selectbox("Second setting (heat map)", [NONE, *settings], key="whatif-y", disabled=busy,
+                         format_func=lambda n: "none: a line chart" if n == NONE else label(n),
+                         help="A second setting makes the chart a heat map over both.")
+        y_text = st.text_input("Its values", key="whatif-y-values", disabled=busy or y == NONE,
+                               help="Comma-separated values of the second setting.")
+    seeds_col, audit_col = st.columns([1, 2], vertical_alignment="bottom")
+    seeds_text = seeds_col.text_input("Seeds", "0, 1, 2", key="whatif-seeds", disabled=busy,
+                                      help="Each grid point runs once per seed; the chart's band spans the seeds.")
+    with audit_col:
+        relearn = st.checkbox("Also measure relearn time (slow)", key="whatif-relearn", disabled=busy,
+                              help="Epochs of fine-tuning until each unlearned model recognises the forget classes "
+                              "again (reads forget-class images, as an audit).")
+        privacy = st.checkbox("Also run membership inference", key="whatif-privacy", disabled=busy,
+                              help="Entropy and confidence attacks on each unlearned model (reads forget-class "
+                              "training images, as an audit).")
+    try:
+        spec = build_spec(setup, data, [(x, x_text), (y, y_text)], seeds_text, SweepMetrics(relearn, privacy))
+    except UnsirError as err:  # a wrong value: say which, keep the page
+        st.error(str(err))
+        return None, study
+    return spec, study
+
+
+def build_spec(setup: Setup, data: ImageData, dims: Sequence[tuple[str, str]], seeds_text: str,
+               metrics: SweepMetrics) -> SweepSpec:
+    """The sweep of the form: the setup's settings and forget set, varied along `dims` ((setting, values text))."""
+    axes, forget_sets = [], (tuple(setup.forget),)
+    for name, text in dims:
+        if name == NONE:
+            continue
+        if name == COUNT:
+            forget_sets = nested_forget_sets(data, setup.forget, parse_ints(text, "Forgotten classes"))
+        else:
+            axes.append(Axis.of(name, text.split(","), setup.config))
+    spec = SweepSpec(tuple(axes), forget_sets, tuple(parse_ints(seeds_text, "Seeds")), setup.config, metrics)
+    expand(spec, data)  # every value checked now, not when the job runs
+    return spec
+
+
+# ------------------------------------------------------------------ the job
+
+def request(spec: SweepSpec, setup: Setup, study: str) -> None:
+    """on_click of Run: the sweep as a job on a snapshot of the setup."""
+    cells = len(spec.forget_sets) * math.prod(len(a.values) for a in spec.axes) * len(set(spec.seeds))
+    jobs.request(KIND, f"What-if sweep: {cells} runs", spec=spec, setup=setup, study=study,
+                 model_name=loaders.model_path(setup).name)
+
+
+def execute() -> None:
+    jobs.execute(KIND, _work, _commit, view=_view)
+
+
+def _view(job: jobs.Job) -> "SweepView":
+    return SweepView(job, expand(job.params["spec"], loaders.data(job.params["setup"].dataset)))
+
+
+def _work(job: jobs.Job, progress: jobs.ProgressView) -> SweepRun:
+    setup: Setup = job.params["setup"]
+    result = run_sweep(job.params["spec"], loaders.model(setup), loaders.data(setup.dataset), InProcess(),
+                       loaders.device(), progress=progress)
+    return SweepRun(result, setup, job.params["model_name"], job.params["study"])
+
+
+def _commit(run: SweepRun, samples: list[dict]) -> str:
+    st.session_state[RESULT] = run
+    r = run.result
+    failed = sum("error" in rec for rec in r.records.values())
+    return (f"Sweep finished: {len(r.records)} runs ({r.ran} run now, {len(r.cached)} from the cache) in "
+            f"{r.total_s:.1f} s." + (f" {failed} failed: see the status column." if failed else ""))
+
+
+def latest() -> SweepRun | None:
+    return st.session_state.get(RESULT)
+
+
+def figure(frame: pd.DataFrame, layout: Layout, metric: str) -> go.Figure:
+    """The sweep's chart: the trend with seed bands over one dimension, or a heat map of `metric` over two."""
+    if layout.y is None:
+        return trend(frame, layout.x, layout.x_order, label(layout.x))
+    return heatmap(frame, layout.x, layout.x_order, layout.y, layout.y_order, metric, label(layout.x),
+                   label(layout.y))
+
+
+class SweepView(jobs.ProgressView):
+    """A sweep's progress: runs done (and from the cache), the running cell and its phase, and the chart filling
+    in as cells finish."""
+
+    def __init__(self, job: jobs.Job, cells: Sequence[Cell]):
+        super().__init__(job.title, KIND)
+        self.cells = list(cells)
+        self.layout = Layout.of(job.params["spec"])
+        self.metric = st.session_state.get("whatif-metric", "retain_acc_repair")
+        self.rows: list[dict[str, Any]] = []
+        self.cached = 0
+        self.phase = ""
+        self.start = time.perf_counter()
+
+    def __call__(self, ev) -> None:
+        if ev.phase != KIND:  # a step of the running cell: redraw the bar now and then (also where Cancel lands)
+            self.phase = f"{jobs.PHASES.get(ev.phase, ev.phase).lower()} step {ev.step} of {ev.total}"
+            if time.perf_counter() - self.drawn_at >= jobs.DRAW_INTERVAL_S:
+                self.draw()
+            return
+        cell = self.cells[int(ev.metrics["cell"])]
+        self.cached += int(ev.metrics["cached"])
+        ok = not math.isnan(ev.metrics["forget_acc_repair"])
+        self.rows.append({"cell": cell.index, "n_forget": len(cell.forget), **dict(cell.values), "seed": cell.seed,
+                          "status": "ok" if ok else "failed", **{k: ev.metrics[k] for k in METRIC_TITLES}})
+        self.phase = ""
+        self.draw(chart=True)
+
+    def draw(self, chart: bool = False) -> None:
+        self.drawn_at = time.perf_counter()
+        done, total = len(self.rows), len(self.cells)
+        ran = done - self.cached
+        left = ""
+        if ran and done < total:
+            left = f" · about {jobs.format_seconds((self.drawn_at - self.start) / ran * (total - done))} left"
+        running = f" · run {done + 1}: {self.cells[done].label}" if done < total else ""
+        now = f", {self.phase}" if self.phase else ""
+        self.bar.progress(done / total, text=f"{done} of {total} runs done ({self.cached} from the cache){running}"
+                          f"{now}{left}")
+        if chart and self.chart is not None:
+            self.draws += 1
+            self.chart.plotly_chart(figure(pd.DataFrame(self.rows), self.layout, self.metric), width="stretch",
+                                    key=f"whatif-live-{self.draws}")
+
+
+# ------------------------------------------------------------------ results
+
+def paper_table(run: SweepRun, layout: Layout) -> pd.DataFrame:
+    """The paper's layout: one row per grid value, A_Df and A_Dr after impair and after repair as mean ± sd over
+    seeds, with the published numbers beside them where the study has some for this data set and model."""
+    by = [layout.x] + ([layout.y] if layout.y else [])
+    stats = summary(run.result.frame(), by)
+    table = stats[by + ["seeds"]].rename(columns={n: label(n) for n in by})
+    for column, title in [*METRIC_TITLES.items(), ("unlearn_s", "unlearning (s)")]:
+        unit = "" if column == "unlearn_s" else " (%)"
+        table[title + unit] = [f"{m:.2f}" if n < 2 else f"{m:.2f} ± {sd:.2f}"
+                               for m, sd, n in zip(stats[column], stats[column + "_sd"], stats["seeds"])]
+    study = STUDIES.get(run.study)
+    ref = study.reference_for(run.result.dataset, run.result.arch) if study and study.setting == layout.x else {}
+    if ref and layout.y is None:
+        for column, title in METRIC_TITLES.items():
+            table[f"published: {title} (%)"] = [getattr(ref[v], column) if v in ref else None for v in stats[layout.x]]
+    return table
+
+
+def cell_options(run: SweepRun) -> dict[int, str]:
+    """Finished cells by index, with their label and outcome, for the 'open a run' picker."""
+    out = {}
+    for cell in run.result.cells:
+        record = run.result.records.get(cell.index)
+        if record is None:
+            continue
+        if "report" in record:
+            m = record["report"]["metrics"]["repair"]
+            outcome = f"A_Df {m['forget_acc']:.1f}%, A_Dr {m['retain_acc']:.1f}%"
+        else:
+            outcome = "failed"
+        out[cell.index] = f"{cell.label} · {outcome}"
+    return out
+
+
+def open_cell(run: SweepRun, index: int) -> None:
+    """Add cell `index` to the session's runs (metrics and audits; no models) and show it on the Results page."""
+    record = run.result.records.get(index)
+    if record is None or "report" not in record:
+        state.notify("error", f"That run has no results to show: {record.get('error') if record else 'not run'}.")
+        return
+    cell = run.result.cells[index]
+    setup = replace(run.setup, forget=cell.forget, config=cell.config)
+    last = runs.latest()
+    runs.add(RunRecord((last.id if last else 0) + 1, setup, run.model_name, time.strftime("%H:%M:%S"),
+                       record["report"], [], None, dict(record.get("audits", {}))))
+    st.session_state["results-run"] = runs.latest().id
+    st.session_state[OPEN] = True
+    state.notify("info", f"Opened one run of the what-if sweep ({cell.label}). A sweep keeps each run's metrics, "
+                 "not its models: GradCAM and new audits need a run from Impair and repair (use its settings there).")
+
+
+def on_chart_select(run: SweepRun) -> None:
+    """on_select of the chart: open the clicked cell."""
+    points = st.session_state["whatif-chart"].selection.points
+    picked = [p.get("customdata") for p in points if p.get("customdata") is not None]
+    if picked:
+        value = picked[0]
+        open_cell(run, int(value[0] if isinstance(value, list) else value))
+
+
+def use_settings(run: SweepRun, index: int) -> None:
+    """on_click: make a cell's forget set and settings the session's setup (to run it on Impair and repair)."""
+    cell = run.result.cells[index]
+    state.set_setup(replace(state.setup(), forget=cell.forget, config=cell.config))
+    state.notify("success", f"The setup now has this run's settings ({cell.label}).")
+
+
+def downloads(run: SweepRun) -> dict[str, tuple[bytes, str, str]]:
+    """Label -> (bytes, file name, MIME type): the table as CSV, JSON and Parquet, and every run's full report."""
+    frame = run.result.frame()
+    stem = f"whatif-{run.result.dataset}-{run.result.arch}"
+    out = {"Table (CSV)": (frame.to_csv(index=False).encode(), f"{stem}.csv", "text/csv"),
+           "Table (JSON)": (frame.to_json(orient="records", indent=2).encode(), f"{stem}.json", "application/json")}
+    if parquet_available():
+        buf = io.BytesIO()
+        frame.to_parquet(buf, index=False)
+        out["Table (Parquet)"] = (buf.getvalue(), f"{stem}.parquet", "application/octet-stream")
+    reports = [{"cell": c.index, "label": c.label, "key": run.result.keys[c.index], **run.result.records[c.index]}
+               for c in run.result.cells if c.index in run.result.records]
+    out["Every run's report (JSON)"] = (json.dumps(reports, indent=2).encode(), f"{stem}-runs.json",
+                                        "application/json")
+    return out
