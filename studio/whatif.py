@@ -118,6 +118,8 @@ def form(setup: Setup, data: ImageData, busy: bool) -> tuple[SweepSpec | None, s
         privacy = st.checkbox("Also run membership inference", key="whatif-privacy", disabled=busy,
                               help="Entropy and confidence attacks on each unlearned model (reads forget-class "
                               "training images, as an audit).")
+    if study in STUDIES and (STUDIES[study].setting or COUNT) != x:
+        study = CUSTOM  # the grid was changed away from the study's setting: its findings no longer apply
     try:
         spec = build_spec(setup, data, [(x, x_text), (y, y_text)], seeds_text, SweepMetrics(relearn, privacy))
     except UnsirError as err:  # a wrong value: say which, keep the page

@@ -151,3 +151,21 @@ def test_the_whole_flow_in_a_real_browser(page, tmp_path):
     runs = json.loads(target.read_text())
     assert runs and "triangle" in json.dumps(runs)
     shot(page, "7-runs")
+
+
+def test_what_if_sweep_in_a_real_browser(server, page):
+    page.goto(f"{server}/what-if?forget=triangle")  # a fresh session on the default setup, forgetting triangle
+    idle(page)
+    main = page.get_by_test_id("stMain")
+    expect(main.get_by_role("heading", name="What-if sweeps")).to_be_visible(timeout=LONG)
+    for label, value in (("Values", "0.001, 0.1"), ("Seeds", "0")):
+        box = main.get_by_label(label, exact=True)
+        box.fill(value)
+        box.press("Enter")
+        idle(page)
+    page.get_by_role("button", name="Run the sweep").click()
+    idle(page)
+    expect(page.get_by_text("Sweep finished").first).to_be_visible(timeout=LONG)
+    expect(main.locator(".js-plotly-plot").first).to_be_visible()
+    expect(main).to_contain_text("In the paper's layout")
+    shot(page, "8-what-if")

@@ -84,3 +84,23 @@ def test_bench_smoke_prints_its_table(tmp_path):
     row = report["rows"][0]
     assert row["total_ms"] > 0 and row["images_per_s"]["train"] > 0 and row["gradcam_32_ms"] > 0
     assert "UNSIR total ms" in res.stderr
+
+
+def test_sweep_writes_the_table_and_reruns_from_the_cache(tmp_path):
+    out = tmp_path / "sweep.csv"
+    args = ("sweep", "--set", "impair.lr=0.001,0.1", "--seeds", "0", "--forget", "triangle", "--out", str(out), *FAST)
+    res = cli(*args)
+    assert res.returncode == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert (report["cells"], report["ran"], report["preset"]) == (2, 2, "shapes10")
+    assert out.read_text().splitlines()[0].startswith("cell,forget,n_forget,impair.lr,seed,status")
+    assert "forget_acc_repair" in res.stderr  # the summary table
+    again = cli(*args)
+    assert again.returncode == 0 and json.loads(again.stdout)["ran"] == 0
+
+
+def test_sweep_refuses_bad_grids_before_running(tmp_path):
+    bad = cli("sweep", "--set", "impair.speed=1,2", "--forget", "triangle", *FAST)
+    assert bad.returncode == 2 and "Unknown setting 'impair.speed'" in bad.stderr
+    wrong = cli("sweep", "--set", "impair.lr=0.1", "--forget", "triangle", "--out", str(tmp_path / "s.xlsx"), *FAST)
+    assert wrong.returncode == 2 and "--out must end in .csv, .parquet, .json" in wrong.stderr

@@ -403,7 +403,9 @@ def summary(frame: "pd.DataFrame", by: Sequence[str]) -> "pd.DataFrame":
     ok = frame[frame["status"] == "ok"]
     cols = [f"{k}_{s}" for s in ("impair", "repair") for k in ("forget_acc", "retain_acc")] + ["unlearn_s"]
     grouped = ok.groupby(list(by), sort=False)[cols]
-    table = grouped.mean().round(2).join(grouped.std(ddof=0).round(2), rsuffix="_sd")
+    import pandas as pd
+
+    table = pd.concat([grouped.mean().round(2), grouped.std(ddof=0).round(2).add_suffix("_sd")], axis=1)
     table.insert(0, "seeds", ok.groupby(list(by), sort=False)["seed"].nunique())
     return table.reset_index()
 
