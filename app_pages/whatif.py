@@ -3,6 +3,8 @@ import streamlit as st
 from studio import jobs, nav, state, ui, whatif
 from unsir_core.studies import STUDIES
 
+if st.session_state.pop(whatif.OPEN, False):  # a run was clicked: show it (before this page takes its notices)
+    st.switch_page(nav.RESULTS.path)
 ui.header(nav.WHATIF, """
 What if the impair learning rate were ten times lower? What if you forgot four classes instead of one? A **sweep**
 runs UNSIR on the current setup once per value (and per seed) of one or two settings and draws the **forget
@@ -56,6 +58,3 @@ if run is not None:
     for i, (name, (payload, filename, mime)) in enumerate(whatif.downloads(run).items()):
         row.download_button(name, payload, filename, mime, on_click="ignore", icon=":material/download:",
                             key=f"whatif-dl-{i}")
-
-if st.session_state.pop(whatif.OPEN, False):
-    st.switch_page(nav.RESULTS.path)

@@ -58,6 +58,12 @@ def trend(frame: pd.DataFrame, x: str, order: Sequence, x_title: str) -> go.Figu
                                                                               else "circle"),
                         text=[f"seed {s}" for s in ok["seed"]],
                         hovertemplate="%{y:.1f}%, %{text} · click to open<extra>" + title + "</extra>")
+    for column, color, name, where in (("forget_acc_original", FORGET, "A_Df", "top left"),
+                                       ("retain_acc_original", RETAIN, "A_Dr", "bottom right")):
+        if column in ok and ok[column].nunique() == 1:  # one forget set: the original model's level as a reference
+            fig.add_hline(y=float(ok[column].iloc[0]), line=dict(color=color, dash="dash", width=1),
+                          annotation_text=f"original {name} {ok[column].iloc[0]:.1f}%", annotation_position=where,
+                          annotation_font_color=color, opacity=0.6)
     return style(fig, height=420, clickmode="event+select", hovermode="closest",
                  xaxis=dict(title=x_title, type="category", categoryorder="array", categoryarray=labels),
                  yaxis=dict(title="test accuracy (%)", range=[-3, 105]))

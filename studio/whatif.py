@@ -212,7 +212,8 @@ class SweepView(jobs.ProgressView):
         self.cached += int(ev.metrics["cached"])
         ok = not math.isnan(ev.metrics["forget_acc_repair"])
         self.rows.append({"cell": cell.index, "n_forget": len(cell.forget), **dict(cell.values), "seed": cell.seed,
-                          "status": "ok" if ok else "failed", **{k: ev.metrics[k] for k in METRIC_TITLES}})
+                          "status": "ok" if ok else "failed",
+                          **{k: v for k, v in ev.metrics.items() if k.startswith(("forget_acc", "retain_acc"))}})
         self.phase = ""
         self.draw(chart=True)
 

@@ -416,7 +416,7 @@ def run_sweep(spec: SweepSpec, model: Classifier, data: ImageData, backend: "Bac
     """Run every cell of `spec` not already in the cache, on `backend` (default: in this process).
 
     Progress: per finished cell an event of phase "sweep" (step = cells done, total = cells) whose metrics carry
-    "cell" (its index), "cached" (1 or 0) and its A_Df/A_Dr after impair and repair; the in-process backend also
+    "cell" (its index), "cached" (1 or 0) and its A_Df/A_Dr of the original, after impair and after repair; the in-process backend also
     passes on each cell's own noise/impair/repair events. A cancel stops at the next step (in-process) or the
     next finished cell (other backends) and returns what finished, with `cancelled=True`; finished cells stay
     cached. The model is never changed.
@@ -440,8 +440,7 @@ def run_sweep(spec: SweepSpec, model: Classifier, data: ImageData, backend: "Bac
         records[cell.index] = record
         r = row(cell, record)
         metrics = {"cell": cell.index, "cached": float(cell.index in cached),
-                   **{k: r[k] for k in ("forget_acc_impair", "retain_acc_impair", "forget_acc_repair",
-                                        "retain_acc_repair")}}
+                   **{f"{k}_{stage}": r[f"{k}_{stage}"] for stage in STAGES for k in ("forget_acc", "retain_acc")}}
         if progress is not None:
             progress(ProgressEvent("sweep", len(records), len(cells), None, time.perf_counter() - start, metrics))
 
