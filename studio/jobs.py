@@ -132,17 +132,17 @@ def device_lock(view: ProgressView) -> Iterator[None]:
 
 
 def execute(kind: str, work: Callable[[Job, ProgressView], T], commit: Callable[[T, list[dict]], str],
-            chart: str | None = None, view: Callable[[Job], ProgressView] | None = None) -> None:
+            chart: str | None = None, make_view: Callable[[Job], ProgressView] | None = None) -> None:
     """Run the requested job if it is of `kind`: progress here, `commit` at the end, then rerun.
 
     `work(job, progress)` must change no session state; `commit(result, samples)` stores the result
     and returns the success message. An UnsirError is shown as an error and nothing is stored.
-    `view(job)` makes the progress view when a job draws its own (a ProgressView subclass).
+    `make_view(job)` makes the progress view of a job that draws its own (a ProgressView subclass).
     """
     job = active()
     if job is None or job.kind != kind:
         return
-    view = view(job) if view is not None else ProgressView(job.title, chart)
+    view = make_view(job) if make_view is not None else ProgressView(job.title, chart)
     try:
         with device_lock(view):
             result = work(job, view)

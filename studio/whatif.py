@@ -148,13 +148,13 @@ def build_spec(setup: Setup, data: ImageData, dims: Sequence[tuple[str, str]], s
 
 def request(spec: SweepSpec, setup: Setup, study: str) -> None:
     """on_click of Run: the sweep as a job on a snapshot of the setup."""
-    cells = len(spec.forget_sets) * math.prod(len(a.values) for a in spec.axes) * len(set(spec.seeds))
+    cells = len(expand(spec, loaders.data(setup.dataset)))
     jobs.request(KIND, f"What-if sweep: {cells} runs", spec=spec, setup=setup, study=study,
                  model_name=loaders.model_path(setup).name)
 
 
 def execute() -> None:
-    jobs.execute(KIND, _work, _commit, view=_view)
+    jobs.execute(KIND, _work, _commit, make_view=_view)
 
 
 def _view(job: jobs.Job) -> "SweepView":
