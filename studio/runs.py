@@ -80,10 +80,10 @@ def latest() -> RunRecord | None:
 
 
 def add(record: RunRecord) -> None:
-    """Append a run; runs older than the newest KEEP_MODELS release their models."""
+    """Append a run; only the newest KEEP_MODELS runs that hold models keep them (sweep runs hold none)."""
     runs = history()
     runs.append(record)
-    for old in runs[:-KEEP_MODELS]:
+    for old in [r for r in runs if r.unsir is not None][:-KEEP_MODELS]:
         old.unsir = None
 
 
