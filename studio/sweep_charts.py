@@ -36,8 +36,9 @@ def _rgba(hex_color: str, alpha: float) -> str:
 def trend(frame: pd.DataFrame, x: str, order: Sequence, x_title: str) -> go.Figure:
     """A_Df and A_Dr after impair and after repair against the grid values of `x` (in `order`, evenly spaced):
     the mean over seeds as a line, the band from the lowest to the highest seed, each seed's run as a point."""
-    fig = go.Figure()
     labels = [value_text(v) for v in order]
+    # every grid value on the axis from the start, so a live chart does not rescale as runs finish
+    fig = go.Figure(go.Scatter(x=labels, y=[None] * len(labels), mode="markers", showlegend=False, hoverinfo="skip"))
     ok = frame[frame["status"] == "ok"] if len(frame) else frame
     for column, title, color, dash in SERIES:
         if not len(ok):

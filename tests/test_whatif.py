@@ -87,7 +87,7 @@ def test_the_charts_carry_each_run_to_open():
                           "retain_acc_impair": [80.0, 70, 10, 5], "forget_acc_repair": [5.0, 4, 0, 0],
                           "retain_acc_repair": [90.0, 88, 30, 20]})
     lines = trend(frame, "impair.lr", [0.01, 0.1], "impair lr")
-    points = [t for t in lines.data if t.mode == "markers"]
+    points = [t for t in lines.data if t.mode == "markers" and t.customdata is not None]
     assert len(points) == 4 and all(list(t.customdata) == [0, 1, 2, 3] for t in points)
     heat = heatmap(frame, "impair.lr", [0.01, 0.1], "repair.lr", [1e-3, 1e-2], "retain_acc_repair", "impair", "repair")
     assert [list(row) for row in heat.data[0].z] == [[90.0, 30.0], [88.0, 20.0]]
