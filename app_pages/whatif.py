@@ -25,7 +25,8 @@ if spec is not None:
                "setting is the current setup's (*Impair and repair*).")
 st.button("Run the sweep", type="primary", icon=":material/play_arrow:", key="run-sweep", disabled=busy or spec is None,
           on_click=whatif.request, args=(spec, setup, study),
-          help="Runs every grid point and seed not in the cache, one after another, with a live chart.")
+          help="Runs every grid point and seed not in the cache, one after another, with a live chart. Cancel keeps "
+          "the finished runs in the cache: running again continues.")
 whatif.execute()
 
 run = whatif.latest()
