@@ -8,7 +8,6 @@ cache, so running the same sweep again only runs the rest.
 from __future__ import annotations
 
 import io
-import json
 import math
 import time
 from dataclasses import dataclass, replace
@@ -18,6 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from unsir_core import strict_json
 from unsir_core.data import ImageData
 from unsir_core.errors import UnsirError
 from unsir_core.studies import STUDIES
@@ -315,6 +315,6 @@ def downloads(run: SweepRun) -> dict[str, tuple[bytes, str, str]]:
         out["Table (Parquet)"] = (buf.getvalue(), f"{stem}.parquet", "application/octet-stream")
     reports = [{"cell": c.index, "label": c.label, "key": run.result.keys[c.index], **run.result.records[c.index]}
                for c in run.result.cells if c.index in run.result.records]
-    out["Every run's report (JSON)"] = (json.dumps(reports, indent=2).encode(), f"{stem}-runs.json",
+    out["Every run's report (JSON)"] = (strict_json.dumps(reports).encode(), f"{stem}-runs.json",
                                         "application/json")
     return out

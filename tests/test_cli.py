@@ -95,7 +95,8 @@ def test_sweep_writes_the_table_and_reruns_from_the_cache(tmp_path):
     assert (report["cells"], report["ran"], report["preset"]) == (2, 2, "shapes10")
     assert out.read_text().splitlines()[0].startswith("cell,forget,n_forget,impair.lr,seed,status")
     assert "forget_acc_repair" in res.stderr  # the summary table
-    again = cli(*args)
+    assert cli(*args).returncode == 2  # the table exists: refused without --force
+    again = cli(*args, "--force")
     assert again.returncode == 0 and json.loads(again.stdout)["ran"] == 0
 
 
@@ -103,4 +104,4 @@ def test_sweep_refuses_bad_grids_before_running(tmp_path):
     bad = cli("sweep", "--set", "impair.speed=1,2", "--forget", "triangle", *FAST)
     assert bad.returncode == 2 and "Unknown setting 'impair.speed'" in bad.stderr
     wrong = cli("sweep", "--set", "impair.lr=0.1", "--forget", "triangle", "--out", str(tmp_path / "s.xlsx"), *FAST)
-    assert wrong.returncode == 2 and "--out must end in .csv, .parquet, .json" in wrong.stderr
+    assert wrong.returncode == 2 and "should end in .csv or .parquet or .json" in wrong.stderr

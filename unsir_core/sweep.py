@@ -268,7 +268,7 @@ class CellCache:
             return None
 
     def put(self, key: str, record: Mapping[str, Any]) -> None:
-        from .store import atomic_write
+        from .files import atomic_write
 
         text = json.dumps(record)
         atomic_write(self.folder / f"{key}.json", lambda tmp: tmp.write_text(text))
@@ -369,7 +369,7 @@ class SweepResult:
 
 
 def write_frame(frame: "pd.DataFrame", path: str | Path) -> Path:
-    from .store import atomic_write
+    from .files import atomic_write
 
     path = Path(path)
     suffix = path.suffix.lower()
