@@ -17,7 +17,7 @@ ui.require_forget(data)
 setup = state.setup()
 busy = jobs.busy()
 
-spec, study = whatif.form(setup, data, busy)
+spec, study = whatif.form(setup, data, model, busy)
 if study in STUDIES:
     st.caption(f"**The paper:** {STUDIES[study].finding} ({STUDIES[study].source}.)")
 if spec is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import pandas as pd
@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from unsir_core import strict_json
+from unsir_core.classifier import Classifier
 from unsir_core.data import ImageData
 from unsir_core.errors import UnsirError
 from unsir_core.studies import STUDIES
@@ -86,7 +87,7 @@ def apply_study() -> None:
     st.session_state["whatif-y"] = NONE
 
 
-def form(setup: Setup, data: ImageData, busy: bool) -> tuple[SweepSpec | None, str]:
+def form(setup: Setup, data: ImageData, model: Classifier, busy: bool) -> tuple[SweepSpec | None, str]:
     """The inputs of a sweep; returns (the spec, or None when an input is wrong, with the error shown; the study)."""
     if "whatif-study" not in st.session_state:
         st.session_state["whatif-study"] = "table5"
@@ -121,16 +122,22 @@ def form(setup: Setup, data: ImageData, busy: bool) -> tuple[SweepSpec | None, s
     if study in STUDIES and (STUDIES[study].setting or COUNT) != x:
         study = CUSTOM  # the grid was changed away from the study's setting: its findings no longer apply
     try:
-        spec = build_spec(setup, data, [(x, x_text), (y, y_text)], seeds_text, SweepMetrics(relearn, privacy))
+        spec = build_spec(setup, data, model, [(x, x_text), (y, y_text)], seeds_text, SweepMetrics(relearn, privacy))
     except UnsirError as err:  # a wrong value: say which, keep the page
         st.error(str(err))
         return None, study
     return spec, study
 
 
-def build_spec(setup: Setup, data: ImageData, dims: Sequence[tuple[str, str]], seeds_text: str,
+def rebased(setup: Setup, data: ImageData, model: Classifier) -> Setup:
+    """The setup on the recipe for its own forget set, as a run from Impair and repair would be."""
+    return setup.with_base(runs.recipe(setup, data, model).config)
+
+
+def build_spec(setup: Setup, data: ImageData, model: Classifier, dims: Sequence[tuple[str, str]], seeds_text: str,
                metrics: SweepMetrics) -> SweepSpec:
-    """The sweep of the form: the setup's settings and forget set, varied along `dims` ((setting, values text))."""
+    """The sweep of the form: the session's settings for each forget set (the recipe for that set with the user's
+    changes) and its forget set, varied along `dims` ((setting, values text))."""
     axes, forget_sets = [], (tuple(setup.forget),)
     for name, text in dims:
         if name == NONE:
@@ -139,9 +146,18 @@ def build_spec(setup: Setup, data: ImageData, dims: Sequence[tuple[str, str]], s
             forget_sets = nested_forget_sets(data, setup.forget, parse_ints(text, "Forgotten classes"))
         else:
             axes.append(Axis.of(name, text.split(","), setup.config))
-    spec = SweepSpec(tuple(axes), forget_sets, tuple(parse_ints(seeds_text, "Seeds")), setup.config, metrics)
+    bases = tuple((f, rebased(setup.with_value("forget", f), data, model).config) for f in forget_sets)
+    spec = SweepSpec(tuple(axes), forget_sets, tuple(parse_ints(seeds_text, "Seeds")), setup.config, metrics, bases)
     expand(spec, data)  # every value checked now, not when the job runs
     return spec
+
+
+def cell_setup(run: "SweepRun", cell: Cell) -> Setup:
+    """The setup of one run of a sweep: the sweep's setup with the run's forget set, values and seed."""
+    setup = run.setup.with_value("forget", cell.forget)
+    for name, value in (*cell.values, ("seed", cell.seed)):
+        setup = setup.with_value(name, value)
+    return rebased(setup, loaders.data(setup.dataset), loaders.model(setup))
 
 
 # ------------------------------------------------------------------ the job
@@ -277,7 +293,7 @@ def open_cell(run: SweepRun, index: int) -> None:
         state.notify("error", f"That run has no results to show: {record.get('error') if record else 'not run'}.")
         return
     cell = run.result.cells[index]
-    setup = replace(run.setup, forget=cell.forget, config=cell.config)
+    setup = cell_setup(run, cell)
     last = runs.latest()
     runs.add(RunRecord((last.id if last else 0) + 1, setup, run.model_name, time.strftime("%H:%M:%S"),
                        record["report"], [], None, dict(record.get("audits", {}))))
@@ -299,7 +315,7 @@ def on_chart_select(run: SweepRun) -> None:
 def use_settings(run: SweepRun, index: int) -> None:
     """on_click: make a cell's forget set and settings the session's setup (to run it on Impair and repair)."""
     cell = run.result.cells[index]
-    state.set_setup(replace(state.setup(), forget=cell.forget, config=cell.config))
+    state.set_setup(cell_setup(run, cell))
     state.notify("success", f"The setup now has this run's settings ({cell.label}).")
 
 

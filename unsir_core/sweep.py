@@ -332,6 +332,7 @@ def row(cell: Cell, record: Mapping[str, Any]) -> dict[str, Any]:
     mia = report.get("extras", {}).get("mia", {}) if report else {}
     for variant in ("entropy", "confidence"):
         out[f"mia_{variant}"] = mia[variant]["forget_member_rate"] if variant in mia else math.nan
+    out["degraded"] = report.get("degraded") if report else None  # the collapse guard's verdict on the run
     out["device"] = report["device"] if report else ""
     return out
 
