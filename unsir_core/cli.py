@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .config import TrainConfig
 from .errors import ConfigError, UnsirError
 
 
@@ -118,11 +119,11 @@ def preflight(args) -> None:
             check_suffix(Path(value))
             if not Path(value).expanduser().is_file():
                 raise ConfigError(f"--{option} {value}: no such file.")
-    if args.command == "train" and not args.out:  # the default: a new file in the model store
+    if args.command == "train" and not args.out and not args.exclude:  # a new file in the model store (a gold
+        # standard without --out goes to the reference store, named by cmd_train once the data set is loaded)
         arch = args.arch or DEFAULT_MODEL
-        excluded = "-without-" + "-".join(_classes(args.exclude)) if args.exclude else ""
         model_store().mkdir(parents=True, exist_ok=True)
-        args.out = str(model_store() / slug(f"{args.dataset}-{arch}{excluded}-seed{args.seed or 0}.safetensors"))
+        args.out = str(model_store() / slug(f"{args.dataset}-{arch}-seed{args.seed or 0}.safetensors"))
     for option, attr, suffixes in OUTPUTS[args.command]:
         if getattr(args, attr, None):
             suffixes = suffixes or COMPARE_SUFFIXES[args.format]
@@ -161,17 +162,27 @@ def _load(args) -> tuple[Any, Any]:
 
 
 def cmd_train(args) -> dict[str, Any]:
-    from .config import TrainConfig
     from .data import load_dataset
     from .models import DEFAULT_MODEL
     from .store import save_model
 
     arch = args.arch or DEFAULT_MODEL
-    out = Path(args.out)  # checked (or defaulted into the model store) by preflight
     data = load_dataset(args.dataset, args.data_root, download=not args.offline)
     cfg = TrainConfig(**{k: v for k, v in {
         "epochs": args.epochs, "seed": args.seed, "lr": args.lr, "batch_size": args.batch_size,
         "pretrained": args.pretrained}.items() if v is not None})
+    if args.out:
+        out = Path(args.out)  # checked (or defaulted into the model store) by preflight
+    else:  # a gold standard goes to the reference store, where every session and command finds it
+        from .files import check_output
+        from .models import get_spec
+        from .references import ReferenceKey, store_dir
+
+        width = args.width if args.width is not None else get_spec(arch).default_width
+        gone = tuple(sorted(data.forget_classes(_classes(args.exclude))))
+        key = ReferenceKey(data.name, arch, float(width), gone, cfg)
+        store_dir().mkdir(parents=True, exist_ok=True)
+        out = check_output(str(store_dir() / key.file_name(data.class_names)), (".safetensors",), args.force, "--out")
     from .train import fit
 
     bar = BarProgress(not args.quiet)
@@ -222,6 +233,12 @@ def cmd_unlearn(args) -> dict[str, Any]:
     bar = BarProgress(not args.quiet)
     run = run_unsir(model, data, _classes(args.forget), cfg, args.device, retrain=retrain, progress=bar, recipe=recipe)
     bar.close()
+    reference = run.extras.get("reference")
+    if reference:
+        how = "reused" if reference["reused"] else "trained and stored as"
+        print(f"retrained reference: {how} {reference['path']}", file=sys.stderr)
+        if reference["warning"]:
+            print(f"warning: {reference['warning']}", file=sys.stderr)
     report = {"preset": recipe.name, **run.to_json()}
     if run.degraded and not args.allow_degraded:
         print(strict_json.dumps(report))
@@ -446,7 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train an original model, or a gold standard with --exclude")
     _common(p)
-    p.add_argument("--epochs", type=int, default=None, help="training epochs (default 15)")
+    p.add_argument("--epochs", type=int, default=None, help=f"training epochs (default {TrainConfig().epochs})")
     p.add_argument("--exclude", default=None, help='classes to leave out (names or indices, comma-separated; '
                    '"quote" a name with a comma)')
     p.add_argument("--width", type=float, default=None, help="channel multiplier (default: the architecture's)")
@@ -461,7 +478,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--forget", required=True, help='classes to forget (names or indices, comma-separated; '
                    '"quote" a name with a comma or edge spaces)')
     _unsir_options(p)
-    p.add_argument("--retrain", action="store_true", help="also train the gold standard without the forget classes")
+    p.add_argument("--retrain", action="store_true",
+                   help="also evaluate the gold standard without the forget classes (the original's training settings "
+                        "and --seed): a stored reference is reused, else it is trained once and stored")
     p.add_argument("--save-model", default=None, help="save the unlearned model here (.safetensors)")
     p.add_argument("--allow-degraded", action="store_true",
                    help="keep (print, --out, --save-model) a result the collapse guard marked degraded; without it "

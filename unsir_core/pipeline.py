@@ -18,7 +18,7 @@ from .device import describe, pick_device, synchronize
 from .metrics.evaluate import Evaluation, evaluate
 from .progress import CancelToken, ProgressFn
 from .recipe import Recipe
-from .train import fit
+from .references import obtain, strength, warning
 from .unlearn import UnlearnResult, unlearn
 
 
@@ -88,13 +88,18 @@ def run_unsir(model: Classifier, data: ImageData, forget: Sequence[int | str], c
     timings = {**result.timings_s, "evaluate": round(time.perf_counter() - start, 4)}
     timings["total"] = round(timings["unlearn"] + timings["evaluate"], 4)
 
-    retrained = None
-    if retrain is not None:
+    retrained, extras = None, {}
+    if retrain is not None:  # a stored reference with these settings is reused, else trained once and stored
         start = time.perf_counter()
-        retrained = fit(data, model.info.arch, retrain, exclude=gone, width=model.info.width, device=device,
-                        progress=progress, cancel=cancel)
+        reference = obtain(model, data, gone, retrain, device, progress, cancel)
+        retrained = reference.model
         retrained.net.to(device)
         evaluations["retrain"] = evaluate(retrained, data, gone)
         timings["retrain"] = round(time.perf_counter() - start, 4)
+        ref_acc, orig_acc = evaluations["retrain"].retain_acc, evaluations["original"].retain_acc
+        extras["reference"] = {"path": str(reference.path) if reference.path else None, "reused": reference.reused,
+                               "shipped": reference.shipped, "train_s": retrained.info.details.get("train_s"),
+                               "strength": round(strength(ref_acc, orig_acc), 4),
+                               "warning": warning(ref_acc, orig_acc)}
     return UnsirRun(result, model, retrained, evaluations, timings, data.name, data.class_names, describe(device),
-                    recipe=recipe)
+                    extras, recipe=recipe)

@@ -1,42 +1,44 @@
 """Retrain from scratch on the retain classes: the gold standard every other method approximates.
 
-`train.fit` with `exclude=` the forgotten classes, so it never reads a forget-class image. The default
-is shorter than the shipped model's 40 epochs so a comparison stays within minutes on a CPU; the
-retrained model is the reference for activation distance, JS divergence and weight distance.
-
-Evidence (shipped Small CNN, 1 CPU thread): 15 epochs reach A_Dr 75% (80% of the original's 94%) in
-110-130 s; 5 epochs 43%, 8 epochs 55%; the original's 40 epochs take about 5 minutes. For a stronger
-reference train one once (`train --exclude CLASS`) or keep one (`compare --save-reference`) and pass it
-with `compare --reference`.
+`train.fit` with `exclude=` the forgotten classes, so it never reads a forget-class image. By default
+it uses the original model's own recorded training settings (shipped Small CNN: 40 epochs, A_Dr 93-95%
+of the original's), so it is a full-strength reference. References live in the reference store
+(`unsir_core.references`): a matching one, shipped or trained earlier, is loaded instead of trained, and
+a new one is kept for the next comparison, session or CLI call. A shorter retrain (`epochs`) is a weaker
+reference and is flagged as under-trained when its A_Dr falls below 95% of the original's.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
-from ..classifier import Classifier
+from ..classifier import Classifier, ModelInfo
 from ..config import TrainConfig
-from ..train import fit
-from .base import Context, UnlearningMethod
+from ..references import obtain
+from ..train import gold_standard_config
+from .base import Context, UnlearningMethod, Workload
 
 
 @dataclass(frozen=True)
 class RetrainSettings:
-    epochs: int = 15  # passes over the retain-class training images (shipped model: 40, 94%; 15 gets A_Dr ~75% in ~2 min)
-    batch_size: int = 128  # samples per step (as the shipped model)
-    lr: float = 4e-3  # peak learning rate of the one-cycle schedule (as the shipped model)
-    optimizer: str = field(default="adam", metadata={"choices": ("adam", "sgd")})  # "adam" (AdamW with decay) or "sgd"
-    weight_decay: float = 5e-4  # decoupled for adam, L2 for sgd (as the shipped model)
-    label_smoothing: float = 0.0  # cross-entropy label smoothing (as the shipped model)
-    augment: bool = True  # random flip and 4-pixel crop (as the shipped model)
-    seed: int = 0  # initialisation, shuffling and augmentation
-    pretrained: bool = False  # start from ImageNet weights (only for architectures that have them)
+    epochs: int | None = field(default=None, metadata={  # None: as many as the original was trained for
+        "help": "Passes over the retain-class training images. Empty: as many as the original model's training, "
+                "which gives a full-strength reference; fewer is faster but weaker."})
+    batch_size: int | None = field(default=None, metadata={  # None: the original's
+        "help": "Samples per step. Empty: the original model's."})
+    lr: float | None = field(default=None, metadata={  # None: the original's
+        "help": "Peak learning rate of the one-cycle schedule. Empty: the original model's."})
+    seed: int = field(default=0, metadata={  # initialisation, shuffling and augmentation
+        "help": "Seeds initialisation, shuffling and augmentation; where a retrained model sends a forgotten "
+                "class's images varies with it."})
 
-    def train_config(self) -> TrainConfig:
-        return TrainConfig(**asdict(self))
+    def train_config(self, original: ModelInfo) -> TrainConfig:
+        """The original's recorded training settings with these overrides (None keeps the original's)."""
+        cfg = gold_standard_config(original, self.seed, self.epochs)
+        return replace(cfg, **{k: v for k, v in (("batch_size", self.batch_size), ("lr", self.lr)) if v is not None})
 
     @classmethod
     def from_train_config(cls, cfg: TrainConfig) -> "RetrainSettings":
-        return cls(**asdict(cfg))
+        return cls(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed)
 
 
 class Retrain(UnlearningMethod):
@@ -47,6 +49,12 @@ class Retrain(UnlearningMethod):
     reads_forget = False
     Settings = RetrainSettings
 
+    def planned_images(self, s: RetrainSettings, w: Workload, original: ModelInfo) -> float:
+        return s.train_config(original).epochs * w.retain_per_class * w.retain_classes
+
+    def resolved(self, s: RetrainSettings, original: ModelInfo) -> dict:
+        return {k: v for k, v in asdict(s.train_config(original)).items() if k in asdict(s)}
+
     def unlearn(self, model: Classifier, ctx: Context, s: RetrainSettings) -> Classifier:
         progress = None
         if ctx.progress is not None:  # record the losses on the way (fit returns only the model)
@@ -56,8 +64,10 @@ class Retrain(UnlearningMethod):
                 history.append(round(ev.loss, 5))
                 ctx.progress(ev)
 
-        out = fit(ctx.data, model.info.arch, s.train_config(), exclude=ctx.gone, width=model.info.width,
-                  device=ctx.device, progress=progress, cancel=ctx.cancel)
+        reference = obtain(model, ctx.data, ctx.gone, s.train_config(model.info), ctx.device, progress, ctx.cancel)
+        out = reference.model
         ctx.details["retain_samples"] = int((~ctx.data.class_mask(ctx.data.train_y, ctx.gone)).sum())
         ctx.details.update({k: out.info.details[k] for k in ("train_config", "train_s") if k in out.info.details})
+        ctx.details["reference"] = {"path": str(reference.path) if reference.path else None,
+                                    "reused": reference.reused, "shipped": reference.shipped}
         return out
