@@ -6,7 +6,11 @@ forget-class *training* samples) to measure what the model still gives away.
 - MIA: a logistic regression on a 1-D feature of the softmax learns to tell retain-class training
   samples (members) from retain-class test samples (non-members); applied to the forget-class
   training samples it reports the % it still calls "member". Papers disagree on the feature, so
-  the variant is part of the result.
+  the variant is part of the result. The attack's own accuracy and AUC on held-out members and
+  non-members come with it: when its 95% interval includes 50% the attack is at chance on this model
+  and the member rate carries no information (a well-generalising model leaks nothing it can read).
+- Worst-case privacy score referenced to the retrained model (Unlearning Comparator, Lee et al., IEEE
+  TVCG 2025): see `retrain_privacy`.
 - Activation distance: mean L2 distance between two models' softmax outputs.
 - ZRF (Bad Teacher, Chundawat et al.): 1 - mean JS divergence between the model's and a randomly
   initialised model's softmax outputs on the forget-class test images; 1 = as uninformed as random.
@@ -19,6 +23,7 @@ from typing import Sequence
 import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -35,6 +40,18 @@ MIA_VARIANTS: dict[str, str] = {
                   "to tell retain-class training images (members) from test images (non-members), then applied "
                   "to the forget-class training images.",
 }
+MIA_SAMPLES = 500  # members and non-members drawn per attack, by Results and Compare alike (halves fit / score)
+CHANCE = 50.0  # % accuracy of guessing member or non-member (equal numbers of each)
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a proportion, in % (0, 100 when n = 0)."""
+    if n == 0:
+        return 0.0, 100.0
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
+    return round(max(0.0, centre - half) * 100, 2), round(min(1.0, centre + half) * 100, 2)
 
 
 @dataclass(frozen=True)
@@ -45,9 +62,28 @@ class MiaResult:
     attack_acc: float  # % accuracy of the attack on the held-out half of its members/non-members
     n_train: int  # samples the attack was fitted on (half members, half non-members)
     n_forget: int  # forget-class training samples it was applied to
+    attack_auc: float = float("nan")  # ROC AUC of the attack on the held-out half (0.5 = chance)
+    acc_low: float = 0.0  # 95% Wilson interval of attack_acc, %
+    acc_high: float = 100.0
+    n_score: int = 0  # held-out samples attack_acc and attack_auc were measured on
+    seed: int = 0  # seed of the sampling: the same seed and n give every model the same attack data
+
+    @property
+    def at_chance(self) -> bool:
+        """True when the attack's accuracy cannot be told from guessing (its 95% interval includes 50%)."""
+        return self.acc_low <= CHANCE <= self.acc_high
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "at_chance": self.at_chance}
+
+
+def chance_message(attack_acc: float, acc_low: float, acc_high: float) -> str | None:
+    """What to say when an attack is at chance (None when it has signal)."""
+    if not acc_low <= CHANCE <= acc_high:
+        return None
+    return (f"At chance: the attack itself tells held-out members from non-members with {attack_acc:.1f}% accuracy "
+            f"(95% interval {acc_low:.1f}-{acc_high:.1f}%, chance {CHANCE:.0f}%). On this model its member rate "
+            "carries no information: it is not a finding about privacy.")
 
 
 def mia_feature(logits: torch.Tensor, y: torch.Tensor, variant: str) -> np.ndarray:
@@ -78,7 +114,7 @@ def _member_pool(data: ImageData, forget: Sequence[int],
 
 def membership_inference(model: Classifier, data: ImageData, forget: Sequence[int],
                          retain_train_idx: Sequence[int] | torch.Tensor | None = None, variant: str = "entropy",
-                         n: int = 1000, seed: int = 0) -> MiaResult:
+                         n: int = MIA_SAMPLES, seed: int = 0) -> MiaResult:
     """Fit the `variant` attack on up to `n` members and `n` non-members, apply it to the forget samples.
 
     Members: retain-class training samples (`retain_train_idx`, or all of them); non-members:
@@ -119,10 +155,13 @@ def membership_inference(model: Classifier, data: ImageData, forget: Sequence[in
     attack = make_pipeline(StandardScaler(), LogisticRegression()).fit(fit_x, fit_y)
     score_x = np.concatenate([f_in[half:], f_out[half:]])
     score_y = np.concatenate([np.ones(k - half), np.zeros(k - half)])
-    attack_acc = attack.score(score_x, score_y) * 100
+    correct = int((attack.predict(score_x) == score_y).sum())
+    attack_acc = correct / len(score_y) * 100
+    auc = roc_auc_score(score_y, attack.decision_function(score_x))
     member_rate = attack.predict(feature(data.train_x, data.train_y, forget_idx)).mean() * 100
+    low, high = wilson_interval(correct, len(score_y))
     return MiaResult(variant, MIA_VARIANTS[variant], round(float(member_rate), 2), round(float(attack_acc), 2),
-                     2 * half, len(forget_idx))
+                     2 * half, len(forget_idx), round(float(auc), 4), low, high, len(score_y), seed)
 
 
 def _softmax_pair(logits_a: torch.Tensor, logits_b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

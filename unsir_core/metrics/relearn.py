@@ -1,8 +1,12 @@
 """Relearn time: how quickly a model gets the forgotten classes back when fine-tuned again.
 
 Paper definition: the number of epochs, each epoch = 500 random training samples from *all* classes,
-until the forget accuracy returns to the original model's. Few epochs mean the knowledge was only
-hidden, not removed. This is an attack measurement, so unlike unlearning it reads forget-class
+until the forget accuracy returns to the original model's. Here "returns" means reaching
+`RELEARN_SHARE` (90%) of the original's forget accuracy on the probe (`relearn_target`): a fine-tune on
+500 mixed images rarely lands exactly on the original's figure, and a curve at 88% of a 93.5% target
+is back in every practical sense. The headline number is always the curve's first crossing of that
+line (`crossing`), so card and chart cannot disagree. Few epochs mean the knowledge was only hidden,
+not removed. This is an attack measurement, so unlike unlearning it reads forget-class
 training samples. The model is fine-tuned on a copy with Adam; forget accuracy is measured on a fixed
 subset of the forget-class test images every `eval_every` epochs, and the run stops at `max_epochs`.
 """
@@ -22,13 +26,26 @@ from ..errors import ConfigError
 from .evaluate import predict_logits
 
 
+RELEARN_SHARE = 0.9  # "relearned" = forget accuracy back at this fraction of the original's
+
+
+def relearn_target(original_forget_acc: float) -> float:
+    """The forget accuracy (%) that counts as relearned: RELEARN_SHARE of the original model's."""
+    return round(RELEARN_SHARE * original_forget_acc, 2)
+
+
+def crossing(epochs: Sequence[int], history: Sequence[float], target: float) -> int | None:
+    """The first epoch whose forget accuracy is at or above `target` (None when the curve never gets there)."""
+    return next((e for e, acc in zip(epochs, history) if acc >= target), None)
+
+
 @dataclass(frozen=True)
 class RelearnResult:
     epochs: int | None  # epochs until forget accuracy >= target_acc; None when not reached within the cap
     capped: bool  # True when max_epochs ran out before the target was reached
     history: list[float]  # forget accuracy (%) at each of history_epochs
     history_epochs: list[int]  # epochs after which it was measured; 0 = before any fine-tuning
-    target_acc: float  # forget accuracy (%) to reach, usually the original model's A_Df
+    target_acc: float  # forget accuracy (%) to reach: relearn_target(the original's on the same probe)
     samples_per_epoch: int  # training samples per epoch (the paper uses 500)
 
     def to_dict(self) -> dict:
@@ -87,9 +104,9 @@ def relearn_time(model: Classifier, data: ImageData, forget: Sequence[int], targ
             if epoch % eval_every == 0 or epoch == max_epochs:
                 history.append(accuracy(work, probe_x, probe_y))
                 epochs_seen.append(epoch)
-    reached = history[-1] >= target_acc
-    return RelearnResult(epochs_seen[-1] if reached else None, not reached, [round(a, 2) for a in history],
-                         epochs_seen, target_acc, samples_per_epoch)
+    history = [round(a, 2) for a in history]
+    reached = crossing(epochs_seen, history, target_acc)
+    return RelearnResult(reached, reached is None, history, epochs_seen, target_acc, samples_per_epoch)
 
 
 def fine_tune(model: Classifier, x: torch.Tensor, y: torch.Tensor, opt: torch.optim.Optimizer, batch_size: int,
