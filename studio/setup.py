@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping
 
 from unsir_core import roots
-from unsir_core.config import UnsirConfig, setting_info
+from unsir_core.config import UnsirConfig, config_value, setting_info
 from unsir_core.data import DATASETS, DEFAULT_DATASET
 from unsir_core.errors import UnsirError
 from unsir_core.models import DEFAULT_MODEL, MODELS
@@ -74,14 +74,6 @@ KNOBS: dict[str, Knob] = {k.name: k for k in (
          "More help a little (paper Fig. 7). The self-check may stop earlier, or add a few at half the rates."),
     Knob("repair.batch_size", "Repair batch size", 32),
 )}
-
-
-def config_value(config: UnsirConfig, name: str) -> Any:
-    """A config field by dotted name, e.g. "impair.lr"."""
-    value: Any = config
-    for part in name.split("."):
-        value = getattr(value, part)
-    return value
 
 
 def preset_notes(config: UnsirConfig) -> list[str]:

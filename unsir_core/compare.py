@@ -1,14 +1,19 @@
 """Run several unlearning methods on one request and measure them all the same way (paper Table 1).
 
-`compare` trains the retrained reference first (the gold standard that activation distance, JS
-divergence and weight distance are measured against), then runs each method on its own copy of
+`compare` takes the retrained reference first (the gold standard that activation distance, JS
+divergence, the privacy score and weight distance are measured against; from the reference store, or
+trained once and stored there), then runs each method on its own copy of
 the model and measures, on every result:
 
 - A_Df, A_Dr and overall test accuracy, and the prediction distribution on forget test images;
 - wall time of the method;
 - relearn time (epochs of 500 training samples until the forget accuracy is back);
-- membership inference, entropy and confidence variants (`metrics.privacy.MIA_VARIANTS`);
-- activation distance and JS divergence to the retrained model on forget test images, and ZRF;
+- membership inference, entropy and confidence variants (`metrics.privacy.MIA_VARIANTS`), each with the
+  attack's own accuracy on held-out members and non-members (50% = chance: then the rate says nothing);
+- the feature probe (`metrics.probe`): a linear classifier on the penultimate features, scored on forget
+  test images;
+- activation distance, JS divergence and the worst-case privacy score (`metrics.retrain_privacy`) to the
+  retrained model on forget images, and ZRF;
 - layer-wise weight distance to the original and to the retrained model (totals and per layer).
 
 A method that fails (unknown name, bad settings, NaN, a model it cannot handle) gets a row with
@@ -21,6 +26,7 @@ import io
 import math
 import time
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import torch
@@ -30,12 +36,16 @@ from .config import TrainConfig
 from .data import ImageData
 from .device import describe, pick_device
 from .errors import Cancelled, ConfigError, UnsirError
-from .methods import METHODS, RetrainSettings, get_method
+from .methods import METHODS, Request, RetrainSettings, get_method
 from .metrics.evaluate import Evaluation, evaluate, predict_logits
-from .metrics.privacy import MIA_VARIANTS, activation_distance, js_divergence, membership_inference, zrf_score
-from .metrics.relearn import accuracy, forget_probe, relearn_time
+from .metrics.privacy import (MIA_SAMPLES, MIA_VARIANTS, activation_distance, js_divergence, membership_inference,
+                              zrf_score)
+from .metrics.probe import feature_probe
+from .metrics.relearn import accuracy, forget_probe, relearn_target, relearn_time
+from .metrics.retrain_privacy import retrain_privacy
 from .metrics.weights import LayerDistance, layer_distances
 from .progress import CancelToken, ProgressFn, emit
+from .references import warning as reference_warning
 
 
 @dataclass(frozen=True)
@@ -47,8 +57,9 @@ class MetricSettings:
     relearn_samples: int = 500  # training samples (of all classes) per relearn epoch (paper: 500)
     relearn_lr: float = 1e-3  # Adam learning rate of the relearning attack
     relearn_probe: int = 100  # forget test images per class on which relearning is checked
-    mia_samples: int = 500  # members and non-members drawn for each attack (halves fit / score it)
-    seed: int = 0  # seeds relearning, the attacks' sampling and ZRF's random model
+    mia_samples: int = MIA_SAMPLES  # members and non-members drawn for each attack (halves fit / score it)
+    probe: bool = True  # fit the feature probe on each model (a few seconds per row)
+    seed: int = 0  # seeds relearning, the attacks' sampling, the probe's images and ZRF's random model
 
 
 @dataclass(frozen=True)
@@ -69,11 +80,22 @@ COLUMNS: tuple[Column, ...] = (
     Column("test_acc", "Test (%)", "Accuracy on all test images.", "higher"),
     Column("wall_s", "Time (s)", "Wall-clock seconds the method took on this device.", "lower"),
     Column("relearn_epochs", "Relearn (ep.)", "Epochs of fine-tuning on 500 random training samples each until the "
-           "forget accuracy is back at the original's; '>N' when the cap was reached.", "higher"),
+           "forget accuracy is back at 90% of the original's (the first crossing of that line); '>N' when the cap "
+           "was reached.", "higher"),
     Column("mia_entropy", "MIA entropy (%)", MIA_VARIANTS["entropy"] + " Reported: % of forget images called "
            "'member'.", "retrain"),
+    Column("mia_entropy_acc", "Entropy attack acc. (%)", "The entropy attack's own accuracy on held-out retain-class "
+           "members and non-members (50% = chance: then its member rate carries no information).", ""),
     Column("mia_confidence", "MIA confidence (%)", MIA_VARIANTS["confidence"] + " Reported: % of forget images "
            "called 'member'.", "retrain"),
+    Column("mia_confidence_acc", "Confidence attack acc. (%)", "The confidence attack's own accuracy on held-out "
+           "retain-class members and non-members (50% = chance).", ""),
+    Column("privacy_score", "Privacy vs retrain", "Worst-case privacy score referenced to the retrained model "
+           "(Unlearning Comparator, TVCG 2025): 1 - the best threshold attack's score at telling this model's "
+           "outputs on forget-class training images from the retrained model's (1 = indistinguishable).", "higher"),
+    Column("probe_forget_acc", "Probe A_Df (%)", "Feature probe: accuracy of a linear classifier on this model's "
+           "penultimate features on forget-class test images (an audit that reads forget images): high = the "
+           "features still recognise the class.", "retrain"),
     Column("act_dist", "Act. dist.", "Mean L2 distance between this model's and the retrained model's softmax "
            "outputs on forget test images (0 = identical).", "lower"),
     Column("js_div", "JS div.", "Mean Jensen-Shannon divergence to the retrained model's softmax outputs on "
@@ -99,6 +121,10 @@ class MethodRow:
     relearn_capped: bool | None = None  # True when the cap ran out first
     mia_entropy: float | None = None  # % of forget-train images the entropy attack calls member
     mia_confidence: float | None = None  # same, confidence attack
+    mia_entropy_acc: float | None = None  # % accuracy of the entropy attack on held-out members/non-members
+    mia_confidence_acc: float | None = None  # same, confidence attack
+    privacy_score: float | None = None  # worst-case privacy score against the retrained model (Comparator)
+    probe_forget_acc: float | None = None  # feature probe accuracy on forget-class test images, %
     act_dist: float | None = None  # activation distance to the retrained model (forget test images)
     js_div: float | None = None  # JS divergence to the retrained model (forget test images)
     zrf: float | None = None  # ZRF on forget test images
@@ -153,6 +179,7 @@ class Comparison:
     total_s: float  # seconds for the whole comparison, metrics included
     cancelled: bool = False  # True when the caller cancelled; finished rows are kept
     notes: tuple[str, ...] = ()  # anything missing and why
+    reference_warning: str | None = None  # set when the reference is under-trained (A_Dr < 95% of the original's)
     models: dict[str, Classifier] = field(default_factory=dict, compare=False, repr=False)  # per ok row
 
     def row(self, method: str) -> MethodRow:
@@ -216,7 +243,7 @@ class Comparison:
             "dataset": self.dataset, "arch": self.arch, "class_names": list(self.class_names),
             "forget": [self.class_names[c] for c in self.forget], "forget_indices": list(self.forget),
             "device": self.device, "total_s": self.total_s, "cancelled": self.cancelled,
-            "reference": self.reference, "notes": list(self.notes),
+            "reference": self.reference, "reference_warning": self.reference_warning, "notes": list(self.notes),
             "metric_settings": asdict(self.metric_settings),
             "columns": [asdict(c) for c in COLUMNS],
             "mia_variants": dict(MIA_VARIANTS),
@@ -257,7 +284,8 @@ class _Measure:
         self.progress, self.cancel = progress, cancel
         self.forget_x = data.test_x[data.class_mask(data.test_y, gone)]  # [F, C, H, W] forget test images
         probe_x, probe_y = forget_probe(data, self.gone, ms.relearn_probe)
-        self.relearn_target = round(accuracy(original, probe_x, probe_y), 2)
+        self.original_probe_acc = round(accuracy(original, probe_x, probe_y), 2)  # the original's forget accuracy
+        self.relearn_target = relearn_target(self.original_probe_acc)
         self.reference: Classifier | None = None
         self.reference_logits: torch.Tensor | None = None
 
@@ -266,19 +294,21 @@ class _Measure:
         self.reference_logits = predict_logits(model, self.forget_x)
 
     def to_reference(self, model: Classifier) -> dict[str, Any]:
-        """Activation distance, JS divergence and weight distance to the reference ({} without one)."""
+        """Activation distance, JS divergence, privacy score and weight distance to the reference ({} without one)."""
         if self.reference is None:
             return {}
         logits = predict_logits(model, self.forget_x)
         layers = layer_distances(model, self.reference)
+        privacy = retrain_privacy(model, self.reference, self.data, self.gone)
         return {"act_dist": round(activation_distance(logits, self.reference_logits), 5),
                 "js_div": round(js_divergence(logits, self.reference_logits), 5),
-                "layers_retrain": tuple(layers), "weight_dist_retrain": round(_total(layers), 5)}
+                "privacy_score": privacy.score, "layers_retrain": tuple(layers),
+                "weight_dist_retrain": round(_total(layers), 5), "_privacy": privacy.to_dict()}
 
     def row(self, name: str, title: str, model: Classifier, base: dict[str, Any]) -> MethodRow:
         """Measure `model` and return its row; a metric that fails is recorded, not raised."""
         errors: dict[str, str] = {}
-        steps = ["accuracy", "relearn", "privacy", "distance"]
+        steps = ["accuracy", "relearn", "privacy", "probe", "distance"]
         start = time.perf_counter()
         out: dict[str, Any] = {}
 
@@ -302,8 +332,8 @@ class _Measure:
         def relearn() -> None:
             if not self.ms.relearn:
                 return
-            if name == "original":
-                out.update(relearn_epochs=0, relearn_capped=False, relearn_history=(self.relearn_target,))
+            if name == "original":  # it has not forgotten: relearned at epoch 0 by definition
+                out.update(relearn_epochs=0, relearn_capped=False, relearn_history=(self.original_probe_acc,))
                 return
             r = relearn_time(model, self.data, self.gone, self.relearn_target, self.ms.relearn_max_epochs,
                              self.ms.relearn_samples, self.ms.relearn_lr, self.ms.seed,
@@ -315,19 +345,27 @@ class _Measure:
                 mia = membership_inference(model, self.data, self.gone, variant=variant, n=self.ms.mia_samples,
                                            seed=self.ms.seed)
                 out[f"mia_{variant}"] = mia.forget_member_rate
-                out.setdefault("_mia", {})[variant] = {"attack_acc": mia.attack_acc, "n_train": mia.n_train}
+                out[f"mia_{variant}_acc"] = mia.attack_acc
+                out.setdefault("_mia", {})[variant] = mia.to_dict()
             out["zrf"] = round(zrf_score(model, self.data, self.gone, self.ms.seed), 5)
+
+        def probe() -> None:
+            if self.ms.probe:
+                result = feature_probe(model, self.data, self.gone, seed=self.ms.seed)
+                out["probe_forget_acc"] = result.forget_acc
+                out["_probe"] = result.to_dict()
 
         def distance() -> None:
             layers = layer_distances(model, self.original)
             out.update(layers_original=tuple(layers), weight_dist_original=round(_total(layers), 5))
             out.update(self.to_reference(model))
 
-        for i, (label, fn) in enumerate(zip(steps, (acc, relearn, privacy, distance)), start=1):
+        for i, (label, fn) in enumerate(zip(steps, (acc, relearn, privacy, probe, distance)), start=1):
             step(i, label, fn)
         details = dict(base.pop("details", {}))
-        if "_mia" in out:
-            details["mia"] = out.pop("_mia")
+        for key in ("mia", "probe", "privacy"):
+            if f"_{key}" in out:
+                details[key] = out.pop(f"_{key}")
         if errors:
             details["metric_errors"] = errors
         details["metrics_s"] = round(time.perf_counter() - start, 3)
@@ -353,8 +391,10 @@ def compare(model: Classifier, data: ImageData, forget: Sequence[int | str], met
 
     settings: {method: {field: value}} overrides of each method's defaults (or a settings instance).
     retrain_config: the training recipe of the retrained reference (default: `settings["retrain"]`,
-    else `RetrainSettings()`). reference: an already retrained model to use instead of training one
-    (it fills the "retrain" row too, with its recorded training time). train_reference=False skips
+    else `RetrainSettings()`: the original's own training settings). The reference store is searched
+    first: a stored reference with these settings is loaded instead of trained, and a newly trained one
+    is stored. reference: an already retrained model to use instead (it fills the "retrain" row too,
+    with its recorded training time). train_reference=False skips
     the reference when "retrain" is not requested: the columns that need it stay empty (noted).
     Progress events carry phase "<method>/<phase>"; a cancel keeps the finished rows.
     The input model is never modified.
@@ -414,7 +454,7 @@ def compare(model: Classifier, data: ImageData, forget: Sequence[int | str], met
                 result_model, base = reference, {
                     "reads_forget": False, "wall_s": reference.info.details.get("train_s"),
                     "settings": reference.info.details.get("settings", reference.info.details.get("train_config", {})),
-                    "details": {"reused": True}}
+                    "details": {"reused": True, "reference": {"handed_in": True}}}
             else:
                 result = method.run(model, data, request, retrain_settings if name == "retrain" else
                                     settings.get(name), device, _with_prefix(progress, name), cancel)
@@ -423,10 +463,19 @@ def compare(model: Classifier, data: ImageData, forget: Sequence[int | str], met
                     notes.append(f"{method.title} declared reads_forget={method.reads_forget} but read_forget="
                                  f"{result.read_forget}.")
                 base = {"reads_forget": result.read_forget, "wall_s": result.wall_s,
-                        "settings": result.settings_dict(), "losses": result.losses, "details": result.details}
+                        "settings": method.resolved(result.settings, Request(model.info, data, tuple(request))),
+                        "losses": result.losses,
+                        "details": result.details}
                 if name == "retrain":
+                    stored = result.details.get("reference", {})
+                    if stored.get("reused"):  # loaded from the store: its time is the recorded training time
+                        base["wall_s"] = result.details.get("train_s")
+                        base["details"] = {**result.details, "reused": True}
                     measure.set_reference(result_model)
-                    reference_name = f"retrained from scratch ({result.settings.epochs} epochs)"
+                    epochs = base["settings"].get("epochs")
+                    reference_name = (f"retrained from scratch ({epochs} epochs"
+                                      + (", from the reference store: " + Path(stored["path"]).name
+                                         if stored.get("reused") else "") + ")")
                     rows = [_with_reference(r, measure, models) for r in rows]
             row = measure.row(name, method.title, result_model, base)
             models[name] = result_model
@@ -441,10 +490,22 @@ def compare(model: Classifier, data: ImageData, forget: Sequence[int | str], met
         rows.append(row)
 
     if measure.reference is None and not any(n.startswith("No retrained reference") for n in notes):
-        notes.append("No retrained reference: activation distance, JS divergence and weight distance to retrain "
-                     "are empty.")
+        notes.append("No retrained reference: activation distance, JS divergence, the privacy score and weight "
+                     "distance to retrain are empty.")
+    weak = _reference_warning(rows)
+    if weak:
+        notes.append(weak)
     return Comparison(data.name, model.info.arch, data.class_names, gone, describe(device), tuple(rows),
-                      reference_name, metrics, round(time.perf_counter() - start, 2), cancelled, tuple(notes), models)
+                      reference_name, metrics, round(time.perf_counter() - start, 2), cancelled, tuple(notes),
+                      weak, models)
+
+
+def _reference_warning(rows: Sequence[MethodRow]) -> str | None:
+    """The under-trained warning when both the original's and the reference's A_Dr were measured."""
+    by = {r.method: r for r in rows if r.ok}
+    if "original" in by and "retrain" in by and None not in (by["original"].retain_acc, by["retrain"].retain_acc):
+        return reference_warning(by["retrain"].retain_acc, by["original"].retain_acc)
+    return None
 
 
 def _with_reference(row: MethodRow, measure: _Measure, models: Mapping[str, Classifier]) -> MethodRow:
@@ -452,7 +513,9 @@ def _with_reference(row: MethodRow, measure: _Measure, models: Mapping[str, Clas
     if row.method not in models or row.act_dist is not None:
         return row
     try:
-        return replace(row, **measure.to_reference(models[row.method]))
+        found = measure.to_reference(models[row.method])
+        privacy = found.pop("_privacy")
+        return replace(row, **found, details={**row.details, "privacy": privacy})
     except Exception as err:  # a metric must not lose the row
         return replace(row, details={**row.details, "metric_errors": {"distance": f"{type(err).__name__}: {err}"}})
 

@@ -188,3 +188,11 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def config_value(config: UnsirConfig, name: str) -> Any:
+    """A config field by dotted name, e.g. "impair.lr"."""
+    value: Any = config
+    for part in name.split("."):
+        value = getattr(value, part)
+    return value

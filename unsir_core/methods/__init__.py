@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from .bad_teacher import BadTeacher, BadTeacherSettings
-from .base import Context, MethodResult, SettingField, UnlearningMethod, make_settings, setting_fields
+from .base import (Context, MethodResult, Request, SettingField, UnlearningMethod, Workload, make_settings,
+                   pool_size, setting_fields)
 from .finetune import Finetune, FinetuneSettings
 from .neggrad import NegGrad, NegGradSettings
 from .neggrad_plus import NegGradPlus, NegGradPlusSettings
@@ -37,4 +38,5 @@ def get_method(name: str) -> UnlearningMethod:
 __all__ = ["METHODS", "BadTeacher", "BadTeacherSettings", "Context", "Finetune", "FinetuneSettings", "MethodResult",
            "NegGrad", "NegGradPlus", "NegGradPlusSettings", "NegGradSettings", "RandomLabels", "RandomLabelsSettings",
            "Retrain", "RetrainSettings", "SalUn", "SalUnSettings", "Scrub", "ScrubSettings", "SettingField",
-           "UnlearningMethod", "Unsir", "UnsirSettings", "get_method", "make_settings", "setting_fields"]
+           "UnlearningMethod", "Unsir", "UnsirSettings", "Workload", "get_method", "make_settings", "pool_size",
+           "setting_fields"]

@@ -9,7 +9,7 @@ Evidence (shipped Small CNN, 1 CPU thread, defaults): A_Df / A_Dr as % of the or
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -20,13 +20,15 @@ from .base import Context, UnlearningMethod, kl_to
 
 @dataclass(frozen=True)
 class BadTeacherSettings:
-    epochs: int = 1  # passes over forget + retain samples (paper: 1)
-    lr: float = 1e-3  # Adam learning rate (paper: 1e-4 on ResNet18; the small CNN needs more)
-    temperature: float = 1.0  # distillation temperature (paper: KL_temperature 1)
-    batch_size: int = 128  # samples per step (mixed forget and retain)
-    forget_samples: int = 500  # forget-class training images read (0: all)
-    retain_per_class: int = 300  # retain training images per class (paper: 30% of the retain set)
-    seed: int = 0  # the random teacher, sample choice and shuffling
+    epochs: int = field(default=1, metadata={"help": "passes over forget + retain samples (paper: 1)"})
+    lr: float = field(default=1e-3, metadata={
+        "help": "Adam learning rate (paper: 1e-4 on ResNet18; the small CNN needs more)"})
+    temperature: float = field(default=1.0, metadata={"help": "distillation temperature (paper: KL_temperature 1)"})
+    batch_size: int = field(default=128, metadata={"help": "samples per step (mixed forget and retain)"})
+    forget_samples: int = field(default=500, metadata={"help": "forget-class training images read (0: all)"})
+    retain_per_class: int = field(default=300, metadata={
+        "help": "retain training images per class (paper: 30% of the retain set)"})
+    seed: int = field(default=0, metadata={"help": "the random teacher, sample choice and shuffling"})
 
 
 class BadTeacher(UnlearningMethod):

@@ -11,8 +11,6 @@ loop through `ctx.optimise` (progress, cancel, NaN -> DivergedError), and return
 """
 from __future__ import annotations
 
-import inspect
-import re
 import time
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
@@ -21,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from ..batches import num_batches
-from ..classifier import Classifier
+from ..classifier import Classifier, ModelInfo
 from ..data import ImageData
 from ..device import autocast, memory_format, pick_device, synchronize
 from ..errors import ConfigError
@@ -33,20 +31,6 @@ from ..unlearn import sample_retain_subset
 # ------------------------------------------------------------------ settings
 
 
-def field_help(cls: type) -> dict[str, str]:
-    """The trailing `# comment` of each field of a settings dataclass, read from its source."""
-    try:
-        source = inspect.getsource(cls)
-    except (OSError, TypeError):
-        return {}
-    found = {}
-    for line in source.splitlines():
-        m = re.match(r"\s+(\w+)\s*:[^=#]+=[^#]*#\s*(.+)$", line)
-        if m:
-            found[m.group(1)] = m.group(2).strip()
-    return found
-
-
 @dataclass(frozen=True)
 class SettingField:
     """One field of a method's settings, for forms and docs."""
@@ -55,7 +39,7 @@ class SettingField:
     kind: type  # int, float, bool or str (the non-None type of the field)
     default: Any  # the documented default
     optional: bool  # True when None is allowed ("take it from the preset")
-    help: str  # the comment next to the default
+    help: str  # the field's metadata["help"]: what it does (the UI adds the value that runs)
     choices: tuple[str, ...] = ()  # allowed values of a str field, when fixed
 
 
@@ -63,8 +47,7 @@ _KINDS = {"int": int, "float": float, "bool": bool, "str": str}
 
 
 def setting_fields(cls: type) -> list[SettingField]:
-    """Describe every field of a settings dataclass (type, default, help)."""
-    helps = field_help(cls)
+    """Describe every field of a settings dataclass (type, default, and the help in its metadata)."""
     out = []
     for f in fields(cls):
         hint = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
@@ -73,7 +56,7 @@ def setting_fields(cls: type) -> list[SettingField]:
         kind = next((_KINDS[p] for p in parts if p in _KINDS), str)
         default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
         choices = tuple(f.metadata.get("choices", ()))
-        out.append(SettingField(f.name, kind, default, optional, helps.get(f.name, ""), choices))
+        out.append(SettingField(f.name, kind, default, optional, f.metadata.get("help", ""), choices))
     return out
 
 
@@ -125,6 +108,37 @@ def _coerce(spec: SettingField, value: Any, method: str) -> Any:
     if spec.choices and out not in spec.choices:
         raise ConfigError(f"{method}.{spec.name} must be one of {', '.join(spec.choices)}, got {out!r}.")
     return out
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The sizes a method's cost depends on, for estimating its time before it runs."""
+
+    retain_classes: int  # classes kept
+    retain_per_class: int  # training images of the smallest retain class
+    forget_classes: int  # classes of this request
+    forget_images: int  # training images of the forget classes of this request
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a method will be asked to do, before it runs: for its time estimate and the values it will use."""
+
+    original: ModelInfo  # the model to unlearn
+    data: ImageData  # the data set
+    forget: tuple[int, ...]  # classes of this request
+
+    def workload(self) -> Workload:
+        gone = set(self.forget) | set(self.original.forgotten)
+        keep = [c for c in range(self.data.num_classes) if c not in gone]
+        counts = self.data.train_y.bincount(minlength=self.data.num_classes).tolist()
+        return Workload(len(keep), min(counts[c] for c in keep), len(self.forget),
+                        sum(counts[c] for c in self.forget))
+
+
+def pool_size(requested: int | None, available: int) -> int:
+    """How many of `available` images a `0 = all` style setting takes."""
+    return min(requested, available) if requested else available
 
 
 # ------------------------------------------------------------------ what a hook may read
@@ -297,6 +311,21 @@ class UnlearningMethod:
 
     def fields(self) -> list[SettingField]:
         return setting_fields(self.Settings)
+
+    def planned_images(self, s: Any, req: Request) -> float:
+        """Training images (forward + backward) the method processes with settings `s`: by default `epochs`
+        passes over its `forget_samples` and `retain_per_class` pools; methods that differ override it."""
+        w = req.workload()
+        pool = 0
+        if hasattr(s, "forget_samples"):
+            pool += pool_size(s.forget_samples, w.forget_images)
+        if hasattr(s, "retain_per_class"):
+            pool += pool_size(s.retain_per_class, w.retain_per_class) * w.retain_classes
+        return getattr(s, "epochs", 1) * pool
+
+    def resolved(self, s: Any, req: Request) -> dict[str, Any]:
+        """The value of every setting that actually runs on this request (fields left empty resolved)."""
+        return asdict(s)
 
     def check(self, model: Classifier, data: ImageData) -> None:
         """Raise ConfigError when this method cannot run on `model` (default: the model must fit the data)."""

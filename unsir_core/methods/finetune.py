@@ -8,7 +8,7 @@ Evidence (shipped Small CNN, 1 CPU thread, defaults): A_Df / A_Dr as % of the or
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch.nn.functional as F
 
@@ -18,11 +18,13 @@ from .base import Context, UnlearningMethod
 
 @dataclass(frozen=True)
 class FinetuneSettings:
-    epochs: int = 2  # passes over the retain subset
-    lr: float = 5e-4  # Adam learning rate; 1e-3 forgets a little more (circle: A_Df 67% instead of 76%)
-    batch_size: int = 128  # samples per step
-    retain_per_class: int = 300  # retain training images per class (0: all); about 30% of Shapes-10's
-    seed: int = 0  # subset choice and shuffling
+    epochs: int = field(default=2, metadata={"help": "passes over the retain subset"})
+    lr: float = field(default=5e-4, metadata={
+        "help": "Adam learning rate; 1e-3 forgets a little more (circle: A_Df 67% instead of 76%)"})
+    batch_size: int = field(default=128, metadata={"help": "samples per step"})
+    retain_per_class: int = field(default=300, metadata={
+        "help": "retain training images per class (0: all); about 30% of Shapes-10's"})
+    seed: int = field(default=0, metadata={"help": "subset choice and shuffling"})
 
 
 class Finetune(UnlearningMethod):

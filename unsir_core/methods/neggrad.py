@@ -9,7 +9,7 @@ Evidence (shipped Small CNN, 1 CPU thread, defaults): A_Df / A_Dr as % of the or
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch.nn.functional as F
 
@@ -19,11 +19,11 @@ from .base import Context, UnlearningMethod
 
 @dataclass(frozen=True)
 class NegGradSettings:
-    epochs: int = 1  # passes over the forget samples
-    lr: float = 1e-3  # Adam learning rate of the ascent
-    batch_size: int = 64  # forget samples per step
-    forget_samples: int = 500  # forget-class training images read (0: all)
-    seed: int = 0  # sample choice and shuffling
+    epochs: int = field(default=1, metadata={"help": "passes over the forget samples"})
+    lr: float = field(default=1e-3, metadata={"help": "Adam learning rate of the ascent"})
+    batch_size: int = field(default=64, metadata={"help": "forget samples per step"})
+    forget_samples: int = field(default=500, metadata={"help": "forget-class training images read (0: all)"})
+    seed: int = field(default=0, metadata={"help": "sample choice and shuffling"})
 
 
 class NegGrad(UnlearningMethod):

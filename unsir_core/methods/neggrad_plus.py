@@ -10,24 +10,27 @@ NegGrad's and SCRUB's; alpha 0.9-0.95 or 500 forget samples leave A_Df at 7-18%.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch.nn.functional as F
 
 from ..classifier import Classifier
 from ..errors import ConfigError
-from .base import Context, UnlearningMethod
+from .base import Context, Request, UnlearningMethod, pool_size
 
 
 @dataclass(frozen=True)
 class NegGradPlusSettings:
-    alpha: float = 0.99  # weight of the retain loss; 1 - alpha weighs the (negated) forget loss (paper: 0.999)
-    epochs: int = 5  # passes over the forget samples (one retain batch per forget batch)
-    lr: float = 1e-3  # Adam learning rate
-    batch_size: int = 64  # samples per step from each of the two sets
-    forget_samples: int = 0  # forget-class training images read (0: all; 500 leaves A_Df near 10%)
-    retain_per_class: int = 300  # retain training images per class (0: all)
-    seed: int = 0  # sample choice and shuffling
+    alpha: float = field(default=0.99, metadata={
+        "help": "weight of the retain loss; 1 - alpha weighs the (negated) forget loss (paper: 0.999)"})
+    epochs: int = field(default=5, metadata={
+        "help": "passes over the forget samples (one retain batch per forget batch)"})
+    lr: float = field(default=1e-3, metadata={"help": "Adam learning rate"})
+    batch_size: int = field(default=64, metadata={"help": "samples per step from each of the two sets"})
+    forget_samples: int = field(default=0, metadata={
+        "help": "forget-class training images read (0: all; 500 leaves A_Df near 10%)"})
+    retain_per_class: int = field(default=300, metadata={"help": "retain training images per class (0: all)"})
+    seed: int = field(default=0, metadata={"help": "sample choice and shuffling"})
 
 
 class NegGradPlus(UnlearningMethod):
@@ -37,6 +40,9 @@ class NegGradPlus(UnlearningMethod):
     paper = "Kurmanji et al., Towards Unbounded Machine Unlearning (NeurIPS 2023), 'NegGrad+'."
     reads_forget = True
     Settings = NegGradPlusSettings
+
+    def planned_images(self, s: NegGradPlusSettings, req: Request) -> float:
+        return s.epochs * 2 * pool_size(s.forget_samples, req.workload().forget_images)  # a retain batch per forget batch
 
     def unlearn(self, model: Classifier, ctx: Context, s: NegGradPlusSettings) -> Classifier:
         if not 0 <= s.alpha <= 1:

@@ -9,7 +9,7 @@ Evidence (shipped Small CNN, 1 CPU thread, defaults): A_Df / A_Dr as % of the or
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -20,12 +20,12 @@ from .base import Context, UnlearningMethod
 
 @dataclass(frozen=True)
 class RandomLabelsSettings:
-    epochs: int = 2  # passes over forget (relabelled) + retain samples
-    lr: float = 1e-3  # Adam learning rate
-    batch_size: int = 128  # samples per step
-    forget_samples: int = 500  # forget-class training images read (0: all)
-    retain_per_class: int = 300  # retain training images per class (0: all)
-    seed: int = 0  # relabelling, sample choice and shuffling
+    epochs: int = field(default=2, metadata={"help": "passes over forget (relabelled) + retain samples"})
+    lr: float = field(default=1e-3, metadata={"help": "Adam learning rate"})
+    batch_size: int = field(default=128, metadata={"help": "samples per step"})
+    forget_samples: int = field(default=500, metadata={"help": "forget-class training images read (0: all)"})
+    retain_per_class: int = field(default=300, metadata={"help": "retain training images per class (0: all)"})
+    seed: int = field(default=0, metadata={"help": "relabelling, sample choice and shuffling"})
 
 
 def relabelled_pool(ctx: Context, fx: torch.Tensor, fy: torch.Tensor, retain_per_class: int):

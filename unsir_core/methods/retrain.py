@@ -15,7 +15,7 @@ from ..classifier import Classifier, ModelInfo
 from ..config import TrainConfig
 from ..references import obtain
 from ..train import gold_standard_config
-from .base import Context, UnlearningMethod, Workload
+from .base import Context, Request, UnlearningMethod
 
 
 @dataclass(frozen=True)
@@ -49,11 +49,12 @@ class Retrain(UnlearningMethod):
     reads_forget = False
     Settings = RetrainSettings
 
-    def planned_images(self, s: RetrainSettings, w: Workload, original: ModelInfo) -> float:
-        return s.train_config(original).epochs * w.retain_per_class * w.retain_classes
+    def planned_images(self, s: RetrainSettings, req: Request) -> float:
+        w = req.workload()
+        return s.train_config(req.original).epochs * w.retain_per_class * w.retain_classes
 
-    def resolved(self, s: RetrainSettings, original: ModelInfo) -> dict:
-        return {k: v for k, v in asdict(s.train_config(original)).items() if k in asdict(s)}
+    def resolved(self, s: RetrainSettings, req: Request) -> dict:
+        return {k: v for k, v in asdict(s.train_config(req.original)).items() if k in asdict(s)}
 
     def unlearn(self, model: Classifier, ctx: Context, s: RetrainSettings) -> Classifier:
         progress = None

@@ -10,7 +10,7 @@ Evidence (shipped Small CNN, 1 CPU thread, defaults): A_Df / A_Dr as % of the or
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -24,13 +24,15 @@ from .random_labels import relabelled_pool
 
 @dataclass(frozen=True)
 class SalUnSettings:
-    mask_ratio: float = 0.5  # fraction of weights updated: those with the largest forget-loss gradient (paper: 0.5)
-    epochs: int = 2  # passes over forget (relabelled) + retain samples
-    lr: float = 2e-3  # Adam learning rate (half the weights move, so a little more than random labels)
-    batch_size: int = 128  # samples per step
-    forget_samples: int = 500  # forget-class training images read (0: all)
-    retain_per_class: int = 300  # retain training images per class (0: all)
-    seed: int = 0  # relabelling, sample choice and shuffling
+    mask_ratio: float = field(default=0.5, metadata={
+        "help": "fraction of weights updated: those with the largest forget-loss gradient (paper: 0.5)"})
+    epochs: int = field(default=2, metadata={"help": "passes over forget (relabelled) + retain samples"})
+    lr: float = field(default=2e-3, metadata={
+        "help": "Adam learning rate (half the weights move, so a little more than random labels)"})
+    batch_size: int = field(default=128, metadata={"help": "samples per step"})
+    forget_samples: int = field(default=500, metadata={"help": "forget-class training images read (0: all)"})
+    retain_per_class: int = field(default=300, metadata={"help": "retain training images per class (0: all)"})
+    seed: int = field(default=0, metadata={"help": "relabelling, sample choice and shuffling"})
 
 
 def saliency_masks(ctx: Context, model: Classifier, x: torch.Tensor, y: torch.Tensor, ratio: float,

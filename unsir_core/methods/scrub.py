@@ -11,28 +11,32 @@ and T = 4 it keeps circle at 81% A_Df: too weak on this model.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
 from ..classifier import Classifier
 from ..errors import ConfigError
-from .base import Context, UnlearningMethod, kl_to
+from .base import Context, Request, UnlearningMethod, kl_to, pool_size
 
 
 @dataclass(frozen=True)
 class ScrubSettings:
-    epochs: int = 4  # min passes over the retain subset (paper: sgda_epochs)
-    max_epochs: int = 3  # the first this many epochs also run a max pass over the forget samples (paper: msteps)
-    lr: float = 2e-3  # Adam learning rate (paper: 5e-4 with SGD; at 5e-4 Adam keeps A_Df near 80% here)
-    temperature: float = 2.0  # distillation temperature (paper: kd_T 4; 2 forgets star 3.8% instead of 14.8%)
-    alpha: float = 0.5  # weight of KL to the teacher in the min pass (paper: 0.001-0.5)
-    gamma: float = 1.0  # weight of cross-entropy in the min pass (paper: 0.99)
-    batch_size: int = 64  # samples per step, both passes
-    forget_samples: int = 500  # forget-class training images read (0: all)
-    retain_per_class: int = 200  # retain training images per class (0: all)
-    seed: int = 0  # sample choice and shuffling
+    epochs: int = field(default=4, metadata={"help": "min passes over the retain subset (paper: sgda_epochs)"})
+    max_epochs: int = field(default=3, metadata={
+        "help": "the first this many epochs also run a max pass over the forget samples (paper: msteps)"})
+    lr: float = field(default=2e-3, metadata={
+        "help": "Adam learning rate (paper: 5e-4 with SGD; at 5e-4 Adam keeps A_Df near 80% here)"})
+    temperature: float = field(default=2.0, metadata={
+        "help": "distillation temperature (paper: kd_T 4; 2 forgets star 3.8% instead of 14.8%)"})
+    alpha: float = field(default=0.5, metadata={
+        "help": "weight of KL to the teacher in the min pass (paper: 0.001-0.5)"})
+    gamma: float = field(default=1.0, metadata={"help": "weight of cross-entropy in the min pass (paper: 0.99)"})
+    batch_size: int = field(default=64, metadata={"help": "samples per step, both passes"})
+    forget_samples: int = field(default=500, metadata={"help": "forget-class training images read (0: all)"})
+    retain_per_class: int = field(default=200, metadata={"help": "retain training images per class (0: all)"})
+    seed: int = field(default=0, metadata={"help": "sample choice and shuffling"})
 
 
 class Scrub(UnlearningMethod):
@@ -42,6 +46,11 @@ class Scrub(UnlearningMethod):
     paper = "Kurmanji et al., Towards Unbounded Machine Unlearning (NeurIPS 2023)."
     reads_forget = True
     Settings = ScrubSettings
+
+    def planned_images(self, s: ScrubSettings, req: Request) -> float:
+        w = req.workload()
+        return (s.epochs * pool_size(s.retain_per_class, w.retain_per_class) * w.retain_classes
+                + min(s.max_epochs, s.epochs) * pool_size(s.forget_samples, w.forget_images))
 
     def unlearn(self, model: Classifier, ctx: Context, s: ScrubSettings) -> Classifier:
         if not s.temperature > 0 or s.max_epochs < 0:

@@ -7,39 +7,75 @@ its most sensitive fields; None keeps the recipe's value.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
-from ..classifier import Classifier
-from ..config import UnsirConfig
+from ..classifier import Classifier, ModelInfo
+from ..config import UnsirConfig, config_value
+from ..data import ImageData
 from ..presets import PRESETS
 from ..recipe import Recipe, choose_recipe
 from ..unlearn import unlearn
-from .base import Context, UnlearningMethod
+from .base import Context, Request, UnlearningMethod
+
+# UnsirSettings field -> dotted UnsirConfig field it overrides
+CONFIG_FIELDS = {"retain_per_class": "retain_per_class", "noise_copies": "noise_copies",
+                 "noise_batch": "noise.batch_size", "noise_steps": "noise.steps", "noise_lr": "noise.lr",
+                 "noise_l2": "noise.l2_weight", "impair_lr": "impair.lr", "impair_epochs": "impair.epochs",
+                 "repair_lr": "repair.lr", "repair_epochs": "repair.epochs"}
+
+
+def _recipe_value(text: str) -> dict:
+    return {"help": text + " Empty: the recipe's value."}
 
 
 @dataclass(frozen=True)
 class UnsirSettings:
-    preset: str = field(default="auto", metadata={"choices": ("auto", *PRESETS)})  # "auto" = the recipe derived from the data and the model, or a preset name
-    retain_per_class: int | None = None  # retain subset size per class (None: the recipe's)
-    noise_copies: int | None = None  # copies of the noise batch in impair (None: the recipe's)
-    noise_steps: int | None = None  # Adam steps on the noise (None: the recipe's)
-    impair_lr: float | None = None  # impair learning rate (None: the recipe's)
-    repair_lr: float | None = None  # repair learning rate (None: the recipe's)
-    repair_epochs: int | None = None  # repair epochs (None: the recipe's)
-    seed: int = 0  # noise, retain subset and shuffling
+    preset: str = field(default="auto", metadata={  # "auto": the recipe derived from the data and the model
+        "choices": ("auto", *PRESETS),
+        "help": "Where the other settings start: auto = the recipe derived from the data, the model and the forget "
+                "set (recipe.py), or a preset name."})
+    retain_per_class: int | None = field(default=None, metadata=_recipe_value(  # None: the recipe's
+        "Retain subset size per retain class: the only training images UNSIR reads."))
+    noise_copies: int | None = field(default=None, metadata=_recipe_value(  # None: the recipe's
+        "Copies of the noise batch in the impair data."))
+    noise_batch: int | None = field(default=None, metadata=_recipe_value(  # None: the recipe's
+        "Noise samples learned per forget class."))
+    noise_steps: int | None = field(default=None, metadata=_recipe_value(  # None: the recipe's
+        "Adam steps on the noise pixels."))
+    noise_lr: float | None = field(default=None, metadata=_recipe_value(  # None: the recipe's
+        "Adam learning rate on the noise pixels."))
+    noise_l2: float | None = field(default=None, metadata=_recipe_value(  # None: the recipe's
+        "Lambda, the weight of the noise's L2 penalty."))
+    impair_lr: float | None = field(default=None, metadata=_recipe_value(  # None: the recipe's
+        "Impair learning rate (of the body when the recipe gives the head its own)."))
+    impair_epochs: int | None = field(default=None, metadata=_recipe_value(  # None: the recipe's
+        "Passes over noise + retain subset."))
+    repair_lr: float | None = field(default=None, metadata=_recipe_value(  # None: the recipe's
+        "Repair learning rate (of the body when the recipe gives the head its own)."))
+    repair_epochs: int | None = field(default=None, metadata=_recipe_value(  # None: the recipe's
+        "Passes over the retain subset."))
+    seed: int = field(default=0, metadata={"help": "Seeds the noise, the retain subset and the shuffling."})  # 0
 
     def __post_init__(self):
         self.apply(UnsirConfig())  # an out-of-range value is refused here, before any method runs
 
-    def recipe(self, ctx: Context, model: Classifier) -> Recipe:
+    def recipe_for(self, data: ImageData, info: ModelInfo, forget: Sequence[int]) -> Recipe:
         """The recipe for this request (auto or the named preset), with these settings' overrides applied."""
-        chosen = choose_recipe(ctx.data, model.info, list(ctx.forget), self.preset, self.seed)
+        chosen = choose_recipe(data, info, list(forget), self.preset, self.seed)
         return Recipe(chosen.name, self.apply(chosen.config), chosen.choices)
 
+    def recipe(self, ctx: Context, model: Classifier) -> Recipe:
+        return self.recipe_for(ctx.data, model.info, ctx.forget)
+
     def apply(self, base: UnsirConfig) -> UnsirConfig:
-        return base.with_overrides(**{
-            "seed": self.seed, "retain_per_class": self.retain_per_class, "noise_copies": self.noise_copies,
-            "noise.steps": self.noise_steps, "impair.lr": self.impair_lr, "repair.lr": self.repair_lr,
-            "repair.epochs": self.repair_epochs})
+        return base.with_overrides(seed=self.seed, **{dotted: getattr(self, name)
+                                                      for name, dotted in CONFIG_FIELDS.items()})
+
+    @classmethod
+    def from_config(cls, preset: str, cfg: UnsirConfig) -> "UnsirSettings":
+        """Settings that run exactly `cfg`'s values for every field here, on top of `preset` (e.g. a session's)."""
+        return cls(preset=preset if preset in PRESETS else "auto", seed=cfg.seed,
+                   **{name: config_value(cfg, dotted) for name, dotted in CONFIG_FIELDS.items()})
 
 
 class Unsir(UnlearningMethod):
@@ -49,6 +85,19 @@ class Unsir(UnlearningMethod):
     paper = "Tarun et al., Fast Yet Effective Machine Unlearning (IEEE TNNLS 2023)."
     reads_forget = False
     Settings = UnsirSettings
+
+    def planned_images(self, s: UnsirSettings, req: Request) -> float:
+        cfg = s.recipe_for(req.data, req.original, req.forget).config
+        w = req.workload()
+        retain = min(cfg.retain_per_class, w.retain_per_class) * w.retain_classes
+        noise = cfg.noise.batch_size * w.forget_classes
+        return (cfg.noise.steps * noise + cfg.impair.epochs * (retain + cfg.noise_copies * noise)
+                + cfg.repair.epochs * retain)
+
+    def resolved(self, s: UnsirSettings, req: Request) -> dict:
+        cfg = s.recipe_for(req.data, req.original, req.forget).config
+        return {"preset": s.preset, **{name: config_value(cfg, dotted) for name, dotted in CONFIG_FIELDS.items()},
+                "seed": cfg.seed}
 
     def unlearn(self, model: Classifier, ctx: Context, s: UnsirSettings) -> Classifier:
         recipe = s.recipe(ctx, model)
