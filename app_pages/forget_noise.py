@@ -2,7 +2,7 @@ from html import escape
 
 import streamlit as st
 
-from studio import charts, images, jobs, loaders, nav, noise, state, ui
+from studio import captions, charts, images, jobs, loaders, nav, noise, state, ui
 from studio.palette import FORGET, RETAIN
 
 ui.header(nav.NOISE, """
@@ -67,7 +67,7 @@ st.markdown("**Noise objective per step**: −CE(f(N), y_f) + λ·mean‖N‖²;
 ui.figure(charts.noise_loss(n.loss_history), key="noise-loss")
 
 st.markdown("**The noise of each forget class** (stretched per image to be visible), with the original model's "
-            "prediction and confidence on it, and its L2 norm: the model confidently calls it something else.")
+            "prediction and confidence on it, and its L2 norm.")
 labels = n.labels.cpu()
 per_class = 6
 for c in forget:
@@ -79,4 +79,5 @@ for c in forget:
     st.markdown(f"<span style='color:{FORGET}'>■</span> **{escape(data.class_names[c])}**", unsafe_allow_html=True)
     st.image(pics, width=128, caption=[f"{data.class_names[p]} {q:.0%} · ‖N‖ {v:.1f}"
                                        for p, q, v in zip(pred.tolist(), conf.tolist(), norms)])
+    st.caption(captions.noise_caption(data.class_names, c, preview.probs[labels == c]))
 ui.link(nav.UNLEARN, "Next: impair and repair")

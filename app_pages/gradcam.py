@@ -6,7 +6,7 @@ from unsir_core.device import DEVICE_LOCK
 from unsir_core.explain import METHODS, heatmaps, overlay
 from unsir_core.metrics.evaluate import predict_logits
 
-from studio import images, jobs, loaders, nav, ui
+from studio import audit_views, captions, images, jobs, loaders, nav, ui
 from studio.palette import FORGET, RETAIN, stage_color, stage_title
 
 ui.header(nav.GRADCAM, """
@@ -48,8 +48,8 @@ with DEVICE_LOCK:
 color = FORGET if cls in forget else RETAIN
 stages = ["original", "repair", "retrain"]
 if "retrain" not in models:
-    st.caption("No retrained model in this run: tick *Also train the retrained model* on Impair and repair to see "
-               "the gold standard's maps too.")
+    st.caption("No retrained model in this run: no stored reference matches its forget set and settings; tick "
+               "*Also train the retrained model* on Impair and repair to see the gold standard's maps too.")
 head = st.columns(1 + len(stages))
 head[0].markdown(f"**Image** <span style='color:{color}'>({escape(names[cls])})</span>", unsafe_allow_html=True)
 for col, stage in zip(head[1:], stages):
@@ -62,6 +62,5 @@ for row in range(len(idx)):
         col.image(images.framed(images.upscale(overlay(x[row], maps[stage][row]), 160), stage_color(stage)),
                   width=168, caption=f"predicts {names[int(pred)]} ({float(conf):.0%}); "
                                      f"p({names[cls]}) = {float(probs[stage][row, cls]):.0%}")
-st.caption("What to look for: on forget-class images the original model's map sits on the shape. After "
-           "unlearning, the evidence for the forgotten class fades or scatters, as in the retrained model that never "
-           "learned it; the prediction moves to a retain class. On retain-class images all maps should agree.")
+st.caption(captions.gradcam_caption(names, cls, cls in forget, probs, maps))
+audit_views.reference_notice(record)

@@ -98,12 +98,15 @@ with train_tab:
     st.markdown(f"Train **{get_spec(setup.arch).title}** from scratch on all classes of **{setup.dataset}**; "
                 "the checkpoint is saved in the model store and selected.")
     cols = st.columns(4)
-    epochs = cols[0].number_input("Epochs", 1, 500, 15, disabled=busy, key="train-epochs",
-                                  help="Passes over the training set (the shipped model used 15).")
-    lr = cols[1].number_input("Learning rate", 1e-6, 1.0, 2e-3, format="%g", disabled=busy, key="train-lr",
-                              help="Peak learning rate of the one-cycle Adam schedule.")
-    batch = cols[2].number_input("Batch size", 8, 4096, 128, disabled=busy, key="train-batch",
-                                 help="Training images per step.")
+    default = TrainConfig()
+    recorded = training.recorded_config(setup)  # what the selected model was trained with, when it says
+    used = (lambda name: f" The selected model used {recorded[name]:g}." if name in recorded else "")
+    epochs = cols[0].number_input("Epochs", 1, 500, default.epochs, disabled=busy, key="train-epochs",
+                                  help="Passes over the training set." + used("epochs"))
+    lr = cols[1].number_input("Learning rate", 1e-6, 1.0, default.lr, format="%g", disabled=busy, key="train-lr",
+                              help="Peak learning rate of the one-cycle Adam schedule." + used("lr"))
+    batch = cols[2].number_input("Batch size", 8, 4096, default.batch_size, disabled=busy, key="train-batch",
+                                 help="Training images per step." + used("batch_size"))
     seed = cols[3].number_input("Seed", 0, 2**31 - 1, 0, disabled=busy, key="train-seed",
                                 help="Seeds the initialisation, shuffling and augmentation.")
     st.button("Train a model", key="train", icon=":material/model_training:", disabled=busy,

@@ -1,8 +1,6 @@
 import streamlit as st
 
-from unsir_core.metrics.privacy import MIA_VARIANTS
-
-from studio import audits, jobs, nav, ui
+from studio import audit_views, audits, jobs, nav, ui
 from studio.figures import run_figures
 from studio.palette import stage_title
 
@@ -18,9 +16,10 @@ busy = jobs.busy()
 metrics = record.metrics
 
 ui.metric_cards(record)
+audit_views.reference_notice(record)
 if "retrain" not in metrics:
-    st.caption("No retrained model in this run: tick *Also train the retrained model* on Impair and repair to "
-               "compare with the gold standard.")
+    st.caption("No retrained model in this run: no stored reference matches its forget set and settings; tick "
+               "*Also train the retrained model* on Impair and repair to compare with the gold standard.")
 
 st.subheader("Where do forget-class images go?")
 st.markdown("Predicted classes of the forget-class test images (paper Figs. 3-4). After unlearning they should "
@@ -49,10 +48,11 @@ st.caption(" · ".join(f"Total distance original → {stage_title(s).lower()}: {
                       for s, v in totals.items()))
 
 st.subheader("Audits")
-st.markdown("Two checks that read forget-class images on purpose, after the fact. **Relearn time**: epochs of "
-            "fine-tuning (500 random training images each) until the forget accuracy is back at the original's; "
-            "more epochs mean the knowledge was removed rather than hidden. **Membership inference**: how many "
-            "forget-class training images an attacker still recognises as training data.")
+st.markdown("Checks that read forget-class images on purpose, after the fact. **Relearn time**: epochs of "
+            "fine-tuning (500 random training images each) until the forget accuracy is back at 90% of the "
+            "original's; more epochs mean the knowledge was removed rather than hidden. **Membership inference**: "
+            "how many forget-class training images an attacker still recognises as training data, next to how "
+            "well the attack works at all.")
 held = record.unsir is not None
 if not held:
     st.info("This run's models were released to save memory (only the newest runs keep them): the audits below "
@@ -67,29 +67,14 @@ with relearn_col:
               help="Fine-tunes copies of the unlearned (and retrained) model; the run's models stay unchanged.")
     result = record.audits.get("relearn")
     if result:
-        cols = st.columns(len(result) - 1)
-        for col, stage in zip(cols, [s for s in result if s != "target"]):
-            epochs = result[stage]["epochs"]
-            col.metric(f"Relearn epochs · {stage_title(stage)}",
-                       f"> {result[stage]['history_epochs'][-1]}" if epochs is None else str(epochs), border=True,
-                       help="Epochs until the forget accuracy reached the original's; '>' means it did not within "
-                       "the maximum.")
+        audit_views.relearn_cards(result)
         ui.figure(figs["relearn"], key="results-relearn")
 with mia_col:
     st.markdown("**Membership inference**")
-    variant = st.selectbox("Attack", list(MIA_VARIANTS), key="mia-variant", disabled=busy or not held,
-                           format_func=lambda v: f"{v} attack", help="Which softmax feature the attack reads. "
-                           "Papers report different variants; the name is shown with the result.")
-    st.caption(MIA_VARIANTS[variant])
-    st.button("Compute membership inference", key="mia", icon=":material/policy:", disabled=busy or not held,
-              on_click=audits.request_mia, args=(record.id, variant),
-              help="Fits the attack on retain-class training vs. test images, then applies it to the forget-class "
-              "training images of each model.")
-    result = record.audits.get("mia")
-    if result:
-        ui.figure(figs["mia"], key="results-mia")
-        used = next(iter(result.values()))["variant"]
-        accuracies = ", ".join(f"{stage_title(s).lower()} {r['attack_acc']:.1f}%" for s, r in result.items())
-        st.caption(f"{used.capitalize()} attack. Its accuracy on held-out retain-class data (50% = guessing): "
-                   f"{accuracies}.")
+    audit_views.membership(record, busy or not held)
+privacy_col, probe_col = st.columns(2, border=True, gap="medium")
+with privacy_col:
+    audit_views.retrain_privacy(record, busy or not held)
+with probe_col:
+    audit_views.probe(record, busy or not held)
 audits.execute()

@@ -1,15 +1,20 @@
-"""Audits of a finished run, computed on request: relearn time and membership inference.
+"""Audits of a finished run, computed on request: relearn time, membership inference, the privacy score
+against the retrained model, and the feature probe.
 
-Both read forget-class images (that is what they measure), unlike unlearning itself. Each is a job
+All read forget-class images (that is what they measure), unlike unlearning itself. Each is a job
 that measures the run's models and commits the whole result into the run's `audits` at the end.
+Membership inference uses the same sample count and seed as Compare (`MIA_SAMPLES`, the run's seed), so
+both pages run the same attack on the same data.
 """
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from unsir_core.metrics.privacy import membership_inference
-from unsir_core.metrics.relearn import accuracy, forget_probe, relearn_time
+from unsir_core.metrics.privacy import MIA_SAMPLES, membership_inference
+from unsir_core.metrics.probe import feature_probe
+from unsir_core.metrics.retrain_privacy import retrain_privacy
+from unsir_core.metrics.relearn import accuracy, forget_probe, relearn_target, relearn_time
 from unsir_core.progress import emit
 
 from . import jobs, loaders, runs
@@ -25,9 +30,23 @@ def request_mia(run_id: int, variant: str) -> None:
     jobs.request("mia", f"Membership inference ({variant}) on run {run_id}", run_id=run_id, variant=variant)
 
 
+def request_privacy(run_id: int) -> None:
+    jobs.request("privacy", f"Privacy score against the retrained model, run {run_id}", run_id=run_id)
+
+
+def request_probe(run_id: int) -> None:
+    jobs.request("probe", f"Feature probe on run {run_id}", run_id=run_id)
+
+
+TITLES = {"relearn": "Relearn time", "mia": "Membership inference", "privacy": "The privacy score",
+          "probe": "The feature probe"}
+
+
 def execute() -> None:
     jobs.execute("relearn", _relearn, _commit("relearn"))
     jobs.execute("mia", _mia, _commit("mia"))
+    jobs.execute("privacy", _privacy, _commit("privacy"))
+    jobs.execute("probe", _probe, _commit("probe"))
 
 
 def _record(job: jobs.Job) -> runs.RunRecord:
@@ -41,8 +60,9 @@ def _relearn(job: jobs.Job, progress: jobs.ProgressView) -> tuple[int, dict[str,
     models = record.models()
     gone = record.report["forgotten_total"]
     forget = data.resolve_classes(gone)
-    target = accuracy(models["original"], *forget_probe(data, forget, PROBE_PER_CLASS))
-    out: dict[str, Any] = {"target": round(target, 2)}
+    original = accuracy(models["original"], *forget_probe(data, forget, PROBE_PER_CLASS))
+    target = relearn_target(original)
+    out: dict[str, Any] = {"target": target, "original": round(original, 2)}
     stages = [s for s in ("repair", "retrain") if s in models]
     start = time.perf_counter()
     for i, stage in enumerate(stages, start=1):
@@ -60,10 +80,38 @@ def _mia(job: jobs.Job, progress: jobs.ProgressView) -> tuple[int, dict[str, Any
     results: dict[str, Any] = {}
     start = time.perf_counter()
     for i, (stage, model) in enumerate(models.items(), start=1):
-        results[stage] = membership_inference(model, data, forget, variant=job.params["variant"],
+        results[stage] = membership_inference(model, data, forget, variant=job.params["variant"], n=MIA_SAMPLES,
                                               seed=record.setup.config.seed).to_dict()
         emit(progress, "mia", i, len(models), start)
     return record.id, results
+
+
+def _privacy(job: jobs.Job, progress: jobs.ProgressView) -> tuple[int, dict[str, Any]]:
+    """The worst-case privacy score of the original and the unlearned model against the retrained one."""
+    record = _record(job)
+    data = loaders.data(record.setup.dataset)
+    forget = data.resolve_classes(record.report["forgotten_total"])
+    models = record.models()
+    start = time.perf_counter()
+    out = {}
+    for i, stage in enumerate(("original", "repair"), start=1):
+        out[stage] = retrain_privacy(models[stage], models["retrain"], data, forget).to_dict()
+        emit(progress, "privacy", i, 2, start)
+    return record.id, out
+
+
+def _probe(job: jobs.Job, progress: jobs.ProgressView) -> tuple[int, dict[str, Any]]:
+    """The feature probe on the original, unlearned and (when held) retrained model."""
+    record = _record(job)
+    data = loaders.data(record.setup.dataset)
+    forget = data.resolve_classes(record.report["forgotten_total"])
+    models = {s: m for s, m in record.models().items() if s != "impair"}
+    start = time.perf_counter()
+    out = {}
+    for i, (stage, model) in enumerate(models.items(), start=1):
+        out[stage] = feature_probe(model, data, forget, seed=record.setup.config.seed).to_dict()
+        emit(progress, "probe", i, len(models), start)
+    return record.id, out
 
 
 def _commit(name: str):
@@ -71,5 +119,5 @@ def _commit(name: str):
         run_id, value = result
         record = next(r for r in runs.history() if r.id == run_id)
         record.audits = {**record.audits, name: value}
-        return f"{'Relearn time' if name == 'relearn' else 'Membership inference'} computed for run {run_id}."
+        return f"{TITLES[name]} computed for run {run_id}."
     return commit

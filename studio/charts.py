@@ -9,7 +9,9 @@ from typing import Any, Mapping, Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .palette import FORGET, RETAIN, class_colors, stage_color, stage_title
+from unsir_core.metrics.relearn import RELEARN_SHARE, crossing
+
+from .palette import FORGET, RETAIN, SERIES, class_colors, stage_color, stage_title
 
 
 def style(fig: go.Figure, height: int = 320, **layout: Any) -> go.Figure:
@@ -111,48 +113,93 @@ def stage_accuracy(metrics: Mapping[str, Mapping[str, float]]) -> go.Figure:
     return style(fig, yaxis=dict(title="test accuracy (%)", range=[0, 115]), barmode="group")
 
 
-def weight_distance(series: Mapping[str, Sequence[Mapping[str, Any]]], normalized: bool) -> go.Figure:
-    """Per-layer distance from the original, one bar series per compared model, log scale (paper Fig. 2)."""
+MAX_LOG_TICKS = 8  # tick labels on a log axis, at most
+
+
+def weight_distance(series: Mapping[str, Sequence[Mapping[str, Any]]], normalized: bool,
+                    reference: str = "original", names: Mapping[str, str] | None = None,
+                    colors: Mapping[str, str] | None = None) -> go.Figure:
+    """Per-layer distance from `reference`, one bar series per compared model, log scale (paper Fig. 2).
+
+    series: {key: [LayerDistance dicts]}; `names`/`colors` default to the stage titles and colours. A layer
+    at exactly 0 (frozen, so unchanged) cannot sit on a log axis: it gets a marker on the axis floor
+    labelled "0 (frozen)" instead of a bar at 1e-12."""
     key = "normalized" if normalized else "l2"
+    names = names or {s: f"{reference} → {stage_title(s).lower()}" for s in series}
+    colors = colors or {s: stage_color(s) for s in series}
+    positive = [d[key] for layers in series.values() for d in layers if d[key] > 0]
+    floor = 10.0 ** math.floor(math.log10(min(positive))) if positive else 1e-3
     fig = go.Figure()
-    for stage, layers in series.items():
-        fig.add_bar(x=[d["name"] for d in layers], y=[max(d[key], 1e-12) for d in layers],
-                    name=f"original → {stage_title(stage).lower()}", marker_color=stage_color(stage),
-                    customdata=[d["n_params"] for d in layers],
-                    hovertemplate="%{x}: %{y:.3g} (%{customdata:,} parameters)<extra></extra>")
-    title = "‖w − w_original‖ / ‖w_original‖" if normalized else "‖w − w_original‖₂"
-    values = [max(d[key], 1e-12) for layers in series.values() for d in layers]
+    for s, layers in series.items():
+        fig.add_bar(x=[d["name"] for d in layers], y=[d[key] if d[key] > 0 else None for d in layers],
+                    name=names[s], marker_color=colors[s], offsetgroup=s, customdata=[d["n_params"] for d in layers],
+                    hovertemplate="%{x}: %{y:.3g} (%{customdata:,} parameters)<extra>" + names[s] + "</extra>")
+        frozen = [d["name"] for d in layers if d[key] == 0]
+        if frozen:
+            fig.add_bar(x=frozen, y=[floor * 1.6] * len(frozen), base=[floor] * len(frozen), offsetgroup=s,
+                        marker=dict(color="rgba(0,0,0,0)", line=dict(color=colors[s], width=1.5)),
+                        text=["0 (frozen)"] * len(frozen), textposition="inside", textangle=-90,
+                        insidetextfont=dict(size=10), showlegend=False, name=names[s] + ": frozen",
+                        hovertemplate="%{x}: 0 (frozen: this layer did not change)<extra>" + names[s] + "</extra>")
+    title = f"‖w − w_{reference}‖ / ‖w_{reference}‖" if normalized else f"‖w − w_{reference}‖₂"
+    values = positive + [floor]
     return style(fig, height=380, barmode="group", showlegend=True, xaxis=dict(title="layer", tickangle=-45),
-                 yaxis=dict(title=title, type="log", tickvals=log_ticks(values), tickformat="~g"))
+                 yaxis=dict(title=title, type="log", tickvals=log_ticks(values), tickformat="~g",
+                            range=[math.log10(floor), math.log10(max(values)) + 0.15]))
 
 
 def log_ticks(values: Sequence[float]) -> list[float]:
-    """1-2-5 ticks for a log axis spanning `values` (plotly's own log ticks are hard to read when short)."""
+    """Readable ticks for a log axis spanning the positive `values`: 1-2-5 per decade when that gives at most
+    MAX_LOG_TICKS ticks, else every decade, else every k-th decade."""
+    values = [v for v in values if v > 0]
     if not values:
         return []
     low, high = math.floor(math.log10(min(values))), math.ceil(math.log10(max(values)))
-    return [m * 10.0**e for e in range(low, high + 1) for m in (1, 2, 5)]
+    decades = list(range(low, high + 1))
+    if 3 * len(decades) <= MAX_LOG_TICKS:
+        return [m * 10.0**e for e in decades for m in (1, 2, 5)]
+    step = math.ceil(len(decades) / MAX_LOG_TICKS)
+    return [10.0**e for e in decades[::step]]
 
 
 def relearn(curves: Mapping[str, Mapping[str, Any]], target: float) -> go.Figure:
-    """Forget accuracy while fine-tuning again on 500 random training samples per epoch."""
+    """Forget accuracy while fine-tuning again on 500 random training samples per epoch; each curve's first
+    crossing of the target (the headline number) is ringed."""
     fig = go.Figure()
     for stage, r in curves.items():
         fig.add_scatter(x=r["history_epochs"], y=r["history"], name=stage_title(stage), mode="lines+markers",
                         line=dict(color=stage_color(stage), width=3))
-    fig.add_hline(y=target, line=dict(color=FORGET, dash="dot"), annotation_text="target: the original's A_Df",
+        epoch = crossing(r["history_epochs"], r["history"], target)
+        if epoch is not None:
+            fig.add_scatter(x=[epoch], y=[r["history"][r["history_epochs"].index(epoch)]], mode="markers",
+                            marker=dict(size=18, color="rgba(0,0,0,0)", line=dict(color=stage_color(stage), width=2)),
+                            showlegend=False, hovertemplate=f"{stage_title(stage)}: relearned at epoch {epoch}"
+                                                            "<extra></extra>")
+    fig.add_hline(y=target, line=dict(color=FORGET, dash="dot"),
+                  annotation_text=f"relearned: {RELEARN_SHARE:.0%} of the original's A_Df ({target:.1f}%)",
                   annotation_position="bottom right")
     return style(fig, xaxis_title="relearn epoch (500 training samples each)",
                  yaxis=dict(title="forget accuracy (%)", range=[-3, 105]))
 
 
 def membership(results: Mapping[str, Mapping[str, Any]]) -> go.Figure:
-    """% of forget-class training images the attack calls "member", per model."""
+    """Per model: the attack's own accuracy on held-out members/non-members (with its 95% interval, next to
+    chance), and the % of forget-class training images it calls "member" (faded when the attack is at chance)."""
     stages = list(results)
-    fig = go.Figure(go.Bar(x=[stage_title(s) for s in stages], y=[results[s]["forget_member_rate"] for s in stages],
-                           marker_color=[stage_color(s) for s in stages], texttemplate="%{y:.1f}%",
-                           textposition="outside"))
-    return style(fig, yaxis=dict(title="forget samples called member (%)", range=[0, 115]))
+    x = [stage_title(s) for s in stages]
+    fig = go.Figure([
+        go.Bar(x=x, y=[results[s]["attack_acc"] for s in stages], name="attack accuracy (held out)",
+               marker_color=SERIES[0], texttemplate="%{y:.1f}%", textposition="outside",
+               error_y=dict(type="data", symmetric=False,
+                            array=[results[s]["acc_high"] - results[s]["attack_acc"] for s in stages],
+                            arrayminus=[results[s]["attack_acc"] - results[s]["acc_low"] for s in stages])),
+        go.Bar(x=x, y=[results[s]["forget_member_rate"] for s in stages], name="forget images called member",
+               marker_color=[stage_color(s) for s in stages], texttemplate="%{y:.1f}%", textposition="outside",
+               marker_opacity=[0.35 if results[s]["at_chance"] else 1.0 for s in stages]),
+    ])
+    fig.add_hline(y=50, line=dict(color="gray", dash="dot"), annotation_text="chance (50%)",
+                  annotation_position="top left")
+    return style(fig, barmode="group", yaxis=dict(title="%", range=[0, 115]))
 
 
 def timings(timings_s: Mapping[str, float]) -> go.Figure:

@@ -26,7 +26,8 @@ def run_figures(record: RunRecord, normalized: bool = True) -> dict[str, go.Figu
     }
     relearn = record.audits.get("relearn")
     if relearn:
-        figs["relearn"] = charts.relearn({s: v for s, v in relearn.items() if s != "target"}, relearn["target"])
+        figs["relearn"] = charts.relearn({s: v for s, v in relearn.items() if s not in ("target", "original")},
+                                         relearn["target"])
     if record.audits.get("mia"):
         figs["mia"] = charts.membership(record.audits["mia"])
     return figs

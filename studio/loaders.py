@@ -82,12 +82,15 @@ def model(setup: Setup) -> Classifier:
     return loaded
 
 
+SPEED_BATCHES = 12  # timed training steps behind the retraining estimate (after 2 warm-up steps)
+
+
 @st.cache_data(max_entries=16, show_spinner="Timing a few training steps…")
 def _training_speed(path: str, mtime: float, dataset: str, batch_size: int) -> float:
-    # The faster of two short timings: the browser drawing this page at the same moment halved a single one
-    # (the browser test on 2 cores: 8 min estimated for a 4 min retrain).
+    # 12 steps, not 2: two steps after the warm-up still ran at a quarter of the speed of a real retrain
+    # (108-124 img/s against 518 over 8 steps, loaded 2-core CPU), so the estimate was 2x too long.
     cfg = TrainConfig(batch_size=batch_size)
-    return max(train.training_speed(_info(path, mtime), data(dataset), cfg, device(), batches=2)[1] for _ in range(2))
+    return train.training_speed(_info(path, mtime), data(dataset), cfg, device(), batches=SPEED_BATCHES)[1]
 
 
 def training_speed(setup: Setup, batch_size: int) -> float:

@@ -1,5 +1,7 @@
 """Colours: forget classes warm, retain classes cool, one colour per model stage, in every chart.
 
+FORGET and RETAIN mean forget and retain only; other pairs of series take SERIES.
+
 Mid-luminance colours on transparent backgrounds read well in both the light and the dark theme.
 """
 from __future__ import annotations
@@ -8,6 +10,8 @@ from typing import Collection
 
 FORGET = "#E4572E"  # forget classes and A_Df
 RETAIN = "#2E86DE"  # retain classes and A_Dr
+# Two series of one metric that are not forget/retain (MIA variants, distance pairs): neither red nor blue.
+SERIES = ("#16A085", "#B7950B")  # teal, ochre
 
 STAGES = {  # engine evaluation key -> (title, colour); "Unlearned" is the model after impair and repair
     "original": ("Original", "#8C8C99"),

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
+from unsir_core import references
 from unsir_core.batches import num_batches
 from unsir_core.classifier import Classifier
 from unsir_core.config import TrainConfig, UnsirConfig
@@ -92,15 +94,28 @@ def retrain_config(setup: Setup, model: Classifier) -> TrainConfig:
     return gold_standard_config(model.info, setup.config.seed, setup.retrain_epochs)
 
 
+def stored_reference(setup: Setup, model: Classifier) -> Path | None:
+    """The stored retrained model matching the setup's forget set and retraining settings, if any."""
+    data = loaders.data(setup.dataset)
+    gone = set(data.resolve_classes(setup.forget)) | set(model.info.forgotten)
+    return references.find(references.ReferenceKey.for_original(model.info, tuple(gone), retrain_config(setup, model)))
+
+
 def retrain_estimate(setup: Setup, model: Classifier) -> str:
     """How long retraining should take here: epochs x retain images / the training speed measured on this device."""
     cfg = retrain_config(setup, model)
+    found = stored_reference(setup, model)
+    if found is not None:
+        where = "shipped with the project" if found.parent == references.SHIPPED_DIR else "trained earlier"
+        return (f"A retrained model with these settings ({cfg.epochs} epochs, seed {cfg.seed}) is in the reference "
+                f"store ({where}: {found.name}): every run uses it, no training needed.")
     data = loaders.data(setup.dataset)
     gone = set(data.resolve_classes(setup.forget)) | set(model.info.forgotten)
-    images = len(data.train_y) * (1 - len(gone) / data.num_classes)
+    images = int((~data.class_mask(data.train_y, sorted(gone))).sum())
     seconds = cfg.epochs * images / loaders.training_speed(setup, cfg.batch_size)
     return (f"Retraining runs {cfg.epochs} epochs: about {jobs.format_seconds(seconds)} on "
-            f"{loaders.device_name()}, judging by a few timed training steps.")
+            f"{loaders.device_name()}, judging by {loaders.SPEED_BATCHES} timed training steps. It is trained once "
+            "and kept in the reference store for every later run, session and comparison.")
 
 
 def monitor_every(cfg: UnsirConfig, num_classes: int, gone: int, forget: int) -> int:
@@ -146,14 +161,16 @@ def _work(job: jobs.Job, progress: jobs.ProgressView) -> RunRecord:
     model = loaders.model(setup)
     chosen = recipe(setup, data, model)
     setup = setup.with_base(chosen.config)  # the recipe for exactly this request, with the user's changes
-    retrain = retrain_config(setup, model) if setup.retrain else None
+    # the gold standard comes along whenever it costs nothing (a stored reference) or was asked for
+    retrain = retrain_config(setup, model) if setup.retrain or stored_reference(setup, model) else None
     forget = data.forget_classes(setup.forget, model.info.forgotten)
     every = monitor_every(setup.config, data.num_classes, len(set(forget) | set(model.info.forgotten)), len(forget))
     run = run_unsir(model, data, forget, setup.config, loaders.device(), retrain=retrain, progress=progress,
                     monitor_every=every, recipe=chosen)
     report = run.to_json()
     compared = {"repair": run.result.model, "retrain": run.retrained}
-    report["extras"] = {"weights": {stage: [d.to_dict() for d in layer_distances(m, model)]
+    report["extras"] = {**report.get("extras", {}),
+                        "weights": {stage: [d.to_dict() for d in layer_distances(m, model)]
                                     for stage, m in compared.items() if m is not None}}
     report["extras"]["monitor_every"] = every
     record_id = (latest().id if latest() else 0) + 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 
 from unsir_core.config import TrainConfig
+from unsir_core.errors import UnsirError
 from unsir_core.models import get_spec
 from unsir_core.paths import model_store
 from unsir_core.store import save_model, slug
@@ -12,6 +13,14 @@ from unsir_core.train import fit
 from . import jobs, loaders, state
 from .imports import unique_path
 from .setup import Setup
+
+
+def recorded_config(setup: Setup) -> dict:
+    """The training settings the setup's model recorded ({} when it has none, e.g. an imported one)."""
+    try:
+        return loaders.model_info(setup).details.get("train_config", {})
+    except UnsirError:
+        return {}
 
 
 def request(setup: Setup, cfg: TrainConfig) -> None:

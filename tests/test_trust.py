@@ -1,0 +1,242 @@
+"""Numbers a stakeholder can trust: the reference store, the under-trained flag, MIA with its own accuracy,
+the privacy score against the retrained model, the feature probe, honest charts and true help texts."""
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from unsir_core import references
+from unsir_core.compare import MetricSettings, compare
+from unsir_core.compare_plan import plan
+from unsir_core.config import NoiseConfig, PhaseConfig, TrainConfig, UnsirConfig
+from unsir_core.methods import METHODS, UnsirSettings, get_method
+from unsir_core.metrics.privacy import chance_message, membership_inference, wilson_interval
+from unsir_core.metrics.probe import feature_probe
+from unsir_core.metrics.relearn import crossing, relearn_target
+from unsir_core.metrics.retrain_privacy import privacy_from_logits
+from unsir_core.pipeline import run_unsir
+
+from test_methods import FORGET
+
+ROOT = Path(__file__).resolve().parent.parent
+ONE_EPOCH = TrainConfig(epochs=1, batch_size=64)
+
+
+# ------------------------------------------------------------------ the reference store
+
+
+def test_a_reference_is_trained_once_then_reused(shipped_model, tiny_shapes):
+    first = references.obtain(shipped_model, tiny_shapes, FORGET, ONE_EPOCH, "cpu")
+    assert not first.reused and first.path.parent == references.store_dir()
+    again = references.obtain(shipped_model, tiny_shapes, FORGET, ONE_EPOCH, "cpu")
+    assert again.reused and again.path == first.path
+    assert all(torch.equal(a, b) for a, b in zip(first.model.net.state_dict().values(),
+                                                 again.model.net.state_dict().values()))
+    other_seed = references.ReferenceKey.for_original(shipped_model.info, FORGET, replace(ONE_EPOCH, seed=1))
+    assert references.find(other_seed) is None  # a different training setting is a different reference
+
+
+def test_compare_reuses_the_stored_reference(shipped_model, tiny_shapes):
+    ms = MetricSettings(relearn=False, mia_samples=100, probe=False)
+    settings = {"retrain": {"epochs": 1, "batch_size": 64}}
+    first = compare(shipped_model, tiny_shapes, FORGET, ["retrain"], settings, "cpu", metrics=ms)
+    assert not first.row("retrain").details.get("reused")
+    second = compare(shipped_model, tiny_shapes, FORGET, ["retrain"], settings, "cpu", metrics=ms)
+    row = second.row("retrain")
+    assert row.details["reused"] and "reference store" in second.reference
+    assert row.wall_s == first.row("retrain").details["train_s"]  # its recorded training time, not ~0 s
+    assert row.retain_acc == first.row("retrain").retain_acc
+    # one epoch on 400 images is far from the original's A_Dr: flagged
+    assert second.reference_warning and second.reference_warning in second.notes
+    assert "Under-trained reference" in second.to_markdown()
+
+
+def test_shipped_references_match_the_default_model_at_full_strength(shipped_model, shapes):
+    from unsir_core.metrics.evaluate import evaluate
+
+    shipped = sorted(references.SHIPPED_DIR.glob("*.safetensors"))
+    assert shipped, "no shipped references in assets/references"
+    cfg = get_method("retrain").settings().train_config(shipped_model.info)  # the default Retrain settings
+    for path in shipped:
+        info = references.read_info(path)
+        key = references.ReferenceKey.of(info)
+        assert key == references.ReferenceKey.for_original(shipped_model.info, info.forgotten, cfg)
+        assert references.find(key) == path and path.name == key.file_name(shapes.class_names)
+        original = evaluate(shipped_model, shapes, info.forgotten).retain_acc
+        assert not references.under_trained(info.test_acc, original), path.name
+
+
+def test_under_trained_below_95_percent_of_the_original():
+    assert references.under_trained(70.3, 94.0) and references.warning(70.3, 94.0).startswith("Under-trained")
+    assert not references.under_trained(90.0, 94.0) and references.warning(90.0, 94.0) is None
+
+
+def test_cli_train_exclude_lands_in_the_reference_store(tiny_shapes, monkeypatch, capsys):
+    from unsir_core import cli
+
+    monkeypatch.setattr("unsir_core.data.load_dataset", lambda *a, **k: tiny_shapes)
+    assert cli.main(["train", "--exclude", "star", "--epochs", "1", "--quiet"]) == 0
+    stored = list(references.store_dir().glob("*.safetensors"))
+    assert len(stored) == 1 and stored[0].name.startswith("shapes10-smallcnn-without-star-")
+
+
+# ------------------------------------------------------------------ privacy
+
+
+def test_mia_reports_its_own_accuracy_and_says_when_it_is_at_chance(shipped_model, tiny_shapes):
+    result = membership_inference(shipped_model, tiny_shapes, FORGET, n=100, seed=0)
+    assert result.n_score == 100 and 0 <= result.attack_auc <= 1
+    assert result.acc_low <= result.attack_acc <= result.acc_high
+    assert (chance_message(result.attack_acc, result.acc_low, result.acc_high) is not None) == result.at_chance
+    assert chance_message(50.0, *wilson_interval(250, 500)).startswith("At chance")
+    assert chance_message(80.0, *wilson_interval(400, 500)) is None
+
+
+def test_results_and_compare_run_the_same_attack(shipped_model, tiny_shapes):
+    """Same n and seed -> the same attack data -> the same figures for the same model."""
+    ms = MetricSettings(relearn=False, mia_samples=100, probe=False, seed=3)
+    result = compare(shipped_model, tiny_shapes, FORGET, ["neggrad"], {"neggrad": {"forget_samples": 40}}, "cpu",
+                     metrics=ms, train_reference=False)
+    direct = membership_inference(shipped_model, tiny_shapes, FORGET, variant="entropy", n=100, seed=3)
+    assert result.row("original").mia_entropy == direct.forget_member_rate
+    assert result.row("original").mia_entropy_acc == direct.attack_acc
+
+
+def test_privacy_score_against_retrain():
+    logits = torch.randn(200, 10)
+    same = privacy_from_logits(logits, logits.clone())
+    assert same.score == 1.0 and same.attack_score == 0.0
+    confident = torch.zeros(200, 10)
+    confident[:, 0] = 20  # one model certain, the other uniform: any entropy threshold separates them
+    apart = privacy_from_logits(confident, torch.zeros(200, 10))
+    assert apart.score < 0.01 and apart.fpr == 0 and apart.fnr == 0
+
+
+def test_feature_probe_reads_the_penultimate_features(shipped_model, tiny_shapes):
+    result = feature_probe(shipped_model, tiny_shapes, FORGET, per_class=20)
+    assert result.dim == shipped_model.net.fc.in_features and result.n_fit == 200
+    assert 0 <= result.forget_acc <= 100 and result.chance == 10.0
+    assert result.forget_acc > 3 * result.chance  # the original recognises the class in its features
+
+
+# ------------------------------------------------------------------ relearn, charts, help
+
+
+def test_relearn_headline_is_the_curve_crossing():
+    target = relearn_target(93.5)
+    assert target == pytest.approx(84.15)
+    assert crossing([0, 1, 13, 20], [0.0, 40.0, 88.0, 90.0], target) == 13
+    assert crossing([0, 1], [0.0, 40.0], target) is None
+
+
+def test_weight_axis_has_readable_ticks_and_marks_frozen_layers():
+    from studio import charts
+
+    layers = [{"name": f"l{i}", "l2": v, "normalized": v, "n_params": 10}
+              for i, v in enumerate([0.0, 0.0, 3e-4, 0.02, 1.7])]
+    fig = charts.weight_distance({"repair": layers, "retrain": layers}, normalized=True)
+    ticks = fig.layout.yaxis.tickvals
+    assert 2 <= len(ticks) <= charts.MAX_LOG_TICKS and min(ticks) >= 1e-4
+    frozen = [t for t in fig.data if t.text is not None and "0 (frozen)" in t.text]
+    assert len(frozen) == 2 and all(list(t.x) == ["l0", "l1"] for t in frozen)
+    assert all(y is None or y > 0 for t in fig.data if t.text is None for y in t.y)  # no 1e-12 bars
+    assert len(charts.log_ticks([1e-12, 2])) <= charts.MAX_LOG_TICKS
+
+
+def test_every_setting_has_help_from_its_metadata():
+    for name, method in METHODS.items():
+        for f in method.fields():
+            assert f.help, f"{name}.{f.name} has no metadata help"
+
+
+def test_unsir_settings_run_the_session_config():
+    cfg = UnsirConfig(noise=NoiseConfig(batch_size=32, steps=7), retain_per_class=123, noise_copies=3,
+                      impair=PhaseConfig(lr=0.004), repair=PhaseConfig(lr=0.003, epochs=2), seed=5)
+    s = UnsirSettings.from_config("paper-cifar10", cfg)
+    assert s.config("shapes10", "smallcnn") == cfg
+
+
+def test_the_plan_knows_a_stored_reference_costs_nothing(shipped_model, tiny_shapes):
+    ms = MetricSettings(relearn=False, probe=False)
+    before = plan(shipped_model, tiny_shapes, FORGET, ["retrain", "unsir"], {"retrain": asdict(
+        get_method("retrain").settings({"epochs": 1, "batch_size": 64}))}, ms, 1000.0)
+    assert before[0].images > 0 and before[1].images > 0
+    references.obtain(shipped_model, tiny_shapes, FORGET, replace(ONE_EPOCH, seed=0), "cpu")
+    after = plan(shipped_model, tiny_shapes, FORGET, ["retrain"], {"retrain": {"epochs": 1, "batch_size": 64}}, ms,
+                 1000.0)
+    assert after[0].images == 0 and "stored reference" in after[0].note
+
+
+# ------------------------------------------------------------------ the pages
+
+
+@pytest.fixture(scope="module")
+def record(shipped_model):
+    """A small real run (frozen stem, like the shipped preset) with audits filled in as the jobs would."""
+    from studio.runs import RunRecord
+    from studio.setup import Setup
+    from unsir_core.data import load_dataset
+    from unsir_core.metrics.weights import layer_distances
+
+    data = load_dataset("shapes10")
+    phase = PhaseConfig(lr=0.01, batch_size=64, frozen=("features.0",))
+    cfg = UnsirConfig(noise=NoiseConfig(batch_size=16, steps=5), noise_copies=2, retain_per_class=20, impair=phase,
+                      repair=replace(phase, lr=0.002))
+    run = run_unsir(shipped_model, data, ["triangle"], cfg, "cpu")
+    report = run.to_json()
+    report["extras"] = {"weights": {"repair": [d.to_dict() for d in layer_distances(run.result.model, shipped_model)]},
+                        "monitor_every": 5,
+                        "reference": {"path": "/x/shapes10-smallcnn-without-triangle-1.safetensors", "reused": True,
+                                      "shipped": False, "train_s": 9.0, "strength": 0.3,
+                                      "warning": references.warning(28.0, 94.0)}}
+    rec = RunRecord(1, Setup.fresh().with_value("forget", ("triangle",)), "m.safetensors", "12:00:00", report, [],
+                    run)
+    curve = {"epochs": None, "capped": True, "history": [0.0, 30.0, 60.0, 88.0, 89.0],
+             "history_epochs": [0, 1, 5, 13, 20], "target_acc": 84.15, "samples_per_epoch": 500}
+    rec.audits = {"relearn": {"target": 84.15, "original": 93.5, "repair": curve},
+                  "mia": {"original": membership_inference(shipped_model, data, [2], n=500).to_dict()}}
+    return rec
+
+
+def _results(record) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.query_params = {"forget": "triangle"}
+    at.run()
+    at.session_state["runs"] = [record]
+    at.switch_page("app_pages/results.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_results_page_tells_the_truth(record):
+    at = _results(record)
+    card = next(m for m in at.metric if m.label == "Relearn epochs · Unlearned")
+    assert card.value == "13"  # the curve's crossing of 90% of 93.5%, not "> 20"
+    assert any("Under-trained reference" in w.value for w in at.warning)
+    mia = record.audits["mia"]["original"]
+    if mia["at_chance"]:
+        assert any("carries no information" in i.value for i in at.info)
+    charts_ = at.get("plotly_chart")
+    weights = next(c for c in charts_ if "w_original" in c.proto.spec)
+    assert "0 (frozen)" in weights.proto.spec and "1e-12" not in weights.proto.spec
+    assert any("Privacy against the retrained model" in m.value for m in at.markdown)
+    assert any("Unlearning Comparator" in c.value for c in at.caption)
+
+
+def test_compare_page_starts_from_the_session_and_shows_the_plan():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.query_params = {"forget": "star", "retain_per_class": "123", "seed": "3"}
+    at.run()
+    at.switch_page("app_pages/compare.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.number_input(key="cmp:unsir:retain_per_class").value == 123
+    assert at.number_input(key="cmp:finetune:seed").value == 3
+    assert "Runs with: 123." in at.number_input(key="cmp:unsir:retain_per_class").help
+    assert "Runs with: 40." in at.number_input(key="cmp:retrain:epochs").help  # the original's epochs
+    plan_table = next(d.value for d in at.dataframe if "Estimated time" in d.value.columns)
+    assert list(plan_table["Method"])[0] == "Retrain" and len(plan_table) == len(METHODS)
+    assert any(m.value.startswith("**Plan:") for m in at.markdown)
