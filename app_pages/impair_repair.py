@@ -50,8 +50,9 @@ with st.container(border=True):
     with retrain_col:
         st.checkbox("Also train the retrained model", disabled=busy,
                     help="Trains the same architecture from scratch without the forget classes, as the reference an "
-                    "unlearned model should match. Takes much longer than UNSIR (tens of seconds for the default on a "
-                    "CPU).", **state.bind("retrain"))
+                    "unlearned model should match, once: it is kept in the reference store, and a stored one (shipped "
+                    "for every class of the default model) is used without this box. Takes much longer than UNSIR "
+                    "(see the estimate below).", **state.bind("retrain"))
     with epochs_col:
         st.number_input("Retraining epochs (0 = as the original)", 0, 500, disabled=busy or not setup.retrain,
                         help="Epochs of the retraining; 0 uses as many as the original model was trained for. Fewer "

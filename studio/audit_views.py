@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from unsir_core.metrics.privacy import CHANCE, MIA_SAMPLES, MIA_VARIANTS, chance_message
+from unsir_core.metrics.privacy import CHANCE, MIA_SAMPLES, MIA_VARIANTS
 from unsir_core.metrics.relearn import RELEARN_SHARE, crossing
 from unsir_core.metrics.retrain_privacy import DEFINITION as PRIVACY_DEFINITION
 
@@ -71,10 +71,11 @@ def membership(record: RunRecord, disabled: bool) -> None:
                f"(chance {CHANCE:.0f}%): " + ", ".join(
                    f"{stage_title(s).lower()} {r['attack_acc']:.1f}% (95% {r['acc_low']:.1f}-{r['acc_high']:.1f}%, "
                    f"AUC {r['attack_auc']:.2f})" for s, r in result.items()) + ".")
-    for stage, r in result.items():
-        message = chance_message(r["attack_acc"], r["acc_low"], r["acc_high"])
-        if message:
-            st.info(f"**{stage_title(stage)}.** {message}", icon=":material/info:")
+    at_chance = [stage_title(s) for s, r in result.items() if r["at_chance"]]
+    if at_chance:
+        st.info(f"**At chance on {', '.join(at_chance)}**: the attack's 95% interval on held-out data includes "
+                f"{CHANCE:.0f}%, so it cannot tell members from non-members there. On these models the member rate "
+                "carries no information: it is not a finding about privacy.", icon=":material/info:")
 
 
 def retrain_privacy(record: RunRecord, disabled: bool) -> None:
@@ -90,13 +91,18 @@ def retrain_privacy(record: RunRecord, disabled: bool) -> None:
         st.caption("Not computed: this run has no retrained model (no stored reference matches its forget set "
                    "and settings; tick *Also train the retrained model* on Impair and repair).")
         return
-    result = record.audits.get("privacy")
-    if result:
-        for col, (stage, r) in zip(st.columns(len(result)), result.items()):
-            col.metric(f"Privacy score · {stage_title(stage)}", f"{r['score']:.3f}", border=True,
-                       help=f"Best attack: {r['feature']} {'>' if r['direction'] == 'above' else '≤'} "
-                            f"{r['threshold']:.2f} calls 'unlearned' (FPR {r['fpr']:.2f}, FNR {r['fnr']:.2f}) on "
-                            f"{r['n_images']} forget-class training images.")
+    cards(record.audits.get("privacy"), "Privacy score", lambda r: f"{r['score']:.3f}", lambda r: (
+        f"Best attack: {r['feature']} {'>' if r['direction'] == 'above' else '≤'} {r['threshold']:.2f} calls "
+        f"'unlearned' (FPR {r['fpr']:.2f}, FNR {r['fnr']:.2f}) on {r['n_images']} forget-class training images."))
+
+
+def cards(result: dict | None, label: str, value, help_text) -> None:
+    """One metric card per model of an audit's result (nothing when it was not computed)."""
+    if not result:
+        return
+    for col, (stage, r) in zip(st.columns(len(result)), result.items()):
+        col.metric(f"{label} · {stage_title(stage)}" if label else stage_title(stage), value(r), border=True,
+                   help=help_text(r))
 
 
 def probe(record: RunRecord, disabled: bool) -> None:
@@ -108,11 +114,11 @@ def probe(record: RunRecord, disabled: bool) -> None:
               help="Fits one logistic regression per model on its penultimate features (a few seconds each).")
     result = record.audits.get("probe")
     if result:
-        for col, (stage, r) in zip(st.columns(len(result)), result.items()):
-            col.metric(f"Probe A_Df · {stage_title(stage)}", f"{r['forget_acc']:.1f}%", border=True,
-                       help=f"Linear probe on {r['dim']} penultimate features: {r['forget_acc']:.1f}% of "
-                            f"{r['n_forget']} forget-class test images recognised (retain classes "
-                            f"{r['retain_acc']:.1f}%; guessing {r['chance']:.0f}%).")
+        st.markdown("Probe accuracy on the forget-class test images:")
+    cards(result, "", lambda r: f"{r['forget_acc']:.1f}%", lambda r: (
+        f"Linear probe on {r['dim']} penultimate features: {r['forget_acc']:.1f}% of {r['n_forget']} forget-class "
+        f"test images recognised (retain classes {r['retain_acc']:.1f}%; guessing {r['chance']:.0f}%)."))
+    if result:
         st.caption(probe_reading(result))
 
 
@@ -123,10 +129,12 @@ def probe_reading(result: dict) -> str:
     unlearned, original = result["repair"]["forget_acc"], result["original"]["forget_acc"]
     if "retrain" in result:
         retrained = result["retrain"]["forget_acc"]
-        nearer = "retrained" if abs(unlearned - retrained) < abs(unlearned - original) else "original"
+        if abs(unlearned - retrained) < abs(unlearned - original):
+            return (f"The unlearned model's features let a linear probe recognise {unlearned:.1f}% of the forget "
+                    f"images, nearer the retrained model's {retrained:.1f}% than the original's {original:.1f}%: "
+                    "forgotten in the features too.")
         return (f"The unlearned model's features still let a linear probe recognise {unlearned:.1f}% of the forget "
-                f"images, nearer the {nearer} model ({retrained:.1f}%) than the original ({original:.1f}%)"
-                + (": forgotten in the features too." if nearer == "retrained" else
-                   ": the class was removed from the head, not from the features."))
+                f"images, nearer the original's {original:.1f}% than the retrained model's {retrained:.1f}%: the "
+                "class was removed from the decision, not from the features.")
     return (f"The unlearned model's features still let a linear probe recognise {unlearned:.1f}% of the forget "
             f"images (original {original:.1f}%); no retrained model to compare with.")

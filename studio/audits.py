@@ -9,7 +9,7 @@ both pages run the same attack on the same data.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Callable
 
 from unsir_core.metrics.privacy import MIA_SAMPLES, membership_inference
 from unsir_core.metrics.probe import feature_probe
@@ -72,46 +72,37 @@ def _relearn(job: jobs.Job, progress: jobs.ProgressView) -> tuple[int, dict[str,
     return record.id, out
 
 
-def _mia(job: jobs.Job, progress: jobs.ProgressView) -> tuple[int, dict[str, Any]]:
-    record = _record(job)
-    data = loaders.data(record.setup.dataset)
-    forget = data.resolve_classes(record.report["forgotten_total"])
-    models = {stage: m for stage, m in record.models().items() if stage != "impair"}
-    results: dict[str, Any] = {}
-    start = time.perf_counter()
-    for i, (stage, model) in enumerate(models.items(), start=1):
-        results[stage] = membership_inference(model, data, forget, variant=job.params["variant"], n=MIA_SAMPLES,
-                                              seed=record.setup.config.seed).to_dict()
-        emit(progress, "mia", i, len(models), start)
-    return record.id, results
-
-
-def _privacy(job: jobs.Job, progress: jobs.ProgressView) -> tuple[int, dict[str, Any]]:
-    """The worst-case privacy score of the original and the unlearned model against the retrained one."""
+def _each_model(job: jobs.Job, progress: jobs.ProgressView, phase: str, measure: Callable[..., Any],
+                stages: tuple[str, ...] = ("original", "repair", "retrain")) -> tuple[int, dict[str, Any]]:
+    """`measure(model, data, forget classes, run models, seed).to_dict()` for each of `stages` the run holds."""
     record = _record(job)
     data = loaders.data(record.setup.dataset)
     forget = data.resolve_classes(record.report["forgotten_total"])
     models = record.models()
+    chosen = [s for s in stages if s in models]
     start = time.perf_counter()
-    out = {}
-    for i, stage in enumerate(("original", "repair"), start=1):
-        out[stage] = retrain_privacy(models[stage], models["retrain"], data, forget).to_dict()
-        emit(progress, "privacy", i, 2, start)
+    out: dict[str, Any] = {}
+    for i, stage in enumerate(chosen, start=1):
+        out[stage] = measure(models[stage], data, forget, models, record.setup.config.seed).to_dict()
+        emit(progress, phase, i, len(chosen), start)
     return record.id, out
+
+
+def _mia(job: jobs.Job, progress: jobs.ProgressView) -> tuple[int, dict[str, Any]]:
+    return _each_model(job, progress, "mia", lambda model, data, forget, _, seed: membership_inference(
+        model, data, forget, variant=job.params["variant"], n=MIA_SAMPLES, seed=seed))
+
+
+def _privacy(job: jobs.Job, progress: jobs.ProgressView) -> tuple[int, dict[str, Any]]:
+    """The worst-case privacy score of the original and the unlearned model against the retrained one."""
+    return _each_model(job, progress, "privacy", lambda model, data, forget, models, _: retrain_privacy(
+        model, models["retrain"], data, forget), stages=("original", "repair"))
 
 
 def _probe(job: jobs.Job, progress: jobs.ProgressView) -> tuple[int, dict[str, Any]]:
     """The feature probe on the original, unlearned and (when held) retrained model."""
-    record = _record(job)
-    data = loaders.data(record.setup.dataset)
-    forget = data.resolve_classes(record.report["forgotten_total"])
-    models = {s: m for s, m in record.models().items() if s != "impair"}
-    start = time.perf_counter()
-    out = {}
-    for i, (stage, model) in enumerate(models.items(), start=1):
-        out[stage] = feature_probe(model, data, forget, seed=record.setup.config.seed).to_dict()
-        emit(progress, "probe", i, len(models), start)
-    return record.id, out
+    return _each_model(job, progress, "probe", lambda model, data, forget, _, seed: feature_probe(
+        model, data, forget, seed=seed))
 
 
 def _commit(name: str):

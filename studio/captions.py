@@ -47,8 +47,11 @@ def gradcam_caption(names: Sequence[str], cls: int, forget: bool, probs: Mapping
                          "decision, not necessarily from the features (the feature probe on Results measures "
                          "this).")
         if "retrain" in maps:
-            retrained = map_similarity(maps["retrain"], maps["original"])
-            parts.append(f"Retrained model's maps against the original's: {retrained:.2f}.")
+            if all(m.std() == 0 for m in maps["retrain"]):
+                parts.append(f"The retrained model's maps are empty: it finds no evidence for {names[cls]} at all.")
+            else:
+                retrained = map_similarity(maps["retrain"], maps["original"])
+                parts.append(f"The retrained model's maps against the original's: mean correlation {retrained:.2f}.")
     if not forget:
         parts.append("A retain-class image should look the same in every model.")
     return " ".join(parts)

@@ -20,7 +20,7 @@ from unsir_core.compare import COLUMNS, Comparison, MetricSettings
 from unsir_core.compare_plan import plan
 from unsir_core.data import ImageData
 from unsir_core.methods import METHODS, SettingField, UnsirSettings
-from unsir_core.metrics.privacy import CHANCE, MIA_VARIANTS, chance_message
+from unsir_core.metrics.privacy import CHANCE, MIA_VARIANTS
 from unsir_core.metrics.retrain_privacy import DEFINITION as PRIVACY_DEFINITION
 
 from . import jobs, loaders, ui
@@ -187,7 +187,7 @@ def privacy_notes(result: Comparison) -> None:
             st.markdown(f"- **MIA {variant}**: {text} The column is the % called *member*; next to it, the attack's "
                         f"own accuracy on held-out members and non-members (chance {CHANCE:.0f}%).")
         at_chance = [f"{r.title} ({v})" for r in result.rows if r.ok for v, m in r.details.get("mia", {}).items()
-                     if chance_message(m["attack_acc"], m["acc_low"], m["acc_high"])]
+                     if m["at_chance"]]
         if at_chance:
             st.info("At chance, so the member rate carries no information on this model: "
                     + ", ".join(at_chance) + ". The attack's 95% interval on held-out data includes 50%: it cannot "

@@ -179,15 +179,25 @@ def test_forgetting_every_class_is_refused():
     assert at.multiselect(key="setup:forget").value == [FORGET]
 
 
-def test_the_retraining_estimate_comes_from_this_device():
+def test_the_retraining_estimate_comes_from_this_device(monkeypatch, tmp_path):
     import re
 
+    monkeypatch.setattr("unsir_core.references.SHIPPED_DIR", tmp_path)  # no shipped reference: it must train
     at = visit(start(forget=FORGET), nav.UNLEARN)
     estimate = next(c.value for c in at.caption if c.value.startswith("Retraining runs"))
     assert re.match(r"Retraining runs 40 epochs: about (\d+ min )?\d+ s on CPU .*timed training steps", estimate)
     at.checkbox(key="setup:retrain").check().run()
     at.number_input(key="setup:retrain_epochs").set_value(4).run()
     assert any(c.value.startswith("Retraining runs 4 epochs") for c in at.caption)
+
+
+def test_a_stored_reference_is_used_without_training():
+    from unsir_core import references
+
+    path = sorted(references.SHIPPED_DIR.glob("*.safetensors"))[0]
+    info = references.read_info(path)
+    at = visit(start(forget=info.class_names[info.forgotten[0]]), nav.UNLEARN)
+    assert any(f"is in the reference store (shipped with the project: {path.name})" in c.value for c in at.caption)
 
 
 def test_an_empty_forget_set_cannot_run():

@@ -3,7 +3,7 @@ accuracy the way its paper says, never modifies its input, tells truthfully whet
 images, reports progress, stops on cancel and on NaN; plus their settings."""
 from __future__ import annotations
 
-from dataclasses import FrozenInstanceError, fields, replace
+from dataclasses import FrozenInstanceError, dataclass, field, fields, replace
 
 import pytest
 import torch
@@ -72,7 +72,13 @@ def test_settings_are_checked_and_converted():
     with pytest.raises(ConfigError, match="must be one of auto"):
         METHODS["unsir"].settings({"preset": "nope"})
     assert METHODS["unsir"].settings({"impair_lr": "none"}).impair_lr is None
-    assert METHODS["retrain"].settings({"augment": "false"}).augment is False
+    assert METHODS["retrain"].settings({"epochs": ""}).epochs is None  # empty: the original's
+
+    @dataclass(frozen=True)
+    class WithFlag:
+        flag: bool = field(default=True, metadata={"help": "a switch"})
+
+    assert make_settings(WithFlag, {"flag": "false"}).flag is False
 
 
 @pytest.mark.parametrize("name", list(METHODS))

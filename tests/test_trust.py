@@ -14,7 +14,7 @@ from unsir_core.compare import MetricSettings, compare
 from unsir_core.compare_plan import plan
 from unsir_core.config import NoiseConfig, PhaseConfig, TrainConfig, UnsirConfig
 from unsir_core.methods import METHODS, UnsirSettings, get_method
-from unsir_core.metrics.privacy import chance_message, membership_inference, wilson_interval
+from unsir_core.metrics.privacy import membership_inference, wilson_interval
 from unsir_core.metrics.probe import feature_probe
 from unsir_core.metrics.relearn import crossing, relearn_target
 from unsir_core.metrics.retrain_privacy import privacy_from_logits
@@ -91,9 +91,9 @@ def test_mia_reports_its_own_accuracy_and_says_when_it_is_at_chance(shipped_mode
     result = membership_inference(shipped_model, tiny_shapes, FORGET, n=100, seed=0)
     assert result.n_score == 100 and 0 <= result.attack_auc <= 1
     assert result.acc_low <= result.attack_acc <= result.acc_high
-    assert (chance_message(result.attack_acc, result.acc_low, result.acc_high) is not None) == result.at_chance
-    assert chance_message(50.0, *wilson_interval(250, 500)).startswith("At chance")
-    assert chance_message(80.0, *wilson_interval(400, 500)) is None
+    assert result.at_chance == (result.acc_low <= 50 <= result.acc_high) and "at_chance" in result.to_dict()
+    assert wilson_interval(250, 500)[0] < 50 < wilson_interval(250, 500)[1]
+    assert wilson_interval(400, 500)[0] > 50
 
 
 def test_results_and_compare_run_the_same_attack(shipped_model, tiny_shapes):
@@ -219,7 +219,7 @@ def test_results_page_tells_the_truth(record):
     assert any("Under-trained reference" in w.value for w in at.warning)
     mia = record.audits["mia"]["original"]
     if mia["at_chance"]:
-        assert any("carries no information" in i.value for i in at.info)
+        assert any("At chance on Original" in i.value and "carries no information" in i.value for i in at.info)
     charts_ = at.get("plotly_chart")
     weights = next(c for c in charts_ if "w_original" in c.proto.spec)
     assert "0 (frozen)" in weights.proto.spec and "1e-12" not in weights.proto.spec

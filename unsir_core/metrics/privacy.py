@@ -77,15 +77,6 @@ class MiaResult:
         return {**asdict(self), "at_chance": self.at_chance}
 
 
-def chance_message(attack_acc: float, acc_low: float, acc_high: float) -> str | None:
-    """What to say when an attack is at chance (None when it has signal)."""
-    if not acc_low <= CHANCE <= acc_high:
-        return None
-    return (f"At chance: the attack itself tells held-out members from non-members with {attack_acc:.1f}% accuracy "
-            f"(95% interval {acc_low:.1f}-{acc_high:.1f}%, chance {CHANCE:.0f}%). On this model its member rate "
-            "carries no information: it is not a finding about privacy.")
-
-
 def mia_feature(logits: torch.Tensor, y: torch.Tensor, variant: str) -> np.ndarray:
     """Logits [N, K] and labels [N] -> the attack's feature [N, 1] (float64, on the host)."""
     probs = logits.double().softmax(1)  # [N, K]
