@@ -11,6 +11,7 @@ from dataclasses import asdict
 import streamlit as st
 
 from studio import compare_job, compare_views, jobs, nav, state, ui
+from unsir_core.methods import Request
 
 state.start_session()  # a no-op under app.py; lets the page run on its own (AppTest)
 ui.header(nav.COMPARE, """
@@ -25,7 +26,7 @@ busy = jobs.busy()
 
 st.subheader("Methods")
 chosen = compare_views.method_picker(busy)
-compare_views.settings_forms(chosen, setup, model, busy)
+compare_views.settings_forms(chosen, setup, Request(model.info, data, tuple(forget)), busy)
 metrics, train_reference = compare_views.measurement_settings(setup, busy)
 settings = {n: asdict(compare_views.chosen_settings(n, setup)) for n in dict.fromkeys([*chosen, "retrain"])}
 if chosen:

@@ -19,7 +19,7 @@ from unsir_core.classifier import Classifier
 from unsir_core.compare import COLUMNS, Comparison, MetricSettings
 from unsir_core.compare_plan import plan
 from unsir_core.data import ImageData
-from unsir_core.methods import METHODS, SettingField, UnsirSettings
+from unsir_core.methods import METHODS, Request, SettingField, UnsirSettings
 from unsir_core.metrics.privacy import CHANCE, MIA_VARIANTS
 from unsir_core.metrics.retrain_privacy import DEFINITION as PRIVACY_DEFINITION
 
@@ -99,7 +99,7 @@ def method_picker(busy: bool) -> list[str]:
     return chosen
 
 
-def settings_forms(chosen: list[str], setup: Setup, model: Classifier, busy: bool) -> None:
+def settings_forms(chosen: list[str], setup: Setup, request: Request, busy: bool) -> None:
     st.markdown("**Settings.** UNSIR starts from this session's settings (Impair and repair page), Retrain from the "
                 "original model's own training settings, every method from the session's seed "
                 f"({setup.config.seed}); the others from defaults tuned on Shapes-10 with the Small CNN (documented in "
@@ -107,7 +107,7 @@ def settings_forms(chosen: list[str], setup: Setup, model: Classifier, busy: boo
     for name in [*chosen, *(["retrain"] if "retrain" not in chosen else [])]:
         method = METHODS[name]
         start = asdict(start_settings(name, setup))
-        runs = method.resolved(chosen_settings(name, setup), model.info)
+        runs = method.resolved(chosen_settings(name, setup), request)
         n_changed = len(changed(name, setup))
         title = f"{method.title} settings" + (" (the reference)" if name not in chosen else "")
         with st.expander(title + (f" · {n_changed} changed" if n_changed else "")):

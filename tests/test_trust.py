@@ -157,7 +157,7 @@ def test_unsir_settings_run_the_session_config():
     cfg = UnsirConfig(noise=NoiseConfig(batch_size=32, steps=7), retain_per_class=123, noise_copies=3,
                       impair=PhaseConfig(lr=0.004), repair=PhaseConfig(lr=0.003, epochs=2), seed=5)
     s = UnsirSettings.from_config("paper-cifar10", cfg)
-    assert s.config("shapes10", "smallcnn") == cfg
+    assert s.apply(UnsirConfig()) == cfg  # every setting a session can change is carried over
 
 
 def test_the_plan_knows_a_stored_reference_costs_nothing(shipped_model, tiny_shapes):
