@@ -136,10 +136,10 @@ def weight_distance(series: Mapping[str, Sequence[Mapping[str, Any]]], normalize
                     hovertemplate="%{x}: %{y:.3g} (%{customdata:,} parameters)<extra>" + names[s] + "</extra>")
         frozen = [d["name"] for d in layers if d[key] == 0]
         if frozen:
-            fig.add_bar(x=frozen, y=[floor * 1.6] * len(frozen), base=[floor] * len(frozen), offsetgroup=s,
+            fig.add_bar(x=frozen, y=[floor * 4] * len(frozen), base=[floor] * len(frozen), offsetgroup=s,
                         marker=dict(color="rgba(0,0,0,0)", line=dict(color=colors[s], width=1.5)),
                         text=["0 (frozen)"] * len(frozen), textposition="inside", textangle=-90,
-                        insidetextfont=dict(size=10), showlegend=False, name=names[s] + ": frozen",
+                        insidetextfont=dict(size=11, color=colors[s]), name=names[s] + ": 0 (frozen)",
                         hovertemplate="%{x}: 0 (frozen: this layer did not change)<extra>" + names[s] + "</extra>")
     title = f"‖w − w_{reference}‖ / ‖w_{reference}‖" if normalized else f"‖w − w_{reference}‖₂"
     values = positive + [floor]

@@ -38,8 +38,10 @@ def method_bars(result: Comparison, keys: list[tuple[str, str, str]], y_title: s
     x = [f"{r.title}<br>({NOT_COMPUTED})" if r.title in absent else r.title for r in rows]
     fig = go.Figure([go.Bar(x=x, y=[getattr(r, key) for r in rows], name=label, marker_color=c,
                             texttemplate="%{y:.3~g}", textposition="outside") for key, label, c in keys])
-    return charts.style(fig, barmode="group", yaxis=dict(title=y_title, type="log" if log else "linear",
-                                                          range=y_range))
+    axis = dict(title=y_title, type="log" if log else "linear", range=y_range)
+    if log:
+        axis.update(tickvals=charts.log_ticks([getattr(r, k) or 0 for r in rows for k, _, _ in keys]), tickformat="~g")
+    return charts.style(fig, barmode="group", yaxis=axis)
 
 
 def has_relearn(result: Comparison) -> bool:
@@ -71,7 +73,8 @@ def tradeoff(result: Comparison) -> go.Figure:
     for r in sorted(rows, key=lambda r: -size[r.method]):
         symbol = "star" if r.method == "retrain" else "circle-open" if r.method == "original" else "circle"
         fig.add_scatter(x=[r.retain_acc], y=[r.forget_acc], mode="markers+text", text=[r.title],
-                        textposition="top center", name=r.title, showlegend=False,
+                        textposition="bottom center" if r.method == "original" else "top center", name=r.title,
+                        showlegend=False,
                         marker=dict(size=size[r.method], color=color(r.method), opacity=0.65, symbol=symbol,
                                     line=dict(width=2, color=color(r.method))),
                         hovertemplate=f"{r.title}<br>A_Dr %{{x:.1f}}%<br>A_Df %{{y:.1f}}%<br>"

@@ -430,8 +430,9 @@ def compare(model: Classifier, data: ImageData, forget: Sequence[int | str], met
         reference_name = "the retrained model handed in"
     elif "retrain" not in names and train_reference:
         names.insert(0, "retrain")
-        notes.append("'retrain' was not requested but was trained anyway: it is the reference of activation "
-                     "distance, JS divergence and weight distance (train_reference=False skips it).")
+        notes.append("'retrain' was not requested but was added (from the reference store when it holds one): it is "
+                     "the reference of activation distance, JS divergence, the privacy score and weight distance "
+                     "(train_reference=False skips it).")
 
     try:
         rows.append(measure.row("original", "Original", original, {"reads_forget": False, "wall_s": 0.0}))
