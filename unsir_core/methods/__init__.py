@@ -37,6 +37,6 @@ def get_method(name: str) -> UnlearningMethod:
 
 __all__ = ["METHODS", "BadTeacher", "BadTeacherSettings", "Context", "Finetune", "FinetuneSettings", "MethodResult",
            "NegGrad", "NegGradPlus", "NegGradPlusSettings", "NegGradSettings", "RandomLabels", "RandomLabelsSettings",
-           "Retrain", "RetrainSettings", "SalUn", "SalUnSettings", "Scrub", "ScrubSettings", "SettingField",
+           "Request", "Retrain", "RetrainSettings", "SalUn", "SalUnSettings", "Scrub", "ScrubSettings", "SettingField",
            "UnlearningMethod", "Unsir", "UnsirSettings", "Workload", "get_method", "make_settings", "pool_size",
            "setting_fields"]
