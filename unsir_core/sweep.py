@@ -286,7 +286,7 @@ def measure(model: Classifier, data: ImageData, forget: Sequence[str], config: U
     subset larger than the data, ...) becomes {"error": message}; Cancelled is raised.
     """
     from .metrics.privacy import MIA_VARIANTS, membership_inference
-    from .metrics.relearn import accuracy, forget_probe, relearn_time
+    from .metrics.relearn import accuracy, forget_probe, relearn_target, relearn_time
     from .metrics.weights import layer_distances
     from .pipeline import run_unsir
 
@@ -297,10 +297,11 @@ def measure(model: Classifier, data: ImageData, forget: Sequence[str], config: U
         unlearned, gone, ms = run.result.model, list(run.forgotten), metrics.settings
         audits: dict[str, Any] = {}
         if metrics.relearn:
-            target = round(accuracy(run.original, *forget_probe(data, gone, ms.relearn_probe)), 2)
+            original = accuracy(run.original, *forget_probe(data, gone, ms.relearn_probe))
+            target = relearn_target(original)  # the one definition of "relearned", as on Results and Compare
             result = relearn_time(unlearned, data, gone, target, ms.relearn_max_epochs, ms.relearn_samples,
                                   ms.relearn_lr, config.seed, probe_per_class=ms.relearn_probe)
-            audits["relearn"] = {"target": target, "repair": result.to_dict()}
+            audits["relearn"] = {"target": target, "original": round(original, 2), "repair": result.to_dict()}
         if metrics.privacy:
             attacks = {v: membership_inference(unlearned, data, gone, variant=v, n=ms.mia_samples,
                                                seed=config.seed).to_dict() for v in MIA_VARIANTS}
