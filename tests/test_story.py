@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from studio.setup import Setup
 from unsir_core.lineage import chain, entry, timeline
@@ -19,7 +18,8 @@ from unsir_core.summary import summarize
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = ["circle", "square", "triangle", "star"]
-PNG = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+PNG = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9aw"
+       "AAAABJRU5ErkJggg==")  # a 1x1 picture
 
 
 def evaluation(forget_acc, retain_acc, per_class, dist):
@@ -39,7 +39,8 @@ def report(retrain=True, repair_retain=90.0, repair_forget=0.0):
             "config": PRESETS["shapes10"].config.with_overrides(seed=3).to_dict(), "device": "CPU (2 threads)",
             "timings_s": {"noise": 0.3, "impair": 1.1, "repair": 2.0, "unlearn": 3.4, "evaluate": 0.5,
                           **({"retrain": 300.0} if retrain else {})},
-            "metrics": metrics, "prediction_distribution": dict(zip(NAMES, metrics["repair"]["prediction_distribution"])),
+            "metrics": metrics,
+            "prediction_distribution": dict(zip(NAMES, metrics["repair"]["prediction_distribution"])),
             "extras": {"parent": "shapes10-smallcnn.safetensors", "lineage": [],
                        "environment": {"device": "CPU (2 threads)", "torch": "2.x"},
                        "gallery": {"images": [{"index": 5, "label": "triangle", "group": "forget", "png": PNG},
@@ -182,7 +183,8 @@ def test_the_comparison_report_puts_two_runs_side_by_side():
 
     a, b = report(), report(repair_retain=80.0)
     b["config"]["impair"]["lr"] = 0.02
-    html = render_comparison(a, b, ("Run 1 · forget triangle", "Run 2 · forget triangle"), ["impair lr 0.01 → 0.02"])
+    html = render_comparison(a, b, ("Run 1 · forget triangle", "Run 2 · forget triangle"),
+                             ["impair lr 0.01 → 0.02"])
     assert "Comparison: Run 1 · forget triangle vs Run 2 · forget triangle" in html
     assert "<li>impair lr 0.01 → 0.02</li>" in html and "-10.0 pp" in html
     assert "<td>impair.lr</td><td class=num>0.01</td><td class=num>0.02</td>" in html

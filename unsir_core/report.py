@@ -141,8 +141,9 @@ def render(report: Mapping[str, Any], base_url: str = "http://localhost:8501/", 
     title = title or f"Unlearning report: forget {forget}"
     url = link(report, base_url)
     requests = chain(report)
-    chain_rows = [[str(i), escape(", ".join(r["forget"])), str(r["seed"]), f"{r['metrics']['repair']['forget_acc']:.1f}%",
-                   f"{r['metrics']['repair']['retain_acc']:.1f}%", f"{r['unlearn_s']:.2f} s", escape(r["parent"] or "")]
+    chain_rows = [[str(i), escape(", ".join(r["forget"])), str(r["seed"]),
+                   f"{r['metrics']['repair']['forget_acc']:.1f}%", f"{r['metrics']['repair']['retain_acc']:.1f}%",
+                   f"{r['unlearn_s']:.2f} s", escape(r["parent"] or "")]
                   for i, r in enumerate(requests, start=1)]
     dataset, arch = titles(report)
     setup = [["Data set", escape(dataset)], ["Model", escape(arch)],
@@ -189,8 +190,8 @@ def render_comparison(a: Mapping[str, Any], b: Mapping[str, Any], names: tuple[s
             + [f"{m_b['repair'][key] - m_a['repair'][key]:+.1f} pp"]
             for key, label in (("forget_acc", "A_Df: forget classes"), ("retain_acc", "A_Dr: retain classes"),
                                ("overall_acc", "All test images"))]
-    rows.append(["Unlearning time", "", f"{a['timings_s']['unlearn']:.2f} s", "",
-                 f"{b['timings_s']['unlearn']:.2f} s", f"{b['timings_s']['unlearn'] - a['timings_s']['unlearn']:+.2f} s"])
+    t_a, t_b = a["timings_s"]["unlearn"], b["timings_s"]["unlearn"]
+    rows.append(["Unlearning time", "", f"{t_a:.2f} s", "", f"{t_b:.2f} s", f"{t_b - t_a:+.2f} s"])
     head = [""] + [f"{run} · {stage_title(s)}" for run in ("A", "B") for s in ("original", "repair")] + ["B − A"]
     colors = (stage_color("repair"), stage_color("start"))
     series = {f"Run {run}": ([m["repair"][k] for k in ("forget_acc", "retain_acc", "overall_acc")], c)
@@ -199,7 +200,8 @@ def render_comparison(a: Mapping[str, Any], b: Mapping[str, Any], names: tuple[s
                  **{f"{stage_title('repair')} ({run})": (m["repair"]["per_class_acc"], c)
                     for run, m, c in (("A", m_a, colors[0]), ("B", m_b, colors[1]))}}
     flat_a, flat_b = _flat(a["config"]), _flat(b["config"])
-    settings = [[escape(k), escape(str(flat_a.get(k))), escape(str(v))] for k, v in flat_b.items() if flat_a.get(k) != v]
+    settings = [[escape(k), escape(str(flat_a.get(k))), escape(str(v))]
+                for k, v in flat_b.items() if flat_a.get(k) != v]
     forgotten = sorted(set(a["forgotten_total"]) | set(b["forgotten_total"]))
     return "".join([
         _head(f"Comparison: {names[0]} vs {names[1]}", b),
@@ -214,8 +216,9 @@ def render_comparison(a: Mapping[str, Any], b: Mapping[str, Any], names: tuple[s
                                           series, "test accuracy (%)", values=True)
         + svgchart.bars("Test accuracy per class", class_names(b), per_class, "test accuracy (%)",
                         highlight=forgotten),
-        f"<h2>Settings that differ</h2>{_table(settings, ['setting', 'run A', 'run B']) if settings else '<p>None.</p>'}",
-        "<h2>Reproduce</h2>" + "".join(f"<p>Run {run}: <a href='{escape(link(r, base_url))}'><code>"
-                                       f"{escape(link(r, base_url))}</code></a></p>" for run, r in (("A", a), ("B", b))),
+        "<h2>Settings that differ</h2>"
+        + (_table(settings, ["setting", "run A", "run B"]) if settings else "<p>None.</p>"),
+        "<h2>Reproduce</h2>" + "".join(f"<p>Run {run}: <a href='{escape(url)}'><code>{escape(url)}</code></a></p>"
+                                       for run, url in (("A", link(a, base_url)), ("B", link(b, base_url)))),
         "</body></html>",
     ])

@@ -41,7 +41,8 @@ def find_root(info: ModelInfo, path: Path) -> Path | None:
         return path
     recorded = info.details.get("root_path", "")
     name = info.details.get("root", "")
-    for candidate in ([Path(recorded)] if recorded else []) + ([ASSETS_DIR / name, model_store() / name] if name else []):
+    candidates = ([Path(recorded)] if recorded else []) + ([ASSETS_DIR / name, model_store() / name] if name else [])
+    for candidate in candidates:
         if candidate.is_file():
             return candidate
     return None

@@ -92,4 +92,5 @@ def lines(title: str, x_labels: Sequence[str], series: Mapping[str, tuple[Sequen
                     f"points='{' '.join(f'{x:.1f},{y:.1f}' for x, y in pts)}'/>")
         body += [f"<circle cx='{x:.1f}' cy='{y:.1f}' r='4' fill='{color}'><title>{escape(name)}: {float(v):.1f}"
                  f"</title></circle>" for (x, y), v in zip(pts, vals)]
-    return _frame(title, {n: c for n, (_, c) in series.items()}, y_label, y_max, "".join(body) + _x_labels(x_labels, xs))
+    legend = {n: c for n, (_, c) in series.items()}
+    return _frame(title, legend, y_label, y_max, "".join(body) + _x_labels(x_labels, xs))
