@@ -145,6 +145,12 @@ def test_the_report_holds_summary_numbers_gallery_titled_charts_and_link():
         assert text in html, text
     assert html.count("<img src='data:image/png;base64,") == 2
     assert "<svg" in html and "Original" in html
+    checked = chained()
+    checked.update(recipe={"name": "auto", "choices": ["Retain subset: 248 images per retain class."]},
+                   repair_check={"message": "Repair is back to 100% of the original's accuracy."})
+    html = render(checked)
+    assert "Recipe: <b>auto</b>" in html and "<li>Retain subset: 248 images per retain class.</li>" in html
+    assert "Repair check: Repair is back to 100%" in html
 
 
 def test_report_command_writes_the_file_and_refuses_bad_input(tmp_path):

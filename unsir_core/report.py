@@ -55,6 +55,14 @@ def _flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def recipe_html(report: Mapping[str, Any]) -> str:
+    """How the settings were chosen: the recipe's name and its choices, when the run JSON has them."""
+    recipe = report.get("recipe") or {}
+    choices = "".join(f"<li>{escape(c)}</li>" for c in recipe.get("choices", []))
+    return (f"<p>Recipe: <b>{escape(recipe.get('name', report.get('preset', '')))}</b></p>"
+            + (f"<ul>{choices}</ul>" if choices else "")) if recipe or report.get("preset") else ""
+
+
 def key_numbers(report: Mapping[str, Any]) -> str:
     m = report["metrics"]
     shown = [s for s in COMPARED if s in m]
@@ -163,7 +171,9 @@ def render(report: Mapping[str, Any], base_url: str = "http://localhost:8501/", 
         f"{'Starting model: the model this request started from. ' if 'start' in report['metrics'] else ''}"
         f"Unlearned: after impair and repair. Retrained: trained from scratch without the forgotten classes, the "
         f"gold standard{'' if 'retrain' in report['metrics'] else ' (not trained in this run)'}.</p>"
-        f"{key_numbers(report)}",
+        f"{key_numbers(report)}"
+        + (f"<p class='muted'>Repair check: {escape(report['repair_check']['message'])}</p>"
+           if report.get("repair_check") else ""),
         "<h2>Before and after</h2><p class='muted'>Test images of the forget classes (red frame) and of retain "
         "classes (blue frame), with each model's prediction and confidence. After unlearning a forget-class image "
         "should get another class; a retain-class image should keep its own.</p>" + gallery_html(report),
@@ -173,7 +183,7 @@ def render(report: Mapping[str, Any], base_url: str = "http://localhost:8501/", 
         parts.append("<h2>Chain of requests</h2>" + _table(
             chain_rows, ["#", "forget", "seed", "A_Df after", "A_Dr after", "unlearning", "started from"]))
     parts += [
-        f"<h2>Settings</h2>{_table(settings, ['setting', 'value'])}",
+        "<h2>Settings</h2>" + recipe_html(report) + _table(settings, ["setting", "value"]),
         f"<h2>Environment</h2>{_table([[escape(k), escape(str(v))] for k, v in env.items()])}",
         f"<h2>Reproduce</h2><p>Open this link in UNSIR Studio to re-run the same request with the same seed and "
         f"compare with the numbers above:</p><p><a href='{escape(url)}'><code>{escape(url)}</code></a></p>",
