@@ -6,14 +6,15 @@ from pathlib import Path
 
 import streamlit as st
 
-from studio import jobs, nav, state, ui
+from studio import handout, jobs, nav, state, ui
 
 st.set_page_config(page_title="UNSIR Studio", page_icon=":material/ink_eraser:", layout="wide")
-state.start_session()
+if state.start_session():
+    handout.remember_shared(st.query_params.to_dict(), state.setup())
 jobs.claim()
 page = st.navigation([st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path or None,
                                  default=p is nav.OVERVIEW) for p in nav.PAGES])
-state.sync_url()
+state.sync_url(handout.result_query())
 st.logo(Path(__file__).parent / "assets" / "logo.svg", size="large")
 ui.sidebar()
 page.run()

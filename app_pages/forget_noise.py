@@ -2,7 +2,7 @@ from html import escape
 
 import streamlit as st
 
-from studio import captions, charts, images, jobs, loaders, nav, noise, state, ui
+from studio import captions, charts, images, jobs, loaders, nav, noise, runs, state, ui
 from studio.palette import FORGET, RETAIN
 
 ui.header(nav.NOISE, """
@@ -21,22 +21,39 @@ if unknown:
     st.warning(f"{data.name} has no class {', '.join(unknown)}; it was removed from the forget set.")
     setup = state.setup()
 
+gone = set(model.info.forgotten) | {data.class_names.index(c) for c in setup.forgotten_before if c in data.class_names}
+again = [c for c in setup.forget if data.class_names.index(c) in gone]
+if again:
+    state.set_setup(setup.with_value("forget", [c for c in setup.forget if c not in again]))
+    st.warning(f"{', '.join(again)} {'is' if len(again) == 1 else 'are'} already forgotten by the model this request "
+               "starts from; removed from the forget set (forgetting it again would only cost retain accuracy).")
+    setup = state.setup()
+
 
 def check_forget(candidate) -> None:
     if candidate.forget:
-        loaders.data(candidate.dataset).forget_classes(candidate.forget, model.info.forgotten)
+        loaders.data(candidate.dataset).forget_classes(candidate.forget, sorted(gone))
 
 
-st.multiselect("Forget classes", list(data.class_names), disabled=busy, placeholder="Choose the classes to forget",
-               help="The classes to unlearn (the forget set). At least one class must remain to be retained.",
+if gone:
+    start = (f"the unlearned model of the earlier request{'s' if len(setup.chain) > 1 else ''}" if setup.chain else
+             f"{loaders.model_path(setup).stem}")
+    st.info(f"This request starts from {start}, which already forgot "
+            f"**{', '.join(data.class_names[c] for c in sorted(gone))}**: those classes stay forgotten and cannot be "
+            "chosen again (sequential unlearning).", icon=":material/playlist_add_check:")
+st.multiselect("Forget classes", [c for i, c in enumerate(data.class_names) if i not in gone], disabled=busy,
+               placeholder="Choose the classes to forget",
+               help="The classes to unlearn (the forget set). At least one class must remain to be retained; "
+               "classes already forgotten are not offered.",
                **state.bind("forget", check=check_forget))
 forget = [data.class_names.index(c) for c in setup.forget]
 if not forget:
     st.info("The forget set is empty: choose at least one class to forget.")
 shown = range(min(data.num_classes, 20))
 st.image([images.framed(images.upscale(images.to_rgb(data.test_x[images.class_indices(data, c, 1)[0]]), 72),
-                        FORGET if c in forget else RETAIN) for c in shown],
-         caption=[("✕ " if c in forget else "") + data.class_names[c] for c in shown], width=80)
+                        FORGET if c in forget else "#8C8C99" if c in gone else RETAIN) for c in shown],
+         caption=[("✕ " if c in forget else "✓ forgotten: " if c in gone else "") + data.class_names[c]
+                  for c in shown], width=80)
 
 st.subheader("Noise settings")
 cols = st.columns(4)
@@ -45,9 +62,13 @@ for col, name in zip(cols, ("noise.batch_size", "noise.steps", "noise.lr", "nois
         ui.knob(name)
 st.caption(f"Seed {setup.config.seed} (set on the Impair and repair page). The run learns exactly this noise again "
            "from the same seed, so what you see here is what impair uses.")
+starting = runs.starting_model(setup)
+if starting is None:
+    st.caption("The starting model of this request (the result of the earlier requests) is not in this session yet: "
+               "running UNSIR on Impair and repair makes it first. The noise can be previewed after that.")
 st.button("Optimize noise", type="primary", icon=":material/blur_on:", key="optimize-noise",
-          disabled=busy or not forget, on_click=noise.request, args=(setup,),
-          help="Learn the noise on a frozen copy of the model, with a live loss curve.")
+          disabled=busy or not forget or starting is None, on_click=noise.request, args=(setup,),
+          help="Learn the noise on a frozen copy of the model this request starts from, with a live loss curve.")
 noise.execute()
 
 preview = noise.current(setup) if forget else None

@@ -26,7 +26,8 @@ TITLES = {"gradcam": "GradCAM", "gradcam++": "GradCAM++", "eigencam": "EigenCAM"
 group_col, class_col, count_col, method_col = st.columns([2, 2, 2, 3])
 group = group_col.radio("Images from", ["forget classes", "retain classes"], key="cam-group", disabled=busy,
                         help="Forget-class images show what was unlearned; retain-class images show what should stay.")
-choices = forget if group == "forget classes" else [c for c in range(len(names)) if c not in forget]
+choices = (sorted(forget, key=lambda c: names[c] not in record.setup.forget)  # this request's classes first
+           if group == "forget classes" else [c for c in range(len(names)) if c not in forget])
 cls = class_col.selectbox("Class", choices, format_func=lambda c: names[c], key="cam-class", disabled=busy,
                           help="The test images are the first ones of this class in the test split.")
 count = count_col.slider("Images", 1, 8, 4, key="cam-count", disabled=busy,
@@ -46,7 +47,7 @@ with DEVICE_LOCK:
             for s, m in models.items()}
 
 color = FORGET if cls in forget else RETAIN
-stages = ["original", "repair", "retrain"]
+stages = [*models, *([] if "retrain" in models else ["retrain"])]  # an empty column says what is missing
 if "retrain" not in models:
     st.caption("No retrained model in this run: no stored reference matches its forget set and settings; tick "
                "*Also train the retrained model* on Impair and repair to see the gold standard's maps too.")

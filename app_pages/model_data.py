@@ -131,6 +131,10 @@ cols[3].metric("Classes", f"{info.num_classes}", border=True, help="Outputs of t
 if info.forgotten:
     st.info(f"This model has already forgotten {', '.join(info.class_names[c] for c in info.forgotten)}; "
             "a new request forgets more (sequential unlearning).")
+if setup.chain:
+    st.info(f"The current request starts from the unlearned model of earlier requests (forgot "
+            f"{', '.join(setup.forgotten_before)}), made from this checkpoint: the pages call this checkpoint the "
+            "Original.")
 
 forget = [data.class_names.index(c) for c in setup.forget if c in data.class_names]
 ui.figure(charts.class_panels({"Test accuracy per class": loaders.per_class_accuracy(setup)}, data.class_names,

@@ -1,6 +1,6 @@
 import streamlit as st
 
-from studio import charts, diagram, jobs, nav, runs, ui
+from studio import charts, diagram, handout, jobs, nav, runs, ui
 
 ui.header(nav.OVERVIEW, """
 **UNSIR Studio** walks through UNSIR (Tarun et al., *Fast Yet Effective Machine Unlearning*), which removes
@@ -30,11 +30,13 @@ with right:
               disabled=jobs.busy(), key="demo",
               help="Sets the default data set, model and preset, forgets the demo class and runs UNSIR.")
 
+handout.shared_box("overview-rerun")
 runs.execute()
 
 last = runs.latest()
 if last is not None:
     st.subheader(f"Latest result: {last.title}")
+    handout.summary(last)
     m = last.metrics
     cols = st.columns(4)
     cols[0].metric("A_Df before", f"{m['original']['forget_acc']:.1f}%", border=True,

@@ -1,6 +1,6 @@
 import streamlit as st
 
-from studio import audit_views, audits, jobs, nav, ui
+from studio import audit_views, audits, chain, handout, jobs, nav, ui
 from studio.figures import run_figures
 from studio.palette import stage_title
 
@@ -15,11 +15,17 @@ if record is None:
 busy = jobs.busy()
 metrics = record.metrics
 
+handout.shared_box("results-shared")
+handout.summary(record)
+chain.forget_more(record, "results-forget-more")
 ui.metric_cards(record)
 audit_views.reference_notice(record)
+chain.baseline_caption(record)
 if "retrain" not in metrics:
     st.caption("No retrained model in this run: no stored reference matches its forget set and settings; tick "
                "*Also train the retrained model* on Impair and repair to compare with the gold standard.")
+
+chain.timeline_section(record)
 
 st.subheader("Where do forget-class images go?")
 st.markdown("Predicted classes of the forget-class test images (paper Figs. 3-4). After unlearning they should "

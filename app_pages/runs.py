@@ -1,5 +1,4 @@
 import functools
-from dataclasses import asdict
 
 import pandas as pd
 import streamlit as st
@@ -7,13 +6,13 @@ import streamlit as st
 from unsir_core.paths import model_store
 from unsir_core.store import save_model, slug
 
-from studio import export, imports, jobs, nav, runs, state, ui
+from studio import chain, export, handout, imports, jobs, nav, runs, state, ui
 from studio.palette import stage_title
 
 ui.header(nav.RUNS, """
 Every UNSIR run of this session, with its settings, metrics and timings. Compare two runs to see what a change of
-settings (say, the impair learning rate) did to the forget and retain accuracy, and download results, models and
-figures to keep them.
+settings (say, the impair learning rate) did to the forget and retain accuracy, forget more classes from a run's
+model, and download results, models and a report to hand out.
 """)
 history = runs.history()
 if not history:
@@ -24,21 +23,6 @@ busy = jobs.busy()
 st.dataframe(pd.DataFrame([export.summary_row(r) for r in reversed(history)]), hide_index=True, width="stretch",
              key="runs-table")
 st.caption(f"Only the newest {runs.KEEP_MODELS} runs keep their models in memory; older runs keep their metrics.")
-
-
-def flat(d: dict, prefix: str = "") -> dict:
-    """Nested dicts -> one level with dotted keys."""
-    out = {}
-    for k, v in d.items():
-        out.update(flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
-    return out
-
-
-def setup_changes(a: runs.RunRecord, b: runs.RunRecord) -> list[dict]:
-    """The settings that differ between two runs."""
-    sa, sb = (flat({**asdict(r.setup), "checkpoint": r.model_name}) for r in (a, b))
-    return [{"setting": k, "run A": str(sa[k]), "run B": str(sb.get(k))}
-            for k in sa if k != "model" and sa[k] != sb.get(k)]
 
 
 def effects(a: runs.RunRecord, b: runs.RunRecord) -> list[dict]:
@@ -66,15 +50,20 @@ else:
                              disabled=busy, help="The reference run.")]
     b = by_id[right.selectbox("Run B", list(by_id), index=0, format_func=lambda i: by_id[i].title, key="compare-b",
                               disabled=busy, help="The run compared with A.")]
-    changes = setup_changes(a, b)
+    changes = handout.setup_changes(a, b)
     if changes:
         st.markdown("**What changed in the setup**")
-        st.dataframe(pd.DataFrame(changes), hide_index=True, width="stretch", height="content", key="compare-setup")
+        st.markdown("\n".join(f"- {c}" for c in changes))
     else:
         st.markdown("**Same setup**: any difference below is run-to-run variation (on a GPU) or none at all.")
     st.markdown("**What it did**")
     st.dataframe(pd.DataFrame(effects(a, b)).round(2), hide_index=True, width="stretch", height="content",
                  key="compare-effects")
+    st.download_button("Comparison report (HTML)", functools.partial(handout.comparison_html, a, b, handout.base_url()),
+                       f"unsir-run{a.id}-vs-run{b.id}.html", "text/html", on_click="ignore",
+                       icon=":material/description:", key="dl-comparison",
+                       help="The two runs side by side on one printable page: what changed, both summaries, the key "
+                       "numbers and their differences, charts, the settings that differ and both links.")
 
 st.subheader("Downloads")
 row = st.container(horizontal=True)
@@ -90,20 +79,23 @@ held = record.unsir is not None
 
 
 def save_to_store(record: runs.RunRecord, stem: str) -> None:
-    path = save_model(record.unsir.result.model, imports.unique_path(model_store() / f"{stem}.safetensors"))
-    state.notify("success", f"Saved {path.name} in the model store: choose it on Model and data to unlearn more "
-                 "classes from it (sequential unlearning).")
+    path = save_model(export.unlearned_model(record), imports.unique_path(model_store() / f"{stem}.safetensors"))
+    state.notify("success", f"Saved {path.name} in the model store, with the chain of requests that made it: it can "
+                 "be downloaded or chained from the command line (`unlearn --checkpoint`).")
 
 
+chain.forget_more(record, "runs-forget-more")
 row = st.container(horizontal=True)
-row.download_button("Figures (HTML)", functools.partial(export.figures_html, record), f"{stem}-figures.html",
-                    "text/html", on_click="ignore", icon=":material/bar_chart:", key="dl-figures",
-                    help="Every chart of this run in one interactive HTML file that works offline.")
+row.download_button("Report (HTML)", functools.partial(handout.report_html, record, handout.base_url()),
+                    f"{stem}-report.html", "text/html", on_click="ignore", icon=":material/description:",
+                    key="dl-report", help="One page to hand out: the summary in words, the setup, the key numbers "
+                    "(original, unlearned, retrained), a before/after gallery, titled charts, settings, environment "
+                    "and the link that reproduces the run. Works offline and prints to PDF.")
 degraded = record.report["degraded"]
 why_not = (" Not offered: the collapse guard marked this run degraded." if degraded else
            "" if held else " Released: only the newest runs keep their models.")
 row.download_button("Unlearned model (safetensors)",
-                    functools.partial(export.model_bytes, record.unsir.result.model) if held and not degraded else b"",
+                    functools.partial(export.model_bytes, record) if held and not degraded else b"",
                     f"{stem}.safetensors", "application/octet-stream", on_click="ignore",
                     icon=":material/download:", key="dl-model", disabled=not held or degraded,
                     help="The model after repair, with its metadata (config, forgotten classes)." + why_not)

@@ -1,42 +1,57 @@
-"""Downloads of the Runs page: results as JSON and CSV, a model as safetensors bytes, figures as HTML."""
+"""Downloads of the Runs page: results as JSON and CSV (outcome first, the models named as on the pages), a model
+as safetensors bytes with its lineage."""
 from __future__ import annotations
 
-import io
 import tempfile
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import pandas as pd
 
 from unsir_core import strict_json
-from unsir_core.classifier import Classifier
-from unsir_core.store import save_model
+from unsir_core.lineage import finalize
+from unsir_core.summary import summarize
 
-from .figures import run_figures
+from .handout import setting_label, value_words
+from .palette import stage_title
 from .runs import RunRecord
+
+if TYPE_CHECKING:
+    from unsir_core.classifier import Classifier
 
 
 def run_dict(record: RunRecord) -> dict[str, Any]:
-    """Everything about a run that is worth keeping: the engine's report, the setup link, audits, live samples."""
-    return {"run": record.id, "finished": record.created, "checkpoint": record.model_name,
-            "setup_query": record.setup.to_query(), **record.report, "audits": record.audits, "live": record.live}
+    """Everything about a run that is worth keeping: the engine's report with its summary in words, the setup
+    link, audits, live samples. `python -m unsir_core report` turns it into the printable report."""
+    return {"run": record.id, "finished": record.created, "checkpoint": record.model_name, "parent_run": record.parent,
+            "summary": summarize(record.report), "setup_query": record.setup.to_query(),
+            **record.report, "audits": record.audits, "live": record.live}
 
 
 def runs_json(records: Sequence[RunRecord]) -> bytes:
     return strict_json.dumps([run_dict(r) for r in records]).encode()
 
 
+STAGE_ORDER = ("repair", "original", "start", "impair", "retrain")  # outcome first in the table and the CSV
+
+
 def summary_row(record: RunRecord) -> dict[str, Any]:
-    """One flat row per run: setup, the settings that differ from the preset, metrics per stage, timings."""
+    """One flat row per run: the outcome first (A_Df, A_Dr of the unlearned model, then the other models), the
+    request, the settings that differ from the preset in words, then the setup and the timings."""
     setup, m, t = record.setup, record.metrics, record.report["timings_s"]
-    row = {"run": record.id, "finished": record.created, "data set": setup.dataset, "checkpoint": record.model_name,
-           "forget": ", ".join(setup.forget), "preset": setup.preset, "seed": setup.config.seed,
-           "changed settings": ", ".join(f"{k}={v:g}" for k, v in setup.changed_knobs().items())}
-    for stage, ev in m.items():
-        row[f"A_Df {stage} (%)"] = round(ev["forget_acc"], 2)
-        row[f"A_Dr {stage} (%)"] = round(ev["retain_acc"], 2)
-    row.update({f"{phase} (s)": round(seconds, 2) for phase, seconds in t.items()})
+    row: dict[str, Any] = {"run": record.id, "forget": ", ".join(setup.forget),
+                           "already forgotten": ", ".join(setup.forgotten_before)}
+    for stage in [s for s in STAGE_ORDER if s in m]:
+        row[f"A_Df {stage_title(stage)} (%)"] = round(m[stage]["forget_acc"], 2)
+        row[f"A_Dr {stage_title(stage)} (%)"] = round(m[stage]["retain_acc"], 2)
+    row["unlearning (s)"] = round(t["unlearn"], 2)
+    row.update({"changed settings": ", ".join(f"{setting_label(k)} {value_words(v)}"
+                                              for k, v in setup.changed_knobs().items()),
+                "preset": setup.preset, "seed": setup.config.seed, "data set": setup.dataset,
+                "checkpoint": record.model_name, "finished": record.created})
+    row.update({f"{phase} (s)": round(seconds, 2) for phase, seconds in t.items() if phase != "unlearn"})
     row["device"] = record.report["device"]
+    row["summary"] = summarize(record.report)
     return row
 
 
@@ -44,19 +59,14 @@ def runs_csv(records: Sequence[RunRecord]) -> bytes:
     return pd.DataFrame([summary_row(r) for r in records]).to_csv(index=False).encode()
 
 
-def model_bytes(model: Classifier) -> bytes:
-    """The model as a .safetensors file (weights plus UNSIR Studio metadata)."""
+def unlearned_model(record: RunRecord) -> Classifier:
+    """The run's unlearned model with its lineage (every request of its chain) and the true original's name."""
+    return finalize(record.unsir.result.model, record.report, record.model_name)
+
+
+def model_bytes(record: RunRecord) -> bytes:
+    """The unlearned model as a .safetensors file (weights plus UNSIR Studio metadata and lineage)."""
+    from unsir_core.store import save_model
+
     with tempfile.TemporaryDirectory() as tmp:
-        return save_model(model, Path(tmp) / "model.safetensors").read_bytes()
-
-
-def figures_html(record: RunRecord) -> bytes:
-    """Every figure of the run in one self-contained HTML page (plotly.js embedded once: works offline)."""
-    out = io.StringIO()
-    out.write(f"<html><head><meta charset='utf-8'><title>UNSIR Studio, {record.title}</title></head>"
-              f"<body style='font-family:sans-serif'><h1>{record.title}</h1>")
-    for i, (name, fig) in enumerate(run_figures(record).items()):
-        out.write(f"<h2>{name.replace('_', ' ')}</h2>")
-        out.write(fig.to_html(full_html=False, include_plotlyjs=i == 0))
-    out.write("</body></html>")
-    return out.getvalue().encode()
+        return save_model(unlearned_model(record), Path(tmp) / "model.safetensors").read_bytes()

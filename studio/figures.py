@@ -1,4 +1,4 @@
-"""The figures of one run, built in one place for the Results page and the HTML export."""
+"""The figures of one run, built in one place for the Results and the Impair and repair pages."""
 from __future__ import annotations
 
 import plotly.graph_objects as go

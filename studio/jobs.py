@@ -15,16 +15,17 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 
 import streamlit as st
 
-from unsir_core.device import DEVICE_LOCK
 from unsir_core.errors import UnsirError
-from unsir_core.progress import ProgressEvent
 
 from . import charts
 from .state import notify
+
+if TYPE_CHECKING:
+    from unsir_core.progress import ProgressEvent
 
 JOB = "job"
 # Seconds between two draws of the progress bar and live chart. Each draw rebuilds a plotly figure that the
@@ -123,6 +124,8 @@ class ProgressView:
 @contextmanager
 def device_lock(view: ProgressView) -> Iterator[None]:
     """Hold DEVICE_LOCK, drawing a waiting message (a cancel point) while another session has it."""
+    from unsir_core.device import DEVICE_LOCK  # imports torch: only a job needs it
+
     while not DEVICE_LOCK.acquire(timeout=0.5):
         view.waiting()
     try:

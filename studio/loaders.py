@@ -3,26 +3,32 @@
 Cached objects are shared and must never change: the engine works on copies (`unlearn`, `fit`,
 `heatmaps` and `relearn_time` all copy the network first). Checkpoints are cached by path and
 modification time, so a replaced file is read again.
+
+Torch is imported by the functions that load weights or data, not by this module: the sidebar reads
+checkpoint headers only, and the first page renders without torch (about 2 s less on a 2-core CPU).
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
-import torch
 
-from unsir_core import roots, train
-from unsir_core.classifier import Classifier, ModelInfo
+from unsir_core import roots
+from unsir_core.catalog import StoredModel, default_checkpoint, list_models, read_info
 from unsir_core.config import TrainConfig
-from unsir_core.data import ImageData, load_dataset
-from unsir_core.device import describe, pick_device
 from unsir_core.errors import CheckpointError
-from unsir_core.metrics.evaluate import evaluate
 from unsir_core.models import get_spec
 from unsir_core.paths import ASSETS_DIR, model_store
-from unsir_core.store import StoredModel, default_checkpoint, list_models, load_model, read_info
 
 from .setup import Setup
+
+if TYPE_CHECKING:
+    import torch
+
+    from unsir_core.classifier import Classifier, ModelInfo
+    from unsir_core.data import ImageData
 
 
 @st.cache_resource(max_entries=3, show_spinner="Loading the data set…")
@@ -30,6 +36,8 @@ def data(name: str) -> ImageData:
     """The data set `name` (downloaded when missing and online; DataError with instructions offline).
 
     An image folder (`folder:PATH`) must lie inside the configured data roots (`unsir_core.roots`)."""
+    from unsir_core.data import load_dataset
+
     if name.startswith("folder:"):
         roots.data_folder(name.split(":", 1)[1])
     return load_dataset(name)
@@ -37,10 +45,19 @@ def data(name: str) -> ImageData:
 
 @st.cache_resource(show_spinner=False)
 def device() -> torch.device:
+    from unsir_core.device import pick_device
+
     return pick_device("auto")
 
 
 def device_name() -> str:
+    """The device in words; before any page has needed torch, without importing it (see `device_hint`)."""
+    if "torch" not in sys.modules:
+        from unsir_core.device_hint import describe_without_torch
+
+        return describe_without_torch()
+    from unsir_core.device import describe
+
     return describe(device())
 
 
@@ -57,6 +74,8 @@ def model_path(setup: Setup) -> Path:
 
 @st.cache_resource(max_entries=6, show_spinner="Loading the model…")
 def _load(path: str, mtime: float) -> Classifier:
+    from unsir_core.store import load_model
+
     return load_model(path)
 
 
@@ -85,10 +104,22 @@ def model(setup: Setup) -> Classifier:
 SPEED_BATCHES = 12  # timed training steps behind the retraining estimate (after 2 warm-up steps)
 
 
+def root_model(setup: Setup) -> Classifier | None:
+    """The true original of a checkpoint that already forgot classes (found through its lineage), else None."""
+    from unsir_core.request import find_root
+
+    path = model_path(setup)
+    info = model_info(setup)
+    root = find_root(info, path) if info.forgotten else None
+    return _load(str(root), root.stat().st_mtime) if root is not None else None
+
+
 @st.cache_data(max_entries=16, show_spinner="Timing a few training steps…")
 def _training_speed(path: str, mtime: float, dataset: str, batch_size: int) -> float:
     # 12 steps, not 2: two steps after the warm-up still ran at a quarter of the speed of a real retrain
     # (108-124 img/s against 518 over 8 steps, loaded 2-core CPU), so the estimate was 2x too long.
+    from unsir_core import train
+
     cfg = TrainConfig(batch_size=batch_size)
     return train.training_speed(_info(path, mtime), data(dataset), cfg, device(), batches=SPEED_BATCHES)[1]
 
@@ -101,6 +132,8 @@ def training_speed(setup: Setup, batch_size: int) -> float:
 
 @st.cache_data(max_entries=16, show_spinner="Evaluating the model on the test split…")
 def _test_accuracy(path: str, mtime: float, dataset: str) -> list[float]:
+    from unsir_core.metrics.evaluate import evaluate
+
     return evaluate(_load(path, mtime), data(dataset), ()).per_class_acc
 
 

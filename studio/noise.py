@@ -29,8 +29,10 @@ class NoisePreview:
 
 
 def key_for(setup: Setup, model_name: str) -> tuple[Any, ...]:
-    """Everything the noise depends on: data set, checkpoint, forget classes, noise settings and seed."""
-    return setup.dataset, model_name, tuple(sorted(setup.forget)), setup.config.noise, setup.config.seed
+    """Everything the noise depends on: data set, checkpoint (and earlier requests), forget classes, noise
+    settings and seed."""
+    return (setup.dataset, model_name, setup.chain, tuple(sorted(setup.forget)), setup.config.noise,
+            setup.config.seed)
 
 
 def request(setup: Setup) -> None:
@@ -43,7 +45,7 @@ def execute() -> None:
 
 def _work(job: jobs.Job, progress: jobs.ProgressView) -> NoisePreview:
     setup: Setup = job.params["setup"]
-    model = loaders.model(setup)
+    model = runs.starting_model(setup)
     forget = loaders.data(setup.dataset).forget_classes(setup.forget, model.info.forgotten)
     device = loaders.device()
     work = model.copy()  # the cached model is shared: never touch it

@@ -4,28 +4,32 @@ Each completed run is a `RunRecord`: its setup, the engine's JSON report (config
 per stage, weight distances) and the live-chart samples, kept for every run; plus the `UnsirRun`
 with its models and noise, kept only for the newest KEEP_MODELS runs so memory stays bounded.
 Audits computed later (relearn time, membership inference) are added to `audits` whole.
+
+A sequential request (a setup with a `chain`) starts from the session's run of its earlier requests
+when that run still holds its model; otherwise (a shared link, a released model) the job runs the
+earlier requests first, each as its own run, with the settings and seed the chain records.
+
+Torch is imported inside the functions that run jobs: the first page renders without it.
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-from unsir_core import references
-from unsir_core.batches import num_batches
-from unsir_core.classifier import Classifier
 from unsir_core.config import TrainConfig, UnsirConfig
-from unsir_core.data import ImageData
-from unsir_core.metrics.weights import layer_distances
-from unsir_core.pipeline import UnsirRun, run_unsir
-from unsir_core.recipe import Recipe, choose_recipe
-from unsir_core.train import gold_standard_config
 
 from . import jobs, loaders, state
 from .setup import Setup
+
+if TYPE_CHECKING:
+    from unsir_core.classifier import Classifier
+    from unsir_core.data import ImageData
+    from unsir_core.pipeline import UnsirRun
+    from unsir_core.recipe import Recipe
 
 RUNS = "runs"
 KEEP_MODELS = 5  # runs that keep their models (for GradCAM, audits and downloads); older keep metrics only
@@ -43,10 +47,13 @@ class RunRecord:
     live: list[dict[str, Any]]  # progress samples, to redraw the live chart
     unsir: UnsirRun | None  # models and noise; None once released
     audits: dict[str, Any] = field(default_factory=dict)  # "relearn", "mia": computed on request
+    parent: int | None = None  # the run whose unlearned model this one started from (sequential requests)
+    root: Classifier | None = None  # the true original of a chained run (shared, cached: never train it)
 
     @property
     def title(self) -> str:
-        return f"Run {self.id} · forget {', '.join(self.setup.forget)} · {self.created}"
+        after = f" after {', '.join(self.setup.forgotten_before)}" if self.setup.chain else ""
+        return f"Run {self.id} · forget {', '.join(self.setup.forget)}{after} · {self.created}"
 
     @property
     def metrics(self) -> dict[str, dict[str, Any]]:
@@ -67,7 +74,8 @@ class RunRecord:
         """The models still held: original, impair, repair (unlearned) and retrain, by stage."""
         if self.unsir is None:
             return {}
-        found = {"original": self.unsir.original, "impair": self.unsir.result.impaired,
+        start = self.unsir.original if self.root is not None else None
+        found = {"original": self.root or self.unsir.original, "start": start, "impair": self.unsir.result.impaired,
                  "repair": self.unsir.result.model, "retrain": self.unsir.retrained}
         return {stage: m for stage, m in found.items() if m is not None}
 
@@ -91,29 +99,40 @@ def add(record: RunRecord) -> None:
 
 def retrain_config(setup: Setup, model: Classifier) -> TrainConfig:
     """The gold standard's training: the original's settings with the setup's seed and epochs."""
+    from unsir_core.train import gold_standard_config
+
     return gold_standard_config(model.info, setup.config.seed, setup.retrain_epochs)
 
 
 def stored_reference(setup: Setup, model: Classifier) -> Path | None:
     """The stored retrained model matching the setup's forget set and retraining settings, if any."""
+    from unsir_core import references
+
     data = loaders.data(setup.dataset)
-    gone = set(data.resolve_classes(setup.forget)) | set(model.info.forgotten)
+    gone = set(data.resolve_classes([*setup.forget, *setup.forgotten_before])) | set(model.info.forgotten)
     return references.find(references.ReferenceKey.for_original(model.info, tuple(gone), retrain_config(setup, model)))
 
 
+def retrain_seconds(setup: Setup, model: Classifier) -> float:
+    """Epochs x retain images / the training speed measured on this device (a few timed steps, cached)."""
+    cfg = retrain_config(setup, model)
+    data = loaders.data(setup.dataset)
+    gone = set(data.resolve_classes([*setup.forget, *setup.forgotten_before])) | set(model.info.forgotten)
+    images = int((~data.class_mask(data.train_y, sorted(gone))).sum())
+    return cfg.epochs * images / loaders.training_speed(setup, cfg.batch_size)
+
+
 def retrain_estimate(setup: Setup, model: Classifier) -> str:
-    """How long retraining should take here: epochs x retain images / the training speed measured on this device."""
+    """Whether a stored reference makes retraining free; else how long it should take here, in words."""
+    from unsir_core import references
+
     cfg = retrain_config(setup, model)
     found = stored_reference(setup, model)
     if found is not None:
         where = "shipped with the project" if found.parent == references.SHIPPED_DIR else "trained earlier"
         return (f"A retrained model with these settings ({cfg.epochs} epochs, seed {cfg.seed}) is in the reference "
                 f"store ({where}: {found.name}): every run uses it, no training needed.")
-    data = loaders.data(setup.dataset)
-    gone = set(data.resolve_classes(setup.forget)) | set(model.info.forgotten)
-    images = int((~data.class_mask(data.train_y, sorted(gone))).sum())
-    seconds = cfg.epochs * images / loaders.training_speed(setup, cfg.batch_size)
-    return (f"Retraining runs {cfg.epochs} epochs: about {jobs.format_seconds(seconds)} on "
+    return (f"Retraining runs {cfg.epochs} epochs: about {jobs.format_seconds(retrain_seconds(setup, model))} on "
             f"{loaders.device_name()}, judging by {loaders.SPEED_BATCHES} timed training steps. It is trained once "
             "and kept in the reference store for every later run, session and comparison.")
 
@@ -124,6 +143,8 @@ def monitor_every(cfg: UnsirConfig, num_classes: int, gone: int, forget: int) ->
     The step count is estimated from the settings (retain subset, noise copies, batch sizes, epochs);
     `gone` counts every class left out of the retain subset, `forget` the classes noise is learned for.
     """
+    from unsir_core.batches import num_batches
+
     retain = cfg.retain_per_class * (num_classes - gone)
     impair = cfg.impair.epochs * num_batches(retain + cfg.noise.batch_size * forget * cfg.noise_copies,
                                              cfg.impair.batch_size)
@@ -133,7 +154,29 @@ def monitor_every(cfg: UnsirConfig, num_classes: int, gone: int, forget: int) ->
 
 def request(setup: Setup) -> None:
     """on_click: run UNSIR on a snapshot of `setup`."""
-    jobs.request("unsir", f"UNSIR: forget {', '.join(setup.forget)}", setup=setup)
+    after = f" after {', '.join(setup.forgotten_before)}" if setup.chain else ""
+    jobs.request("unsir", f"UNSIR: forget {', '.join(setup.forget)}{after}", setup=setup)
+
+
+def step_setups(setup: Setup) -> list[Setup]:
+    """The setup of each request of a chain, oldest first, ending with `setup` itself."""
+    steps = [replace(setup, chain=setup.chain[:i], forget=s.forget, preset=s.preset, overrides=s.overrides,
+                     retrain=False) for i, s in enumerate(setup.chain)]
+    return [*steps, setup]
+
+
+def same_request(a: Setup, b: Setup) -> bool:
+    """Whether two setups make the same unlearned model: the same request, preset and changes (the base
+    settings follow from them through the recipe; the gold standard aside)."""
+    def key(s: Setup) -> Setup:
+        return replace(s, base=UnsirConfig(), retrain=False, retrain_epochs=0)
+
+    return key(a) == key(b)
+
+
+def find(setup: Setup) -> RunRecord | None:
+    """The newest run of this session that made `setup`'s request and still holds its models."""
+    return next((r for r in reversed(history()) if r.unsir is not None and same_request(r.setup, setup)), None)
 
 
 def start_demo() -> None:
@@ -150,40 +193,83 @@ def execute() -> None:
 
 def recipe(setup: Setup, data: ImageData, model: Classifier) -> Recipe:
     """The setup's preset, or the auto recipe for its data, model and forget classes (unknown names are left to
-    the forget-class checks of the pages)."""
+    the forget-class checks of the pages). A chained request's recipe is for the model it starts from, when
+    this session holds it."""
+    from unsir_core.recipe import choose_recipe
+
+    start = starting_model(setup) if setup.chain else None
     forget = [c for c in setup.forget if c in data.class_names]
-    return choose_recipe(data, model.info, forget, setup.preset, 0)
+    return choose_recipe(data, (start or model).info, forget, setup.preset, 0)
 
 
-def _work(job: jobs.Job, progress: jobs.ProgressView) -> RunRecord:
+def starting_model(setup: Setup) -> Classifier | None:
+    """The model a request starts from: the setup's checkpoint, or for a chained request the session's
+    unlearned model of its earlier requests (None when this session does not hold it)."""
+    if not setup.chain:
+        return loaders.model(setup)
+    parent = find(step_setups(setup)[-2])
+    return parent.unsir.result.model if parent is not None else None
+
+
+def _work(job: jobs.Job, progress: jobs.ProgressView) -> list[RunRecord]:
+    """The requested run, preceded by the earlier requests of its chain that this session does not hold."""
     setup: Setup = job.params["setup"]
+    steps = step_setups(setup)
+    done = next((i for i in range(len(steps) - 1, 0, -1) if find(steps[i - 1]) is not None), 0)
+    parent = find(steps[done - 1]) if done else None
+    next_id = (latest().id if latest() else 0) + 1
+    made: list[RunRecord] = []
+    for step in steps[done:]:
+        parent = _one(step, parent, next_id + len(made), progress)
+        made.append(parent)
+    return made
+
+
+def _one(setup: Setup, parent: RunRecord | None, record_id: int, progress: jobs.ProgressView) -> RunRecord:
+    """One request: from the setup's checkpoint, or from `parent`'s unlearned model for a chained one."""
+    from unsir_core.lineage import chain
+    from unsir_core.metrics.weights import layer_distances
+    from unsir_core.recipe import choose_recipe
+    from unsir_core.request import run_request
+
     data = loaders.data(setup.dataset)
-    model = loaders.model(setup)
-    chosen = recipe(setup, data, model)
+    checkpoint = loaders.model(setup)
+    model = parent.unsir.result.model if parent is not None else checkpoint
+    root = checkpoint if parent is not None else loaders.root_model(setup)
+    forget = data.forget_classes(setup.forget, model.info.forgotten)
+    chosen = choose_recipe(data, model.info, setup.forget, setup.preset, 0)
     setup = setup.with_base(chosen.config)  # the recipe for exactly this request, with the user's changes
     # the gold standard comes along whenever it costs nothing (a stored reference) or was asked for
-    retrain = retrain_config(setup, model) if setup.retrain or stored_reference(setup, model) else None
-    forget = data.forget_classes(setup.forget, model.info.forgotten)
+    wanted = setup.retrain or stored_reference(setup, checkpoint) is not None
+    retrain = retrain_config(setup, checkpoint) if wanted else None
     every = monitor_every(setup.config, data.num_classes, len(set(forget) | set(model.info.forgotten)), len(forget))
-    run = run_unsir(model, data, forget, setup.config, loaders.device(), retrain=retrain, progress=progress,
-                    monitor_every=every, recipe=chosen)
-    report = run.to_json()
-    compared = {"repair": run.result.model, "retrain": run.retrained}
-    report["extras"] = {**report.get("extras", {}),
-                        "weights": {stage: [d.to_dict() for d in layer_distances(m, model)]
-                                    for stage, m in compared.items() if m is not None}}
+    progress.samples.clear()  # the live chart of a chain shows the request running now
+    run = run_request(model, data, forget, setup.config, loaders.device(), retrain=retrain, progress=progress,
+                      monitor_every=every, root=root,
+                      parent=f"run {parent.id}" if parent is not None else loaders.model_path(setup).name,
+                      earlier=chain(parent.report) if parent is not None else None, recipe=chosen)
+    report = {"preset": setup.preset, "overrides": dict(setup.overrides), **run.to_json()}
+    compared = {"repair": run.result.model, "retrain": run.retrained}  # distances from the true original
+    report["extras"]["weights"] = {stage: [d.to_dict() for d in layer_distances(m, root or model)]
+                                   for stage, m in compared.items() if m is not None}
     report["extras"]["monitor_every"] = every
-    record_id = (latest().id if latest() else 0) + 1
-    return RunRecord(record_id, setup, loaders.model_path(setup).name, time.strftime("%H:%M:%S"), report, [], run)
+    if setup.model:
+        report["extras"]["root"] = setup.model
+    if retrain is None:
+        report["extras"]["retrain_estimate_s"] = round(retrain_seconds(setup, checkpoint), 1)
+    return RunRecord(record_id, setup, loaders.model_path(setup).name, time.strftime("%H:%M:%S"), report,
+                     list(progress.samples), run, parent=parent.id if parent is not None else None, root=root)
 
 
-def _commit(record: RunRecord, samples: list[dict[str, Any]]) -> str:
-    record.live = samples
-    add(record)
+def _commit(made: list[RunRecord], samples: list[dict[str, Any]]) -> str:
+    for record in made:
+        add(record)
+    record = made[-1]
     m = record.metrics
+    first = (f"Runs {made[0].id}-{made[-2].id} re-made the earlier requests of the chain. " if len(made) > 1 else "")
     if record.report["degraded"]:
         state.notify("error", f"Run {record.id} is degraded and is not a finished model. "
                               f"{record.report['repair_check']['message']}")
-    return (f"Run {record.id} finished in {record.report['timings_s']['unlearn']:.2f} s of unlearning: "
+    return (f"{first}Run {record.id} finished in {record.report['timings_s']['unlearn']:.2f} s of unlearning: "
             f"A_Df {m['original']['forget_acc']:.1f}% → {m['repair']['forget_acc']:.1f}%, "
             f"A_Dr {m['original']['retain_acc']:.1f}% → {m['repair']['retain_acc']:.1f}%.")

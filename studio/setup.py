@@ -4,6 +4,7 @@ A `Setup` is a frozen value: pages never edit it in place, they derive a new one
 `to_query` / `from_query` turn it into URL query parameters and back, so a link reproduces a setup.
 Hyperparameters appear in the URL only where the user changed them, which keeps links short; the preset
 ("auto" by default: the recipe derived from the data and the model) gives the rest.
+A sequential request carries its earlier requests in `chain` (URL format: `unsir_core.share`).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from unsir_core.data import DATASETS, DEFAULT_DATASET
 from unsir_core.errors import UnsirError
 from unsir_core.models import DEFAULT_MODEL, MODELS
 from unsir_core.presets import PRESETS
+from unsir_core.share import STEP_SEP, decode_step, encode_step
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,16 @@ AUTO = "auto"  # the preset key of the auto recipe (unsir_core.recipe): settings
 
 
 @dataclass(frozen=True)
+class Step:
+    """An earlier request of a sequential run: what it forgot, from which preset, with which changes (seed
+    included). Its settings are the recipe's for that request (derived again when it is re-run) with them."""
+
+    forget: tuple[str, ...]  # names of the classes that request forgot
+    preset: str  # AUTO or a key in PRESETS, as Setup.preset
+    overrides: tuple[tuple[str, Any], ...]  # the settings its user changed, as Setup.overrides
+
+
+@dataclass(frozen=True)
 class Setup:
     dataset: str = DEFAULT_DATASET  # registry key, or "folder:PATH"
     arch: str = DEFAULT_MODEL  # registry key in MODELS
@@ -107,6 +119,16 @@ class Setup:
     overrides: tuple[tuple[str, Any], ...] = ()  # settings the user changed: (dotted name, value), sorted, seed too
     retrain: bool = False  # also train the retrained gold standard in each run
     retrain_epochs: int = 0  # epochs of that retraining; 0 = as many as the original model's training
+    chain: tuple[Step, ...] = ()  # earlier requests, oldest first, each made on the previous one's result
+
+    @property
+    def forgotten_before(self) -> tuple[str, ...]:
+        """Classes the chain's earlier requests already forgot (this request cannot choose them)."""
+        return tuple(c for step in self.chain for c in step.forget)
+
+    def then_forget_more(self) -> "Setup":
+        """The next request of the chain: this one becomes an earlier step, with nothing chosen yet."""
+        return replace(self, chain=(*self.chain, Step(self.forget, self.preset, self.overrides)), forget=())
 
     @classmethod
     def fresh(cls, dataset: str = DEFAULT_DATASET, arch: str = DEFAULT_MODEL, seed: int = 0) -> "Setup":
@@ -136,7 +158,8 @@ class Setup:
         """A new setup with one field changed, and what that implies.
 
         A new data set or architecture starts from the auto recipe and its default model; a new data set also
-        clears the forget classes. A new preset replaces every setting but the seed.
+        clears the forget classes. A new preset replaces every setting but the seed. A new data set,
+        architecture or checkpoint ends a chain.
         """
         seed = self.config.seed
         if name == "dataset":
@@ -148,6 +171,8 @@ class Setup:
             return replace(self, preset=value, base=base, overrides=(("seed", seed),) if seed else ())
         if name == "forget":
             return replace(self, forget=tuple(value))
+        if name == "model":
+            return replace(self, model=value, chain=())
         if name in {f.name for f in fields(self)}:
             return replace(self, **{name: value})
         if value == config_value(self.base, name):
@@ -170,6 +195,9 @@ class Setup:
             q["model"] = self.model
         if self.forget:
             q["forget"] = ",".join(self.forget)
+        if self.chain:
+            q["chain"] = STEP_SEP.join(encode_step(step.forget, step.preset if step.preset != self.preset else None,
+                                                   {"seed": 0, **dict(step.overrides)}) for step in self.chain)
         if self.retrain:
             q["retrain"] = str(self.retrain_epochs or "auto")
         q.update({k: f"{v:g}" if isinstance(v, float) else str(v) for k, v in self.changed_knobs().items()})
@@ -205,6 +233,13 @@ class Setup:
                 setup = setup.with_value("model", name)
         forget = tuple(c.strip() for c in query.get("forget", "").split(",") if c.strip())
         setup = setup.with_value("forget", forget)
+        if query.get("chain"):
+            try:
+                steps = [step_of(*decode_step(text), setup.preset) for text in query["chain"].split(STEP_SEP)]
+            except ValueError as err:
+                problems.append(f"Ignored the earlier requests in the link ({err}).")
+            else:
+                setup = replace(setup, chain=tuple(steps))
         if "retrain" in query:
             epochs = query["retrain"]
             setup = setup.with_value("retrain", True)
@@ -218,6 +253,14 @@ class Setup:
                 else:  # a link's values are the user's, even where they equal this base (the recipe comes later)
                     setup = setup.with_value(name, value) if name == "seed" else setup.with_override(name, value)
         return setup, problems
+
+
+def step_of(forget: tuple[str, ...], preset: str | None, overrides: dict[str, Any], default_preset: str) -> Step:
+    """A chain's step from its URL form (`decode_step`); a seed of 0 is the default, not a change."""
+    if preset is not None and preset != AUTO and preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}")
+    changes = {k: v for k, v in overrides.items() if not (k == "seed" and v == 0)}
+    return Step(forget, preset or default_preset, tuple(sorted(changes.items())))
 
 
 def parse_knob(knob: Knob, text: str, current: Any) -> int | float | None:

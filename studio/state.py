@@ -25,19 +25,20 @@ def setup() -> Setup:
     return st.session_state[SETUP]
 
 
-def start_session() -> None:
-    """On the first run of a session, read the setup from the URL (problems become notices)."""
+def start_session() -> bool:
+    """On the first run of a session, read the setup from the URL (problems become notices); True then."""
     if SETUP in st.session_state:
-        return
+        return False
     found, problems = Setup.from_query(st.query_params.to_dict())
     st.session_state[SETUP] = found
     for text in problems:
         notify("warning", text)
+    return True
 
 
-def sync_url() -> None:
-    """Write the setup into the URL when it changed, so the address bar always reproduces it."""
-    query = setup().to_query()
+def sync_url(extra: dict[str, str] | None = None) -> None:
+    """Write the setup (and `extra` parameters) into the URL when it changed: the address bar reproduces it."""
+    query = {**setup().to_query(), **(extra or {})}
     if st.query_params.to_dict() != query:
         st.query_params.from_dict(query)
 

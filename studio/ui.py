@@ -2,21 +2,27 @@
 from __future__ import annotations
 
 from html import escape
+from typing import TYPE_CHECKING
 
 import plotly.graph_objects as go
 import streamlit as st
 
-from unsir_core.classifier import Classifier
-from unsir_core.data import DATASETS, ImageData
+from unsir_core.data import DATASETS
 from unsir_core.errors import UnsirError
 from unsir_core.models import get_spec
 
-from . import jobs, loaders, nav, runs, serving, state
+from . import handout, jobs, loaders, nav, runs, serving, state
 from .palette import FORGET, stage_title
 from .runs import RunRecord
 from .setup import KNOBS
 
-STAGE_HELP = {"original": "model before unlearning", "impair": "model after the impair step",
+if TYPE_CHECKING:
+    from unsir_core.classifier import Classifier
+    from unsir_core.data import ImageData
+
+STAGE_HELP = {"original": "true original model, before any unlearning request",
+              "start": "starting model of this request (the previous request's unlearned model)",
+              "impair": "model after the impair step",
               "repair": "unlearned model (after impair and repair)",
               "retrain": "retrained model (trained from scratch without the forget classes: the gold standard)"}
 NOTICE_STYLES = {"success": st.success, "info": st.info, "warning": st.warning, "error": st.error}
@@ -68,6 +74,7 @@ def pick_run(key: str, need_models: bool = False) -> RunRecord | None:
     if need_models:
         history = [r for r in history if r.unsir is not None]
     if not history:
+        handout.shared_box(f"{key}-shared")
         st.info("No run yet in this session: run UNSIR first.")
         link(nav.UNLEARN, "Go to Impair and repair")
         link(nav.OVERVIEW, "…or run the guided demo")
@@ -105,7 +112,9 @@ def metric_cards(record: RunRecord) -> None:
         cols = st.columns(len(metrics))
         for col, (stage, ev) in zip(cols, metrics.items()):
             delta = None if stage == "original" else f"{ev[key] - base:+.1f} pp"
-            col.metric(f"{name} · {stage_title(stage)}", f"{ev[key]:.1f}%", delta, delta_color=better, border=True,
+            title = stage_title(stage) + (f", already forgot {', '.join(record.setup.forgotten_before)}"
+                                          if stage == "start" else "")
+            col.metric(f"{name} · {title}", f"{ev[key]:.1f}%", delta, delta_color=better, border=True,
                        help=f"{'Forget' if key == 'forget_acc' else 'Retain'}-class test accuracy of the "
                             f"{STAGE_HELP[stage]}; the change is against the original model.")
     impair = metrics.get("impair")
@@ -125,6 +134,8 @@ def sidebar() -> None:
     except UnsirError:
         model = f"<span style='color:{FORGET}'>none for {get_spec(setup.arch).title}</span>"
     forget = ", ".join(f"<b style='color:{FORGET}'>{escape(c)}</b>" for c in setup.forget) or "<i>none chosen</i>"
+    if setup.chain:
+        forget += f"<br><small>after {escape(', '.join(setup.forgotten_before))} (already forgotten)</small>"
     dataset = DATASETS[setup.dataset].title if setup.dataset in DATASETS else escape(setup.dataset)
     job = jobs.active()
     last = runs.latest()

@@ -123,7 +123,7 @@ def test_every_page_renders_after_a_run(flow, page):
 def test_runs_page_offers_every_download(flow):
     visit(flow, nav.RUNS)
     labels = {b.label for b in flow.download_button}
-    assert {"All runs (JSON)", "All runs (CSV)", "Figures (HTML)", "Unlearned model (safetensors)"} <= labels
+    assert {"All runs (JSON)", "All runs (CSV)", "Report (HTML)", "Unlearned model (safetensors)"} <= labels
 
 
 def test_audits_are_computed_on_request(flow):

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -68,18 +69,30 @@ def server(tmp_path_factory):
         proc.kill()
 
 
-@pytest.fixture(scope="module")
-def page(server):
+def browser_page(browser, url: str):
+    """A page in a new browser context (a new visitor: own cookies, own Streamlit session) opened at `url`."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    pg = context.new_page()
+    pg.set_default_timeout(90_000)
+    pg.goto(url)
+    return pg
+
+
+@contextmanager
+def chromium():
+    """Debian's chromium, headless, driven by Playwright."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=[
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-        pg = context.new_page()
-        pg.set_default_timeout(90_000)
-        pg.goto(server)
-        yield pg
+        yield browser
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    with chromium() as browser:
+        yield browser_page(browser, server)
 
 
 def idle(page) -> None:

@@ -1,4 +1,4 @@
-"""Command line: `python -m unsir_core train | unlearn | evaluate | compare | bench | robustness | sweep`.
+"""Command line: `python -m unsir_core train | unlearn | report | evaluate | compare | bench | robustness | sweep`.
 
 Progress bars go to stderr, the JSON result to stdout (and to --out), strict JSON (NaN becomes null).
 Every argument that can be checked is checked before any work (`preflight`): output paths (suffix,
@@ -93,6 +93,7 @@ OUTPUTS = {  # command -> (option, attribute, suffixes) of every file it writes
     "compare": [("--out", "out", None), ("--save-reference", "save_reference", (".safetensors",))],
     "robustness": [("--out", "out", (".json",)), ("--markdown", "markdown", (".md", ".markdown"))],
     "sweep": [("--out", "out", (".csv", ".parquet", ".json"))],
+    "report": [("--out", "out", (".html", ".htm"))],
 }
 COMPARE_SUFFIXES = {"json": (".json",), "csv": (".csv",), "markdown": (".md", ".markdown")}
 
@@ -105,7 +106,10 @@ def preflight(args) -> None:
     from .paths import model_store
     from .store import check_suffix, slug
 
-    pick_device(args.device)
+    if hasattr(args, "device"):  # `report` runs no model
+        pick_device(args.device)
+    if args.command == "report" and not args.out:  # the default: beside the run JSON
+        args.out = str(Path(args.run).with_suffix(".html"))
     if args.command in ("unlearn", "sweep"):
         from .config import UnsirConfig
         from .presets import get_preset
@@ -142,13 +146,14 @@ def _write_json(payload: dict[str, Any], out: str | None) -> None:
 
 
 def _load(args) -> tuple[Any, Any]:
-    """Data set and model from --dataset/--data-root/--arch/--checkpoint."""
+    """Data set and model from --dataset/--data-root/--arch/--checkpoint (the path goes to args.checkpoint_path)."""
     from .classifier import ModelInfo
     from .data import load_dataset
     from .store import default_checkpoint, load_model
 
     data = load_dataset(args.dataset, args.data_root, download=not args.offline)
     path = Path(args.checkpoint).expanduser() if args.checkpoint else default_checkpoint(data.name, args.arch)
+    args.checkpoint_path = path
     info = None
     if path.suffix.lower() in (".pt", ".pth"):
         if not args.arch:
@@ -221,17 +226,26 @@ def _unsir_recipe(args, data, info, forget: list[str] | None = None):
 
 
 def cmd_unlearn(args) -> dict[str, Any]:
+    """UNSIR on --checkpoint; an already unlearned checkpoint chains (its lineage finds the true original)."""
     from . import strict_json
-    from .pipeline import run_unsir
-    from .store import save_model
+    from .lineage import finalize
+    from .request import find_root, run_request
+    from .store import default_checkpoint, load_model, save_model
+    from .summary import summarize
     from .train import gold_standard_config
 
     data, model = _load(args)
     recipe = _unsir_recipe(args, data, model.info)
     cfg = recipe.config
     retrain = gold_standard_config(model.info, cfg.seed) if args.retrain else None
+    root_path = find_root(model.info, args.checkpoint_path)
+    if model.info.forgotten and root_path is None:
+        print(f"warning: {args.checkpoint_path.name} already forgot some classes and its original checkpoint was not "
+              "found: 'original' in the JSON is the starting model.", file=sys.stderr)
+    root = load_model(root_path) if model.info.forgotten and root_path is not None else None
     bar = BarProgress(not args.quiet)
-    run = run_unsir(model, data, _classes(args.forget), cfg, args.device, retrain=retrain, progress=bar, recipe=recipe)
+    run = run_request(model, data, _classes(args.forget), cfg, args.device, retrain=retrain, progress=bar,
+                      root=root, parent=args.checkpoint_path.name, recipe=recipe)
     bar.close()
     reference = run.extras.get("reference")
     if reference:
@@ -239,14 +253,47 @@ def cmd_unlearn(args) -> dict[str, Any]:
         print(f"retrained reference: {how} {reference['path']}", file=sys.stderr)
         if reference["warning"]:
             print(f"warning: {reference['warning']}", file=sys.stderr)
-    report = {"preset": recipe.name, **run.to_json()}
+    report = {"preset": recipe.name, **run.to_json(),
+              "overrides": {name: getattr(args, dest) for name, dest in TUNING_FLAGS.items()
+                            if getattr(args, dest) is not None}}  # the flags given: the link's settings
+    report["summary"] = summarize(report)
+    root_path = root_path or args.checkpoint_path
+    if root_path.name != default_checkpoint(data.name, model.info.arch).name:
+        report["extras"]["root"] = root_path.name  # the reproduce-link names a checkpoint other than the default
     if run.degraded and not args.allow_degraded:
         print(strict_json.dumps(report))
         raise DegradedResult(f"{run.result.repair_outcome.message} Nothing was saved; add --allow-degraded to keep "
                              "the result anyway.")
     if args.save_model:
-        save_model(run.result.model, Path(args.save_model))
+        save_model(finalize(run.result.model, report, root_path.name, str(root_path.resolve())),
+                   Path(args.save_model))
     return report
+
+
+def cmd_report(args) -> dict[str, Any]:
+    """The HTML report of a run JSON (`unlearn --out`, or one run of the dashboard's JSON download)."""
+    import json
+
+    from .files import atomic_write
+    from .report import render
+
+    try:
+        payload = json.loads(Path(args.run).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"No run JSON at {args.run}: make one with `unlearn --out RUN.json`.") from None
+    except ValueError as err:
+        raise ConfigError(f"{args.run} is not valid JSON ({err}).") from None
+    runs = payload if isinstance(payload, list) else [payload]
+    if not runs or not all(isinstance(r, dict) and "metrics" in r for r in runs):
+        raise ConfigError(f"{args.run} holds no UNSIR run: expected the JSON of `unlearn --out` or the dashboard's.")
+    index = len(runs) if args.run_index is None else args.run_index
+    if not 1 <= index <= len(runs):
+        raise ConfigError(f"--run-index {index} is out of range: {args.run} holds {len(runs)} run(s).")
+    html = render(runs[index - 1], args.base_url)
+    out = Path(args.out)  # checked (or defaulted beside the run JSON) by preflight
+    atomic_write(out, lambda tmp: tmp.write_text(html, encoding="utf-8"))
+    print(f"wrote {out} ({len(html.encode()) / 1024:.0f} KB)", file=sys.stderr)
+    return {"report": str(out), "bytes": len(html.encode())}
 
 
 def cmd_evaluate(args) -> dict[str, Any]:
@@ -487,6 +534,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "such a run saves nothing and exits with status 3")
     p.set_defaults(func=cmd_unlearn)
 
+    p = sub.add_parser("report", help="the HTML report of a run JSON: summary, numbers, gallery, charts, link")
+    p.add_argument("run", help="a run JSON: `unlearn --out RUN.json`, or the dashboard's runs JSON")
+    p.add_argument("--out", default=None, help="the HTML file to write (default: RUN.html)")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    p.add_argument("--run-index", type=int, default=None,
+                   help="which run of a dashboard JSON holding several, from 1 (default: the last)")
+    p.add_argument("--base-url", default="http://localhost:8501/",
+                   help="address of the dashboard the reproduce-link opens (default: http://localhost:8501/)")
+    p.set_defaults(func=cmd_report)
+
     p = sub.add_parser("evaluate", help="accuracy of a checkpoint, overall and on forget/retain classes")
     _common(p)
     p.add_argument("--checkpoint", default=None, help="model to evaluate (default: the shipped model)")
@@ -573,7 +630,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         preflight(args)
         payload = args.func(args)
-        _write_json(payload, args.out if args.command != "train" else None)
+        _write_json(payload, args.out if args.command not in ("train", "report") else None)
     except DegradedResult as err:
         print(f"error: {err}", file=sys.stderr)
         return 3

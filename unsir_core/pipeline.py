@@ -20,6 +20,7 @@ from .progress import CancelToken, ProgressFn
 from .recipe import Recipe
 from .references import obtain, strength, warning
 from .unlearn import UnlearnResult, unlearn
+from .vocabulary import stage_titles
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class UnsirRun:
         return {
             "dataset": self.dataset,
             "arch": self.original.info.arch,
+            "class_names": list(names),
             "forget": [names[c] for c in self.result.forget],
             "forget_indices": list(self.result.forget),
             "forgotten_total": [names[c] for c in self.forgotten],
@@ -62,6 +64,7 @@ class UnsirRun:
             "noise": {"forget_ce": self.result.noise.forget_ce, "l2_norm": self.result.noise.l2_norm,
                       "loss_history": [round(v, 4) for v in self.result.noise.loss_history]},
             "metrics": {stage: ev.to_dict() for stage, ev in self.evaluations.items()},
+            "stage_titles": stage_titles(self.evaluations),
             "prediction_distribution": dict(zip(names, self.evaluations["repair"].prediction_distribution)),
             **({"extras": self.extras} if self.extras else {}),
         }

@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
+from .catalog import META_KEY, StoredModel, check_not_empty, default_checkpoint, list_models, read_info
 from .classifier import Classifier, ModelInfo
 from .errors import CheckpointError
-from .files import atomic_write, sweep_stale_temps
-from .models import DEFAULT_MODEL, get_spec
-from .paths import ASSETS_DIR, model_store
+from .files import atomic_write
+from .models import get_spec
 
-META_KEY = "unsir_studio"
+__all__ = ["META_KEY", "SUFFIXES", "StoredModel", "atomic_write", "check_state_fits", "check_suffix",
+           "default_checkpoint", "list_models", "load_model", "non_finite_tensors", "read_info", "save_model", "slug"]
+
 SUFFIXES = (".safetensors", ".pt", ".pth")
 
 
@@ -44,52 +46,17 @@ def save_model(model: Classifier, path: str | Path) -> Path:
     return path
 
 
-def read_info(path: str | Path, missing_ok: bool = False) -> ModelInfo | None:
-    """Only the metadata of a .safetensors checkpoint (reads the header, not the weights), checked.
-
-    A file without UNSIR Studio metadata raises CheckpointError, or gives None with `missing_ok`;
-    metadata that is there but invalid always raises."""
-    from safetensors import safe_open
-
-    path = Path(path)
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-    except FileNotFoundError:
-        raise CheckpointError(f"No checkpoint at {path}.") from None
-    except Exception as err:
-        _check_not_empty(path)
-        raise CheckpointError(f"{path.name} is damaged: it is not a valid safetensors file ({err}).") from err
-    if META_KEY not in meta:
-        if missing_ok:
-            return None
-        raise CheckpointError(
-            f"{path.name} has no UNSIR Studio metadata; load it with an explicit architecture and data set."
-        )
-    try:
-        return ModelInfo.from_dict(json.loads(meta[META_KEY]))
-    except ValueError as err:  # JSON that does not parse
-        raise CheckpointError(f"The metadata of {path.name} is damaged ({err}).") from err
-    except CheckpointError as err:
-        raise CheckpointError(f"The metadata of {path.name} is invalid: {err} The checkpoint was not loaded.") from err
-
-
 def check_suffix(path: Path) -> None:
     if path.suffix.lower() not in SUFFIXES:
         raise CheckpointError(f"Unsupported checkpoint type {path.suffix or 'without a suffix'!r} ({path.name}): "
                               "use .safetensors, .pt or .pth.")
 
 
-def _check_not_empty(path: Path) -> None:
-    if path.stat().st_size == 0:
-        raise CheckpointError(f"{path.name} is empty (0 bytes): the copy or download was cut short. Get the file again.")
-
-
 def _read_state(path: Path) -> dict[str, torch.Tensor]:
     if not path.exists():
         raise CheckpointError(f"No checkpoint at {path}.")
     check_suffix(path)
-    _check_not_empty(path)
+    check_not_empty(path)
     if path.suffix.lower() == ".safetensors":
         from safetensors.torch import load_file
 
@@ -204,46 +171,6 @@ def non_finite_tensors(model: Classifier) -> list[str]:
     return [k for k, v in model.net.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]
 
 
-@dataclass(frozen=True)
-class StoredModel:
-    path: Path
-    info: ModelInfo
-    shipped: bool  # True for checkpoints in assets/ (read-only)
-
-
 def slug(text: str) -> str:
     """`text` as a file name: letters (any script), digits, `_`, `.` and `-`; other runs become one `-`."""
     return re.sub(r"[^\w.-]+", "-", text).strip("-")
-
-
-def list_models(dataset: str | None = None, dirs: tuple[Path, ...] | None = None) -> list[StoredModel]:
-    """Checkpoints with valid metadata in assets/ and the model store, optionally for one data set.
-
-    A file whose metadata fails `ModelInfo.check_metadata` is skipped: never offered, never read further."""
-    found = []
-    if model_store().is_dir():
-        sweep_stale_temps(model_store())  # leftovers of a save killed mid-way
-    for folder in dirs or (ASSETS_DIR, model_store()):
-        for path in sorted(Path(folder).glob("*.safetensors")):
-            try:
-                info = read_info(path)
-            except CheckpointError:
-                continue
-            if dataset is None or info.dataset == dataset:
-                found.append(StoredModel(path, info, Path(folder) == ASSETS_DIR))
-    return found
-
-
-def default_checkpoint(dataset: str, arch: str | None = None) -> Path:
-    """The shipped (or else stored) original model for `dataset` and `arch` (default: the registry's
-    default architecture first, then any); clear error if none."""
-    originals = [m for m in list_models(dataset) if m.info.origin == "trained" and not m.info.forgotten]
-    for wanted in ([arch] if arch else [DEFAULT_MODEL, None]):
-        for m in originals:
-            if wanted is None or m.info.arch == wanted:
-                return m.path
-    what = f"{dataset} with {arch}" if arch else dataset
-    raise CheckpointError(
-        f"No trained model for {what} in {ASSETS_DIR} or {model_store()}: train one with "
-        f"`python -m unsir_core train --dataset {dataset}{' --arch ' + arch if arch else ''}`."
-    )

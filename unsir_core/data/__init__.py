@@ -1,15 +1,34 @@
-"""Data set registry: every loader returns an `ImageData`. Pages, CLI and tests read `DATASETS`."""
+"""Data set registry: every loader returns an `ImageData`. Pages, CLI and tests read `DATASETS`.
+
+The registry is torch-free: `ImageData` and the loaders are imported on first use (module
+`__getattr__`), so the first page of the dashboard lists data sets without waiting for torch.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import ConfigError
 from ..paths import data_root
-from .bundle import ImageData, channel_stats
-from .folder import load_image_folder
-from .shapes import load_shapes
+
+if TYPE_CHECKING:
+    from .bundle import ImageData, channel_stats  # noqa: F401
+
+
+def __getattr__(name: str) -> Any:
+    """`ImageData` and `channel_stats`, imported (with torch) when first asked for."""
+    if name in ("ImageData", "channel_stats"):
+        from . import bundle
+
+        return getattr(bundle, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def load_shapes() -> ImageData:
+    from .shapes import load_shapes as load
+
+    return load()
 
 
 @dataclass(frozen=True)
@@ -57,6 +76,8 @@ def load_dataset(name: str, root: str | Path | None = None, download: bool = Tru
     touches the network and raises `DataError` with instructions when the files are missing.
     """
     if name.startswith("folder:"):
+        from .folder import load_image_folder
+
         return load_image_folder(Path(name.split(":", 1)[1]).expanduser())
     spec = DATASETS.get(name.lower())
     if spec is None:

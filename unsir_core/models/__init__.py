@@ -3,23 +3,33 @@
 Each entry knows how to build the network, its input size, the GradCAM target layer (a feature map
 larger than 1x1 at that input size), the reshape transform for token models, the classifier head
 (for per-layer learning rates) and the torchvision ImageNet weights it can start from.
+
+The registry itself is torch-free: the networks' modules are imported when one is built, so pages
+that only show names and titles (the first page, the sidebar) never wait for torch.
 """
 from __future__ import annotations
 
-import functools
+import importlib
 from dataclasses import dataclass
-from typing import Callable
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import CheckpointError, ConfigError
-from .cnn import AllCNN, SmallCNN
-from .resnet import ResNet18
-from .vision import mobilenet_v2_small, vit_b16, vit_reshape_transform, vit_small
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def lazy(module: str, name: str, **kwargs: Any) -> Callable[..., Any]:
+    """`unsir_core.models.<module>.<name>(*args, **kwargs)`, importing the module (and torch) on the first call."""
+    def call(*args: Any) -> Any:
+        return getattr(importlib.import_module(f"{__name__}.{module}"), name)(*args, **kwargs)
+
+    call.__name__ = name
+    return call
 
 
 @dataclass(frozen=True)
@@ -59,30 +69,33 @@ def _vit_early(layers: int) -> tuple[str, ...]:
 
 
 RESNET_EARLY = ("conv1", "bn1", "layer1", "layer2", "layer3")  # everything before layer4
+VIT_TOKENS = lazy("vision", "vit_reshape_transform")  # GradCAM's reshape of a ViT's tokens to a feature map
 
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
         ModelSpec("smallcnn", "Small CNN", "Five conv layers, ~0.1M parameters; the fast CPU default.",
-                  SmallCNN, "features.4", "fc", default_width=0.5, cpu_friendly=True, early=_prefixes("features", 4)),
+                  lazy("cnn", "SmallCNN"), "features.4", "fc", default_width=0.5, cpu_friendly=True,
+                  early=_prefixes("features", 4)),
         ModelSpec("allcnn", "All-CNN", "All-CNN-C, the paper's CIFAR-10 model (width 0.25 for CPU demos).",
-                  AllCNN, "features.9", "classifier", default_width=1.0, cpu_friendly=True,
+                  lazy("cnn", "AllCNN"), "features.9", "classifier", default_width=1.0, cpu_friendly=True,
                   early=("features.0", "features.1", "features.2", "features.4", "features.5", "features.6")),
         ModelSpec("resnet18", "ResNet18 (CIFAR stem)", "ResNet18 with a 3x3 stride-1 stem, the standard CIFAR model.",
-                  ResNet18, "layer4", "fc", pretrained_weights="ResNet18_Weights.IMAGENET1K_V1", early=RESNET_EARLY),
+                  lazy("resnet", "ResNet18"), "layer4", "fc", pretrained_weights="ResNet18_Weights.IMAGENET1K_V1",
+                  early=RESNET_EARLY),
         ModelSpec("resnet18_tv", "ResNet18 (torchvision stem)",
                   "torchvision's ResNet18 with the ImageNet stem, as in the authors' notebook (layer4 is 1x1 at 32x32).",
-                  functools.partial(ResNet18, stem="imagenet"), "layer3", "fc",
+                  lazy("resnet", "ResNet18", stem="imagenet"), "layer3", "fc",
                   pretrained_weights="ResNet18_Weights.IMAGENET1K_V1", early=RESNET_EARLY),
         ModelSpec("mobilenet_v2", "MobileNetV2", "MobileNetV2 with a stride-1 stem for 32x32 images.",
-                  mobilenet_v2_small, "features.18", "classifier",
+                  lazy("vision", "mobilenet_v2_small"), "features.18", "classifier",
                   pretrained_weights="MobileNet_V2_Weights.IMAGENET1K_V1", early=_prefixes("features", 14)),
         ModelSpec("vit_small", "ViT (small, 32x32)", "A 6-layer Vision Transformer with 4x4 patches.",
-                  vit_small, "encoder.layers.encoder_layer_5.ln_1", "heads",
-                  reshape_transform=vit_reshape_transform, family="transformer", early=_vit_early(6)),
+                  lazy("vision", "vit_small"), "encoder.layers.encoder_layer_5.ln_1", "heads",
+                  reshape_transform=VIT_TOKENS, family="transformer", early=_vit_early(6)),
         ModelSpec("vit_b_16", "ViT-B/16 (224x224)", "torchvision ViT-B/16 at 224x224 for ImageNet-pretrained fine-tuning.",
-                  vit_b16, "encoder.layers.encoder_layer_11.ln_1", "heads", input_size=224,
-                  pretrained_weights="ViT_B_16_Weights.IMAGENET1K_V1", reshape_transform=vit_reshape_transform,
+                  lazy("vision", "vit_b16"), "encoder.layers.encoder_layer_11.ln_1", "heads", input_size=224,
+                  pretrained_weights="ViT_B_16_Weights.IMAGENET1K_V1", reshape_transform=VIT_TOKENS,
                   family="transformer", early=_vit_early(12)),
     )
 }
@@ -105,6 +118,7 @@ def load_imagenet_weights(model: nn.Module, spec: ModelSpec) -> list[str]:
     """
     if spec.pretrained_weights is None:
         raise ConfigError(f"{spec.title} has no ImageNet weights; train it from scratch instead.")
+    import torch
     from torchvision.models import get_weight
 
     weights = get_weight(spec.pretrained_weights)

@@ -1,0 +1,82 @@
+"""Sequential unlearning in the dashboard: forget more from a run's model, label its baseline, draw the chain.
+
+A chained run compares three models besides the retrained one: the true **Original** (before any
+request), the **Starting model** (the previous request's result, which already forgot some classes)
+and the **Unlearned** model. The timeline follows every forgotten class and the retain accuracy
+across the requests (paper Fig. 5).
+"""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from unsir_core.lineage import chain, timeline
+from unsir_core.summary import join
+
+from . import jobs, nav, state
+from .charts import style
+from .palette import RETAIN
+from .runs import RunRecord
+
+FORGET_SHADES = ("#E4572E", "#B03A2E", "#F39C12", "#CB4335", "#DC7633", "#922B21")  # one per forgotten class
+
+
+def forget_more(record: RunRecord, key: str) -> None:
+    """The "Forget more from this model" button: the next request of the chain, on the Forget classes page."""
+    names = record.class_names
+    left = len(names) - len(record.report["forgotten_total"])
+    degraded = bool(record.report.get("degraded"))
+    if st.button("Forget more from this model", key=key, icon=":material/playlist_add:",
+                 disabled=jobs.busy() or left < 2 or degraded,
+                 help=f"Start a new request from run {record.id}'s unlearned model (sequential unlearning): choose "
+                 "more classes to forget; the ones already forgotten stay forgotten and cannot be chosen again."
+                 + (" Only one class is left: nothing more can be forgotten." if left < 2 else "")
+                 + (" Not offered: the collapse guard marked this run degraded." if degraded else "")):
+        state.set_setup(record.setup.then_forget_more())
+        state.notify("info", f"New request from run {record.id}'s unlearned model, which already forgot "
+                     f"{join(record.report['forgotten_total'])}: choose the classes to forget next.")
+        st.switch_page(nav.NOISE.path)
+
+
+def baseline_caption(record: RunRecord) -> None:
+    """For a chained run: what "Original" and "Starting model" are, with the starting model's A_Df per class."""
+    if "start" not in record.metrics:
+        return
+    names, start = record.class_names, record.metrics["start"]
+    per_class = ", ".join(f"{c} {start['per_class_acc'][names.index(c)]:.1f}%"
+                          for c in record.report["forgotten_total"])
+    st.caption(f"**Starting model** (already forgot {join(record.setup.forgotten_before)}): run {record.parent}'s "
+               f"unlearned model; its test "
+               f"accuracy on the forget classes is {per_class}. **Original**: the true original "
+               f"({record.model_name}) before any request; every change above is measured against it.")
+
+
+def timeline_figure(record: RunRecord) -> go.Figure:
+    """A_Df of every forgotten class and A_Dr after each request of the chain, with the cumulative time."""
+    points = timeline(chain(record.report), record.class_names)
+    x = [f"{p['label']}<br>{p['time_s']:.1f} s" for p in points]
+    fig = go.Figure()
+    for i, c in enumerate(record.report["forgotten_total"]):
+        fig.add_scatter(x=x, y=[p["forget"][c] for p in points], name=f"A_Df {c}", mode="lines+markers",
+                        line=dict(color=FORGET_SHADES[i % len(FORGET_SHADES)], width=3))
+    fig.add_scatter(x=x, y=[p["retain_acc"] for p in points], name="A_Dr (classes retained)", mode="lines+markers",
+                    line=dict(color=RETAIN, width=3, dash="dot"))
+    return style(fig, height=340, title=dict(text="The chain of requests: accuracy after each one", x=0),
+                 margin=dict(l=10, r=10, t=80, b=10), xaxis_title="request (cumulative unlearning time)",
+                 yaxis=dict(title="test accuracy (%)", range=[-3, 105]))
+
+
+def timeline_section(record: RunRecord) -> None:
+    """The chain's timeline and table, when the run is a later request of a chain."""
+    requests = chain(record.report)
+    if len(requests) < 2:
+        return
+    st.subheader("The chain of requests")
+    st.markdown(f"Run {record.id} is request {len(requests)} of a chain (paper Fig. 5): each request started from the "
+                "previous one's unlearned model. Each forgotten class should stay near 0 while the retained classes "
+                "keep their accuracy.")
+    st.plotly_chart(timeline_figure(record), width="stretch", key=f"chain-timeline-{record.id}",
+                    config={"displaylogo": False})
+    times = ", ".join(f"{r['unlearn_s']:.1f} s" for r in requests)
+    st.caption(f"Total unlearning time: {sum(r['unlearn_s'] for r in requests):.1f} s over {len(requests)} requests "
+               f"({times}).")

@@ -1,0 +1,122 @@
+"""Sequential unlearning end to end: in the dashboard (AppTest: forget triangle, then "Forget more" and star)
+and on the command line (`unlearn --checkpoint` of an unlearned checkpoint, lineage in its metadata)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from studio import nav
+from unsir_core.store import read_info
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+SHORT = {"retain_per_class": "40", "noise.steps": "5", "repair.epochs": "1"}  # a quick run, not the tuned preset
+FAST = ["--retain-per-class", "20", "--noise-batch", "8", "--noise-steps", "2", "--noise-copies", "2",
+        "--repair-epochs", "1", "--quiet", "--device", "cpu"]
+LONG_S = 600
+
+
+def visit(at: AppTest, page: nav.PageDef) -> AppTest:
+    at.switch_page(page.path).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def labels(at: AppTest) -> list[str]:
+    return [m.label for m in at.metric]
+
+
+def test_forget_more_chains_a_second_request_from_the_results_page():
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.query_params = {"forget": "triangle", **SHORT}
+    visit(at.run(), nav.UNLEARN).button(key="run-unsir").click().run(timeout=LONG_S)
+    assert not at.exception and not at.error
+    visit(at, nav.RESULTS).button(key="results-forget-more").click().run()
+    assert at.title[0].value == nav.NOISE.title  # the next request starts on the Forget classes page
+    select = at.multiselect(key="setup:forget")
+    assert "triangle" not in select.options and "star" in select.options  # already forgotten: not choosable
+    select.set_value(["star"]).run()
+    assert at.session_state["setup"].forgotten_before == ("triangle",)
+    assert at.query_params["chain"].startswith("triangle|seed=0|")  # the chain is in the URL, with its settings
+    visit(at, nav.UNLEARN).button(key="run-unsir").click().run(timeout=LONG_S)
+    assert not at.exception and not at.error
+    first, second = at.session_state["runs"]
+    assert second.parent == first.id and second.setup.forgotten_before == ("triangle",)
+    visit(at, nav.RESULTS)
+    assert "A_Df · Starting model, already forgot triangle" in labels(at)
+    # The true original stays "Original": the same numbers as in the first request.
+    assert second.metrics["original"]["retain_acc"] != first.metrics["original"]["retain_acc"]  # other retain set
+    assert second.metrics["original"]["per_class_acc"] == first.metrics["original"]["per_class_acc"]
+    assert second.metrics["start"]["per_class_acc"] == first.metrics["repair"]["per_class_acc"]
+    assert any(s.value == "The chain of requests" for s in at.subheader)
+    timeline = [c for c in at.get("plotly_chart") if "The chain of requests" in c.proto.spec]
+    assert timeline and "A_Df triangle" in timeline[0].proto.spec and "A_Df star" in timeline[0].proto.spec
+    summary = " ".join(i.value for i in at.info)
+    assert "already forgotten triangle" in summary and "recognises stars" in summary  # short settings: any outcome
+    for page in nav.PAGES:  # every page takes a chained run (GradCAM shows the starting model too)
+        visit(at, page)
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "unsir_core", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=LONG_S)
+
+
+def test_unlearn_chains_from_an_unlearned_checkpoint_with_its_lineage(tmp_path):
+    first, second = tmp_path / "m1.safetensors", tmp_path / "m2.safetensors"
+    res = cli("unlearn", "--forget", "triangle", "--save-model", str(first), "--out", str(tmp_path / "r1.json"), *FAST)
+    assert res.returncode == 0, res.stderr
+    res = cli("unlearn", "--checkpoint", str(first), "--forget", "star", "--save-model", str(second),
+              "--out", str(tmp_path / "r2.json"), *FAST)
+    assert res.returncode == 0, res.stderr
+    r1, r2 = (json.loads((tmp_path / f"r{i}.json").read_text()) for i in (1, 2))
+    assert r2["forgotten_total"] == ["triangle", "star"] and list(r2["metrics"])[:2] == ["original", "start"]
+    assert r2["metrics"]["original"]["per_class_acc"] == r1["metrics"]["original"]["per_class_acc"]  # the true one
+    assert r2["metrics"]["start"]["per_class_acc"] == r1["metrics"]["repair"]["per_class_acc"]
+    info = read_info(second)
+    assert [step["forget"] for step in info.details["lineage"]] == [["triangle"], ["star"]]
+    assert info.details["lineage"][1]["parent"] == "m1.safetensors" and info.test_acc is not None
+    assert info.details["root"] == "shapes10-smallcnn.safetensors"
+    report = cli("report", str(tmp_path / "r2.json"), "--out", str(tmp_path / "r2.html"))
+    assert report.returncode == 0, report.stderr
+    html = (tmp_path / "r2.html").read_text()
+    assert "The chain of requests" in html and "chain=triangle" in html and len(html.encode()) < 2_000_000
+
+
+def test_a_shared_link_re_runs_the_chain_and_shows_its_numbers_beside_the_new_ones():
+    at = AppTest.from_file(APP, default_timeout=90)
+    claimed = "df=0,dr=80,odf=95,odr=94,t=3.3"
+    at.query_params = {"forget": "star", "chain": "triangle|seed=0|retain_per_class=40|noise.steps=5|repair.epochs=1",
+                       "result": claimed, **SHORT}
+    at.run()
+    assert not at.exception
+    assert any("This link shares a result" in m.value for m in at.markdown)
+    at.button(key="overview-rerun").click().run(timeout=LONG_S)
+    assert not at.exception and not at.error
+    made = at.session_state["runs"]
+    assert [r.setup.forget for r in made] == [("triangle",), ("star",)]  # the earlier request first
+    assert made[1].parent == made[0].id
+    table = at.dataframe[0].value  # the shared numbers beside the re-run's
+    assert list(table["in the link"]) == [0.0, 80.0, 95.0, 94.0, 3.3]
+    assert abs(table.iloc[3][f"run {made[1].id}"] - made[1].metrics["original"]["retain_acc"]) < 0.01
+    assert at.query_params["result"] != claimed  # the address bar now carries the re-run's numbers
+
+
+def test_a_stored_model_that_already_forgot_a_class_does_not_offer_it_again(shipped_model):
+    from dataclasses import replace
+
+    from unsir_core.paths import model_store
+    from unsir_core.store import save_model
+
+    unlearned = type(shipped_model)(shipped_model.net, replace(shipped_model.info, forgotten=(2,), origin="unlearned"))
+    save_model(unlearned, model_store() / "forgot-triangle.safetensors")
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.query_params = {"model": "forgot-triangle.safetensors", "forget": "triangle,star"}
+    visit(at.run(), nav.NOISE)
+    assert any("triangle is already forgotten" in w.value for w in at.warning)
+    assert at.session_state["setup"].forget == ("star",)
+    assert "triangle" not in at.multiselect(key="setup:forget").options

@@ -1,0 +1,82 @@
+"""One unlearning request as the CLI and the dashboard both make it, sequential ones included.
+
+`run_request` = `run_unsir`, then what a report needs beyond the metrics: for a chained request (the
+model already forgot classes) the true original's evaluation as "original" beside the starting
+model ("start"), the chain so far, a before/after gallery and the environment.
+"""
+from __future__ import annotations
+
+import platform
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from .classifier import Classifier, ModelInfo
+from .config import TrainConfig, UnsirConfig
+from .data import ImageData
+from .gallery import gallery
+from .lineage import lineage_of
+from .metrics.evaluate import evaluate
+from .paths import ASSETS_DIR, model_store
+from .pipeline import UnsirRun, run_unsir
+from .progress import CancelToken, ProgressFn
+from .recipe import Recipe
+
+
+def environment(device: str) -> dict[str, str]:
+    """Where a run ran: device, Python, platform and library versions."""
+    import numpy
+    import torchvision
+
+    return {"device": device, "python": platform.python_version(), "platform": platform.platform(terse=True),
+            "torch": torch.__version__, "torchvision": torchvision.__version__, "numpy": numpy.__version__}
+
+
+def find_root(info: ModelInfo, path: Path) -> Path | None:
+    """The true original's checkpoint of a model: itself for an original; for an unlearned one the file
+    its lineage names (where it was, or by name in assets/ or the model store); None when not found."""
+    if not info.forgotten:
+        return path
+    recorded = info.details.get("root_path", "")
+    name = info.details.get("root", "")
+    candidates = ([Path(recorded)] if recorded else []) + ([ASSETS_DIR / name, model_store() / name] if name else [])
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def run_request(model: Classifier, data: ImageData, forget: Sequence[int | str], cfg: UnsirConfig,
+                device: str | torch.device | None = "auto", retrain: TrainConfig | None = None,
+                progress: ProgressFn | None = None, cancel: CancelToken | None = None, monitor_every: int = 0,
+                root: Classifier | None = None, parent: str = "",
+                earlier: list[dict[str, Any]] | None = None, recipe: Recipe | None = None) -> UnsirRun:
+    """Unlearn `forget` from `model` (checkpoint `parent`) and gather the report's extras.
+
+    `root` is the true original when `model` has already forgotten classes; its evaluation becomes
+    "original" and `model`'s "start". Without it a chained run keeps `model` as "original".
+    `earlier` are the chain's earlier requests (default: the lineage in `model`'s metadata); `recipe`
+    is recorded as `run_unsir` does.
+    """
+    run = run_unsir(model, data, forget, cfg, device, retrain=retrain, progress=progress, cancel=cancel,
+                    monitor_every=monitor_every, recipe=recipe)
+    evaluations = dict(run.evaluations)
+    models = {"original": run.original, "repair": run.result.model}
+    if model.info.forgotten and root is not None:
+        work = root.copy()
+        work.net.to(run.original.device)
+        start = evaluations.pop("original")
+        evaluations = {"original": evaluate(work, data.to(run.original.device), run.forgotten), "start": start,
+                       **evaluations}
+        models = {"original": work, "start": run.original, "repair": run.result.model}
+    if run.retrained is not None:
+        models["retrain"] = run.retrained
+    extras: dict[str, Any] = {
+        "parent": parent,
+        "lineage": lineage_of(model.info) if earlier is None else earlier,
+        "gallery": gallery(models, data.to(run.original.device), run.result.forget, run.forgotten),
+        "environment": environment(run.device),
+    }
+    return replace(run, evaluations=evaluations, extras={**run.extras, **extras})
