@@ -24,20 +24,9 @@ from ..data import ImageData
 from ..device import autocast, memory_format, pick_device
 from ..errors import ConfigError
 from .evaluate import predict_logits
+from .relearned import RELEARN_SHARE, crossing, relearn_target
 
-
-RELEARN_SHARE = 0.9  # "relearned" = forget accuracy back at this fraction of the original's
-
-
-def relearn_target(original_forget_acc: float) -> float:
-    """The forget accuracy (%) that counts as relearned: RELEARN_SHARE of the original model's."""
-    return round(RELEARN_SHARE * original_forget_acc, 2)
-
-
-def crossing(epochs: Sequence[int], history: Sequence[float], target: float) -> int | None:
-    """The first epoch whose forget accuracy is at or above `target` (None when the curve never gets there)."""
-    return next((e for e, acc in zip(epochs, history) if acc >= target), None)
-
+__all__ = ["RELEARN_SHARE", "RelearnResult", "crossing", "relearn_target", "relearn_time"]
 
 @dataclass(frozen=True)
 class RelearnResult:
