@@ -194,3 +194,20 @@ def test_ray_gives_the_same_numbers(tiny_shapes, shipped_model, fast_config, tmp
         ray.shutdown()
     assert remote.ran == 2 and remote.backend.startswith("ray (local, cpu")
     _same_numbers(here.frame(), remote.frame())
+
+
+def test_the_original_is_evaluated_once_per_forget_set(tiny_shapes, shipped_model, fast_config, tmp_path,
+                                                       monkeypatch):
+    """Every cell of a forget set reports the same Original figures as a lone run, from one evaluation."""
+    from unsir_core import pipeline
+    from unsir_core.pipeline import run_unsir
+
+    calls = []
+    real = pipeline.evaluate_original
+    monkeypatch.setattr(pipeline, "evaluate_original", lambda *a: calls.append(a[2]) or real(*a))
+    spec = SweepSpec((Axis.of("impair.lr", (0.001, 0.1), fast_config),), (("triangle",), ("star",)), (0,), fast_config)
+    result = run_sweep(spec, shipped_model, tiny_shapes, InProcess(), "cpu", cache=CellCache(tmp_path / "cells"))
+    assert result.ran == 4 and sorted(map(tuple, calls)) == [(2,), (4,)]
+    alone = run_unsir(shipped_model, tiny_shapes, ["star"], fast_config, "cpu").evaluations["original"].to_dict()
+    for index in (2, 3):
+        assert result.records[index]["report"]["metrics"]["original"] == alone

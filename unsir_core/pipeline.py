@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
 
@@ -70,23 +70,32 @@ class UnsirRun:
         }
 
 
+def evaluate_original(model: Classifier, data: ImageData, gone: Sequence[int], device: torch.device) -> Evaluation:
+    """The original's accuracies with `gone` forgotten, measured on a copy on `device` (`model` stays where it is)."""
+    original = model.copy()
+    original.net.to(device)
+    return evaluate(original, data.to(device), gone)
+
+
 def run_unsir(model: Classifier, data: ImageData, forget: Sequence[int | str], cfg: UnsirConfig = UnsirConfig(),
               device: str | torch.device | None = "auto", retrain: TrainConfig | None = None,
               progress: ProgressFn | None = None, cancel: CancelToken | None = None,
-              monitor_every: int = 0, recipe: Recipe | None = None) -> UnsirRun:
+              monitor_every: int = 0, recipe: Recipe | None = None,
+              originals: Mapping[tuple[int, ...], Evaluation] | None = None) -> UnsirRun:
     """Unlearn `forget` from `model`, evaluate every stage, and optionally train the gold standard.
 
-    `recipe` is only recorded (its config is `cfg`, possibly with the user's overrides)."""
+    `recipe` is only recorded (its config is `cfg`, possibly with the user's overrides). `originals` holds
+    evaluations of `model` the caller already has, by forgotten classes (a sweep evaluates the original once
+    per forget set, not once per cell); any other is computed here."""
     device = pick_device(device) if not isinstance(device, torch.device) else device
     data = data.to(device)
     result = unlearn(model, data, forget, cfg, device, progress, cancel, monitor_every=monitor_every)
     gone = result.model.info.forgotten
 
     start = time.perf_counter()
-    original = model.copy()
-    original.net.to(device)
-    evaluations = {"original": evaluate(original, data, gone), "impair": evaluate(result.impaired, data, gone),
-                   "repair": evaluate(result.model, data, gone)}
+    known = (originals or {}).get(tuple(gone))
+    evaluations = {"original": known if known is not None else evaluate_original(model, data, gone, device),
+                   "impair": evaluate(result.impaired, data, gone), "repair": evaluate(result.model, data, gone)}
     synchronize(device)
     timings = {**result.timings_s, "evaluate": round(time.perf_counter() - start, 4)}
     timings["total"] = round(timings["unlearn"] + timings["evaluate"], 4)

@@ -27,7 +27,9 @@ from .classifier import Classifier
 from .compare import MetricSettings
 from .config import UnsirConfig
 from .data import ImageData
+from .device import pick_device
 from .errors import Cancelled, ConfigError, UnsirError
+from .metrics.evaluate import Evaluation
 from .paths import home
 from .progress import CancelToken, ProgressEvent, ProgressFn
 
@@ -276,10 +278,30 @@ class CellCache:
 
 # ------------------------------------------------------------------ one cell
 
+def original_evaluations(model: Classifier, data: ImageData, cells: Sequence[Cell],
+                         device: str | torch.device) -> dict[tuple[int, ...], Evaluation]:
+    """The original's evaluation once per forget set of `cells` (by forgotten classes), so that no cell
+    evaluates it again: every cell of a forget set reports the same Original figures."""
+    from .pipeline import evaluate_original
+
+    device = pick_device(device) if not isinstance(device, torch.device) else device
+    out: dict[tuple[int, ...], Evaluation] = {}
+    for cell in cells:
+        try:
+            forget = data.forget_classes(cell.forget, model.info.forgotten)
+        except UnsirError:  # the cell reports its own error when it runs
+            continue
+        gone = tuple(sorted(set(forget) | set(model.info.forgotten)))
+        if gone not in out:
+            out[gone] = evaluate_original(model, data, gone, device)
+    return out
+
+
 def measure(model: Classifier, data: ImageData, forget: Sequence[str], config: UnsirConfig, metrics: SweepMetrics,
-            device: str | torch.device, progress: ProgressFn | None = None,
-            cancel: CancelToken | None = None) -> dict[str, Any]:
-    """One cell: `run_unsir` and what a run on the dashboard reports, plus the audits asked for.
+            device: str | torch.device, progress: ProgressFn | None = None, cancel: CancelToken | None = None,
+            originals: Mapping[tuple[int, ...], Evaluation] | None = None) -> dict[str, Any]:
+    """One cell: `run_unsir` and what a run on the dashboard reports, plus the audits asked for (`originals`:
+    the original's evaluations the sweep already has, see `original_evaluations`).
 
     Returns {"report": the run's JSON report (with layer distances to the original under extras.weights),
     "audits": {"relearn": {...}, "mia": {...}} in the Results page's format}. A user error (NaN loss, a retain
@@ -291,7 +313,7 @@ def measure(model: Classifier, data: ImageData, forget: Sequence[str], config: U
     from .pipeline import run_unsir
 
     try:
-        run = run_unsir(model, data, forget, config, device, progress=progress, cancel=cancel)
+        run = run_unsir(model, data, forget, config, device, progress=progress, cancel=cancel, originals=originals)
         report = run.to_json()
         report["extras"] = {"weights": {"repair": [d.to_dict() for d in layer_distances(run.result.model, model)]}}
         unlearned, gone, ms = run.result.model, list(run.forgotten), metrics.settings
@@ -456,7 +478,8 @@ def run_sweep(spec: SweepSpec, model: Classifier, data: ImageData, backend: "Bac
             todo.append(cell)
     cancelled = False
     try:
-        for index, record in backend.run(todo, model, data, spec.metrics, progress, cancel):
+        originals = original_evaluations(model, data, todo, device_type)
+        for index, record in backend.run(todo, model, data, spec.metrics, originals, progress, cancel):
             if "report" in record or "error" in record:
                 cache.put(keys[index], record)
             finished(by_index[index], record)

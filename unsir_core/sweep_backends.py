@@ -1,7 +1,7 @@
 """Where the cells of a sweep run: in this process, in a local process pool, or on a Ray cluster.
 
 Every backend runs `sweep.measure` on the same model and data and yields (cell index, record) as cells finish.
-Data and model go to each worker once: as the pool's initializer arguments, or into Ray's object store with
+Data, model and the original's evaluations go to each worker once: as the pool's initializer arguments, or into Ray's object store with
 `ray.put` (each task gets references, not copies sent per cell). Each worker sets its torch thread count
 explicitly, since CPU kernels may sum in another order with another thread count; the runs themselves are seeded,
 so every backend gives the same numbers for the same thread count.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Iterator, Protocol, Sequence
+from typing import Any, Iterator, Mapping, Protocol, Sequence
 
 import torch
 
@@ -18,10 +18,12 @@ from .classifier import Classifier
 from .data import ImageData
 from .device import pick_device
 from .errors import Cancelled, ConfigError
+from .metrics.evaluate import Evaluation
 from .progress import CancelToken, ProgressFn
 from .sweep import Cell, SweepMetrics, measure
 
 Record = tuple[int, dict[str, Any]]
+Originals = Mapping[tuple[int, ...], Evaluation]  # the original's evaluation by forgotten classes (sweep.original_evaluations)
 
 
 class Backend(Protocol):
@@ -29,7 +31,7 @@ class Backend(Protocol):
         """Get ready (start workers or connect); returns the device type the cells will run on ("cpu", "cuda")."""
 
     def run(self, cells: Sequence[Cell], model: Classifier, data: ImageData, metrics: SweepMetrics,
-            progress: ProgressFn | None, cancel: CancelToken | None) -> Iterator[Record]:
+            originals: Originals, progress: ProgressFn | None, cancel: CancelToken | None) -> Iterator[Record]:
         """Yield (cell index, record) as cells finish; stop early (or raise Cancelled) once `cancel` is set."""
 
     def describe(self) -> str: ...
@@ -53,7 +55,7 @@ class InProcess:
         self.device = pick_device(device) if not isinstance(device, torch.device) else device
         return self.device.type
 
-    def run(self, cells, model, data, metrics, progress, cancel) -> Iterator[Record]:
+    def run(self, cells, model, data, metrics, originals, progress, cancel) -> Iterator[Record]:
         before = torch.get_num_threads()
         if self.threads:
             torch.set_num_threads(self.threads)
@@ -61,7 +63,8 @@ class InProcess:
             for cell in cells:
                 if cancel is not None and cancel.is_set():
                     raise Cancelled("Sweep cancelled; finished cells are cached.")
-                yield cell.index, measure(model, data, cell.forget, cell.config, metrics, self.device, progress, cancel)
+                yield cell.index, measure(model, data, cell.forget, cell.config, metrics, self.device, progress, cancel,
+                                          originals)
         finally:
             torch.set_num_threads(before)
 
@@ -74,13 +77,14 @@ class InProcess:
 _WORKER: dict[str, Any] = {}  # what a pool worker got once, at its start
 
 
-def _init_worker(model: Classifier, data: ImageData, device: str, threads: int) -> None:
+def _init_worker(model: Classifier, data: ImageData, originals: Originals, device: str, threads: int) -> None:
     torch.set_num_threads(threads)
-    _WORKER.update(model=model, data=data, device=torch.device(device))
+    _WORKER.update(model=model, data=data, originals=originals, device=torch.device(device))
 
 
 def _pool_cell(cell: Cell, metrics: SweepMetrics) -> Record:
-    return cell.index, measure(_WORKER["model"], _WORKER["data"], cell.forget, cell.config, metrics, _WORKER["device"])
+    return cell.index, measure(_WORKER["model"], _WORKER["data"], cell.forget, cell.config, metrics, _WORKER["device"],
+                               originals=_WORKER["originals"])
 
 
 class ProcessPool:
@@ -98,7 +102,7 @@ class ProcessPool:
         self.device = str(pick_device(device) if not isinstance(device, torch.device) else device)
         return torch.device(self.device).type
 
-    def run(self, cells, model, data, metrics, progress, cancel) -> Iterator[Record]:
+    def run(self, cells, model, data, metrics, originals, progress, cancel) -> Iterator[Record]:
         import multiprocessing
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
@@ -108,7 +112,7 @@ class ProcessPool:
         cpu_model.net.to("cpu")
         pool = ProcessPoolExecutor(min(self.workers, len(cells)), mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_init_worker,
-                                   initargs=(cpu_model, data.to("cpu"), self.device, self.threads))
+                                   initargs=(cpu_model, data.to("cpu"), originals, self.device, self.threads))
         try:
             pending = {pool.submit(_pool_cell, cell, metrics) for cell in cells}
             while pending:
@@ -137,10 +141,10 @@ def import_ray():
     return ray
 
 
-def _ray_cell(model: Classifier, data: ImageData, cell: Cell, metrics: SweepMetrics, device: str,
+def _ray_cell(model: Classifier, data: ImageData, originals: Originals, cell: Cell, metrics: SweepMetrics, device: str,
               threads: int) -> Record:
     torch.set_num_threads(threads)
-    return cell.index, measure(model, data, cell.forget, cell.config, metrics, torch.device(device))
+    return cell.index, measure(model, data, cell.forget, cell.config, metrics, torch.device(device), originals=originals)
 
 
 class RayBackend:
@@ -168,15 +172,16 @@ class RayBackend:
         self.device = "cuda" if gpus >= 1 and str(device) != "cpu" else "cpu"
         return self.device
 
-    def run(self, cells, model, data, metrics, progress, cancel) -> Iterator[Record]:
+    def run(self, cells, model, data, metrics, originals, progress, cancel) -> Iterator[Record]:
         ray = import_ray()
         if not cells:
             return
         cpu_model = model.copy()
         cpu_model.net.to("cpu")
-        model_ref, data_ref = ray.put(cpu_model), ray.put(data.to("cpu"))
+        model_ref, data_ref, originals_ref = ray.put(cpu_model), ray.put(data.to("cpu")), ray.put(dict(originals))
         task = ray.remote(_ray_cell).options(num_cpus=self.threads, num_gpus=1 if self.device == "cuda" else 0)
-        pending = [task.remote(model_ref, data_ref, cell, metrics, self.device, self.threads) for cell in cells]
+        pending = [task.remote(model_ref, data_ref, originals_ref, cell, metrics, self.device, self.threads)
+                   for cell in cells]
         try:
             while pending:
                 if cancel is not None and cancel.is_set():
