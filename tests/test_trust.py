@@ -2,6 +2,7 @@
 the privacy score against the retrained model, the feature probe, honest charts and true help texts."""
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -226,6 +227,10 @@ def test_results_page_tells_the_truth(record):
     charts_ = at.get("plotly_chart")
     weights = next(c for c in charts_ if "w_original" in c.proto.spec)
     assert "0 (frozen)" in weights.proto.spec and "1e-12" not in weights.proto.spec
+    from studio import charts as chart_module
+
+    ticks = json.loads(weights.proto.spec)["layout"]["yaxis"]["tickvals"]
+    assert 2 <= len(ticks) <= chart_module.MAX_LOG_TICKS  # was about 40 overlapping labels from 1e-12 to 2
     assert any("Privacy against the retrained model" in m.value for m in at.markdown)
     assert any("Unlearning Comparator" in c.value for c in at.caption)
 
@@ -243,3 +248,29 @@ def test_compare_page_starts_from_the_session_and_shows_the_plan():
     plan_table = next(d.value for d in at.dataframe if "Estimated time" in d.value.columns)
     assert list(plan_table["Method"])[0] == "Retrain" and len(plan_table) == len(METHODS)
     assert any(m.value.startswith("**Plan:") for m in at.markdown)
+
+
+def test_compare_page_draws_no_zero_for_what_was_not_computed(shipped_model, tiny_shapes):
+    """A comparison without a reference, relearn time or probe: those charts say "not computed", never 0."""
+    from studio import compare_job
+
+    ms = MetricSettings(relearn=False, mia_samples=100, probe=False)
+    result = compare(shipped_model, tiny_shapes, FORGET, ["finetune"], {"finetune": {"epochs": 1}}, "cpu",
+                     metrics=ms, train_reference=False)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.query_params = {"forget": "star"}
+    at.run()
+    at.session_state[compare_job.RESULT] = result
+    at.switch_page("app_pages/compare.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Relearn time: not computed" in c.value for c in at.caption)
+    specs = {c.proto.id: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+    uncomputed = [s for s in specs.values() if any("not computed" in str(x) for t in s["data"] for x in t.get("x", []))]
+    assert len(uncomputed) >= 3  # distance to retrain, privacy vs retrain, feature probe
+    for spec in uncomputed:
+        for trace in spec["data"]:
+            for x, y in zip(trace["x"], trace["y"]):
+                assert "not computed" not in x or y is None, (x, y)
+    assert not any("star" in str(t.get("marker", {}).get("symbol")) for s in specs.values() for t in s["data"])
+    table = next(d.value for d in at.dataframe if "Method" in d.value.columns and "Reads D_f" in d.value.columns)
+    assert table.filter(like="Probe").isna().all().all()  # empty, not 0
