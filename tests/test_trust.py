@@ -74,6 +74,19 @@ def test_shipped_references_match_the_default_model_at_full_strength(shipped_mod
         assert not references.under_trained(info.test_acc, original), path.name
 
 
+@pytest.mark.skipif(not SHIPPED, reason="no shipped references yet: add them with tools/ship_references.py")
+def test_compare_on_one_class_uses_the_shipped_reference_without_training(shipped_model, shapes, monkeypatch):
+    monkeypatch.setattr(references, "fit", lambda *a, **k: pytest.fail("a shipped reference was trained again"))
+    ms = MetricSettings(relearn=False, mia_samples=100, probe=False)
+    result = compare(shipped_model, shapes, ["star"], ["finetune"], {"finetune": {"epochs": 1}}, "cpu", metrics=ms)
+    row = result.row("retrain")
+    assert row.details["reused"] and row.details["reference"]["shipped"]
+    assert Path(row.details["reference"]["path"]).parent == references.SHIPPED_DIR
+    assert row.retain_acc >= references.UNDER_TRAINED_BELOW * result.row("original").retain_acc
+    assert result.reference_warning is None and row.forget_acc == 0.0
+    assert row.wall_s == references.read_info(row.details["reference"]["path"]).details["train_s"]
+
+
 def test_under_trained_below_95_percent_of_the_original():
     assert references.under_trained(70.3, 94.0) and references.warning(70.3, 94.0).startswith("Under-trained")
     assert not references.under_trained(90.0, 94.0) and references.warning(90.0, 94.0) is None
