@@ -73,8 +73,12 @@ if last is not None:
     figs = run_figures(last)
     ui.figure(figs["live"], key="last-live")
     timings = last.report["timings_s"]
-    st.markdown(f"**Phase timings** on {last.report['device']}: unlearning took {timings['unlearn']:.2f} s"
-                + (f", retraining {timings['retrain']:.1f} s" if "retrain" in timings else "") + ".")
+    made = (last.report.get("extras", {}).get("reference") or {}).get("train_s")
+    retrained = (f", retraining {timings['retrain']:.1f} s" if "retrain" in timings else
+                 "; the retrained model came from the reference store"
+                 + (f" (its training took {made:.0f} s when it was made)" if made else "")
+                 + f", loaded in {timings['reference']:.2f} s" if "reference" in timings else "")
+    st.markdown(f"**Phase timings** on {last.report['device']}: unlearning took {timings['unlearn']:.2f} s{retrained}.")
     ui.figure(figs["timings"], key="last-timings")
     ui.metric_cards(last)
     ui.link(nav.RESULTS, "See every metric of this run on the Results page")

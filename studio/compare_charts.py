@@ -132,7 +132,7 @@ def all_figures(result: Comparison) -> dict[str, go.Figure]:
     }
     if has_relearn(result):
         figs["relearn"] = relearn_chart(result)
-    figs["attack_accuracy"].add_hline(y=50, line=dict(color="gray", dash="dot"), annotation_text="chance (50%)")
+    charts.chance_line(figs["attack_accuracy"])
     for i, fig in enumerate(distributions(result)):
         figs[f"predictions_{i + 1}"] = fig
     return figs

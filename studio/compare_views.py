@@ -186,13 +186,15 @@ def privacy_notes(result: Comparison) -> None:
         for variant, text in MIA_VARIANTS.items():
             st.markdown(f"- **MIA {variant}**: {text} The column is the % called *member*; next to it, the attack's "
                         f"own accuracy on held-out members and non-members (chance {CHANCE:.0f}%).")
-        at_chance = [f"{r.title} ({v})" for r in result.rows if r.ok for v, m in r.details.get("mia", {}).items()
-                     if m["at_chance"]]
+        attacks = [(f"{r.title} ({v})", m["at_chance"]) for r in result.rows if r.ok
+                   for v, m in r.details.get("mia", {}).items()]
+        at_chance = [name for name, chance in attacks if chance]
         if at_chance:
-            st.info("At chance, so the member rate carries no information on this model: "
-                    + ", ".join(at_chance) + ". The attack's 95% interval on held-out data includes 50%: it cannot "
-                    "tell members from non-members here, so a higher or lower member rate is not a privacy finding.",
-                    icon=":material/info:")
+            which = (f"every attack on every model ({len(attacks)})" if len(at_chance) == len(attacks) else
+                     ", ".join(at_chance))
+            st.info(f"At chance, so the member rate carries no information: {which}. The attack's 95% interval on "
+                    "held-out data includes 50%: it cannot tell members from non-members here, so a higher or lower "
+                    "member rate is not a privacy finding.", icon=":material/info:")
         st.markdown("- **Privacy vs retrain**: " + PRIVACY_DEFINITION)
         st.markdown("- **Probe A_Df**: " + next(c.help for c in COLUMNS if c.key == "probe_forget_acc"))
         st.markdown("- **ZRF**: " + next(c.help for c in COLUMNS if c.key == "zrf")

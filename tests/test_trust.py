@@ -287,3 +287,17 @@ def test_compare_page_draws_no_zero_for_what_was_not_computed(shipped_model, tin
     assert not any("star" in str(t.get("marker", {}).get("symbol")) for s in specs.values() for t in s["data"])
     table = next(d.value for d in at.dataframe if "Method" in d.value.columns and "Reads D_f" in d.value.columns)
     assert table.filter(like="Probe").isna().all().all()  # empty, not 0
+
+
+@pytest.mark.skipif(not SHIPPED, reason="no shipped references yet: add them with tools/ship_references.py")
+def test_a_reused_reference_is_not_reported_as_a_fast_retrain(shipped_model, shapes):
+    from unsir_core.summary import summarize
+    from unsir_core.train import gold_standard_config
+
+    cfg = UnsirConfig(noise=NoiseConfig(batch_size=16, steps=3), noise_copies=1, retain_per_class=20)
+    run = run_unsir(shipped_model, shapes, ["heart"], cfg, "cpu", retrain=gold_standard_config(shipped_model.info, 0))
+    report = run.to_json()
+    assert "retrain" not in report["timings_s"] and report["timings_s"]["reference"] < 30
+    made = report["extras"]["reference"]["train_s"]
+    assert report["extras"]["reference"]["shipped"] and made > 60  # a 40-epoch retrain, recorded when it was made
+    assert "when the stored reference was made" in summarize(report)

@@ -118,7 +118,7 @@ def charts(report: Mapping[str, Any]) -> list[str]:
                                   [f"{p['label']} ({p['time_s']:.1f} s)" for p in points], series,
                                   "test accuracy (%)"))
     t = report["timings_s"]
-    phases = [p for p in ("noise", "impair", "repair", "evaluate", "retrain") if p in t]
+    phases = [p for p in ("noise", "impair", "repair", "evaluate", "retrain", "reference") if p in t]
     top = max(t[p] for p in phases)
     out.append(svgchart.bars("Time per phase", phases, {"seconds": ([t[p] for p in phases], stage_color("repair"))},
                              "seconds", y_max=svgchart.nice_ceiling(top * 1.1), values=True))

@@ -120,8 +120,11 @@ def summarize(report: Mapping[str, Any], degraded: str | None = None) -> str:
     t = report["timings_s"]
     reference = report.get("extras", {}).get("retrain_estimate_s")
     took = f"Unlearning took {seconds(t['unlearn'])} on {report.get('device', 'this device')}"
+    stored = report.get("extras", {}).get("reference") or {}
     if "retrain" in t:
         took += f"; retraining took {seconds(t['retrain'])}"
+    elif stored.get("reused") and stored.get("train_s"):
+        took += f"; retraining took {seconds(stored['train_s'])} when the stored reference was made"
     elif reference:
         took += f", against about {seconds(reference)} to retrain"
     out.append(took + ".")
