@@ -149,9 +149,10 @@ def test_the_whole_flow_in_a_real_browser(page, tmp_path):
     shot(page, "5-results")
 
     go(page, "GradCAM before/after")
-    # 4 test images, each beside the original's and the unlearned model's map; the captions arrive before
-    # the pictures, so wait until every picture has loaded.
-    expect(main.locator("img")).to_have_count(12, timeout=LONG)
+    # 4 test images, each beside the original's, the unlearned model's and the retrained model's map (the
+    # shipped reference for triangle joins the run without training); the captions arrive before the
+    # pictures, so wait until every picture has loaded.
+    expect(main.locator("img")).to_have_count(16, timeout=LONG)
     page.wait_for_function("() => [...document.querySelectorAll('[data-testid=stMain] img')]"
                            ".every(img => img.complete && img.naturalWidth > 0)", timeout=LONG)
     shot(page, "6-gradcam")
