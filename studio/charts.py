@@ -177,7 +177,7 @@ def relearn(curves: Mapping[str, Mapping[str, Any]], target: float) -> go.Figure
                                                             "<extra></extra>")
     fig.add_hline(y=target, line=dict(color=FORGET, dash="dot"),
                   annotation_text=f"relearned: {RELEARN_SHARE:.0%} of the original's A_Df ({target:.1f}%)",
-                  annotation_position="bottom right")
+                  annotation_position="top left")  # curves start low: clear of them
     return style(fig, xaxis_title="relearn epoch (500 training samples each)",
                  yaxis=dict(title="forget accuracy (%)", range=[-3, 105]))
 

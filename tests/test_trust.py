@@ -301,3 +301,14 @@ def test_a_reused_reference_is_not_reported_as_a_fast_retrain(shipped_model, sha
     made = report["extras"]["reference"]["train_s"]
     assert report["extras"]["reference"]["shipped"] and made > 60  # a 40-epoch retrain, recorded when it was made
     assert "when the stored reference was made" in summarize(report)
+
+
+def test_an_unlearned_model_keeps_the_originals_training_for_its_gold_standard(shipped_model, tiny_shapes):
+    """A chained request's reference is retrained like the original (40 epochs), not with bare defaults."""
+    from unsir_core.train import gold_standard_config
+
+    cfg = UnsirConfig(noise=NoiseConfig(batch_size=8, steps=2), noise_copies=1, retain_per_class=10)
+    unlearned = run_unsir(shipped_model, tiny_shapes, ["star"], cfg, "cpu").result.model
+    assert unlearned.info.details["train_config"] == shipped_model.info.details["train_config"]
+    assert gold_standard_config(unlearned.info, 3) == gold_standard_config(shipped_model.info, 3)
+    assert gold_standard_config(unlearned.info, 3).epochs == 40

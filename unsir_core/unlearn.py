@@ -209,6 +209,8 @@ def unlearn(model: Classifier, data: ImageData, forget: Sequence[int | str], cfg
     work.net.eval()
     details = {"unsir_config": cfg.to_dict(), "parent": model.info.origin, "forget_request": forget,
                "parent_test_acc": model.info.test_acc}
+    if "train_config" in model.info.details:  # the original's training, inherited: a later gold standard for this
+        details["train_config"] = model.info.details["train_config"]  # model is retrained at full strength
     info = replace(model.info, forgotten=tuple(gone), origin="unlearned", test_acc=None, details=details)
     final = Classifier(work.net, info)
     if impaired is not None:
