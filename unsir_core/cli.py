@@ -229,6 +229,7 @@ def cmd_unlearn(args) -> dict[str, Any]:
     """UNSIR on --checkpoint; an already unlearned checkpoint chains (its lineage finds the true original)."""
     from . import strict_json
     from .lineage import finalize
+    from .paths import ASSETS_DIR, model_store
     from .request import find_root, run_request
     from .store import default_checkpoint, load_model, save_model
     from .summary import summarize
@@ -240,8 +241,9 @@ def cmd_unlearn(args) -> dict[str, Any]:
     retrain = gold_standard_config(model.info, cfg.seed) if args.retrain else None
     root_path = find_root(model.info, args.checkpoint_path)
     if model.info.forgotten and root_path is None:
-        print(f"warning: {args.checkpoint_path.name} already forgot some classes and its original checkpoint was not "
-              "found: 'original' in the JSON is the starting model.", file=sys.stderr)
+        print(f"warning: {args.checkpoint_path.name} already forgot some classes and its original was not found in "
+              f"{ASSETS_DIR} or {model_store()} (by the digest of its weights): 'original' in the JSON is the starting "
+              "model.", file=sys.stderr)
     root = load_model(root_path) if model.info.forgotten and root_path is not None else None
     bar = BarProgress(not args.quiet)
     run = run_request(model, data, _classes(args.forget), cfg, args.device, retrain=retrain, progress=bar,
@@ -265,8 +267,7 @@ def cmd_unlearn(args) -> dict[str, Any]:
         raise DegradedResult(f"{run.result.repair_outcome.message} Nothing was saved; add --allow-degraded to keep "
                              "the result anyway.")
     if args.save_model:
-        save_model(finalize(run.result.model, report, root_path.name, str(root_path.resolve())),
-                   Path(args.save_model))
+        save_model(finalize(run.result.model, report, root_path.name), Path(args.save_model))
     return report
 
 

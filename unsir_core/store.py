@@ -44,10 +44,21 @@ def save_model(model: Classifier, path: str | Path) -> Path:
     if path.suffix != ".safetensors":
         raise CheckpointError(f"Checkpoints are saved as .safetensors, not {path.suffix or 'no suffix'}: {path}")
     info = replace(model.info, details={**model.info.details, "versions": library_versions()})
-    state = {k: v.detach().to("cpu").contiguous() for k, v in model.net.state_dict().items()}
     meta = {META_KEY: json.dumps(info.to_dict())}
-    atomic_write(path, lambda tmp: save_file(state, str(tmp), metadata=meta))
+    atomic_write(path, lambda tmp: save_file(_cpu_state(model), str(tmp), metadata=meta))
     return path
+
+
+def _cpu_state(model: Classifier) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu").contiguous() for k, v in model.net.state_dict().items()}
+
+
+def state_sha256(model: Classifier) -> str:
+    """The digest of `model`'s weights, equal to `weights_sha256` of any checkpoint file holding them."""
+    from safetensors.torch import save
+
+    data = save(_cpu_state(model))
+    return stream_sha256(io.BytesIO(data), len(data), "the model")
 
 
 def check_suffix(path: Path) -> None:
