@@ -149,16 +149,17 @@ def _load(args) -> tuple[Any, Any]:
     """Data set and model from --dataset/--data-root/--arch/--checkpoint (the path goes to args.checkpoint_path)."""
     from .classifier import ModelInfo
     from .data import load_dataset
-    from .store import default_checkpoint, load_model
+    from .store import default_checkpoint, load_model, read_info
 
     data = load_dataset(args.dataset, args.data_root, download=not args.offline)
     path = Path(args.checkpoint).expanduser() if args.checkpoint else default_checkpoint(data.name, args.arch)
     args.checkpoint_path = path
-    info = None
-    if path.suffix.lower() in (".pt", ".pth"):
+    info = read_info(path, missing_ok=True) if path.suffix.lower() == ".safetensors" else None
+    if info is None:  # .pt/.pth, or a .safetensors from elsewhere: the classes are the data set's
         if not args.arch:
-            raise ConfigError(f"{path.name} carries no metadata: add --arch to say which architecture it is.")
-        info = ModelInfo.for_data(args.arch, data)
+            raise ConfigError(f"{path.name} carries no UNSIR Studio metadata: add --arch to say which architecture "
+                              "it is (and --dataset which data set it was trained on).")
+        info = ModelInfo.for_data(args.arch, data, origin="imported")
     model = load_model(path, info)
     if args.arch and model.info.arch != args.arch:
         raise ConfigError(f"{path.name} is a {model.info.arch} checkpoint, not {args.arch}.")
