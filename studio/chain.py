@@ -39,16 +39,20 @@ def forget_more(record: RunRecord, key: str) -> None:
 
 
 def baseline_caption(record: RunRecord) -> None:
-    """For a chained run: what "Original" and "Starting model" are, with the starting model's A_Df per class."""
+    """For a chained run (a "Forget more" request, or one on a stored unlearned checkpoint): what "Original" and
+    "Starting model" are, with the starting model's A_Df per class."""
     if "start" not in record.metrics:
         return
     names, start = record.class_names, record.metrics["start"]
     per_class = ", ".join(f"{c} {start['per_class_acc'][names.index(c)]:.1f}%"
                           for c in record.report["forgotten_total"])
-    st.caption(f"**Starting model** (already forgot {join(record.setup.forgotten_before)}): run {record.parent}'s "
-               f"unlearned model; its test "
-               f"accuracy on the forget classes is {per_class}. **Original**: the true original "
-               f"({record.model_name}) before any request; every change above is measured against it.")
+    start_is = f"run {record.parent}'s unlearned model" if record.parent is not None else record.model_name
+    unlearned_checkpoint = any(c not in record.setup.forgotten_before for c in record.already_forgotten)
+    original = ("found among the stored and shipped models by the digest of its weights" if unlearned_checkpoint
+                else record.model_name)
+    st.caption(f"**Starting model** (already forgot {join(record.already_forgotten)}): {start_is}; its test "
+               f"accuracy on the forget classes is {per_class}. **Original**: the true original ({original}) before "
+               "any request; every change above is measured against it.")
 
 
 def timeline_figure(record: RunRecord) -> go.Figure:

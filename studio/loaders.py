@@ -105,7 +105,8 @@ SPEED_BATCHES = 12  # timed training steps behind the retraining estimate (after
 
 
 def root_model(setup: Setup) -> Classifier | None:
-    """The true original of a checkpoint that already forgot classes (found through its lineage), else None."""
+    """The true original of a checkpoint that already forgot classes (found in the store or the shipped assets by
+    the digest of its weights that its lineage recorded: `request.find_root`), else None."""
     from unsir_core.request import find_root
 
     path = model_path(setup)

@@ -66,6 +66,12 @@ class RunRecord:
         return list(self.report["prediction_distribution"])
 
     @property
+    def already_forgotten(self) -> list[str]:
+        """Classes the starting model had forgotten before this request: by earlier requests of the session's chain
+        or, for a checkpoint chosen from the store, by the requests that made it."""
+        return [c for c in self.report["forgotten_total"] if c not in self.report["forget"]]
+
+    @property
     def forget(self) -> list[int]:
         """Indices of every class the unlearned model has forgotten (this request and earlier ones)."""
         return [self.class_names.index(c) for c in self.report["forgotten_total"]]
@@ -235,7 +241,8 @@ def _one(setup: Setup, parent: RunRecord | None, record_id: int, progress: jobs.
     data = loaders.data(setup.dataset)
     checkpoint = loaders.model(setup)
     model = parent.unsir.result.model if parent is not None else checkpoint
-    root = checkpoint if parent is not None else loaders.root_model(setup)
+    original = loaders.root_model(setup) if checkpoint.info.forgotten else checkpoint  # None: not found
+    root = (original or checkpoint) if parent is not None else (original if checkpoint.info.forgotten else None)
     forget = data.forget_classes(setup.forget, model.info.forgotten)
     chosen = choose_recipe(data, model.info, setup.forget, setup.preset, 0)
     setup = setup.with_base(chosen.config)  # the recipe for exactly this request, with the user's changes

@@ -112,7 +112,7 @@ def metric_cards(record: RunRecord) -> None:
         cols = st.columns(len(metrics))
         for col, (stage, ev) in zip(cols, metrics.items()):
             delta = None if stage == "original" else f"{ev[key] - base:+.1f} pp"
-            title = stage_title(stage) + (f", already forgot {', '.join(record.setup.forgotten_before)}"
+            title = stage_title(stage) + (f", already forgot {', '.join(record.already_forgotten)}"
                                           if stage == "start" else "")
             col.metric(f"{name} · {title}", f"{ev[key]:.1f}%", delta, delta_color=better, border=True,
                        help=f"{'Forget' if key == 'forget_acc' else 'Retain'}-class test accuracy of the "

@@ -10,6 +10,8 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from studio import nav
+from unsir_core.catalog import weights_sha256
+from unsir_core.paths import ASSETS_DIR
 from unsir_core.store import read_info
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,7 +82,8 @@ def test_unlearn_chains_from_an_unlearned_checkpoint_with_its_lineage(tmp_path):
     info = read_info(second)
     assert [step["forget"] for step in info.details["lineage"]] == [["triangle"], ["star"]]
     assert info.details["lineage"][1]["parent"] == "m1.safetensors" and info.test_acc is not None
-    assert info.details["root"] == "shapes10-smallcnn.safetensors"
+    assert info.details["root"] == "shapes10-smallcnn.safetensors" and "root_path" not in info.details
+    assert info.details["root_sha256"] == weights_sha256(ASSETS_DIR / "shapes10-smallcnn.safetensors")  # by content
     report = cli("report", str(tmp_path / "r2.json"), "--out", str(tmp_path / "r2.html"))
     assert report.returncode == 0, report.stderr
     html = (tmp_path / "r2.html").read_text()

@@ -149,16 +149,17 @@ def _load(args) -> tuple[Any, Any]:
     """Data set and model from --dataset/--data-root/--arch/--checkpoint (the path goes to args.checkpoint_path)."""
     from .classifier import ModelInfo
     from .data import load_dataset
-    from .store import default_checkpoint, load_model
+    from .store import default_checkpoint, load_model, read_info
 
     data = load_dataset(args.dataset, args.data_root, download=not args.offline)
     path = Path(args.checkpoint).expanduser() if args.checkpoint else default_checkpoint(data.name, args.arch)
     args.checkpoint_path = path
-    info = None
-    if path.suffix.lower() in (".pt", ".pth"):
+    info = read_info(path, missing_ok=True) if path.suffix.lower() == ".safetensors" else None
+    if info is None:  # .pt/.pth, or a .safetensors from elsewhere: the classes are the data set's
         if not args.arch:
-            raise ConfigError(f"{path.name} carries no metadata: add --arch to say which architecture it is.")
-        info = ModelInfo.for_data(args.arch, data)
+            raise ConfigError(f"{path.name} carries no UNSIR Studio metadata: add --arch to say which architecture "
+                              "it is (and --dataset which data set it was trained on).")
+        info = ModelInfo.for_data(args.arch, data, origin="imported")
     model = load_model(path, info)
     if args.arch and model.info.arch != args.arch:
         raise ConfigError(f"{path.name} is a {model.info.arch} checkpoint, not {args.arch}.")
@@ -229,6 +230,7 @@ def cmd_unlearn(args) -> dict[str, Any]:
     """UNSIR on --checkpoint; an already unlearned checkpoint chains (its lineage finds the true original)."""
     from . import strict_json
     from .lineage import finalize
+    from .paths import ASSETS_DIR, model_store
     from .request import find_root, run_request
     from .store import default_checkpoint, load_model, save_model
     from .summary import summarize
@@ -240,8 +242,9 @@ def cmd_unlearn(args) -> dict[str, Any]:
     retrain = gold_standard_config(model.info, cfg.seed) if args.retrain else None
     root_path = find_root(model.info, args.checkpoint_path)
     if model.info.forgotten and root_path is None:
-        print(f"warning: {args.checkpoint_path.name} already forgot some classes and its original checkpoint was not "
-              "found: 'original' in the JSON is the starting model.", file=sys.stderr)
+        print(f"warning: {args.checkpoint_path.name} already forgot some classes and its original was not found in "
+              f"{ASSETS_DIR} or {model_store()} (by the digest of its weights): 'original' in the JSON is the starting "
+              "model.", file=sys.stderr)
     root = load_model(root_path) if model.info.forgotten and root_path is not None else None
     bar = BarProgress(not args.quiet)
     run = run_request(model, data, _classes(args.forget), cfg, args.device, retrain=retrain, progress=bar,
@@ -265,8 +268,7 @@ def cmd_unlearn(args) -> dict[str, Any]:
         raise DegradedResult(f"{run.result.repair_outcome.message} Nothing was saved; add --allow-degraded to keep "
                              "the result anyway.")
     if args.save_model:
-        save_model(finalize(run.result.model, report, root_path.name, str(root_path.resolve())),
-                   Path(args.save_model))
+        save_model(finalize(run.result.model, report, root_path.name), Path(args.save_model))
     return report
 
 

@@ -2,9 +2,11 @@
 
 Each request adds one `entry` (what it forgot, its settings and seed, a summary of its metrics, the
 checkpoint it started from) to the lineage of the model it started from. The unlearned model's
-`ModelInfo.details["lineage"]` holds the whole list and `details["root"]` the true original's
-checkpoint, so a later request, in the dashboard or with `unlearn --checkpoint`, can compare with
-the true original and draw the whole chain. Torch-free: the report and the pages read it from JSON.
+`ModelInfo.details["lineage"]` holds the whole list, `details["root_sha256"]` the digest of the true
+original's weights and `details["root"]` its file name (for people: no file is opened by name), so a later
+request, in the dashboard or with `unlearn --checkpoint`, can find the true original in the model store or
+the shipped assets (`request.find_root`), compare with it and draw the whole chain. Torch-free: the report
+and the pages read it from JSON.
 """
 from __future__ import annotations
 
@@ -43,11 +45,13 @@ def lineage_of(info: "ModelInfo") -> list[dict[str, Any]]:
     return list(info.details.get("lineage", []))
 
 
-def finalize(model: "Classifier", report: Mapping[str, Any], root: str, root_path: str = "") -> "Classifier":
-    """The unlearned model with its lineage (this request appended), its true original's checkpoint (file
-    name `root`, and `root_path` where it was) and its test accuracy (on the classes it still knows)."""
+def finalize(model: "Classifier", report: Mapping[str, Any], root: str) -> "Classifier":
+    """The unlearned model with its lineage (this request appended), its true original (the digest of its
+    weights from the run's extras, and its file name `root`) and its test accuracy (on the classes it still
+    knows)."""
+    sha256 = report["extras"]["root_sha256"]
     details = {**model.info.details, "lineage": chain(report), "root": root,
-               **({"root_path": root_path} if root_path else {})}
+               **({"root_sha256": sha256} if sha256 else {})}
     info = replace(model.info, details=details, test_acc=report["metrics"]["repair"]["retain_acc"])
     return type(model)(model.net, info)
 

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import CheckpointError
+from .metadata_schema import check_details
 from .models import IMAGENET_MEAN, IMAGENET_STD, MODELS, get_spec
 
 if TYPE_CHECKING:
@@ -59,7 +60,8 @@ class ModelInfo:
         return info
 
     def check_metadata(self) -> None:
-        """Raise CheckpointError unless every field has a sane type and value (see `LIMITS`)."""
+        """Raise CheckpointError unless every field has a sane type and value (see `LIMITS`), `details` included
+        (its one schema: `unsir_core.metadata_schema`)."""
         _need(isinstance(self.arch, str) and self.arch in MODELS, f"unknown architecture {self.arch!r}")
         _need(_text(self.dataset), f"dataset must be a short text, not {self.dataset!r}")
         names = self.class_names
@@ -82,7 +84,7 @@ class ModelInfo:
         _need(_text(self.origin), f"origin must be a short text, not {self.origin!r}")
         _need(self.test_acc is None or (_number(self.test_acc) and 0 <= self.test_acc <= 100),
               f"test_acc must be a percentage from 0 to 100, not {self.test_acc!r}")
-        _need(isinstance(self.details, dict), "details must be a JSON object")
+        check_details(self.details, names)
 
     @classmethod
     def for_data(cls, arch: str, data: ImageData, width: float | None = None, pretrained: bool = False,

@@ -13,16 +13,18 @@ from typing import Any, Sequence
 
 import torch
 
+from .catalog import list_models, weights_sha256
 from .classifier import Classifier, ModelInfo
 from .config import TrainConfig, UnsirConfig
 from .data import ImageData
+from .errors import CheckpointError
 from .gallery import gallery
 from .lineage import lineage_of
 from .metrics.evaluate import evaluate
-from .paths import ASSETS_DIR, model_store
 from .pipeline import UnsirRun, run_unsir
 from .progress import CancelToken, ProgressFn
 from .recipe import Recipe
+from .store import state_sha256
 
 
 def environment(device: str) -> dict[str, str]:
@@ -35,17 +37,33 @@ def environment(device: str) -> dict[str, str]:
 
 
 def find_root(info: ModelInfo, path: Path) -> Path | None:
-    """The true original's checkpoint of a model: itself for an original; for an unlearned one the file
-    its lineage names (where it was, or by name in assets/ or the model store); None when not found."""
+    """The true original's checkpoint of a model: itself for an original; for an unlearned one the original
+    (same data set and architecture) in the shipped assets or the model store whose weights have the digest its
+    lineage recorded (`details.root_sha256`); None when none has, or nothing was recorded.
+
+    No path is taken from the metadata: a file it names is never opened, so the answer is the same whether
+    or not such a file exists."""
     if not info.forgotten:
         return path
-    recorded = info.details.get("root_path", "")
-    name = info.details.get("root", "")
-    candidates = ([Path(recorded)] if recorded else []) + ([ASSETS_DIR / name, model_store() / name] if name else [])
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
+    wanted = info.details.get("root_sha256")
+    for stored in list_models(info.dataset) if wanted else []:
+        if stored.info.arch == info.arch and not stored.info.forgotten and _sha256_or_none(stored.path) == wanted:
+            return stored.path
     return None
+
+
+def _sha256_or_none(path: Path) -> str | None:
+    try:
+        return weights_sha256(path)
+    except (CheckpointError, OSError):  # replaced or cut short since it was listed: not the original
+        return None
+
+
+def root_sha256(model: Classifier, root: Classifier | None) -> str:
+    """The weights digest of the true original of a request on `model`: `root`'s when given, `model`'s when it
+    is an original, else what `model`'s metadata recorded ("" when nothing)."""
+    known = root if model.info.forgotten and root is not None else model
+    return state_sha256(known) if not known.info.forgotten else known.info.details.get("root_sha256", "")
 
 
 def run_request(model: Classifier, data: ImageData, forget: Sequence[int | str], cfg: UnsirConfig,
@@ -56,7 +74,8 @@ def run_request(model: Classifier, data: ImageData, forget: Sequence[int | str],
     """Unlearn `forget` from `model` (checkpoint `parent`) and gather the report's extras.
 
     `root` is the true original when `model` has already forgotten classes; its evaluation becomes
-    "original" and `model`'s "start". Without it a chained run keeps `model` as "original".
+    "original" and `model`'s "start". Without it a chained run keeps `model` as "original". The extras name
+    the true original by its weights' digest (`root_sha256`), for `lineage.finalize`.
     `earlier` are the chain's earlier requests (default: the lineage in `model`'s metadata); `recipe`
     is recorded as `run_unsir` does.
     """
@@ -75,6 +94,7 @@ def run_request(model: Classifier, data: ImageData, forget: Sequence[int | str],
         models["retrain"] = run.retrained
     extras: dict[str, Any] = {
         "parent": parent,
+        "root_sha256": root_sha256(model, root),
         "lineage": lineage_of(model.info) if earlier is None else earlier,
         "gallery": gallery(models, data.to(run.original.device), run.result.forget, run.forgotten),
         "environment": environment(run.device),

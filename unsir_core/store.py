@@ -7,14 +7,18 @@ unpickles arbitrary objects: `.pt`/`.pth` files are read with `weights_only=True
 """
 from __future__ import annotations
 
+import io
 import json
+import pickletools
 import re
-from dataclasses import replace
+import zipfile
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 
-from .catalog import META_KEY, StoredModel, check_not_empty, default_checkpoint, list_models, read_info
+from .catalog import (META_KEY, StoredModel, check_not_empty, default_checkpoint, list_models, read_info,
+                      stream_sha256)
 from .classifier import Classifier, ModelInfo
 from .errors import CheckpointError
 from .files import atomic_write
@@ -40,10 +44,21 @@ def save_model(model: Classifier, path: str | Path) -> Path:
     if path.suffix != ".safetensors":
         raise CheckpointError(f"Checkpoints are saved as .safetensors, not {path.suffix or 'no suffix'}: {path}")
     info = replace(model.info, details={**model.info.details, "versions": library_versions()})
-    state = {k: v.detach().to("cpu").contiguous() for k, v in model.net.state_dict().items()}
     meta = {META_KEY: json.dumps(info.to_dict())}
-    atomic_write(path, lambda tmp: save_file(state, str(tmp), metadata=meta))
+    atomic_write(path, lambda tmp: save_file(_cpu_state(model), str(tmp), metadata=meta))
     return path
+
+
+def _cpu_state(model: Classifier) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu").contiguous() for k, v in model.net.state_dict().items()}
+
+
+def state_sha256(model: Classifier) -> str:
+    """The digest of `model`'s weights, equal to `weights_sha256` of any checkpoint file holding them."""
+    from safetensors.torch import save
+
+    data = save(_cpu_state(model))
+    return stream_sha256(io.BytesIO(data), len(data), "the model")
 
 
 def check_suffix(path: Path) -> None:
@@ -64,10 +79,17 @@ def _read_state(path: Path) -> dict[str, torch.Tensor]:
             return load_file(str(path))
         except Exception as err:
             raise CheckpointError(f"{path.name} is damaged: it is not a valid safetensors file ({err}).") from err
+    scan = scan_pickles(path)  # before torch reads a byte of it: bounded work and memory
+    if scan.too_long:
+        raise CheckpointError(
+            f"Refused to load {path.name}: its pickle runs past {MAX_PICKLE_OPS:,} operations or holds a single value "
+            f"over {MAX_PICKLE_ARG:,} bytes, which no state dict needs (a ResNet-50's has about 11,000 operations). "
+            "Re-save it with torch.save(model.state_dict(), ...) or as .safetensors."
+        )
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as err:
-        if pickles_objects(path):  # a well-formed pickle that weights_only refused
+        if scan.objects:  # a well-formed pickle that weights_only refused
             raise CheckpointError(
                 f"Refused to load {path.name}: it is not a plain tensor file. It contains Python objects that "
                 "would run code when unpickled. Only tensors are accepted; re-save it with "
@@ -84,29 +106,85 @@ def _read_state(path: Path) -> dict[str, torch.Tensor]:
     return {k.removeprefix("module."): v for k, v in obj.items()}
 
 
-def pickles_objects(path: Path) -> bool:
-    """True when `path` holds well-formed pickles that name Python objects (torch's zip format or a raw
-    pickle stream); False for a damaged file. Scans opcodes only: nothing is unpickled."""
-    import io
-    import pickletools
-    import zipfile
+MAX_PICKLE_OPS = 300_000  # pickle operations scanned at most (a ResNet-50's state dict has 11,000; 0.3 s)
+MAX_PICKLE_ARG = 1 << 20  # bytes of one pickled value at most (tensor data lies outside the pickle)
+OBJECT_OPS = {"GLOBAL", "STACK_GLOBAL", "INST", "OBJ", "REDUCE", "NEWOBJ", "NEWOBJ_EX"}  # they name Python objects
 
-    objects = {"GLOBAL", "STACK_GLOBAL", "INST", "OBJ", "REDUCE", "NEWOBJ", "NEWOBJ_EX"}
+
+@dataclass(frozen=True)
+class PickleScan:
+    objects: bool  # well-formed pickles that name Python objects (which torch's own files do too)
+    too_long: bool  # past MAX_PICKLE_OPS operations or with a value over MAX_PICKLE_ARG bytes: refused unread
+
+
+def scan_pickles(path: Path) -> PickleScan:
+    """Scan the pickles of `path` (torch's zip format, or a raw stream of pickles) opcode by opcode, streamed
+    from the file: nothing is unpickled, at most MAX_PICKLE_OPS operations are read and no single read is
+    larger than MAX_PICKLE_ARG. A malformed opcode or archive ends the scan: the pickles complete by then count."""
+    seen = _Seen(MAX_PICKLE_OPS)
     try:
         if zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as archive:
-                pickles = [n for n in archive.namelist() if n.endswith(".pkl")]
-                streams = [io.BytesIO(archive.read(n)) for n in pickles]
+                for member in [m for m in archive.infolist() if m.filename.endswith(".pkl")]:
+                    with archive.open(member) as raw:
+                        _scan_stream(_Capped(raw), member.file_size, seen)
         else:
-            streams = [io.BytesIO(path.read_bytes())]
-        found = False
-        for stream in streams:
-            size = len(stream.getbuffer())
-            while stream.tell() < size:  # a legacy torch file is several pickles in a row
-                found |= any(op.name in objects for op, _, _ in pickletools.genops(stream))
-        return found
+            with open(path, "rb") as raw:
+                _scan_stream(_Capped(raw), path.stat().st_size, seen)
+    except _TooLong:
+        return PickleScan(seen.objects, True)
     except Exception:  # any malformed opcode or archive: damaged, not dangerous
-        return False
+        pass
+    return PickleScan(seen.objects, False)
+
+
+class _TooLong(Exception):
+    """The pickle needs more work or memory than any state dict."""
+
+
+class _Seen:
+    """What a scan found so far, and the operations it may still read."""
+
+    def __init__(self, ops: int):
+        self.left, self.objects = ops, False
+
+    def spend(self) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise _TooLong
+
+
+class _Capped:
+    """A binary stream whose single reads are capped at MAX_PICKLE_ARG bytes (pickletools reads an argument in one
+    call, of a size the file itself gives)."""
+
+    def __init__(self, raw):
+        self.raw = raw
+
+    def read(self, n: int = -1) -> bytes:
+        if n < 0 or n > MAX_PICKLE_ARG:
+            raise _TooLong
+        return self.raw.read(n)
+
+    def readline(self) -> bytes:
+        line = self.raw.readline(MAX_PICKLE_ARG + 1)
+        if len(line) > MAX_PICKLE_ARG:
+            raise _TooLong
+        return line
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
+
+def _scan_stream(stream: _Capped, size: int, seen: _Seen) -> None:
+    """Scan the pickles in a row in `stream` (a legacy torch file has several), noting in `seen` whether a complete
+    one names Python objects."""
+    while stream.tell() < size:
+        names = set()
+        for op, _, _ in pickletools.genops(stream):
+            seen.spend()
+            names.add(op.name)
+        seen.objects |= bool(names & OBJECT_OPS)
 
 
 def expected_shapes(info: ModelInfo) -> dict[str, torch.Size]:
