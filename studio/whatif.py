@@ -21,6 +21,7 @@ from unsir_core import strict_json
 from unsir_core.classifier import Classifier
 from unsir_core.data import ImageData
 from unsir_core.errors import UnsirError
+from unsir_core.escaping import csv_text
 from unsir_core.studies import STUDIES
 from unsir_core.sweep import (Axis, Cell, SweepMetrics, SweepResult, SweepSpec, expand, nested_forget_sets,
                               parquet_available, parse_ints, run_sweep, summary, sweepable)
@@ -323,7 +324,7 @@ def downloads(run: SweepRun) -> dict[str, tuple[bytes, str, str]]:
     """Label -> (bytes, file name, MIME type): the table as CSV, JSON and Parquet, and every run's full report."""
     frame = run.result.frame()
     stem = f"whatif-{run.result.dataset}-{run.result.arch}"
-    out = {"Table (CSV)": (frame.to_csv(index=False).encode(), f"{stem}.csv", "text/csv"),
+    out = {"Table (CSV)": (csv_text(frame).encode(), f"{stem}.csv", "text/csv"),
            "Table (JSON)": (frame.to_json(orient="records", indent=2).encode(), f"{stem}.json", "application/json")}
     if parquet_available():
         buf = io.BytesIO()

@@ -3,17 +3,20 @@ or a spreadsheet cell (every CSV). Hostile class names, lineage, link parameters
 real entry points; random strings go through the same helpers as property tests."""
 from __future__ import annotations
 
+import csv
+import io
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
 from hypothesis import given, settings, strategies as st
 
-from unsir_core.escaping import html
+from unsir_core.escaping import csv_text, html
 from unsir_core.report import render, render_comparison
-from tests.test_story import NAMES, chained
+from tests.test_story import NAMES, chained, report
 
 ROOT = Path(__file__).resolve().parent.parent
 IMG = "<img src=x onerror=alert(document.domain)>"
@@ -117,3 +120,72 @@ def test_any_class_names_make_an_inert_report(names):
 
 REPORT_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "i", "b", "table", "tr", "th", "td",
                "div", "img", "svg", "text", "rect", "line", "polyline", "circle", "ul", "li", "a", "code"}
+
+
+# --- CSV and spreadsheet cells -----------------------------------------------------------------------------
+
+def cells(text: str) -> list[str]:
+    return [c for row in csv.reader(io.StringIO(text, newline="")) for c in row]
+
+
+def assert_no_formula(text: str, shown: str) -> None:
+    assert not [c for c in cells(text) if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert "'" + shown in cells(text) or any(c.startswith("'" + shown) for c in cells(text))
+
+
+def test_a_sweep_of_a_formula_class_writes_it_as_text(tiny_shapes, shipped_model, fast_config, tmp_path):
+    """A folder data set whose class folder is named like a formula: the sweep CSV (CLI and What-if download)."""
+    from studio.setup import Setup
+    from studio.whatif import SweepRun, downloads
+    from unsir_core.sweep import Axis, SweepSpec, run_sweep
+    from unsir_core.sweep_backends import InProcess
+
+    names = list(tiny_shapes.class_names)
+    names[names.index("triangle")] = FORMULA
+    data = replace(tiny_shapes, class_names=tuple(names))
+    spec = SweepSpec((Axis.of("impair.lr", (0.01,), fast_config),), ((FORMULA,),), (0,), fast_config)
+    result = run_sweep(spec, shipped_model, data, InProcess(), "cpu", use_cache=False)
+    assert result.frame()["forget"].tolist() == [FORMULA]  # the table itself keeps the name
+    written = result.write(tmp_path / "sweep.csv").read_text()
+    assert_no_formula(written, FORMULA)
+    download = downloads(SweepRun(result, Setup(), "m.safetensors", "custom"))["Table (CSV)"][0].decode()
+    assert download == written
+
+
+def test_the_runs_csv_writes_a_formula_class_as_text():
+    from studio.export import runs_csv
+    from studio.runs import RunRecord
+    from studio.setup import Setup
+
+    run = renamed(report(), {"triangle": FORMULA})
+    record = RunRecord(1, Setup().with_value("forget", [FORMULA]), "@SUM(A1).safetensors", "12:00:00", run, [], None)
+    text = runs_csv([record]).decode()
+    assert_no_formula(text, FORMULA)
+    assert "'@SUM(A1).safetensors" in cells(text) and "1" in cells(text)  # numbers stay numbers
+
+
+def test_the_compare_csv_writes_a_formula_method_name_as_text(shipped_model, tiny_shapes, tmp_path):
+    """`compare --methods` with a method named like a formula: its failed row in the CSV."""
+    from unsir_core.compare import MetricSettings, compare
+
+    result = compare(shipped_model, tiny_shapes, ["triangle"], [FORMULA], device="cpu", train_reference=False,
+                     metrics=MetricSettings(relearn=False, mia_samples=100, probe=False))
+    assert result.rows[-1].method == FORMULA and result.rows[-1].status.startswith("failed")
+    assert_no_formula(result.to_csv(), FORMULA)
+
+
+@PROPERTY
+@given(st.lists(st.one_of(st.text(), st.integers(), st.floats(allow_nan=False)), min_size=1, max_size=5))
+def test_no_csv_cell_starts_a_formula(values):
+    import pandas as pd
+
+    text = csv_text(pd.DataFrame({"name": [str(v) for v in values], "value": values}))
+    assert not [c for c in cells(text) if c[:1] in ("=", "+", "-", "@", "\t", "\r") and not is_number(c)]
+
+
+def is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True

@@ -18,14 +18,15 @@ Each output escapes it where it is written, with the helper for its format:
   Punctuation that opens nothing (`- . , ( ) ! ' / =`, `_` inside a word, `:` before a non-letter) stays
   as it is, so plain sentences and names read the same in the source; `html.unescape` without the word
   joiners gives the text back.
-- `csv_cell(value)` / `csv_text(frame)`: spreadsheet cells (CSV downloads and files). A text cell that
-  starts with = + - @, a tab or a carriage return gets a leading ' (the OWASP CSV-injection rule), so
-  spreadsheets show it as text instead of running it as a formula; numbers stay numbers.
+- `csv_text(frame)`: every CSV (downloads and files). A text cell that starts with = + - @, a tab or a
+  carriage return gets a leading ' (`csv_cell`, the OWASP CSV-injection rule), so spreadsheets show it
+  as text instead of running it as a formula, and is quoted; numbers stay numbers.
 
 Torch-free, and no pandas import: `csv_text` takes a DataFrame.
 """
 from __future__ import annotations
 
+import csv
 import re
 from html import escape
 from typing import TYPE_CHECKING, Any
@@ -68,8 +69,9 @@ def csv_cell(value: Any) -> Any:
 
 
 def csv_text(frame: "pd.DataFrame") -> str:
-    """The frame as CSV (no index), every text cell and header through `csv_cell`."""
+    """The frame as CSV (no index), every text cell and header through `csv_cell` and in quotes (a carriage
+    return inside a cell must not start a new row)."""
     safe = frame.rename(columns=csv_cell)
     for col in safe.columns[[dtype.kind == "O" for dtype in safe.dtypes]]:  # object and string columns
         safe[col] = safe[col].map(csv_cell)
-    return safe.to_csv(index=False)
+    return safe.to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC)
