@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from unsir_core.lineage import chain, timeline
+from unsir_core.escaping import md
 from unsir_core.summary import join
 
 from . import jobs, nav, state
@@ -43,12 +44,12 @@ def baseline_caption(record: RunRecord) -> None:
     if "start" not in record.metrics:
         return
     names, start = record.class_names, record.metrics["start"]
-    per_class = ", ".join(f"{c} {start['per_class_acc'][names.index(c)]:.1f}%"
+    per_class = ", ".join(f"{md(c)} {start['per_class_acc'][names.index(c)]:.1f}%"
                           for c in record.report["forgotten_total"])
-    st.caption(f"**Starting model** (already forgot {join(record.setup.forgotten_before)}): run {record.parent}'s "
+    st.caption(f"**Starting model** (already forgot {md(join(record.setup.forgotten_before))}): run {record.parent}'s "
                f"unlearned model; its test "
                f"accuracy on the forget classes is {per_class}. **Original**: the true original "
-               f"({record.model_name}) before any request; every change above is measured against it.")
+               f"({md(record.model_name)}) before any request; every change above is measured against it.")
 
 
 def timeline_figure(record: RunRecord) -> go.Figure:

@@ -6,15 +6,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
 from dataclasses import replace
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
 from hypothesis import given, settings, strategies as st
 
-from unsir_core.escaping import csv_text, html
+from unsir_core.escaping import WORD_JOINER, csv_text, html, md
 from unsir_core.report import render, render_comparison
 from tests.test_story import NAMES, chained, report
 
@@ -189,3 +191,50 @@ def is_number(cell: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+# --- Markdown on the pages ---------------------------------------------------------------------------------
+
+def shown(markdown: str) -> str:
+    """The text a browser shows for escaped Markdown, less the invisible word joiners."""
+    return unescape(markdown).replace(WORD_JOINER, "")
+
+
+def page_texts(at) -> list[str]:
+    """The Markdown source of every text element AppTest sees (main area and sidebar)."""
+    kinds = ("markdown", "caption", "info", "warning", "error", "success", "subheader", "title")
+    return [e.value for kind in kinds for e in getattr(at, kind)] + [e.value for e in at.sidebar.markdown]
+
+
+def assert_no_live_markdown(texts: list[str]) -> None:
+    for text in texts:
+        assert "](" not in text and "![" not in text and "<img" not in text, text
+
+
+def test_a_shared_link_cannot_put_an_image_or_a_link_on_the_page():
+    """Item 3: the forget list of a link, in the shared-result box, the sidebar and the Forget page's warning."""
+    from streamlit.testing.v1 import AppTest
+
+    from studio import nav
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.query_params = {"forget": f"{PIXEL},{LINK}", "result": "df=0,dr=1,odf=2,odr=3,t=4"}
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    box = next(m.value for m in at.markdown if "This link shares a result" in m.value)
+    assert md(PIXEL) in box and md(LINK) in box and f"forget {PIXEL}, {LINK}," in shown(box)
+    assert md(PIXEL) in " ".join(m.value for m in at.sidebar.markdown)
+    assert_no_live_markdown(page_texts(at))
+    at.switch_page(nav.NOISE.path).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(f"has no class {PIXEL}, {LINK}" in shown(w.value) for w in at.warning)
+    assert_no_live_markdown(page_texts(at))
+
+
+@PROPERTY
+@given(st.text())
+def test_markdown_escaping_leaves_no_syntax_and_keeps_the_text(text):
+    out = md(text)
+    assert not set(out) & set("[]<>*`$|~\\\n\r")  # ( ) ! open nothing without [ ]
+    assert shown(out) == text.replace("\r\n", " ").replace("\r", " ").replace("\n", " ").replace(WORD_JOINER, "")
+    assert not re.search(r"(?i)https?://|www\.|\w@\w", unescape(out))  # no autolink in what the browser parses

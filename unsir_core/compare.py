@@ -34,7 +34,7 @@ from .config import TrainConfig
 from .data import ImageData
 from .device import describe, pick_device
 from .errors import Cancelled, ConfigError, UnsirError
-from .escaping import csv_text
+from .escaping import csv_text, md
 from .methods import METHODS, Request, RetrainSettings, get_method
 from .metrics.evaluate import Evaluation, evaluate, predict_logits
 from .metrics.privacy import (MIA_SAMPLES, MIA_VARIANTS, activation_distance, js_divergence, membership_inference,
@@ -229,7 +229,7 @@ class Comparison:
                  "|" + "|".join("---" if i < 2 else "---:" for i, _ in enumerate(COLUMNS)) + "|"]
         lines += ["| " + " | ".join(fmt(r, c.key) for c in COLUMNS) + " |" for r in self.rows]
         forgot = ", ".join(self.class_names[c] for c in self.forget)
-        lines += ["", f"{self.dataset}, {self.arch}, forgetting {forgot}; {self.device}; "
+        lines += ["", f"{md(self.dataset)}, {self.arch}, forgetting {md(forgot)}; {self.device}; "
                   f"total {self.total_s:.1f} s. "
                   f"Reference: {self.reference}."]
         lines += [f"- {n}" for n in self.notes]
