@@ -26,7 +26,8 @@ again = [c for c in setup.forget if data.class_names.index(c) in gone]
 if again:
     state.set_setup(setup.with_value("forget", [c for c in setup.forget if c not in again]))
     st.warning(f"{md(', '.join(again))} {'is' if len(again) == 1 else 'are'} already forgotten by the model this "
-               "request starts from; removed from the forget set (forgetting it again would only cost retain accuracy).")
+               "request starts from; removed from the forget set (forgetting it again would only cost retain "
+               "accuracy).")
     setup = state.setup()
 
 
