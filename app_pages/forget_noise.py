@@ -1,6 +1,6 @@
-from html import escape
-
 import streamlit as st
+
+from unsir_core.escaping import md
 
 from studio import captions, charts, images, jobs, loaders, nav, noise, runs, state, ui
 from studio.palette import FORGET, RETAIN
@@ -18,15 +18,16 @@ busy = jobs.busy()
 unknown = [c for c in setup.forget if c not in data.class_names]
 if unknown:
     state.set_setup(setup.with_value("forget", [c for c in setup.forget if c in data.class_names]))
-    st.warning(f"{data.name} has no class {', '.join(unknown)}; it was removed from the forget set.")
+    st.warning(f"{md(data.name)} has no class {md(', '.join(unknown))}; it was removed from the forget set.")
     setup = state.setup()
 
 gone = set(model.info.forgotten) | {data.class_names.index(c) for c in setup.forgotten_before if c in data.class_names}
 again = [c for c in setup.forget if data.class_names.index(c) in gone]
 if again:
     state.set_setup(setup.with_value("forget", [c for c in setup.forget if c not in again]))
-    st.warning(f"{', '.join(again)} {'is' if len(again) == 1 else 'are'} already forgotten by the model this request "
-               "starts from; removed from the forget set (forgetting it again would only cost retain accuracy).")
+    st.warning(f"{md(', '.join(again))} {'is' if len(again) == 1 else 'are'} already forgotten by the model this "
+               "request starts from; removed from the forget set (forgetting it again would only cost retain "
+               "accuracy).")
     setup = state.setup()
 
 
@@ -37,10 +38,10 @@ def check_forget(candidate) -> None:
 
 if gone:
     start = (f"the unlearned model of the earlier request{'s' if len(setup.chain) > 1 else ''}" if setup.chain else
-             f"{loaders.model_path(setup).stem}")
+             f"{md(loaders.model_path(setup).stem)}")
     st.info(f"This request starts from {start}, which already forgot "
-            f"**{', '.join(data.class_names[c] for c in sorted(gone))}**: those classes stay forgotten and cannot be "
-            "chosen again (sequential unlearning).", icon=":material/playlist_add_check:")
+            f"**{md(', '.join(data.class_names[c] for c in sorted(gone)))}**: those classes stay forgotten and cannot "
+            "be chosen again (sequential unlearning).", icon=":material/playlist_add_check:")
 st.multiselect("Forget classes", [c for i, c in enumerate(data.class_names) if i not in gone], disabled=busy,
                placeholder="Choose the classes to forget",
                help="The classes to unlearn (the forget set). At least one class must remain to be retained; "
@@ -52,7 +53,7 @@ if not forget:
 shown = range(min(data.num_classes, 20))
 st.image([images.framed(images.upscale(images.to_rgb(data.test_x[images.class_indices(data, c, 1)[0]]), 72),
                         FORGET if c in forget else "#8C8C99" if c in gone else RETAIN) for c in shown],
-         caption=[("✕ " if c in forget else "✓ forgotten: " if c in gone else "") + data.class_names[c]
+         caption=[("✕ " if c in forget else "✓ forgotten: " if c in gone else "") + md(data.class_names[c])
                   for c in shown], width=80)
 
 st.subheader("Noise settings")
@@ -97,8 +98,8 @@ for c in forget:
     probs = preview.probs[idx]
     conf, pred = probs.max(1)
     norms = n.images[idx.to(n.images.device)].flatten(1).norm(dim=1).tolist()
-    st.markdown(f"<span style='color:{FORGET}'>■</span> **{escape(data.class_names[c])}**", unsafe_allow_html=True)
-    st.image(pics, width=128, caption=[f"{data.class_names[p]} {q:.0%} · ‖N‖ {v:.1f}"
+    st.markdown(f"<span style='color:{FORGET}'>■</span> **{md(data.class_names[c])}**", unsafe_allow_html=True)
+    st.image(pics, width=128, caption=[f"{md(data.class_names[p])} {q:.0%} · ‖N‖ {v:.1f}"
                                        for p, q, v in zip(pred.tolist(), conf.tolist(), norms)])
-    st.caption(captions.noise_caption(data.class_names, c, preview.probs[labels == c]))
+    st.caption(md(captions.noise_caption(data.class_names, c, preview.probs[labels == c])))
 ui.link(nav.UNLEARN, "Next: impair and repair")

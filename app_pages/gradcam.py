@@ -1,8 +1,7 @@
-from html import escape
-
 import streamlit as st
 
 from unsir_core.device import DEVICE_LOCK
+from unsir_core.escaping import md
 from unsir_core.explain import METHODS, heatmaps, overlay
 from unsir_core.metrics.evaluate import predict_logits
 
@@ -52,7 +51,7 @@ if "retrain" not in models:
     st.caption("No retrained model in this run: no stored reference matches its forget set and settings; tick "
                "*Also train the retrained model* on Impair and repair to see the gold standard's maps too.")
 head = st.columns(1 + len(stages))
-head[0].markdown(f"**Image** <span style='color:{color}'>({escape(names[cls])})</span>", unsafe_allow_html=True)
+head[0].markdown(f"**Image** <span style='color:{color}'>({md(names[cls])})</span>", unsafe_allow_html=True)
 for col, stage in zip(head[1:], stages):
     col.markdown(f"<b style='color:{stage_color(stage)}'>{stage_title(stage)}</b>", unsafe_allow_html=True)
 for row in range(len(idx)):
@@ -61,7 +60,7 @@ for row in range(len(idx)):
     for col, stage in zip(cols[1:], models):
         conf, pred = probs[stage][row].max(0)
         col.image(images.framed(images.upscale(overlay(x[row], maps[stage][row]), 160), stage_color(stage)),
-                  width=168, caption=f"predicts {names[int(pred)]} ({float(conf):.0%}); "
-                                     f"p({names[cls]}) = {float(probs[stage][row, cls]):.0%}")
-st.caption(captions.gradcam_caption(names, cls, cls in forget, probs, maps))
+                  width=168, caption=f"predicts {md(names[int(pred)])} ({float(conf):.0%}); "
+                                     f"p({md(names[cls])}) = {float(probs[stage][row, cls]):.0%}")
+st.caption(md(captions.gradcam_caption(names, cls, cls in forget, probs, maps)))
 audit_views.reference_notice(record)

@@ -1,5 +1,6 @@
 import streamlit as st
 
+from unsir_core.escaping import md
 from unsir_core.presets import PRESETS
 
 from studio import jobs, nav, runs, state, ui
@@ -67,7 +68,7 @@ runs.execute()
 
 last = next((r for r in reversed(runs.history()) if r.live), None)  # runs made here (not sweep cells)
 if last is not None:
-    st.subheader(f"Last run: {last.title}")
+    st.subheader(f"Last run: {md(last.title)}")
     st.markdown("**Forget and retain accuracy during the run**, measured on a fixed test probe (50 images per class) "
                 f"every {last.report['extras']['monitor_every']} steps; step 0 is the original model.")
     figs = run_figures(last)

@@ -4,6 +4,7 @@ from unsir_core import fetch, roots
 from unsir_core.config import TrainConfig
 from unsir_core.data import DATASETS
 from unsir_core.errors import UnsirError
+from unsir_core.escaping import md
 from unsir_core.models import MODELS, get_spec
 from unsir_core.store import default_checkpoint
 
@@ -74,7 +75,7 @@ with upload_tab:
             state.notify("success", f"Imported {upload.name} into the model store as {name}; it is now selected.")
             st.rerun()
     if upload is not None and done is not None and done[0] == upload.file_id and done[1]:
-        st.error(done[1])
+        st.error(md(done[1]))
 
 with source_tab:
     source = st.text_input("Local path or URL", key="source", disabled=busy,
@@ -88,14 +89,14 @@ with source_tab:
             with st.spinner("Reading the checkpoint…"):
                 name = imports.from_source(source, setup)
         except UnsirError as err:
-            st.error(str(err))
+            st.error(md(err))
         else:
             state.set_setup(setup.with_value("model", name))
             state.notify("success", f"Loaded {source} into the model store as {name}; it is now selected.")
             st.rerun()
 
 with train_tab:
-    st.markdown(f"Train **{get_spec(setup.arch).title}** from scratch on all classes of **{setup.dataset}**; "
+    st.markdown(f"Train **{get_spec(setup.arch).title}** from scratch on all classes of **{md(setup.dataset)}**; "
                 "the checkpoint is saved in the model store and selected.")
     cols = st.columns(4)
     default = TrainConfig()
@@ -117,23 +118,23 @@ with train_tab:
 st.divider()
 data, model = ui.require_model()
 info = model.info
-st.subheader(f"Selected model: {loaders.model_path(setup).stem}")
+st.subheader(f"Selected model: {md(loaders.model_path(setup).stem)}")
 cols = st.columns(4)
 cols[0].metric("Test accuracy", f"{info.test_acc:.1f}%" if info.test_acc is not None else "n/a", border=True,
                help="Accuracy on the whole test split when the checkpoint was made (retain classes only for models "
                "that forgot some).")
 cols[1].metric("Parameters", f"{sum(p.numel() for p in model.net.parameters()):,}", border=True,
                help="Trainable and frozen parameters of the network.")
-cols[2].metric("Origin", info.origin, border=True,
+cols[2].metric("Origin", md(info.origin), border=True,
                help="trained: an original model; retrained: trained without some classes; unlearned: made by UNSIR; "
                "imported: brought in from elsewhere.")
 cols[3].metric("Classes", f"{info.num_classes}", border=True, help="Outputs of the classifier.")
 if info.forgotten:
-    st.info(f"This model has already forgotten {', '.join(info.class_names[c] for c in info.forgotten)}; "
+    st.info(f"This model has already forgotten {md(', '.join(info.class_names[c] for c in info.forgotten))}; "
             "a new request forgets more (sequential unlearning).")
 if setup.chain:
     st.info(f"The current request starts from the unlearned model of earlier requests (forgot "
-            f"{', '.join(setup.forgotten_before)}), made from this checkpoint: the pages call this checkpoint the "
+            f"{md(', '.join(setup.forgotten_before))}), made from this checkpoint: the pages call this checkpoint the "
             "Original.")
 
 forget = [data.class_names.index(c) for c in setup.forget if c in data.class_names]
@@ -143,6 +144,6 @@ st.markdown(f"**Sample test images of each class.** Frames: <span style='color:{
             f"<span style='color:{RETAIN}'>retain class</span>.", unsafe_allow_html=True)
 shown = range(min(data.num_classes, 20))
 st.image([images.framed(images.class_mosaic(data, c), FORGET if c in forget else RETAIN) for c in shown],
-         caption=[data.class_names[c] for c in shown], width=120)
+         caption=[md(data.class_names[c]) for c in shown], width=120)
 if data.num_classes > 20:
     st.caption(f"The first 20 of {data.num_classes} classes.")

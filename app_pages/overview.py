@@ -1,5 +1,7 @@
 import streamlit as st
 
+from unsir_core.escaping import md
+
 from studio import charts, diagram, handout, jobs, nav, runs, ui
 
 ui.header(nav.OVERVIEW, """
@@ -35,7 +37,7 @@ runs.execute()
 
 last = runs.latest()
 if last is not None:
-    st.subheader(f"Latest result: {last.title}")
+    st.subheader(f"Latest result: {md(last.title)}")
     handout.summary(last)
     m = last.metrics
     cols = st.columns(4)

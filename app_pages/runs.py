@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from unsir_core.paths import model_store
+from unsir_core.escaping import md
 from unsir_core.store import save_model, slug
 
 from studio import chain, export, handout, imports, jobs, nav, runs, state, ui
@@ -53,7 +54,7 @@ else:
     changes = handout.setup_changes(a, b)
     if changes:
         st.markdown("**What changed in the setup**")
-        st.markdown("\n".join(f"- {c}" for c in changes))
+        st.markdown("\n".join(f"- {md(c)}" for c in changes))
     else:
         st.markdown("**Same setup**: any difference below is run-to-run variation (on a GPU) or none at all.")
     st.markdown("**What it did**")
@@ -81,7 +82,7 @@ held = record.unsir is not None
 def save_to_store(record: runs.RunRecord, stem: str) -> None:
     path = save_model(export.unlearned_model(record), imports.unique_path(model_store() / f"{stem}.safetensors"))
     state.notify("success", f"Saved {path.name} in the model store, with the chain of requests that made it: it can "
-                 "be downloaded or chained from the command line (`unlearn --checkpoint`).")
+                 "be downloaded or chained from the command line (unlearn --checkpoint).")
 
 
 chain.forget_more(record, "runs-forget-more")

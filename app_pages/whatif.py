@@ -1,5 +1,6 @@
 import streamlit as st
 
+from unsir_core.escaping import md
 from studio import jobs, nav, state, ui, whatif
 from unsir_core.studies import STUDIES
 
@@ -21,7 +22,7 @@ spec, study = whatif.form(setup, data, model, busy)
 if study in STUDIES:
     st.caption(f"**The paper:** {STUDIES[study].finding} ({STUDIES[study].source}.)")
 if spec is not None:
-    st.caption(f"Forget set: **{', '.join(setup.forget)}** (change it on *Forget classes and noise*); every other "
+    st.caption(f"Forget set: **{md(', '.join(setup.forget))}** (change it on *Forget classes and noise*); every other "
                "setting is the current setup's (*Impair and repair*).")
 st.button("Run the sweep", type="primary", icon=":material/play_arrow:", key="run-sweep", disabled=busy or spec is None,
           on_click=whatif.request, args=(spec, setup, study),
@@ -33,7 +34,7 @@ run = whatif.latest()
 if run is not None:
     layout = whatif.Layout.of(run.result.spec)
     result = run.result
-    st.subheader(f"{len(result.records)} runs on {result.dataset}, {result.arch}")
+    st.subheader(f"{len(result.records)} runs on {md(result.dataset)}, {result.arch}")
     metric = "retain_acc_repair"
     if layout.y is not None:
         metric = st.radio("Heat map of", list(whatif.METRIC_TITLES), format_func=whatif.METRIC_TITLES.get,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from unsir_core.escaping import md
 from unsir_core.metrics.privacy import CHANCE, MIA_SAMPLES, MIA_VARIANTS
 from unsir_core.metrics.relearned import RELEARN_SHARE, crossing
 from unsir_core.metrics.retrain_privacy import DEFINITION as PRIVACY_DEFINITION
@@ -32,7 +33,7 @@ def reference_notice(record: RunRecord) -> None:
     source = ("shipped with the project" if ref["shipped"] else "from the reference store" if ref["reused"]
               else "trained for this run and kept in the reference store")
     st.caption(f"Retrained gold standard: {source}"
-               + (f" ({ref['path'].rsplit('/', 1)[-1]})" if ref.get("path") else "")
+               + (f" ({md(ref['path'].rsplit('/', 1)[-1])})" if ref.get("path") else "")
                + f"; its A_Dr is {ref['strength']:.0%} of the original's.")
     if ref.get("warning"):
         st.warning(ref["warning"], icon=":material/warning:")

@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from unsir_core.lineage import chain, timeline
+from unsir_core.escaping import md
 from unsir_core.summary import join
 
 from . import jobs, nav, state
@@ -44,13 +45,13 @@ def baseline_caption(record: RunRecord) -> None:
     if "start" not in record.metrics:
         return
     names, start = record.class_names, record.metrics["start"]
-    per_class = ", ".join(f"{c} {start['per_class_acc'][names.index(c)]:.1f}%"
+    per_class = ", ".join(f"{md(c)} {start['per_class_acc'][names.index(c)]:.1f}%"
                           for c in record.report["forgotten_total"])
-    start_is = f"run {record.parent}'s unlearned model" if record.parent is not None else record.model_name
+    start_is = f"run {record.parent}'s unlearned model" if record.parent is not None else md(record.model_name)
     unlearned_checkpoint = any(c not in record.setup.forgotten_before for c in record.already_forgotten)
     original = ("found among the stored and shipped models by the digest of its weights" if unlearned_checkpoint
-                else record.model_name)
-    st.caption(f"**Starting model** (already forgot {join(record.already_forgotten)}): {start_is}; its test "
+                else md(record.model_name))
+    st.caption(f"**Starting model** (already forgot {md(join(record.already_forgotten))}): {start_is}; its test "
                f"accuracy on the forget classes is {per_class}. **Original**: the true original ({original}) before "
                "any request; every change above is measured against it.")
 

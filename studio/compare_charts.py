@@ -10,6 +10,7 @@ import math
 import plotly.graph_objects as go
 
 from unsir_core.compare import Comparison, MethodRow
+from unsir_core.escaping import html
 
 from . import charts
 from .palette import FORGET, RETAIN, SERIES, stage_color
@@ -140,7 +141,7 @@ def all_figures(result: Comparison) -> dict[str, go.Figure]:
 
 def figures_html(result: Comparison, figs: dict[str, go.Figure]) -> bytes:
     parts = [f"<html><head><meta charset='utf-8'><title>UNSIR Studio: compare methods</title></head>"
-             f"<body style='font-family:sans-serif'><h1>Compare methods</h1><pre>{result.to_markdown()}</pre>"]
+             f"<body style='font-family:sans-serif'><h1>Compare methods</h1><pre>{html(result.to_markdown())}</pre>"]
     for i, (name, fig) in enumerate(figs.items()):
         parts.append(f"<h2>{name.replace('_', ' ')}</h2>" + fig.to_html(full_html=False, include_plotlyjs=i == 0))
     return ("".join(parts) + "</body></html>").encode()

@@ -19,6 +19,7 @@ from unsir_core.classifier import Classifier
 from unsir_core.compare import COLUMNS, Comparison, MetricSettings
 from unsir_core.compare_plan import plan
 from unsir_core.data import ImageData
+from unsir_core.escaping import md
 from unsir_core.methods import METHODS, Request, SettingField, UnsirSettings
 from unsir_core.metrics.privacy import CHANCE, MIA_VARIANTS
 from unsir_core.metrics.retrain_privacy import DEFINITION as PRIVACY_DEFINITION
@@ -264,18 +265,18 @@ def downloads(result: Comparison, figs: dict) -> None:
 def results(result: Comparison) -> None:
     st.divider()
     forgot = ", ".join(result.class_names[c] for c in result.forget)
-    st.subheader(f"Results: forgetting {forgot}")
-    st.caption(f"{result.dataset}, {result.arch} on {result.device}; total {jobs.format_seconds(result.total_s)} "
-               f"including the measurements. Distances to retrain are measured against: {result.reference}."
+    st.subheader(f"Results: forgetting {md(forgot)}")
+    st.caption(f"{md(result.dataset)}, {result.arch} on {result.device}; total {jobs.format_seconds(result.total_s)} "
+               f"including the measurements. Distances to retrain are measured against: {md(result.reference)}."
                + (" Cancelled: the rows after the cancel did not run." if result.cancelled else ""))
     if result.reference_warning:
         st.warning(result.reference_warning, icon=":material/warning:")
     for note in result.notes:
         if note != result.reference_warning:
-            st.caption("• " + note)
+            st.caption("• " + md(note))
     for r in result.rows:
         if not r.ok:
-            st.error(f"**{r.title}**: {r.status}")
+            st.error(f"**{r.title}**: {md(r.status)}")
     table(result)
     privacy_notes(result)
     figs = all_figures(result)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import pandas as pd
 
 from unsir_core import strict_json
+from unsir_core.escaping import csv_text
 from unsir_core.lineage import finalize
 from unsir_core.summary import summarize
 
@@ -56,7 +57,7 @@ def summary_row(record: RunRecord) -> dict[str, Any]:
 
 
 def runs_csv(records: Sequence[RunRecord]) -> bytes:
-    return pd.DataFrame([summary_row(r) for r in records]).to_csv(index=False).encode()
+    return csv_text(pd.DataFrame([summary_row(r) for r in records])).encode()
 
 
 def unlearned_model(record: RunRecord) -> Classifier:

@@ -8,6 +8,7 @@ from typing import Any
 import streamlit as st
 
 from unsir_core.report import render, render_comparison
+from unsir_core.escaping import md
 from unsir_core.share import RESULT_KEYS, decode_result, encode_result, headline
 from unsir_core.summary import summarize
 
@@ -20,7 +21,8 @@ SHARED = "shared_result"  # session key: (setup, numbers) of the result a link c
 
 def summary(record: RunRecord) -> None:
     """The run in a few sentences (a warning box when the collapse guard flagged it)."""
-    (st.warning if record.report.get("degraded") else st.info)(summarize(record.report), icon=":material/summarize:")
+    (st.warning if record.report.get("degraded") else st.info)(md(summarize(record.report)),
+                                                               icon=":material/summarize:")
 
 
 def base_url() -> str:
@@ -88,9 +90,9 @@ def shared_box(key: str) -> None:
         return
     setup, numbers = shared
     record = next((r for r in reversed(runs.history()) if runs.same_request(r.setup, setup)), None)
-    after = f" after forgetting {', '.join(setup.forgotten_before)}" if setup.chain else ""
+    after = f" after forgetting {md(', '.join(setup.forgotten_before))}" if setup.chain else ""
     with st.container(border=True):
-        st.markdown(f"**This link shares a result**: forget {', '.join(setup.forget)}{after}, seed "
+        st.markdown(f"**This link shares a result**: forget {md(', '.join(setup.forget))}{after}, seed "
                     f"{setup.config.seed}: A_Df {numbers['odf']:.1f}% → {numbers['df']:.1f}%, A_Dr "
                     f"{numbers['odr']:.1f}% → {numbers['dr']:.1f}% in {numbers['t']:.1f} s of unlearning.")
         if record is None:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 import streamlit as st
 
 from unsir_core.errors import UnsirError
+from unsir_core.escaping import md
 
 from . import charts
 from .state import notify
@@ -89,7 +90,7 @@ class ProgressView:
     def __init__(self, title: str, chart: str | None):
         box = st.container(border=True)
         head, stop = box.columns([6, 1], vertical_alignment="center")
-        head.markdown(f"**{title}**")
+        head.markdown(f"**{md(title)}**")
         stop.button("Cancel", key="job-cancel", icon=":material/stop_circle:", width="stretch",
                     help="Stop the job. Nothing is changed: results are kept only when a job completes.")
         self.bar = box.progress(0.0, text="Starting…")

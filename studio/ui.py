@@ -1,7 +1,6 @@
 """Pieces every page uses: the page header with its notices, the sidebar, guards, cards and pickers."""
 from __future__ import annotations
 
-from html import escape
 from typing import TYPE_CHECKING
 
 import plotly.graph_objects as go
@@ -9,6 +8,7 @@ import streamlit as st
 
 from unsir_core.data import DATASETS
 from unsir_core.errors import UnsirError
+from unsir_core.escaping import md
 from unsir_core.models import get_spec
 
 from . import handout, jobs, loaders, nav, runs, serving, state
@@ -33,7 +33,7 @@ def header(page: nav.PageDef, intro: str) -> None:
     st.title(page.title)
     st.markdown(intro)
     for kind, text in state.pop_notices():
-        NOTICE_STYLES[kind](text)
+        NOTICE_STYLES[kind](md(text))
 
 
 def link(page: nav.PageDef, label: str | None = None) -> None:
@@ -48,7 +48,7 @@ def require_model() -> tuple[ImageData, Classifier]:
         state.apply_recipe(runs.recipe(setup, data, model).config)
         return data, model
     except UnsirError as err:
-        st.error(str(err))
+        st.error(md(err))
         link(nav.MODEL, "Choose, upload or train a model")
         st.stop()
 
@@ -59,7 +59,7 @@ def require_forget(data: ImageData) -> list[int]:
     try:
         return data.forget_classes(setup.forget)
     except UnsirError as err:
-        st.warning(str(err))
+        st.warning(md(err))
         link(nav.NOISE, "Choose the forget classes")
         st.stop()
 
@@ -112,7 +112,7 @@ def metric_cards(record: RunRecord) -> None:
         cols = st.columns(len(metrics))
         for col, (stage, ev) in zip(cols, metrics.items()):
             delta = None if stage == "original" else f"{ev[key] - base:+.1f} pp"
-            title = stage_title(stage) + (f", already forgot {', '.join(record.already_forgotten)}"
+            title = stage_title(stage) + (f", already forgot {md(', '.join(record.already_forgotten))}"
                                           if stage == "start" else "")
             col.metric(f"{name} · {title}", f"{ev[key]:.1f}%", delta, delta_color=better, border=True,
                        help=f"{'Forget' if key == 'forget_acc' else 'Retain'}-class test accuracy of the "
@@ -130,17 +130,17 @@ def sidebar() -> None:
     try:
         info = loaders.model_info(setup)
         acc = f" · {info.test_acc:.1f}% test acc." if info.test_acc is not None else ""
-        model = f"{escape(loaders.model_path(setup).stem)}<br><small>{get_spec(info.arch).title}{acc}</small>"
+        model = f"{md(loaders.model_path(setup).stem)}<br><small>{get_spec(info.arch).title}{acc}</small>"
     except UnsirError:
         model = f"<span style='color:{FORGET}'>none for {get_spec(setup.arch).title}</span>"
-    forget = ", ".join(f"<b style='color:{FORGET}'>{escape(c)}</b>" for c in setup.forget) or "<i>none chosen</i>"
+    forget = ", ".join(f"<b style='color:{FORGET}'>{md(c)}</b>" for c in setup.forget) or "<i>none chosen</i>"
     if setup.chain:
-        forget += f"<br><small>after {escape(', '.join(setup.forgotten_before))} (already forgotten)</small>"
-    dataset = DATASETS[setup.dataset].title if setup.dataset in DATASETS else escape(setup.dataset)
+        forget += f"<br><small>after {md(', '.join(setup.forgotten_before))} (already forgotten)</small>"
+    dataset = DATASETS[setup.dataset].title if setup.dataset in DATASETS else md(setup.dataset)
     job = jobs.active()
     last = runs.latest()
     if job is not None:
-        status = f"<b>Running:</b> {escape(job.title)}"
+        status = f"<b>Running:</b> {md(job.title)}"
     elif last is not None:
         m = last.metrics["repair"]
         status = (f"{len(runs.history())} run(s) done. Last: run {last.id}, A_Df {m['forget_acc']:.1f}%, "

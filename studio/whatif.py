@@ -21,6 +21,7 @@ from unsir_core import strict_json
 from unsir_core.classifier import Classifier
 from unsir_core.data import ImageData
 from unsir_core.errors import UnsirError
+from unsir_core.escaping import csv_text, md
 from unsir_core.studies import STUDIES
 from unsir_core.sweep import (Axis, Cell, SweepMetrics, SweepResult, SweepSpec, expand, nested_forget_sets,
                               parquet_available, parse_ints, run_sweep, summary, sweepable)
@@ -124,7 +125,7 @@ def form(setup: Setup, data: ImageData, model: Classifier, busy: bool) -> tuple[
     try:
         spec = build_spec(setup, data, model, [(x, x_text), (y, y_text)], seeds_text, SweepMetrics(relearn, privacy))
     except UnsirError as err:  # a wrong value: say which, keep the page
-        st.error(str(err))
+        st.error(md(err))
         return None, study
     return spec, study
 
@@ -240,7 +241,7 @@ class SweepView(jobs.ProgressView):
         left = ""
         if ran and done < total:
             left = f" · about {jobs.format_seconds((self.drawn_at - self.start) / ran * (total - done))} left"
-        running = f" · run {done + 1}: {self.cells[done].label}" if done < total else ""
+        running = f" · run {done + 1}: {md(self.cells[done].label)}" if done < total else ""
         now = f", {self.phase}" if self.phase else ""
         self.bar.progress(done / total, text=f"{done} of {total} runs done ({self.cached} from the cache){running}"
                           f"{now}{left}")
@@ -323,7 +324,7 @@ def downloads(run: SweepRun) -> dict[str, tuple[bytes, str, str]]:
     """Label -> (bytes, file name, MIME type): the table as CSV, JSON and Parquet, and every run's full report."""
     frame = run.result.frame()
     stem = f"whatif-{run.result.dataset}-{run.result.arch}"
-    out = {"Table (CSV)": (frame.to_csv(index=False).encode(), f"{stem}.csv", "text/csv"),
+    out = {"Table (CSV)": (csv_text(frame).encode(), f"{stem}.csv", "text/csv"),
            "Table (JSON)": (frame.to_json(orient="records", indent=2).encode(), f"{stem}.json", "application/json")}
     if parquet_available():
         buf = io.BytesIO()

@@ -21,8 +21,6 @@ status "failed: <why>" and the others still run. Cancelling keeps every finished
 """
 from __future__ import annotations
 
-import csv
-import io
 import math
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -36,6 +34,7 @@ from .config import TrainConfig
 from .data import ImageData
 from .device import describe, pick_device
 from .errors import Cancelled, ConfigError, UnsirError
+from .escaping import csv_text, md
 from .methods import METHODS, Request, RetrainSettings, get_method
 from .metrics.evaluate import Evaluation, evaluate, predict_logits
 from .metrics.privacy import (MIA_SAMPLES, MIA_VARIANTS, activation_distance, js_divergence, membership_inference,
@@ -205,13 +204,10 @@ class Comparison:
         return frame
 
     def to_csv(self) -> str:
-        buf = io.StringIO()
-        keys = ["method", *[c.key for c in COLUMNS], "relearn_capped"]
-        writer = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
-        writer.writeheader()
-        for r, values in zip(self.rows, self.table()):
-            writer.writerow({k: "" if v is None else v for k, v in (values | {"relearn_capped": r.relearn_capped}).items()})
-        return buf.getvalue()
+        import pandas as pd
+
+        rows = [values | {"relearn_capped": r.relearn_capped} for r, values in zip(self.rows, self.table())]
+        return csv_text(pd.DataFrame(rows, columns=["method", *[c.key for c in COLUMNS], "relearn_capped"]))
 
     def to_markdown(self, digits: int = 2) -> str:
         """The table as GitHub Markdown, with a line per note and the metric definitions under it."""
@@ -233,7 +229,8 @@ class Comparison:
                  "|" + "|".join("---" if i < 2 else "---:" for i, _ in enumerate(COLUMNS)) + "|"]
         lines += ["| " + " | ".join(fmt(r, c.key) for c in COLUMNS) + " |" for r in self.rows]
         forgot = ", ".join(self.class_names[c] for c in self.forget)
-        lines += ["", f"{self.dataset}, {self.arch}, forgetting {forgot}; {self.device}; total {self.total_s:.1f} s. "
+        lines += ["", f"{md(self.dataset)}, {self.arch}, forgetting {md(forgot)}; {self.device}; "
+                  f"total {self.total_s:.1f} s. "
                   f"Reference: {self.reference}."]
         lines += [f"- {n}" for n in self.notes]
         return "\n".join(lines) + "\n"

@@ -17,6 +17,7 @@ from PIL import Image
 from .classifier import Classifier
 from .data import ImageData
 from .metrics.evaluate import predict_logits
+from .report import PNG_URI
 
 PER_GROUP = 6  # images of forget classes, and of retain classes
 
@@ -26,7 +27,7 @@ def png_data_uri(x: torch.Tensor) -> str:
     arr = x.detach().cpu().expand(3, -1, -1).permute(1, 2, 0).contiguous().numpy().astype(np.uint8)
     buf = io.BytesIO()
     Image.fromarray(arr).save(buf, format="PNG", optimize=True)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    return PNG_URI + base64.b64encode(buf.getvalue()).decode()
 
 
 def pick(data: ImageData, classes: Sequence[int], count: int) -> list[int]:

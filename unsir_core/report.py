@@ -9,11 +9,11 @@ the link that reproduces the run. Torch-free.
 """
 from __future__ import annotations
 
-from html import escape
 from typing import Any, Mapping
 
 from . import svgchart
 from .data import DATASETS
+from .escaping import Markup, html
 from .lineage import chain, timeline
 from .models import MODELS
 from .share import link
@@ -21,6 +21,7 @@ from .summary import class_names, degraded_message, summarize
 from .vocabulary import FORGET, RETAIN, stage_color, stage_title
 
 COMPARED = ("original", "start", "repair", "retrain")  # the models the report puts side by side
+PNG_URI = "data:image/png;base64,"  # the only image source a report embeds (gallery.png_data_uri)
 LINE_COLORS = ("#E4572E", "#C0392B", "#D35400", "#A93226", "#F39C12", "#922B21")  # one per forgotten class
 
 CSS = """
@@ -41,10 +42,11 @@ svg.chart{width:100%;height:auto;break-inside:avoid;margin:.4rem 0 1rem}code{wor
 """
 
 
-def _table(rows: list[list[str]], head: list[str] | None = None) -> str:
-    th = "".join(f"<th>{escape(h)}</th>" for h in head) if head else ""
-    body = "".join("<tr>" + "".join(f"<td{' class=num' if c[:1].isdigit() else ''}>{c}</td>" for c in r) + "</tr>"
-                   for r in rows)
+def _table(rows: list[list[Any]], head: list[str] | None = None) -> str:
+    """An HTML table; every cell and header is escaped here (pass raw text, or `Markup` for markup made on purpose)."""
+    th = "".join(f"<th>{html(h)}</th>" for h in head) if head else ""
+    body = "".join("<tr>" + "".join(f"<td{' class=num' if str(c)[:1].isdigit() else ''}>{html(c)}</td>" for c in r)
+                   + "</tr>" for r in rows)
     return f"<table>{f'<tr>{th}</tr>' if th else ''}{body}</table>"
 
 
@@ -58,8 +60,8 @@ def _flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 def recipe_html(report: Mapping[str, Any]) -> str:
     """How the settings were chosen: the recipe's name and its choices, when the run JSON has them."""
     recipe = report.get("recipe") or {}
-    choices = "".join(f"<li>{escape(c)}</li>" for c in recipe.get("choices", []))
-    return (f"<p>Recipe: <b>{escape(recipe.get('name', report.get('preset', '')))}</b></p>"
+    choices = "".join(f"<li>{html(c)}</li>" for c in recipe.get("choices", []))
+    return (f"<p>Recipe: <b>{html(recipe.get('name', report.get('preset', '')))}</b></p>"
             + (f"<ul>{choices}</ul>" if choices else "")) if recipe or report.get("preset") else ""
 
 
@@ -84,9 +86,11 @@ def gallery_html(report: Mapping[str, Any]) -> str:
             pred, conf = g["predictions"][s][i]
             mark = " ✓" if pred == img["label"] else ""
             lines.append(f"<div><b style='color:{stage_color(s)}'>{stage_title(s)}</b>: "
-                         f"{escape(pred)}{mark} {conf:.0f}%</div>")
-        cards.append(f"<div class='card {img['group']}'><img src='{img['png']}' alt='{escape(img['label'])}'>"
-                     f"<div><b>{escape(img['label'])}</b> ({img['group']} class)</div>{''.join(lines)}</div>")
+                         f"{html(pred)}{mark} {conf:.0f}%</div>")
+        picture = (f"<img src='{html(img['png'])}' alt='{html(img['label'])}'>"
+                   if str(img["png"]).startswith(PNG_URI) else "")  # never an address the page would fetch
+        cards.append(f"<div class='card {html(img['group'])}'>{picture}"
+                     f"<div><b>{html(img['label'])}</b> ({html(img['group'])} class)</div>{''.join(lines)}</div>")
     return f"<div class='gallery'>{''.join(cards)}</div>"
 
 
@@ -134,10 +138,10 @@ def titles(report: Mapping[str, Any]) -> tuple[str, str]:
 def _head(title: str, report: Mapping[str, Any]) -> str:
     """The page's start: document head with the style sheet, title and what it is about."""
     dataset, arch = titles(report)
-    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}</title>"
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html(title)}</title>"
             f"<meta name='viewport' content='width=device-width,initial-scale=1'><style>{CSS}</style></head><body>"
-            f"<h1>{escape(title)}</h1><p class='muted'>UNSIR (Tarun et al., <i>Fast Yet Effective Machine "
-            f"Unlearning</i>) on {escape(dataset)} with {escape(arch)}; made by UNSIR Studio.</p>")
+            f"<h1>{html(title)}</h1><p class='muted'>UNSIR (Tarun et al., <i>Fast Yet Effective Machine "
+            f"Unlearning</i>) on {html(dataset)} with {html(arch)}; made by UNSIR Studio.</p>")
 
 
 def render(report: Mapping[str, Any], base_url: str = "http://localhost:8501/", degraded: str | None = None,
@@ -149,30 +153,30 @@ def render(report: Mapping[str, Any], base_url: str = "http://localhost:8501/", 
     title = title or f"Unlearning report: forget {forget}"
     url = link(report, base_url)
     requests = chain(report)
-    chain_rows = [[str(i), escape(", ".join(r["forget"])), str(r["seed"]),
+    chain_rows = [[str(i), ", ".join(r["forget"]), str(r["seed"]),
                    f"{r['metrics']['repair']['forget_acc']:.1f}%", f"{r['metrics']['repair']['retain_acc']:.1f}%",
-                   f"{r['unlearn_s']:.2f} s", escape(r["parent"] or "")]
+                   f"{r['unlearn_s']:.2f} s", r["parent"] or ""]
                   for i, r in enumerate(requests, start=1)]
     dataset, arch = titles(report)
-    setup = [["Data set", escape(dataset)], ["Model", escape(arch)],
-             ["Forget set (this request)", f"<b style='color:{FORGET}'>{escape(forget)}</b>"],
-             ["Already forgotten before", escape(", ".join(earlier)) or "nothing"],
-             ["Preset", escape(str(report.get("preset", "")))], ["Seed", str(report["config"]["seed"])],
-             ["Classes", escape(", ".join(names))], ["Device", escape(report.get("device", ""))]]
+    setup = [["Data set", dataset], ["Model", arch],
+             ["Forget set (this request)", Markup(f"<b style='color:{FORGET}'>{html(forget)}</b>")],
+             ["Already forgotten before", ", ".join(earlier) or "nothing"],
+             ["Preset", report.get("preset", "")], ["Seed", report["config"]["seed"]],
+             ["Classes", ", ".join(names)], ["Device", report.get("device", "")]]
     env = report.get("extras", {}).get("environment", {})
-    settings = [[escape(k), escape(str(v))] for k, v in _flat(report["config"]).items()]
+    settings = [[k, v] for k, v in _flat(report["config"]).items()]
     degraded = degraded or degraded_message(report)
     summary = summarize(report, degraded)
     parts = [
         _head(title, report),
-        f"<h2>Summary</h2><p class='summary{' warn' if degraded else ''}'>{escape(summary)}</p>",
+        f"<h2>Summary</h2><p class='summary{' warn' if degraded else ''}'>{html(summary)}</p>",
         f"<h2>Setup</h2>{_table(setup)}",
         f"<h2>Key numbers</h2><p class='muted'>Test accuracy. Original: the model before any unlearning. "
         f"{'Starting model: the model this request started from. ' if 'start' in report['metrics'] else ''}"
         f"Unlearned: after impair and repair. Retrained: trained from scratch without the forgotten classes, the "
         f"gold standard{'' if 'retrain' in report['metrics'] else ' (not trained in this run)'}.</p>"
         f"{key_numbers(report)}"
-        + (f"<p class='muted'>Repair check: {escape(report['repair_check']['message'])}</p>"
+        + (f"<p class='muted'>Repair check: {html(report['repair_check']['message'])}</p>"
            if report.get("repair_check") else ""),
         "<h2>Before and after</h2><p class='muted'>Test images of the forget classes (red frame) and of retain "
         "classes (blue frame), with each model's prediction and confidence. After unlearning a forget-class image "
@@ -184,9 +188,9 @@ def render(report: Mapping[str, Any], base_url: str = "http://localhost:8501/", 
             chain_rows, ["#", "forget", "seed", "A_Df after", "A_Dr after", "unlearning", "started from"]))
     parts += [
         "<h2>Settings</h2>" + recipe_html(report) + _table(settings, ["setting", "value"]),
-        f"<h2>Environment</h2>{_table([[escape(k), escape(str(v))] for k, v in env.items()])}",
+        f"<h2>Environment</h2>{_table([[k, v] for k, v in env.items()])}",
         f"<h2>Reproduce</h2><p>Open this link in UNSIR Studio to re-run the same request with the same seed and "
-        f"compare with the numbers above:</p><p><a href='{escape(url)}'><code>{escape(url)}</code></a></p>",
+        f"compare with the numbers above:</p><p><a href='{html(url)}'><code>{html(url)}</code></a></p>",
         "</body></html>",
     ]
     return "".join(parts)
@@ -210,16 +214,16 @@ def render_comparison(a: Mapping[str, Any], b: Mapping[str, Any], names: tuple[s
                  **{f"{stage_title('repair')} ({run})": (m["repair"]["per_class_acc"], c)
                     for run, m, c in (("A", m_a, colors[0]), ("B", m_b, colors[1]))}}
     flat_a, flat_b = _flat(a["config"]), _flat(b["config"])
-    settings = [[escape(k), escape(str(flat_a.get(k))), escape(str(v))]
+    settings = [[k, flat_a.get(k), v]
                 for k, v in flat_b.items() if flat_a.get(k) != v]
     forgotten = sorted(set(a["forgotten_total"]) | set(b["forgotten_total"]))
     return "".join([
         _head(f"Comparison: {names[0]} vs {names[1]}", b),
-        "<h2>What changed</h2><ul>" + ("".join(f"<li>{escape(c)}</li>" for c in changes) or
+        "<h2>What changed</h2><ul>" + ("".join(f"<li>{html(c)}</li>" for c in changes) or
                                       "<li>Nothing: the same setup (any difference is run-to-run variation)</li>")
         + "</ul>",
-        f"<h2>Summaries</h2><p><b>A</b>: {escape(names[0])}</p><p class='summary'>{escape(summarize(a))}</p>"
-        f"<p><b>B</b>: {escape(names[1])}</p><p class='summary'>{escape(summarize(b))}</p>",
+        f"<h2>Summaries</h2><p><b>A</b>: {html(names[0])}</p><p class='summary'>{html(summarize(a))}</p>"
+        f"<p><b>B</b>: {html(names[1])}</p><p class='summary'>{html(summarize(b))}</p>",
         f"<h2>Key numbers</h2>{_table(rows, head)}",
         "<h2>Charts</h2>" + svgchart.bars("The unlearned model of each run",
                                           ["A_Df (forget classes)", "A_Dr (retain classes)", "All test images"],
@@ -228,7 +232,7 @@ def render_comparison(a: Mapping[str, Any], b: Mapping[str, Any], names: tuple[s
                         highlight=forgotten),
         "<h2>Settings that differ</h2>"
         + (_table(settings, ["setting", "run A", "run B"]) if settings else "<p>None.</p>"),
-        "<h2>Reproduce</h2>" + "".join(f"<p>Run {run}: <a href='{escape(url)}'><code>{escape(url)}</code></a></p>"
+        "<h2>Reproduce</h2>" + "".join(f"<p>Run {run}: <a href='{html(url)}'><code>{html(url)}</code></a></p>"
                                        for run, url in (("A", link(a, base_url)), ("B", link(b, base_url)))),
         "</body></html>",
     ])

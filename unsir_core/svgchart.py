@@ -6,8 +6,9 @@ and print cleanly. Every chart is a few KB of plain SVG that scales with the pag
 from __future__ import annotations
 
 import math
-from html import escape
 from typing import Mapping, Sequence
+
+from .escaping import html
 
 WIDTH, HEIGHT = 760, 300  # viewBox of every chart; it scales to the page width
 LEFT, RIGHT, TOP, BOTTOM = 56, 12, 58, 64  # plot margins: axis labels, title and legend, class names
@@ -32,13 +33,13 @@ def _frame(title: str, legend: Mapping[str, str], y_label: str, y_max: float, bo
     keys, x = [], LEFT
     for name, color in legend.items():
         keys.append(f"<rect x='{x}' y='30' width='12' height='12' fill='{color}'/>"
-                    f"<text x='{x + 16}' y='40' font-size='12'>{escape(name)}</text>")
+                    f"<text x='{x + 16}' y='40' font-size='12'>{html(name)}</text>")
         x += 28 + 7 * len(name)
     return (f"<svg class='chart' viewBox='0 0 {WIDTH} {HEIGHT}' xmlns='http://www.w3.org/2000/svg' role='img' "
-            f"aria-label='{escape(title)}' font-family='sans-serif'>"
-            f"<text x='{LEFT}' y='18' font-size='15' font-weight='bold'>{escape(title)}</text>{''.join(keys)}"
+            f"aria-label='{html(title)}' font-family='sans-serif'>"
+            f"<text x='{LEFT}' y='18' font-size='15' font-weight='bold'>{html(title)}</text>{''.join(keys)}"
             f"{''.join(ticks)}<text transform='translate(14 {TOP + plot_h / 2}) rotate(-90)' text-anchor='middle' "
-            f"font-size='11'>{escape(y_label)}</text>{body}</svg>")
+            f"font-size='11'>{html(y_label)}</text>{body}</svg>")
 
 
 def _x_labels(labels: Sequence[str], centers: Sequence[float]) -> str:
@@ -47,7 +48,7 @@ def _x_labels(labels: Sequence[str], centers: Sequence[float]) -> str:
     tilt = max((len(s) for s in labels), default=0) * 6.5 > room
     return "".join(
         f"<text x='{x:.1f}' y='{y}' font-size='11' text-anchor='{'end' if tilt else 'middle'}'"
-        + (f" transform='rotate(-35 {x:.1f} {y})'" if tilt else "") + f">{escape(s)}</text>"
+        + (f" transform='rotate(-35 {x:.1f} {y})'" if tilt else "") + f">{html(s)}</text>"
         for s, x in zip(labels, centers))
 
 
@@ -69,13 +70,13 @@ def bars(title: str, categories: Sequence[str], series: Mapping[str, tuple[Seque
             h = plot_h * v / y_max
             x, y = x0 + j * bar, TOP + plot_h - h
             body.append(f"<rect x='{x:.1f}' y='{y:.1f}' width='{bar * 0.92:.1f}' height='{h:.1f}' fill='{color}'>"
-                        f"<title>{escape(name)} · {escape(cat)}: {float(vals[i]):.1f}</title></rect>")
+                        f"<title>{html(name)} · {html(cat)}: {float(vals[i]):.1f}</title></rect>")
             if values:
                 body.append(f"<text x='{x + bar * 0.46:.1f}' y='{y - 3:.1f}' font-size='10' text-anchor='middle'>"
                             f"{float(vals[i]):.1f}</text>")
     labels = _x_labels(categories, centers)
     for cat in highlight:  # bold forget-class names
-        labels = labels.replace(f">{escape(cat)}</text>", f" font-weight='bold' fill='#B5391A'>{escape(cat)}</text>")
+        labels = labels.replace(f">{html(cat)}</text>", f" font-weight='bold' fill='#B5391A'>{html(cat)}</text>")
     return _frame(title, {n: c for n, (_, c) in series.items()}, y_label, y_max, "".join(body) + labels)
 
 
@@ -90,7 +91,7 @@ def lines(title: str, x_labels: Sequence[str], series: Mapping[str, tuple[Sequen
         pts = [(x, TOP + plot_h - plot_h * max(0.0, min(float(v), y_max)) / y_max) for x, v in zip(xs, vals)]
         body.append(f"<polyline fill='none' stroke='{color}' stroke-width='2.5' "
                     f"points='{' '.join(f'{x:.1f},{y:.1f}' for x, y in pts)}'/>")
-        body += [f"<circle cx='{x:.1f}' cy='{y:.1f}' r='4' fill='{color}'><title>{escape(name)}: {float(v):.1f}"
+        body += [f"<circle cx='{x:.1f}' cy='{y:.1f}' r='4' fill='{color}'><title>{html(name)}: {float(v):.1f}"
                  f"</title></circle>" for (x, y), v in zip(pts, vals)]
     legend = {n: c for n, (_, c) in series.items()}
     return _frame(title, legend, y_label, y_max, "".join(body) + _x_labels(x_labels, xs))

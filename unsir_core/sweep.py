@@ -29,6 +29,7 @@ from .config import UnsirConfig
 from .data import ImageData
 from .device import pick_device
 from .errors import Cancelled, ConfigError, UnsirError
+from .escaping import csv_text
 from .metrics.evaluate import Evaluation
 from .paths import home
 from .progress import CancelToken, ProgressEvent, ProgressFn
@@ -405,7 +406,7 @@ def write_frame(frame: "pd.DataFrame", path: str | Path) -> Path:
     elif suffix == ".json":
         atomic_write(path, lambda tmp: tmp.write_text(frame.to_json(orient="records", indent=2)))
     else:
-        atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
+        atomic_write(path, lambda tmp: tmp.write_text(csv_text(frame)))
     return path
 
 
