@@ -132,6 +132,19 @@ def test_every_command_ranges_its_input_before_any_work(tmp_path, args, message)
     assert "Traceback" not in res.stderr and not out.exists()
 
 
+def test_a_sweep_too_large_is_refused_before_any_work(tmp_path):
+    values = ",".join(str(v) for v in range(1, 101))
+    res = cli("sweep", "--forget", "star", "--set", f"noise.steps={values}", "--set", f"noise_copies={values}",
+              "--seeds", ",".join(str(s) for s in range(100)), "--out", str(tmp_path / "s.csv"), *FAST)
+    assert res.returncode == 2 and res.stderr.startswith("error: "), res.stderr
+    assert "This sweep has 1,000,000 runs" in res.stderr and "at most 1,000" in res.stderr
+    ten = (lambda lo, step=1: ",".join(str(lo + i * step) for i in range(10)))  # 1,000 runs of hundreds of epochs
+    slow = cli("sweep", "--forget", "star", "--set", f"noise.steps={ten(4000, 100)}", "--set",
+               f"impair.epochs={ten(91)}", "--set", f"repair.epochs={ten(91)}", "--quiet", "--device", "cpu")
+    assert slow.returncode == 2 and "hours here" in slow.stderr and "s per run, estimated" in slow.stderr, slow.stderr
+    assert not (tmp_path / "s.csv").exists()
+
+
 @pytest.fixture(scope="module")
 def run_json(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("run") / "run.json"

@@ -471,14 +471,20 @@ def _sweep_spec(args, data, info) -> tuple[str, Any]:
 def cmd_sweep(args) -> dict[str, Any]:
     import json
 
-    from .sweep import check_parquet, run_sweep, summary
+    from .device import pick_device
+    from .sweep import check_parquet, check_time, expand, run_sweep, summary, sweep_seconds
     from .sweep_backends import make_backend
+    from .train import training_speed
 
     if args.out and Path(args.out).suffix.lower() == ".parquet":  # preflight checked the suffix and the path
         check_parquet()
     backend = make_backend(args.workers, args.ray, args.threads)
     data, model = _load(args)
     preset_name, spec = _sweep_spec(args, data, model.info)
+    cells = expand(spec, data)  # refuses too many runs (check_size) before making the grid
+    _, speed = training_speed(model.info, data, TrainConfig(batch_size=spec.base.impair.batch_size),
+                              pick_device(args.device), batches=4)
+    check_time(len(cells), sweep_seconds(spec, cells, model, data, speed))  # and their time, at the speed here
     bar = BarProgress(not args.quiet)
 
     def show(ev: ProgressEvent) -> None:  # one bar over the cells, with the last cell's A_Df and A_Dr after repair

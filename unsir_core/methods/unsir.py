@@ -15,7 +15,7 @@ from ..data import ImageData
 from ..presets import PRESETS
 from ..recipe import Recipe, choose_recipe
 from ..unlearn import unlearn
-from .base import Context, Request, UnlearningMethod
+from .base import Context, Request, UnlearningMethod, Workload
 
 # UnsirSettings field -> dotted UnsirConfig field it overrides
 CONFIG_FIELDS = {"retain_per_class": "retain_per_class", "noise_copies": "noise_copies",
@@ -79,6 +79,14 @@ class UnsirSettings:
                    **{name: config_value(cfg, dotted) for name, dotted in CONFIG_FIELDS.items()})
 
 
+def unsir_images(cfg: UnsirConfig, w: Workload) -> float:
+    """Training images (forward + backward) one UNSIR run with `cfg` processes: noise, impair and repair."""
+    retain = min(cfg.retain_per_class, w.retain_per_class) * w.retain_classes
+    noise = cfg.noise.batch_size * w.forget_classes
+    return (cfg.noise.steps * noise + cfg.impair.epochs * (retain + cfg.noise_copies * noise)
+            + cfg.repair.epochs * retain)
+
+
 class Unsir(UnlearningMethod):
     name = "unsir"
     title = "UNSIR"
@@ -88,12 +96,7 @@ class Unsir(UnlearningMethod):
     Settings = UnsirSettings
 
     def planned_images(self, s: UnsirSettings, req: Request) -> float:
-        cfg = s.recipe_for(req.data, req.original, req.forget).config
-        w = req.workload()
-        retain = min(cfg.retain_per_class, w.retain_per_class) * w.retain_classes
-        noise = cfg.noise.batch_size * w.forget_classes
-        return (cfg.noise.steps * noise + cfg.impair.epochs * (retain + cfg.noise_copies * noise)
-                + cfg.repair.epochs * retain)
+        return unsir_images(s.recipe_for(req.data, req.original, req.forget).config, req.workload())
 
     def resolved(self, s: UnsirSettings, req: Request) -> dict:
         cfg = s.recipe_for(req.data, req.original, req.forget).config
