@@ -4,7 +4,7 @@ from unsir_core.escaping import md
 from unsir_core.presets import PRESETS
 
 from studio import jobs, nav, runs, state, ui
-from studio.setup import AUTO, preset_notes
+from studio.setup import AUTO, preset_notes, train_range
 from studio.figures import run_figures
 
 AUTO_TITLE = "Auto: derived from the data and the model"
@@ -55,7 +55,8 @@ with st.container(border=True):
                     "for every class of the default model) is used without this box. Takes much longer than UNSIR "
                     "(see the estimate below).", **state.bind("retrain"))
     with epochs_col:
-        st.number_input("Retraining epochs (0 = as the original)", 0, 500, disabled=busy or not setup.retrain,
+        st.number_input("Retraining epochs (0 = as the original)", 0, train_range("epochs")[1],
+                        disabled=busy or not setup.retrain,
                         help="Epochs of the retraining; 0 uses as many as the original model was trained for. Fewer "
                         "is faster but a weaker reference.", **state.bind("retrain_epochs"))
     st.caption(runs.retrain_estimate(setup, model))

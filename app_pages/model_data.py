@@ -10,6 +10,7 @@ from unsir_core.store import default_checkpoint
 
 from studio import charts, images, imports, jobs, loaders, nav, state, training, ui
 from studio.palette import FORGET, RETAIN
+from studio.setup import train_range
 
 ui.header(nav.MODEL, """
 UNSIR starts from a **trained model**: the classifier whose knowledge of some classes is to be removed.
@@ -102,13 +103,16 @@ with train_tab:
     default = TrainConfig()
     recorded = training.recorded_config(setup)  # what the selected model was trained with, when it says
     used = (lambda name: f" The selected model used {recorded[name]:g}." if name in recorded else "")
-    epochs = cols[0].number_input("Epochs", 1, 500, default.epochs, disabled=busy, key="train-epochs",
+    epochs = cols[0].number_input("Epochs", *train_range("epochs"), default.epochs, disabled=busy,
+                                  key="train-epochs",
                                   help="Passes over the training set." + used("epochs"))
-    lr = cols[1].number_input("Learning rate", 1e-6, 1.0, default.lr, format="%g", disabled=busy, key="train-lr",
+    lr = cols[1].number_input("Learning rate", *train_range("lr"), default.lr, format="%g", disabled=busy,
+                              key="train-lr",
                               help="Peak learning rate of the one-cycle Adam schedule." + used("lr"))
-    batch = cols[2].number_input("Batch size", 8, 4096, default.batch_size, disabled=busy, key="train-batch",
+    batch = cols[2].number_input("Batch size", *train_range("batch_size"), default.batch_size, disabled=busy,
+                                 key="train-batch",
                                  help="Training images per step." + used("batch_size"))
-    seed = cols[3].number_input("Seed", 0, 2**31 - 1, 0, disabled=busy, key="train-seed",
+    seed = cols[3].number_input("Seed", *train_range("seed"), 0, disabled=busy, key="train-seed",
                                 help="Seeds the initialisation, shuffling and augmentation.")
     st.button("Train a model", key="train", icon=":material/model_training:", disabled=busy,
               on_click=training.request, args=(setup, TrainConfig(epochs=epochs, lr=lr, batch_size=batch, seed=seed)),

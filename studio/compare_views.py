@@ -26,7 +26,7 @@ from unsir_core.metrics.retrain_privacy import DEFINITION as PRIVACY_DEFINITION
 
 from . import jobs, loaders, ui
 from .compare_charts import all_figures, figures_html, layer_chart
-from .setup import Setup
+from .setup import SMALLEST, Setup
 
 TEXT = ("title", "status", "reads_forget", "relearn_epochs")
 ONE_DECIMAL = ("forget_acc", "retain_acc", "test_acc", "wall_s", "mia_entropy", "mia_confidence", "mia_entropy_acc",
@@ -74,13 +74,14 @@ def setting_widget(method: str, f: SettingField, default: Any, runs: Any, busy: 
                      disabled=busy)
     elif f.kind is bool:
         st.checkbox(label, value=default, key=key, help=help_text, disabled=busy)
-    elif f.kind is int:
-        st.number_input(label, min_value=0, value=default, step=1, key=key, help=help_text, disabled=busy,
-                        placeholder=f"{empty}: {_shown(runs)}")
+    elif f.kind is int:  # the range of the field's metadata, as the engine checks it
+        st.number_input(label, min_value=int(f.lo or 0), max_value=None if f.hi is None else int(f.hi), value=default,
+                        step=1, key=key, help=help_text, disabled=busy, placeholder=f"{empty}: {_shown(runs)}")
     elif f.kind is float:
         step = 10 ** math.floor(math.log10(default if default else runs)) if (default or runs) else 0.1
-        st.number_input(label, min_value=0.0, value=default, step=float(step), format="%g", key=key,
-                        help=help_text, disabled=busy, placeholder=f"{empty}: {_shown(runs)}")
+        st.number_input(label, min_value=SMALLEST if f.low_open else float(f.lo or 0),
+                        max_value=None if f.hi is None else float(f.hi), value=default, step=float(step), format="%g",
+                        key=key, help=help_text, disabled=busy, placeholder=f"{empty}: {_shown(runs)}")
     else:
         st.text_input(label, value=default, key=key, help=help_text, disabled=busy)
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping
 
 from unsir_core import roots
-from unsir_core.config import UnsirConfig, config_value, setting_info
+from unsir_core.config import TrainConfig, UnsirConfig, check_value, config_value, setting_info
 from unsir_core.data import DATASETS, DEFAULT_DATASET
-from unsir_core.errors import UnsirError
+from unsir_core.errors import ConfigError, UnsirError
 from unsir_core.models import DEFAULT_MODEL, MODELS
 from unsir_core.presets import PRESETS
 from unsir_core.share import STEP_SEP, decode_step, encode_step
@@ -43,14 +43,24 @@ class Knob:
 
     @property
     def min(self) -> float:
-        return SMALLEST if self.info["low_open"] else self.info["min"]
+        return widget_range(self.info)[0]
 
     @property
     def max(self) -> float:
-        return self.info["max"]
+        return widget_range(self.info)[1]
 
 
 SMALLEST = 1e-7  # the widget minimum of a setting that must be above 0 (learning rates)
+
+
+def widget_range(info: Mapping[str, Any]) -> tuple[Any, Any]:
+    """A widget's (min, max) for a setting's range (`setting_info`): the engine's own, SMALLEST for above 0."""
+    return SMALLEST if info["low_open"] else info["min"], info["max"]
+
+
+def train_range(name: str) -> tuple[Any, Any]:
+    """The widget range of a training setting (`TrainConfig`), e.g. "epochs"."""
+    return widget_range(setting_info(name, TrainConfig))
 
 KNOBS: dict[str, Knob] = {k.name: k for k in (
     Knob("seed", "Seed", 1, "The same seed gives the same run, the retrained model included."),
@@ -236,17 +246,23 @@ class Setup:
         if query.get("chain"):
             try:
                 steps = [step_of(*decode_step(text), setup.preset) for text in query["chain"].split(STEP_SEP)]
-            except ValueError as err:
+            except ValueError as err:  # ConfigError too: a step's setting out of its range
                 problems.append(f"Ignored the earlier requests in the link ({err}).")
             else:
                 setup = replace(setup, chain=tuple(steps))
         if "retrain" in query:
             epochs = query["retrain"]
             setup = setup.with_value("retrain", True)
-            setup = setup.with_value("retrain_epochs", int(epochs) if epochs.isdigit() else 0)
+            if epochs not in ("auto", "0"):
+                value = parse_number(epochs, 0, RETRAIN_EPOCHS)
+                if value is None:
+                    problems.append(f"Ignored retrain={epochs!r} in the link: expected auto or a whole number of "
+                                    f"epochs from 1 to {RETRAIN_EPOCHS['max']:,}; retraining as the original.")
+                else:
+                    setup = setup.with_value("retrain_epochs", value)
         for name, knob in KNOBS.items():
             if name in query:
-                value = parse_knob(knob, query[name], setup.get(name))
+                value = parse_number(query[name], setup.get(name), {**knob.info, "min": knob.min, "low_open": False})
                 if value is None:
                     problems.append(f"Ignored {name}={query[name]!r} in the link: expected a number from "
                                     f"{knob.min:g} to {knob.max:g}.")
@@ -260,13 +276,26 @@ def step_of(forget: tuple[str, ...], preset: str | None, overrides: dict[str, An
     if preset is not None and preset != AUTO and preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}")
     changes = {k: v for k, v in overrides.items() if not (k == "seed" and v == 0)}
+    UnsirConfig().with_overrides(**changes)  # a setting out of its range: ConfigError (a ValueError)
     return Step(forget, preset or default_preset, tuple(sorted(changes.items())))
 
 
-def parse_knob(knob: Knob, text: str, current: Any) -> int | float | None:
-    """`text` as the type of `current`, or None when it is not a number in the knob's range."""
+RETRAIN_EPOCHS = setting_info("epochs", TrainConfig)  # Setup.retrain_epochs: in this range, or 0 (as the original)
+
+
+def parse_number(text: str, current: Any, info: Mapping[str, Any]) -> int | float | None:
+    """`text` (from a URL: anything) as the type of `current`, or None when it is not a number in `info`'s range
+    (a setting's metadata, `setting_info`). Only ASCII digits count: int() and float() also take '²', '١' and
+    '1_000', which no widget would give."""
+    text = text.strip()
+    if not text.isascii() or "_" in text:
+        return None
     try:
         value = int(text) if isinstance(current, int) else float(text)
     except ValueError:
         return None
-    return value if knob.min <= value <= knob.max else None
+    try:
+        check_value("", value, info, int if isinstance(current, int) else float)
+    except ConfigError:
+        return None
+    return value

@@ -1,6 +1,7 @@
 """Pieces every page uses: the page header with its notices, the sidebar, guards, cards and pickers."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import plotly.graph_objects as go
@@ -14,7 +15,7 @@ from unsir_core.models import get_spec
 from . import handout, jobs, loaders, nav, runs, serving, state
 from .palette import FORGET, stage_title
 from .runs import RunRecord
-from .setup import KNOBS
+from .setup import KNOBS, Setup
 
 if TYPE_CHECKING:
     from unsir_core.classifier import Classifier
@@ -45,12 +46,23 @@ def require_model() -> tuple[ImageData, Classifier]:
     setup = state.setup()
     try:
         data, model = loaders.data(setup.dataset), loaders.model(setup)
-        state.apply_recipe(runs.recipe(setup, data, model).config)
+        _check_chain(setup, data)
+        state.apply_recipe(runs.recipe(state.setup(), data, model).config)
         return data, model
     except UnsirError as err:
         st.error(md(err))
         link(nav.MODEL, "Choose, upload or train a model")
         st.stop()
+
+
+def _check_chain(setup: Setup, data: ImageData) -> None:
+    """A link's earlier requests name classes only the data set can check: unknown ones drop the chain, with a
+    warning (the URL parser cannot know the classes)."""
+    try:
+        data.resolve_classes(setup.forgotten_before)
+    except UnsirError as err:
+        state.set_setup(replace(setup, chain=()))
+        st.warning(f"Ignored the earlier requests in the link ({err}) This request starts from the checkpoint.")
 
 
 def require_forget(data: ImageData) -> list[int]:

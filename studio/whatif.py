@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 import pandas as pd
@@ -23,8 +23,9 @@ from unsir_core.data import ImageData
 from unsir_core.errors import UnsirError
 from unsir_core.escaping import csv_text, md
 from unsir_core.studies import STUDIES
-from unsir_core.sweep import (Axis, Cell, SweepMetrics, SweepResult, SweepSpec, expand, nested_forget_sets,
-                              parquet_available, parse_ints, run_sweep, summary, sweepable)
+from unsir_core.sweep import (Axis, Cell, SweepMetrics, SweepResult, SweepSpec, check_size, check_time, expand,
+                              nested_forget_sets, parquet_available, parse_ints, run_sweep, summary, sweep_seconds,
+                              sweepable)
 from unsir_core.sweep_backends import InProcess
 
 from . import jobs, loaders, runs, state
@@ -147,9 +148,13 @@ def build_spec(setup: Setup, data: ImageData, model: Classifier, dims: Sequence[
             forget_sets = nested_forget_sets(data, setup.forget, parse_ints(text, "Forgotten classes"))
         else:
             axes.append(Axis.of(name, text.split(","), setup.config))
+    spec = SweepSpec(tuple(axes), forget_sets, tuple(parse_ints(seeds_text, "Seeds")), setup.config, metrics)
+    check_size(spec)  # the number of runs, before any recipe or grid is made (this runs on every rerun of the page)
     bases = tuple((f, rebased(setup.with_value("forget", f), data, model).config) for f in forget_sets)
-    spec = SweepSpec(tuple(axes), forget_sets, tuple(parse_ints(seeds_text, "Seeds")), setup.config, metrics, bases)
-    expand(spec, data)  # every value checked now, not when the job runs
+    spec = replace(spec, bases=bases)
+    cells = expand(spec, data)  # every value checked now, not when the job runs
+    speed = loaders.training_speed(setup, spec.base.impair.batch_size)
+    check_time(len(cells), sweep_seconds(spec, cells, model, data, speed))  # and their time, at the speed here
     return spec
 
 

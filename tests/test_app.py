@@ -154,6 +154,36 @@ def test_the_url_reproduces_the_setup():
     assert at.query_params["forget"] == "heart" and at.query_params["impair.lr"] == "0.004"
 
 
+@pytest.mark.parametrize("query, warning, retrain_epochs", [
+    ({"retrain": "²"}, "Ignored retrain='²' in the link: expected auto or a whole number of epochs from 1 to 500", 0),
+    ({"retrain": "999999999999"}, "Ignored retrain='999999999999'", 0),
+    ({"retrain": "-3"}, "Ignored retrain='-3'", 0),
+    ({"retrain": "12"}, None, 12),
+    ({"seed": "²"}, "Ignored seed='²' in the link: expected a number from 0 to", 0),
+    ({"impair.lr": "nan"}, "Ignored impair.lr='nan'", 0),
+    ({"noise.steps": "1_000"}, "Ignored noise.steps='1_000'", 0),
+    ({"chain": "nope|impair.lr=5"}, "Ignored the earlier requests in the link (impair.lr = 5 is out of range", 0),
+    ({"chain": "star|seed=²"}, "Ignored the earlier requests in the link", 0),
+    ({"chain": "nope"}, "Ignored the earlier requests in the link (Unknown class 'nope' in shapes10", 0),
+])
+def test_a_bad_url_value_is_a_notice_and_every_page_still_works(query, warning, retrain_epochs):
+    at = start(forget="star", **query)
+    shown = [w.value for w in at.warning]  # the link's notices are shown on the first page
+    for page in (nav.NOISE, nav.UNLEARN, nav.RESULTS, nav.MODEL):
+        visit(at, page)
+        shown += [w.value for w in at.warning]
+    setup = at.session_state["setup"]
+    assert setup.retrain_epochs == retrain_epochs and setup.chain == ()
+    assert all(0 <= v <= 10**6 for v in (setup.config.seed, setup.config.noise.steps, setup.config.impair.lr))
+    if warning is None:
+        assert not shown, shown
+    else:
+        assert any(warning in text for text in shown), shown
+    visit(at, nav.UNLEARN)
+    estimate = " ".join(c.value for c in at.caption if "etrain" in c.value)
+    assert "999999999999" not in estimate and "epochs" in estimate
+
+
 def test_setup_round_trips_through_the_query():
     setup = Setup.fresh().with_value("forget", ("star", "ring")).with_value("repair.lr", 0.0005)
     setup = setup.with_value("retrain", True).with_value("retrain_epochs", 4)

@@ -105,3 +105,101 @@ def test_sweep_refuses_bad_grids_before_running(tmp_path):
     assert bad.returncode == 2 and "Unknown setting 'impair.speed'" in bad.stderr
     wrong = cli("sweep", "--set", "impair.lr=0.1", "--forget", "triangle", "--out", str(tmp_path / "s.xlsx"), *FAST)
     assert wrong.returncode == 2 and "should end in .csv or .parquet or .json" in wrong.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--epochs", "0"], "--epochs: epochs = 0 is out of range: give a value from 1 up to 500"),
+    (["train", "--epochs", "-1"], "--epochs: epochs = -1 is out of range"),
+    (["train", "--batch-size", "0"], "--batch-size: batch_size = 0 is out of range: give a value from 1 up to 8,192"),
+    (["train", "--batch-size", "-5"], "--batch-size: batch_size = -5 is out of range"),
+    (["train", "--lr", "-1"], "--lr: lr = -1 is out of range: give a value above 0 up to 1"),
+    (["train", "--width", "nan"], "--width must be a finite number from 0 to 8, not nan"),
+    (["train", "--width", "1e9"], "--width = 1e+09 is out of range: give a value above 0 up to 8"),
+    (["train", "--width", "0"], "--width = 0 is out of range: give a value above 0 up to 8"),
+    (["train", "--width", "-1"], "--width = -1 is out of range"),
+    (["compare", "--forget", "star", "--set", "finetune.lr=-1"], "finetune.lr = -1 is out of range"),
+    (["compare", "--forget", "star", "--set", "finetune.epochs=0"], "finetune.epochs = 0 is out of range"),
+    (["compare", "--forget", "star", "--set", "retrain.epochs=501"], "retrain.epochs = 501 is out of range"),
+    (["compare", "--forget", "star", "--set", "scrub.temperature=0"], "scrub.temperature = 0 is out of range"),
+    (["bench", "--repeats", "0"], "--repeats = 0 is out of range: give a value from 1 up to 100"),
+    (["robustness", "--seeds", "-1"], "--seeds = -1 is out of range: give a value from 0 up to 2,147,483,647"),
+])
+def test_every_command_ranges_its_input_before_any_work(tmp_path, args, message):
+    out = tmp_path / "m.safetensors"
+    res = cli(*args, *(["--out", str(out)] if args[0] == "train" else []))
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.startswith("error: ") and message in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr and not out.exists()
+
+
+def test_a_sweep_too_large_is_refused_before_any_work(tmp_path):
+    values = ",".join(str(v) for v in range(1, 101))
+    res = cli("sweep", "--forget", "star", "--set", f"noise.steps={values}", "--set", f"noise_copies={values}",
+              "--seeds", ",".join(str(s) for s in range(100)), "--out", str(tmp_path / "s.csv"), *FAST)
+    assert res.returncode == 2 and res.stderr.startswith("error: "), res.stderr
+    assert "This sweep has 1,000,000 runs" in res.stderr and "at most 1,000" in res.stderr
+    ten = (lambda lo, step=1: ",".join(str(lo + i * step) for i in range(10)))  # 1,000 runs of hundreds of epochs
+    slow = cli("sweep", "--forget", "star", "--set", f"noise.steps={ten(4000, 100)}", "--set",
+               f"impair.epochs={ten(91)}", "--set", f"repair.epochs={ten(91)}", "--quiet", "--device", "cpu")
+    assert slow.returncode == 2 and "hours here" in slow.stderr and "s per run, estimated" in slow.stderr, slow.stderr
+    assert not (tmp_path / "s.csv").exists()
+
+
+@pytest.fixture(scope="module")
+def run_json(tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("run") / "run.json"
+    res = cli("unlearn", "--forget", "star", "--out", str(out), *FAST)
+    assert res.returncode == 0, res.stderr
+    return json.loads(out.read_text())
+
+
+GONE = object()
+
+
+def _with(run: dict, value, *path: str) -> dict:
+    """A copy of `run` with the value at `path` replaced by `value` (removed for GONE)."""
+    run = json.loads(json.dumps(run))
+    *parents, last = path
+    place = run
+    for key in parents:
+        place = place[key]
+    if value is GONE:
+        del place[last]
+    else:
+        place[last] = value
+    return run
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda r: {"metrics": {}}, "$ has no 'dataset'"),
+    (lambda r: _with(r, GONE, "timings_s"), "$ has no 'timings_s'"),
+    (lambda r: _with(r, GONE, "metrics", "repair"), "$.metrics has no 'repair'"),
+    (lambda r: _with(r, "x", "timings_s", "unlearn"), "$.timings_s.unlearn must be a number from 0"),
+    (lambda r: _with(r, -5, "timings_s", "noise"), "$.timings_s.noise must be a number from 0"),
+    (lambda r: _with(r, 250.0, "metrics", "repair", "forget_acc"), "$.metrics.repair.forget_acc must be a number"),
+    (lambda r: _with(r, [1.0], "metrics", "original", "per_class_acc"), "must hold one value per class (10)"),
+    (lambda r: _with(r, ["dragon"], "forget"), "$.forget names 'dragon', which is not in class_names"),
+    (lambda r: _with(r, "seven", "config", "seed"), "$.config.seed must be a whole number from 0"),
+    (lambda r: _with(r, [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[0]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]], "extras", "deep"),
+     "$ nests lists or objects more than 32 deep"),
+])
+def test_report_refuses_a_run_json_of_the_wrong_shape(tmp_path, run_json, damage, message):
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(damage(run_json)))
+    res = cli("report", str(path))
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.startswith(f"error: {path} is not a run JSON: ") and message in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr and not path.with_suffix(".html").exists()
+
+
+def test_report_refuses_json_nested_100000_deep_and_renders_a_real_run(tmp_path, run_json):
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    res = cli("report", str(deep))
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.startswith(f"error: {deep} is not a run JSON: it nests lists or objects more than 32 deep")
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(run_json))
+    res = cli("report", str(good))
+    assert res.returncode == 0, res.stderr
+    assert "Unlearning report: forget star" in good.with_suffix(".html").read_text()

@@ -80,21 +80,21 @@ def test_exports_hold_the_same_table(full, tmp_path):
     assert "| UNSIR | ok | no |" in md and "| NegGrad | ok | yes |" in md
 
 
-def test_unknown_method_and_diverging_settings_fail_their_rows_only(shipped_model, tiny_shapes):
+def test_unknown_method_and_out_of_range_settings_fail_their_rows_only(shipped_model, tiny_shapes):
     settings = {"finetune": {**TINY["finetune"], "lr": 1e30}, "neggrad": TINY["neggrad"],
-                "retrain": TINY["retrain"], "scrub": {"temperature": -1}}
+                "retrain": TINY["retrain"], "scrub": {"temperature": -1}}  # both out of their fields' ranges
     result = compare(shipped_model, tiny_shapes, FORGET, ["finetune", "dropout", "neggrad", "scrub"], settings,
                      device="cpu", metrics=MetricSettings(relearn=False, mia_samples=100))
     status = {r.method: r.status for r in result.rows}
-    assert status["finetune"].startswith("failed: The finetune loss became NaN or inf at step")
+    assert status["finetune"].startswith("failed: finetune.lr = 1e+30 is out of range: give a value above 0 up to 1")
     assert status["dropout"] == ("failed: Unknown unlearning method 'dropout'. Known methods: retrain, finetune, "
                                  "neggrad, neggrad_plus, random_labels, bad_teacher, scrub, salun, unsir.")
-    assert status["scrub"].startswith("failed: scrub.temperature must be positive")
+    assert status["scrub"].startswith("failed: scrub.temperature = -1 is out of range: give a value above 0")
     assert status["neggrad"] == status["original"] == status["retrain"] == "ok"
     assert result.row("neggrad").forget_acc is not None and result.row("finetune").forget_acc is None
     assert result.row("finetune").settings["lr"] == 1e30
     assert any("'retrain' was not requested" in n for n in result.notes)
-    assert "failed: The finetune loss" in result.to_markdown()
+    assert "failed: finetune.lr = 1e+30 is out of range" in result.to_markdown()
     json.dumps(result.to_json())
 
 
@@ -199,8 +199,5 @@ def test_page_runs_a_small_comparison():
     assert all(text[:60] in shown for text in MIA_VARIANTS.values())  # the attack definitions are on the page
     assert len(at.get("plotly_chart")) >= 8 and len(at.get("download_button")) == 4
 
-    at.number_input(key="cmp:finetune:lr").set_value(1e30).run()
-    at.button(key="cmp:run").click().run()
-    assert not at.exception
-    assert any("Fine-tune" in e.value and "NaN or inf" in e.value for e in at.error)
-    assert list(at.dataframe[-1].value["Status"])[2] == "ok"
+    lr, epochs = at.number_input(key="cmp:finetune:lr"), at.number_input(key="cmp:finetune:epochs")
+    assert (lr.min, lr.max, epochs.min, epochs.max) == (1e-7, 1.0, 1, 100)  # the fields' ranges, as the engine's

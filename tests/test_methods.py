@@ -136,16 +136,29 @@ class StopAfter:
         return self.n < 0
 
 
+def test_a_method_that_diverges_reports_nan(shipped_model, tiny_shapes, monkeypatch):
+    """A NaN loss in the shared loop (`Context.optimise`) stops the method with the step it happened at."""
+    import types
+
+    import torch.nn.functional as F
+
+    from unsir_core.methods import finetune
+
+    nan_loss = lambda *a, **k: F.cross_entropy(*a, **k) * float("nan")
+    monkeypatch.setattr(finetune, "F", types.SimpleNamespace(cross_entropy=nan_loss))
+    with pytest.raises(DivergedError, match=r"finetune loss became NaN or inf at step 1"):
+        METHODS["finetune"].run(shipped_model, tiny_shapes, FORGET, TINY["finetune"], device="cpu")
+
+
 @pytest.mark.parametrize("name", list(METHODS))
 def test_cancel_stops_and_nan_is_reported(name, shipped_model, tiny_shapes):
     with pytest.raises(Cancelled):
         METHODS[name].run(shipped_model, tiny_shapes, FORGET, TINY[name], device="cpu", cancel=StopAfter(1))
-    if name == "unsir":  # UNSIR's rates have a valid range (at most 1): refused before any work; NaN: test_unsir
-        with pytest.raises(ConfigError, match=r"impair\.lr = 1e\+30 is out of range"):
-            METHODS[name].run(shipped_model, tiny_shapes, FORGET, {**TINY[name], "impair_lr": 1e30}, device="cpu")
-        return
-    with pytest.raises(DivergedError, match="NaN or inf"):
-        METHODS[name].run(shipped_model, tiny_shapes, FORGET, {**TINY[name], "lr": 1e30}, device="cpu")
+    # every method's rates have a valid range (at most 1, the fields' metadata): refused before any work; NaN:
+    # test_unsir and test_a_method_that_diverges_reports_nan
+    field, flag = ("impair.lr", "impair_lr") if name == "unsir" else (f"{name}.lr", "lr")
+    with pytest.raises(ConfigError, match=rf"{field} = 1e\+30 is out of range"):
+        METHODS[name].run(shipped_model, tiny_shapes, FORGET, {**TINY[name], flag: 1e30}, device="cpu")
 
 
 @pytest.mark.parametrize("forget, message", [([], "empty"), (["dragon"], "Unknown class"),

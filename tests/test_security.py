@@ -376,6 +376,46 @@ def test_a_body_over_the_size_cap_is_refused(serve, monkeypatch, tmp_path, decla
         fetch.download(f"{server.url}/m.pt", tmp_path / "m.pt", max_bytes=1024)
 
 
+@pytest.mark.parametrize("length", ["²", "-5", "1e3", "0x1", ""])
+def test_a_content_length_that_is_not_ascii_digits_is_a_clear_error(serve, monkeypatch, tmp_path, length):
+    def odd(h):  # '²'.isdigit() is True, and int('²') raises ValueError
+        h.send_response(200)
+        h.send_header("Content-Length", length)
+        h.end_headers()
+        h.wfile.write(b"x" * 12)
+        h.close_connection = True
+
+    server = serve(odd)
+    monkeypatch.setenv(fetch.ALLOW_ENV, f"127.0.0.1:{server.port}")
+    with pytest.raises(CheckpointError, match="answered a broken Content-Length .*: it is not a size in bytes"):
+        fetch.download(f"{server.url}/m.pt", tmp_path / "m.pt")
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_the_model_page_shows_a_broken_content_length_as_an_error(serve, monkeypatch, tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    from studio import nav
+
+    def odd(h):
+        h.send_response(200)
+        h.send_header("Content-Length", "²")
+        h.end_headers()
+        h.wfile.write(SHIPPED.read_bytes()[:100])
+        h.close_connection = True
+
+    server = serve(odd)
+    monkeypatch.setenv(fetch.ALLOW_ENV, f"127.0.0.1:{server.port}")
+    monkeypatch.setenv("UNSIR_HOME", str(tmp_path / "home"))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90).run()
+    at.switch_page(nav.MODEL.path).run()
+    at.text_input(key="source").set_value(f"{server.url}/model.safetensors").run()
+    at.button(key="load-source").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("answered a broken Content-Length ('²')" in e.value for e in at.error), [e.value for e in at.error]
+    assert server.requests == 1
+
+
 @pytest.mark.parametrize("url, message", [
     ("file:///etc/passwd", "Only http and https"),
     ("ftp://example.org/m.pt", "Only http and https"),

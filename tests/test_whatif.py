@@ -68,6 +68,35 @@ def test_a_bad_value_is_explained_and_nothing_runs(swept):
     assert not swept.error and not swept.button(key="run-sweep").disabled
 
 
+def test_a_sweep_too_large_is_refused_at_once_on_every_rerun(swept, monkeypatch):
+    import time
+
+    hundred = ", ".join(str(v) for v in range(1, 101))
+    swept.selectbox(key="whatif-x").set_value("noise.steps").run()
+    swept.text_input(key="whatif-x-values").set_value(hundred).run()
+    swept.selectbox(key="whatif-y").set_value("noise_copies").run()
+    swept.text_input(key="whatif-y-values").set_value(hundred).run()
+    start = time.perf_counter()
+    swept.text_input(key="whatif-seeds").set_value(", ".join(str(s) for s in range(100))).run()
+    assert time.perf_counter() - start < 30  # was 67 s and 500 MB on every rerun: the grid is not made
+    assert not swept.exception
+    assert any("This sweep has 1,000,000 runs" in e.value and "at most 1,000" in e.value for e in swept.error)
+    assert swept.button(key="run-sweep").disabled
+    monkeypatch.setattr("unsir_core.sweep.MAX_SECONDS", 10)  # 100 short runs take longer than that anywhere
+    swept.text_input(key="whatif-seeds").set_value(", ".join(str(s) for s in range(10))).run()
+    swept.text_input(key="whatif-x-values").set_value("1, 2").run()
+    swept.text_input(key="whatif-y-values").set_value("1, 2, 3, 4, 5").run()
+    assert any("This sweep of 100 runs would take about" in e.value and "s per run, estimated); one sweep runs at "
+               "most" in e.value for e in swept.error), [e.value for e in swept.error]
+    assert swept.button(key="run-sweep").disabled
+    monkeypatch.undo()
+    swept.selectbox(key="whatif-y").set_value("").run()  # back to the fixture's sweep for the tests after this one
+    swept.selectbox(key="whatif-x").set_value("impair.lr").run()
+    swept.text_input(key="whatif-x-values").set_value("0.001, 0.1").run()
+    swept.text_input(key="whatif-seeds").set_value("0").run()
+    assert not swept.error and not swept.button(key="run-sweep").disabled
+
+
 def test_a_cell_opens_on_the_results_page(swept):
     swept.selectbox(key="whatif-cell").set_value(1).run()
     swept.button(key="whatif-open").click().run()

@@ -12,8 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .config import TrainConfig
+from .config import MAX_SEED, TrainConfig, check_value, setting_info
 from .errors import ConfigError, UnsirError
+from .model_info import LIMITS
 
 
 class DegradedResult(UnsirError):
@@ -71,9 +72,6 @@ def _classes(text: str | None) -> list[str]:
     return [c for c in items if c]
 
 
-MAX_SEED = 2**31 - 1  # as the dashboard's seed input; numpy and every torch generator accept it
-
-
 def _seed(text: str) -> int:
     """argparse type of --seed: an integer from 0 to MAX_SEED."""
     try:
@@ -110,6 +108,15 @@ def preflight(args) -> None:
         pick_device(args.device)
     if args.command == "report" and not args.out:  # the default: beside the run JSON
         args.out = str(Path(args.run).with_suffix(".html"))
+    if args.command == "train":
+        _train_config(args)
+        if args.width is not None:
+            check_value("--width", args.width, WIDTH)
+    if args.command == "bench":
+        check_value("--repeats", args.repeats, REPEATS, int)
+    if args.command == "robustness":
+        for seed in args.seeds or ():
+            check_value("--seeds", seed, setting_info("seed"), int)
     if args.command in ("unlearn", "sweep"):
         from .config import UnsirConfig
         from .presets import get_preset
@@ -167,6 +174,22 @@ def _load(args) -> tuple[Any, Any]:
     return data, model
 
 
+# --width: what a checkpoint's metadata may say (ModelInfo), so that every model trained here can be loaded
+WIDTH = {"help": "channel multiplier of the architecture", "min": 0, "max": LIMITS["width"], "low_open": True}
+REPEATS = {"help": "warm repeats of the 1-class run", "min": 1, "max": 100}
+
+
+def _train_config(args) -> TrainConfig:
+    """The training settings of the flags; an out-of-range flag is an error naming it (TrainConfig's ranges)."""
+    flags = {"epochs": args.epochs, "seed": args.seed, "lr": args.lr, "batch_size": args.batch_size,
+             "pretrained": args.pretrained}
+    try:
+        return TrainConfig(**{k: v for k, v in flags.items() if v is not None})
+    except ConfigError as err:
+        flag = next((k for k in flags if str(err).startswith(k)), None)
+        raise ConfigError(f"--{flag.replace('_', '-')}: {err}" if flag else str(err)) from None
+
+
 def cmd_train(args) -> dict[str, Any]:
     from .data import load_dataset
     from .models import DEFAULT_MODEL
@@ -174,9 +197,7 @@ def cmd_train(args) -> dict[str, Any]:
 
     arch = args.arch or DEFAULT_MODEL
     data = load_dataset(args.dataset, args.data_root, download=not args.offline)
-    cfg = TrainConfig(**{k: v for k, v in {
-        "epochs": args.epochs, "seed": args.seed, "lr": args.lr, "batch_size": args.batch_size,
-        "pretrained": args.pretrained}.items() if v is not None})
+    cfg = _train_config(args)  # checked by preflight
     if args.out:
         out = Path(args.out)  # checked (or defaulted into the model store) by preflight
     else:  # a gold standard goes to the reference store, where every session and command finds it
@@ -278,6 +299,7 @@ def cmd_report(args) -> dict[str, Any]:
 
     from .files import atomic_write
     from .report import render
+    from .run_json import MAX_DEPTH, check_run
 
     try:
         payload = json.loads(Path(args.run).read_text())
@@ -285,12 +307,20 @@ def cmd_report(args) -> dict[str, Any]:
         raise ConfigError(f"No run JSON at {args.run}: make one with `unlearn --out RUN.json`.") from None
     except ValueError as err:
         raise ConfigError(f"{args.run} is not valid JSON ({err}).") from None
+    except RecursionError:  # json.loads of lists nested about 1,000 deep or more
+        raise ConfigError(f"{args.run} is not a run JSON: it nests lists or objects more than {MAX_DEPTH} deep; "
+                          "give the JSON of `unlearn --out` or the dashboard's.") from None
     runs = payload if isinstance(payload, list) else [payload]
     if not runs or not all(isinstance(r, dict) and "metrics" in r for r in runs):
         raise ConfigError(f"{args.run} holds no UNSIR run: expected the JSON of `unlearn --out` or the dashboard's.")
     index = len(runs) if args.run_index is None else args.run_index
     if not 1 <= index <= len(runs):
         raise ConfigError(f"--run-index {index} is out of range: {args.run} holds {len(runs)} run(s).")
+    try:
+        check_run(runs[index - 1])
+    except ConfigError as err:
+        raise ConfigError(f"{args.run} is not a run JSON: {err}; give the JSON of `unlearn --out` or the "
+                          "dashboard's.") from None
     html = render(runs[index - 1], args.base_url)
     out = Path(args.out)  # checked (or defaulted beside the run JSON) by preflight
     atomic_write(out, lambda tmp: tmp.write_text(html, encoding="utf-8"))
@@ -443,14 +473,20 @@ def _sweep_spec(args, data, info) -> tuple[str, Any]:
 def cmd_sweep(args) -> dict[str, Any]:
     import json
 
-    from .sweep import check_parquet, run_sweep, summary
+    from .device import pick_device
+    from .sweep import check_parquet, check_time, expand, run_sweep, summary, sweep_seconds
     from .sweep_backends import make_backend
+    from .train import training_speed
 
     if args.out and Path(args.out).suffix.lower() == ".parquet":  # preflight checked the suffix and the path
         check_parquet()
     backend = make_backend(args.workers, args.ray, args.threads)
     data, model = _load(args)
     preset_name, spec = _sweep_spec(args, data, model.info)
+    cells = expand(spec, data)  # refuses too many runs (check_size) before making the grid
+    _, speed = training_speed(model.info, data, TrainConfig(batch_size=spec.base.impair.batch_size),
+                              pick_device(args.device), batches=4)
+    check_time(len(cells), sweep_seconds(spec, cells, model, data, speed))  # and their time, at the speed here
     bar = BarProgress(not args.quiet)
 
     def show(ev: ProgressEvent) -> None:  # one bar over the cells, with the last cell's A_Df and A_Dr after repair

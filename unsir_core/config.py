@@ -26,7 +26,9 @@ def _fmt(value: float) -> str:
     return f"{value:,}" if isinstance(value, int) else f"{value:g}"
 
 
-def _check_value(name: str, value: Any, meta: dict[str, Any], kind: type) -> None:
+def check_value(name: str, value: Any, meta: dict[str, Any], kind: type = float) -> None:
+    """Raise ConfigError naming `name` unless `value` is in the range of `meta` (a field's metadata, or
+    `setting_info`'s answer): for inputs that are checked like settings without being one (a flag, a width)."""
     lo, hi, choices = meta.get("min"), meta.get("max"), meta.get("choices")
     if choices:
         if value not in choices:
@@ -35,7 +37,7 @@ def _check_value(name: str, value: Any, meta: dict[str, Any], kind: type) -> Non
     if lo is None and hi is None:
         return
     if value is None:
-        if kind is float and meta.get("optional"):
+        if meta.get("optional"):
             return
         raise ConfigError(f"{name} needs a value ({meta['help']}).")
     number_ok = isinstance(value, int) if kind is int else isinstance(value, (int, float))
@@ -56,22 +58,25 @@ def validate(obj: Any, prefix: str = "") -> None:
         if hasattr(value, "__dataclass_fields__"):
             validate(value, f"{prefix}{f.name}.")
         elif f.metadata:
-            kind = int if f.type in ("int", int) else float
-            _check_value(prefix + f.name, value, {**f.metadata, "optional": "None" in str(f.type)}, kind)
+            hint = getattr(f.type, "__name__", str(f.type))  # "int", "float | None", ...
+            kind = int if hint.split("|")[0].strip() == "int" else float
+            check_value(prefix + f.name, value, {**f.metadata, "optional": "None" in str(f.type)}, kind)
 
 
-def setting_info(name: str) -> dict[str, Any]:
-    """Help text and range of an UNSIR setting by dotted name ("impair.lr"), from its field metadata."""
-    cls: Any = UnsirConfig
+def setting_info(name: str, config: type | None = None) -> dict[str, Any]:
+    """Help text and range of a setting of `config` (default UnsirConfig) by dotted name ("impair.lr"), from its
+    field metadata."""
+    cls: Any = config or UnsirConfig
     for part in name.split("."):
         found = {f.name: f for f in fields(cls)}.get(part)
         if found is None:
-            raise ConfigError(f"Unknown UNSIR setting {name!r}.")
+            raise ConfigError(f"Unknown setting {name!r}.")
         cls = found.default_factory() if callable(found.default_factory) else found  # nested config or leaf
     return {"help": found.metadata["help"], "min": found.metadata["min"], "max": found.metadata["max"],
             "low_open": found.metadata["low_open"]}
 
 
+MAX_SEED = 2**31 - 1  # numpy and every torch generator accept it
 LR_MAX = 1.0  # paper Table 5: impair lr 1 already wrecks the retain classes; above it nothing useful happens
 
 
@@ -131,7 +136,7 @@ class UnsirConfig:
     repair: PhaseConfig = field(default_factory=lambda: PhaseConfig(lr=0.01))  # paper CIFAR-10: Adam 0.01
     noise_copies: int = setting(20, "how often the noise batch is repeated in the impair data (paper: 20)", 1, 1000)
     retain_per_class: int = setting(1000, "retain subset size per retain class (paper CIFAR-10: 1000)", 1, 100_000)
-    seed: int = setting(0, "seeds the noise, the retain subset and the shuffling", 0, 2**31 - 1)
+    seed: int = setting(0, "seeds the noise, the retain subset and the shuffling", 0, MAX_SEED)
     check: CheckConfig = field(default_factory=CheckConfig)  # self-checking repair and collapse guard
 
     def __post_init__(self):
@@ -176,15 +181,19 @@ class UnsirConfig:
 class TrainConfig:
     """Training an original model (all classes) or the retrained gold standard (retain classes)."""
 
-    epochs: int = 40  # passes over the training set (Shapes-10 Small CNN: 88% at 25, see README)
-    batch_size: int = 128  # samples per step
-    lr: float = 4e-3  # peak learning rate of the one-cycle schedule
-    optimizer: str = "adam"  # "adam" or "sgd" (momentum 0.9, nesterov)
-    weight_decay: float = 5e-4  # decoupled for adam (AdamW), L2 for sgd
-    label_smoothing: float = 0.0  # cross-entropy label smoothing
+    # epochs: Shapes-10 Small CNN reaches 88% at 25, see README
+    epochs: int = setting(40, "passes over the training set", 1, 500)
+    batch_size: int = setting(128, "training images per step", 1, 8192)
+    lr: float = setting(4e-3, "peak learning rate of the one-cycle schedule", 0, LR_MAX, low_open=True)
+    optimizer: str = setting("adam", "optimizer: adam, or sgd (momentum 0.9, nesterov)", choices=("adam", "sgd"))
+    weight_decay: float = setting(5e-4, "weight decay: decoupled for adam (AdamW), L2 for sgd", 0, 1)
+    label_smoothing: float = setting(0.0, "cross-entropy label smoothing", 0, 1)
     augment: bool = True  # random flip and 4-pixel random crop, done on the device
-    seed: int = 0  # seeds initialisation, shuffling and augmentation
+    seed: int = setting(0, "seeds initialisation, shuffling and augmentation", 0, MAX_SEED)
     pretrained: bool = False  # start from the architecture's ImageNet weights (needs network once)
+
+    def __post_init__(self):
+        validate(self)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

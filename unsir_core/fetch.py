@@ -153,7 +153,10 @@ class _Watchdog:
 def _save_body(response: http.client.HTTPResponse, url: str, dest: Path, max_bytes: int, deadline: float) -> None:
     too_large = f"{url} is larger than {max_bytes / 1024**2:g} MB, more than a checkpoint here needs; it was not kept."
     length = response.getheader("Content-Length")
-    if length and length.isdigit() and int(length) > max_bytes:
+    if length is not None and not (length.isascii() and length.isdigit()):  # '²'.isdigit() is True; int() fails
+        raise CheckpointError(f"The server of {url} answered a broken Content-Length ({length[:40]!r}): it is not "
+                              "a size in bytes. Nothing was kept; download the file yourself and give its path.")
+    if length and int(length) > max_bytes:
         raise CheckpointError(too_large)
     total = 0
     with open(dest, "wb") as f:
@@ -166,7 +169,7 @@ def _save_body(response: http.client.HTTPResponse, url: str, dest: Path, max_byt
             f.write(chunk)
     if time.monotonic() >= deadline:  # the watchdog cut the body short
         raise TimeoutError
-    if length and length.isdigit() and total != int(length):
+    if length and total != int(length):
         raise CheckpointError(f"The download of {url} was cut short ({total:,} of {int(length):,} bytes); try again.")
 
 

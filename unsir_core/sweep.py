@@ -172,12 +172,65 @@ class Cell:
         return ", ".join([*parts, f"forget {', '.join(self.forget)}", f"seed {self.seed}"])
 
 
+MAX_CELLS = 1_000  # runs in one sweep; the paper's largest study (Table 1: 4 forget sets x 3 seeds) has 12
+MAX_SECONDS = 12 * 3600  # estimated time of one sweep
+
+
+def grid_size(spec: SweepSpec) -> int:
+    """How many cells the sweep has, counted without expanding it."""
+    return len(spec.forget_sets) * math.prod(len(a.values) for a in spec.axes) * len(dict.fromkeys(spec.seeds))
+
+
+def sweep_seconds(spec: SweepSpec, cells: Sequence[Cell], model: Classifier, data: ImageData,
+                  images_per_s: float) -> float:
+    """About how long `cells` run here: each cell's UNSIR training images (with its own settings) and those of
+    its measurements, as the Compare page estimates a row (`compare_plan`), at `images_per_s`
+    (`train.training_speed`)."""
+    from .compare_plan import measurement_images
+    from .methods.base import Request
+    from .methods.unsir import unsir_images
+
+    per_forget: dict[tuple[str, ...], tuple[Any, float]] = {}  # workload and measurement of each forget set
+    images = 0.0
+    for cell in cells:
+        if cell.forget not in per_forget:
+            request = tuple(data.forget_classes(cell.forget, model.info.forgotten))
+            gone = tuple(sorted(set(request) | set(model.info.forgotten)))
+            per_forget[cell.forget] = (Request(model.info, data, request).workload(),
+                                       measurement_images(data, spec.metrics.settings, gone))
+        work, measured = per_forget[cell.forget]
+        images += unsir_images(cell.config, work) + measured
+    return images / images_per_s
+
+
+SPLIT = ("Give fewer values, forget sets or seeds, or split it into several sweeps (finished runs are cached, so "
+         "the parts add up).")
+
+
+def check_size(spec: SweepSpec) -> None:
+    """Refuse a sweep of more than MAX_CELLS cells, before its grid is made."""
+    cells = grid_size(spec)
+    if cells > MAX_CELLS:
+        raise ConfigError(f"This sweep has {cells:,} runs (values x forget sets x seeds); one sweep runs at most "
+                          f"{MAX_CELLS:,}. {SPLIT}")
+
+
+def check_time(cells: int, seconds: float) -> None:
+    """Refuse a sweep of `cells` runs estimated (`sweep_seconds`) to take more than MAX_SECONDS, before it runs."""
+    if seconds > MAX_SECONDS:
+        raise ConfigError(f"This sweep of {cells:,} runs would take about {seconds / 3600:,.1f} hours here "
+                          f"({seconds / cells:,.1f} s per run, estimated); one sweep runs at most "
+                          f"{MAX_SECONDS / 3600:g} hours. {SPLIT}")
+
+
 def expand(spec: SweepSpec, data: ImageData) -> list[Cell]:
     """Every cell of the sweep: forget sets x combinations of the axes' values x seeds, in that nesting order,
     each on its forget set's base settings.
 
-    Each cell's config is checked here, so a value the engine refuses is an error before anything runs.
+    The size is checked first (`check_size`), and each cell's config here, so a value the engine refuses is an
+    error before anything runs.
     """
+    check_size(spec)
     if not spec.forget_sets:
         raise ConfigError("Give at least one forget set.")
     if not spec.seeds:

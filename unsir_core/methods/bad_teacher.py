@@ -9,26 +9,25 @@ Evidence (shipped Small CNN, 1 CPU thread, defaults): A_Df / A_Dr as % of the or
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
 from ..classifier import Classifier
-from ..errors import ConfigError
+from ..config import LR_MAX, MAX_SEED, setting
 from .base import Context, UnlearningMethod, kl_to
 
 
 @dataclass(frozen=True)
 class BadTeacherSettings:
-    epochs: int = field(default=1, metadata={"help": "passes over forget + retain samples (paper: 1)"})
-    lr: float = field(default=1e-3, metadata={
-        "help": "Adam learning rate (paper: 1e-4 on ResNet18; the small CNN needs more)"})
-    temperature: float = field(default=1.0, metadata={"help": "distillation temperature (paper: KL_temperature 1)"})
-    batch_size: int = field(default=128, metadata={"help": "samples per step (mixed forget and retain)"})
-    forget_samples: int = field(default=500, metadata={"help": "forget-class training images read (0: all)"})
-    retain_per_class: int = field(default=300, metadata={
-        "help": "retain training images per class (paper: 30% of the retain set)"})
-    seed: int = field(default=0, metadata={"help": "the random teacher, sample choice and shuffling"})
+    epochs: int = setting(1, "passes over forget + retain samples (paper: 1)", 1, 100)
+    lr: float = setting(1e-3, "Adam learning rate (paper: 1e-4 on ResNet18; the small CNN needs "
+                        "more)", 0, LR_MAX, low_open=True)
+    temperature: float = setting(1.0, "distillation temperature (paper: KL_temperature 1)", 0, 100, low_open=True)
+    batch_size: int = setting(128, "samples per step (mixed forget and retain)", 1, 8192)
+    forget_samples: int = setting(500, "forget-class training images read (0: all)", 0, 1_000_000)
+    retain_per_class: int = setting(300, "retain training images per class (paper: 30% of the retain set)", 0, 100_000)
+    seed: int = setting(0, "the random teacher, sample choice and shuffling", 0, MAX_SEED)
 
 
 class BadTeacher(UnlearningMethod):
@@ -40,8 +39,6 @@ class BadTeacher(UnlearningMethod):
     Settings = BadTeacherSettings
 
     def unlearn(self, model: Classifier, ctx: Context, s: BadTeacherSettings) -> Classifier:
-        if not s.temperature > 0:
-            raise ConfigError(f"bad_teacher.temperature must be positive, got {s.temperature}.")
         fx, _ = ctx.forget_train(s.forget_samples)
         rx, _ = ctx.retain_train(s.retain_per_class)
         x = torch.cat([fx, rx])

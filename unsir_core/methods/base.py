@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from ..batches import num_batches
 from ..classifier import Classifier, ModelInfo
+from ..config import validate
 from ..data import ImageData
 from ..device import autocast, memory_format, pick_device, synchronize
 from ..errors import ConfigError
@@ -41,6 +42,9 @@ class SettingField:
     optional: bool  # True when None is allowed ("take it from the preset")
     help: str  # the field's metadata["help"]: what it does (the UI adds the value that runs)
     choices: tuple[str, ...] = ()  # allowed values of a str field, when fixed
+    lo: float | None = None  # valid range [lo, hi] of a number ((lo, hi] when low_open), from the metadata
+    hi: float | None = None
+    low_open: bool = False
 
 
 _KINDS = {"int": int, "float": float, "bool": bool, "str": str}
@@ -56,18 +60,21 @@ def setting_fields(cls: type) -> list[SettingField]:
         kind = next((_KINDS[p] for p in parts if p in _KINDS), str)
         default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
         choices = tuple(f.metadata.get("choices", ()))
-        out.append(SettingField(f.name, kind, default, optional, f.metadata.get("help", ""), choices))
+        out.append(SettingField(f.name, kind, default, optional, f.metadata.get("help", ""), choices,
+                                f.metadata.get("min"), f.metadata.get("max"), f.metadata.get("low_open", False)))
     return out
 
 
 def make_settings(cls: type, overrides: Mapping[str, Any] | Any | None = None, method: str = "") -> Any:
     """`cls()` with `overrides` applied; strings are converted to the field's type; clear errors.
 
-    `overrides` may be None, a mapping of field names to values, or an instance of `cls`.
+    `overrides` may be None, a mapping of field names to values, or an instance of `cls`. Every value is checked
+    against the range in its field's metadata (`config.setting`) here, before a method runs.
     """
     if overrides is None:
         return cls()
     if isinstance(overrides, cls):
+        validate(overrides, f"{method or cls.__name__}.")
         return overrides
     if not isinstance(overrides, Mapping):
         raise ConfigError(f"Settings for {method or cls.__name__} must be a mapping of field names to values.")
@@ -78,7 +85,9 @@ def make_settings(cls: type, overrides: Mapping[str, Any] | Any | None = None, m
         if spec is None:
             raise ConfigError(f"{method or cls.__name__} has no setting {key!r}. Its settings: {', '.join(known)}.")
         changes[key] = _coerce(spec, value, method or cls.__name__)
-    return replace(cls(), **changes)
+    settings = replace(cls(), **changes)
+    validate(settings, f"{method or cls.__name__}.")
+    return settings
 
 
 def _coerce(spec: SettingField, value: Any, method: str) -> Any:

@@ -8,23 +8,24 @@ Evidence (shipped Small CNN, 1 CPU thread, defaults): A_Df / A_Dr as % of the or
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch.nn.functional as F
 
 from ..classifier import Classifier
+from ..config import LR_MAX, MAX_SEED, setting
 from .base import Context, UnlearningMethod
 
 
 @dataclass(frozen=True)
 class FinetuneSettings:
-    epochs: int = field(default=2, metadata={"help": "passes over the retain subset"})
-    lr: float = field(default=5e-4, metadata={
-        "help": "Adam learning rate; 1e-3 forgets a little more (circle: A_Df 67% instead of 76%)"})
-    batch_size: int = field(default=128, metadata={"help": "samples per step"})
-    retain_per_class: int = field(default=300, metadata={
-        "help": "retain training images per class (0: all); about 30% of Shapes-10's"})
-    seed: int = field(default=0, metadata={"help": "subset choice and shuffling"})
+    epochs: int = setting(2, "passes over the retain subset", 1, 100)
+    lr: float = setting(5e-4, "Adam learning rate; 1e-3 forgets a little more (circle: A_Df 67% instead of "
+                        "76%)", 0, LR_MAX, low_open=True)
+    batch_size: int = setting(128, "samples per step", 1, 8192)
+    retain_per_class: int = setting(300, "retain training images per class (0: all); about 30% of "
+                                    "Shapes-10's", 0, 100_000)
+    seed: int = setting(0, "subset choice and shuffling", 0, MAX_SEED)
 
 
 class Finetune(UnlearningMethod):

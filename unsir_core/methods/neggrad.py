@@ -9,21 +9,22 @@ Evidence (shipped Small CNN, 1 CPU thread, defaults): A_Df / A_Dr as % of the or
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch.nn.functional as F
 
 from ..classifier import Classifier
+from ..config import LR_MAX, MAX_SEED, setting
 from .base import Context, UnlearningMethod
 
 
 @dataclass(frozen=True)
 class NegGradSettings:
-    epochs: int = field(default=1, metadata={"help": "passes over the forget samples"})
-    lr: float = field(default=1e-3, metadata={"help": "Adam learning rate of the ascent"})
-    batch_size: int = field(default=64, metadata={"help": "forget samples per step"})
-    forget_samples: int = field(default=500, metadata={"help": "forget-class training images read (0: all)"})
-    seed: int = field(default=0, metadata={"help": "sample choice and shuffling"})
+    epochs: int = setting(1, "passes over the forget samples", 1, 100)
+    lr: float = setting(1e-3, "Adam learning rate of the ascent", 0, LR_MAX, low_open=True)
+    batch_size: int = setting(64, "forget samples per step", 1, 8192)
+    forget_samples: int = setting(500, "forget-class training images read (0: all)", 0, 1_000_000)
+    seed: int = setting(0, "sample choice and shuffling", 0, MAX_SEED)
 
 
 class NegGrad(UnlearningMethod):

@@ -10,27 +10,26 @@ NegGrad's and SCRUB's; alpha 0.9-0.95 or 500 forget samples leave A_Df at 7-18%.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch.nn.functional as F
 
 from ..classifier import Classifier
-from ..errors import ConfigError
+from ..config import LR_MAX, MAX_SEED, setting
 from .base import Context, Request, UnlearningMethod, pool_size
 
 
 @dataclass(frozen=True)
 class NegGradPlusSettings:
-    alpha: float = field(default=0.99, metadata={
-        "help": "weight of the retain loss; 1 - alpha weighs the (negated) forget loss (paper: 0.999)"})
-    epochs: int = field(default=5, metadata={
-        "help": "passes over the forget samples (one retain batch per forget batch)"})
-    lr: float = field(default=1e-3, metadata={"help": "Adam learning rate"})
-    batch_size: int = field(default=64, metadata={"help": "samples per step from each of the two sets"})
-    forget_samples: int = field(default=0, metadata={
-        "help": "forget-class training images read (0: all; 500 leaves A_Df near 10%)"})
-    retain_per_class: int = field(default=300, metadata={"help": "retain training images per class (0: all)"})
-    seed: int = field(default=0, metadata={"help": "sample choice and shuffling"})
+    alpha: float = setting(0.99, "weight of the retain loss; 1 - alpha weighs the (negated) forget loss (paper: "
+                           "0.999)", 0, 1)
+    epochs: int = setting(5, "passes over the forget samples (one retain batch per forget batch)", 1, 100)
+    lr: float = setting(1e-3, "Adam learning rate", 0, LR_MAX, low_open=True)
+    batch_size: int = setting(64, "samples per step from each of the two sets", 1, 8192)
+    forget_samples: int = setting(0, "forget-class training images read (0: all; 500 leaves A_Df near "
+                                  "10%)", 0, 1_000_000)
+    retain_per_class: int = setting(300, "retain training images per class (0: all)", 0, 100_000)
+    seed: int = setting(0, "sample choice and shuffling", 0, MAX_SEED)
 
 
 class NegGradPlus(UnlearningMethod):
@@ -45,8 +44,6 @@ class NegGradPlus(UnlearningMethod):
         return s.epochs * 2 * pool_size(s.forget_samples, req.workload().forget_images)  # a retain batch per forget batch
 
     def unlearn(self, model: Classifier, ctx: Context, s: NegGradPlusSettings) -> Classifier:
-        if not 0 <= s.alpha <= 1:
-            raise ConfigError(f"neggrad_plus.alpha must be between 0 and 1, got {s.alpha}.")
         fx, fy = ctx.forget_train(s.forget_samples)
         rx, ry = ctx.retain_train(s.retain_per_class)
         work = ctx.working_copy(model)

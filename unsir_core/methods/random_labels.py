@@ -9,23 +9,24 @@ Evidence (shipped Small CNN, 1 CPU thread, defaults): A_Df / A_Dr as % of the or
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from ..classifier import Classifier
+from ..config import LR_MAX, MAX_SEED, setting
 from .base import Context, UnlearningMethod
 
 
 @dataclass(frozen=True)
 class RandomLabelsSettings:
-    epochs: int = field(default=2, metadata={"help": "passes over forget (relabelled) + retain samples"})
-    lr: float = field(default=1e-3, metadata={"help": "Adam learning rate"})
-    batch_size: int = field(default=128, metadata={"help": "samples per step"})
-    forget_samples: int = field(default=500, metadata={"help": "forget-class training images read (0: all)"})
-    retain_per_class: int = field(default=300, metadata={"help": "retain training images per class (0: all)"})
-    seed: int = field(default=0, metadata={"help": "relabelling, sample choice and shuffling"})
+    epochs: int = setting(2, "passes over forget (relabelled) + retain samples", 1, 100)
+    lr: float = setting(1e-3, "Adam learning rate", 0, LR_MAX, low_open=True)
+    batch_size: int = setting(128, "samples per step", 1, 8192)
+    forget_samples: int = setting(500, "forget-class training images read (0: all)", 0, 1_000_000)
+    retain_per_class: int = setting(300, "retain training images per class (0: all)", 0, 100_000)
+    seed: int = setting(0, "relabelling, sample choice and shuffling", 0, MAX_SEED)
 
 
 def relabelled_pool(ctx: Context, fx: torch.Tensor, fy: torch.Tensor, retain_per_class: int):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 
 from ..classifier import Classifier, ModelInfo
-from ..config import TrainConfig
+from ..config import TrainConfig, setting_info
 from ..references import obtain
 from ..train import gold_standard_config
 from .base import Context, Request, UnlearningMethod
@@ -20,14 +20,15 @@ from .base import Context, Request, UnlearningMethod
 
 @dataclass(frozen=True)
 class RetrainSettings:
-    epochs: int | None = field(default=None, metadata={  # None: as many as the original was trained for
+    # epochs None: as many as the original was trained for; batch_size, lr None: the original's
+    epochs: int | None = field(default=None, metadata={**setting_info("epochs", TrainConfig),
         "help": "Passes over the retain-class training images. Empty: as many as the original model's training, "
                 "which gives a full-strength reference; fewer is faster but weaker."})
-    batch_size: int | None = field(default=None, metadata={  # None: the original's
+    batch_size: int | None = field(default=None, metadata={**setting_info("batch_size", TrainConfig),
         "help": "Samples per step. Empty: the original model's."})
-    lr: float | None = field(default=None, metadata={  # None: the original's
+    lr: float | None = field(default=None, metadata={**setting_info("lr", TrainConfig),
         "help": "Peak learning rate of the one-cycle schedule. Empty: the original model's."})
-    seed: int = field(default=0, metadata={  # initialisation, shuffling and augmentation
+    seed: int = field(default=0, metadata={**setting_info("seed", TrainConfig),
         "help": "Seeds initialisation, shuffling and augmentation; where a retrained model sends a forgotten "
                 "class's images varies with it."})
 

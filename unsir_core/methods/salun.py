@@ -10,13 +10,13 @@ Evidence (shipped Small CNN, 1 CPU thread, defaults): A_Df / A_Dr as % of the or
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from ..classifier import Classifier
-from ..errors import ConfigError
+from ..config import LR_MAX, MAX_SEED, setting
 from ..progress import Reporter
 from .base import Context, UnlearningMethod
 from .random_labels import relabelled_pool
@@ -24,15 +24,15 @@ from .random_labels import relabelled_pool
 
 @dataclass(frozen=True)
 class SalUnSettings:
-    mask_ratio: float = field(default=0.5, metadata={
-        "help": "fraction of weights updated: those with the largest forget-loss gradient (paper: 0.5)"})
-    epochs: int = field(default=2, metadata={"help": "passes over forget (relabelled) + retain samples"})
-    lr: float = field(default=2e-3, metadata={
-        "help": "Adam learning rate (half the weights move, so a little more than random labels)"})
-    batch_size: int = field(default=128, metadata={"help": "samples per step"})
-    forget_samples: int = field(default=500, metadata={"help": "forget-class training images read (0: all)"})
-    retain_per_class: int = field(default=300, metadata={"help": "retain training images per class (0: all)"})
-    seed: int = field(default=0, metadata={"help": "relabelling, sample choice and shuffling"})
+    mask_ratio: float = setting(0.5, "fraction of weights updated: those with the largest forget-loss gradient (paper: "
+                                "0.5)", 0, 1, low_open=True)
+    epochs: int = setting(2, "passes over forget (relabelled) + retain samples", 1, 100)
+    lr: float = setting(2e-3, "Adam learning rate (half the weights move, so a little more than random "
+                        "labels)", 0, LR_MAX, low_open=True)
+    batch_size: int = setting(128, "samples per step", 1, 8192)
+    forget_samples: int = setting(500, "forget-class training images read (0: all)", 0, 1_000_000)
+    retain_per_class: int = setting(300, "retain training images per class (0: all)", 0, 100_000)
+    seed: int = setting(0, "relabelling, sample choice and shuffling", 0, MAX_SEED)
 
 
 def saliency_masks(ctx: Context, model: Classifier, x: torch.Tensor, y: torch.Tensor, ratio: float,
@@ -64,8 +64,6 @@ class SalUn(UnlearningMethod):
     Settings = SalUnSettings
 
     def unlearn(self, model: Classifier, ctx: Context, s: SalUnSettings) -> Classifier:
-        if not 0 < s.mask_ratio <= 1:
-            raise ConfigError(f"salun.mask_ratio must be in (0, 1], got {s.mask_ratio}.")
         fx, fy = ctx.forget_train(s.forget_samples)
         work = ctx.working_copy(model)
         work.net.eval()  # the saliency pass must not move BatchNorm statistics

@@ -11,32 +11,31 @@ and T = 4 it keeps circle at 81% A_Df: too weak on this model.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from ..classifier import Classifier
-from ..errors import ConfigError
+from ..config import LR_MAX, MAX_SEED, setting
 from .base import Context, Request, UnlearningMethod, kl_to, pool_size
 
 
 @dataclass(frozen=True)
 class ScrubSettings:
-    epochs: int = field(default=4, metadata={"help": "min passes over the retain subset (paper: sgda_epochs)"})
-    max_epochs: int = field(default=3, metadata={
-        "help": "the first this many epochs also run a max pass over the forget samples (paper: msteps)"})
-    lr: float = field(default=2e-3, metadata={
-        "help": "Adam learning rate (paper: 5e-4 with SGD; at 5e-4 Adam keeps A_Df near 80% here)"})
-    temperature: float = field(default=2.0, metadata={
-        "help": "distillation temperature (paper: kd_T 4; 2 forgets star 3.8% instead of 14.8%)"})
-    alpha: float = field(default=0.5, metadata={
-        "help": "weight of KL to the teacher in the min pass (paper: 0.001-0.5)"})
-    gamma: float = field(default=1.0, metadata={"help": "weight of cross-entropy in the min pass (paper: 0.99)"})
-    batch_size: int = field(default=64, metadata={"help": "samples per step, both passes"})
-    forget_samples: int = field(default=500, metadata={"help": "forget-class training images read (0: all)"})
-    retain_per_class: int = field(default=200, metadata={"help": "retain training images per class (0: all)"})
-    seed: int = field(default=0, metadata={"help": "sample choice and shuffling"})
+    epochs: int = setting(4, "min passes over the retain subset (paper: sgda_epochs)", 1, 100)
+    max_epochs: int = setting(3, "the first this many epochs also run a max pass over the forget samples (paper: "
+                              "msteps)", 0, 100)
+    lr: float = setting(2e-3, "Adam learning rate (paper: 5e-4 with SGD; at 5e-4 Adam keeps A_Df near 80% "
+                        "here)", 0, LR_MAX, low_open=True)
+    temperature: float = setting(2.0, "distillation temperature (paper: kd_T 4; 2 forgets star 3.8% instead of "
+                                 "14.8%)", 0, 100, low_open=True)
+    alpha: float = setting(0.5, "weight of KL to the teacher in the min pass (paper: 0.001-0.5)", 0, 1)
+    gamma: float = setting(1.0, "weight of cross-entropy in the min pass (paper: 0.99)", 0, 100)
+    batch_size: int = setting(64, "samples per step, both passes", 1, 8192)
+    forget_samples: int = setting(500, "forget-class training images read (0: all)", 0, 1_000_000)
+    retain_per_class: int = setting(200, "retain training images per class (0: all)", 0, 100_000)
+    seed: int = setting(0, "sample choice and shuffling", 0, MAX_SEED)
 
 
 class Scrub(UnlearningMethod):
@@ -53,8 +52,6 @@ class Scrub(UnlearningMethod):
                 + min(s.max_epochs, s.epochs) * pool_size(s.forget_samples, w.forget_images))
 
     def unlearn(self, model: Classifier, ctx: Context, s: ScrubSettings) -> Classifier:
-        if not s.temperature > 0 or s.max_epochs < 0:
-            raise ConfigError("scrub.temperature must be positive and scrub.max_epochs at least 0.")
         fx, _ = ctx.forget_train(s.forget_samples)
         rx, ry = ctx.retain_train(s.retain_per_class)
         teacher, work = ctx.frozen_copy(model), ctx.working_copy(model)

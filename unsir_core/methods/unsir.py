@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from ..classifier import Classifier, ModelInfo
-from ..config import UnsirConfig, config_value
+from ..config import UnsirConfig, config_value, setting_info
 from ..data import ImageData
 from ..presets import PRESETS
 from ..recipe import Recipe, choose_recipe
 from ..unlearn import unlearn
-from .base import Context, Request, UnlearningMethod
+from .base import Context, Request, UnlearningMethod, Workload
 
 # UnsirSettings field -> dotted UnsirConfig field it overrides
 CONFIG_FIELDS = {"retain_per_class": "retain_per_class", "noise_copies": "noise_copies",
@@ -24,8 +24,9 @@ CONFIG_FIELDS = {"retain_per_class": "retain_per_class", "noise_copies": "noise_
                  "repair_lr": "repair.lr", "repair_epochs": "repair.epochs"}
 
 
-def _recipe_value(text: str) -> dict:
-    return {"help": text + " Empty: the recipe's value."}
+def _recipe_value(name: str, text: str) -> dict:
+    """The metadata of a field that overrides the recipe's `name`: that setting's range, and `text`."""
+    return {**setting_info(CONFIG_FIELDS[name]), "help": text + " Empty: the recipe's value."}
 
 
 @dataclass(frozen=True)
@@ -34,25 +35,25 @@ class UnsirSettings:
         "choices": ("auto", *PRESETS),
         "help": "Where the other settings start: auto = the recipe derived from the data, the model and the forget "
                 "set (recipe.py), or a preset name."})
-    retain_per_class: int | None = field(default=None, metadata=_recipe_value(  # None: the recipe's
+    retain_per_class: int | None = field(default=None, metadata=_recipe_value("retain_per_class",  # None: the recipe's
         "Retain subset size per retain class: the only training images UNSIR reads."))
-    noise_copies: int | None = field(default=None, metadata=_recipe_value(  # None: the recipe's
+    noise_copies: int | None = field(default=None, metadata=_recipe_value("noise_copies",  # None: the recipe's
         "Copies of the noise batch in the impair data."))
-    noise_batch: int | None = field(default=None, metadata=_recipe_value(  # None: the recipe's
+    noise_batch: int | None = field(default=None, metadata=_recipe_value("noise_batch",  # None: the recipe's
         "Noise samples learned per forget class."))
-    noise_steps: int | None = field(default=None, metadata=_recipe_value(  # None: the recipe's
+    noise_steps: int | None = field(default=None, metadata=_recipe_value("noise_steps",  # None: the recipe's
         "Adam steps on the noise pixels."))
-    noise_lr: float | None = field(default=None, metadata=_recipe_value(  # None: the recipe's
+    noise_lr: float | None = field(default=None, metadata=_recipe_value("noise_lr",  # None: the recipe's
         "Adam learning rate on the noise pixels."))
-    noise_l2: float | None = field(default=None, metadata=_recipe_value(  # None: the recipe's
+    noise_l2: float | None = field(default=None, metadata=_recipe_value("noise_l2",  # None: the recipe's
         "Lambda, the weight of the noise's L2 penalty."))
-    impair_lr: float | None = field(default=None, metadata=_recipe_value(  # None: the recipe's
+    impair_lr: float | None = field(default=None, metadata=_recipe_value("impair_lr",  # None: the recipe's
         "Impair learning rate (of the body when the recipe gives the head its own)."))
-    impair_epochs: int | None = field(default=None, metadata=_recipe_value(  # None: the recipe's
+    impair_epochs: int | None = field(default=None, metadata=_recipe_value("impair_epochs",  # None: the recipe's
         "Passes over noise + retain subset."))
-    repair_lr: float | None = field(default=None, metadata=_recipe_value(  # None: the recipe's
+    repair_lr: float | None = field(default=None, metadata=_recipe_value("repair_lr",  # None: the recipe's
         "Repair learning rate (of the body when the recipe gives the head its own)."))
-    repair_epochs: int | None = field(default=None, metadata=_recipe_value(  # None: the recipe's
+    repair_epochs: int | None = field(default=None, metadata=_recipe_value("repair_epochs",  # None: the recipe's
         "Passes over the retain subset."))
     seed: int = field(default=0, metadata={"help": "Seeds the noise, the retain subset and the shuffling."})  # 0
 
@@ -78,6 +79,14 @@ class UnsirSettings:
                    **{name: config_value(cfg, dotted) for name, dotted in CONFIG_FIELDS.items()})
 
 
+def unsir_images(cfg: UnsirConfig, w: Workload) -> float:
+    """Training images (forward + backward) one UNSIR run with `cfg` processes: noise, impair and repair."""
+    retain = min(cfg.retain_per_class, w.retain_per_class) * w.retain_classes
+    noise = cfg.noise.batch_size * w.forget_classes
+    return (cfg.noise.steps * noise + cfg.impair.epochs * (retain + cfg.noise_copies * noise)
+            + cfg.repair.epochs * retain)
+
+
 class Unsir(UnlearningMethod):
     name = "unsir"
     title = "UNSIR"
@@ -87,12 +96,7 @@ class Unsir(UnlearningMethod):
     Settings = UnsirSettings
 
     def planned_images(self, s: UnsirSettings, req: Request) -> float:
-        cfg = s.recipe_for(req.data, req.original, req.forget).config
-        w = req.workload()
-        retain = min(cfg.retain_per_class, w.retain_per_class) * w.retain_classes
-        noise = cfg.noise.batch_size * w.forget_classes
-        return (cfg.noise.steps * noise + cfg.impair.epochs * (retain + cfg.noise_copies * noise)
-                + cfg.repair.epochs * retain)
+        return unsir_images(s.recipe_for(req.data, req.original, req.forget).config, req.workload())
 
     def resolved(self, s: UnsirSettings, req: Request) -> dict:
         cfg = s.recipe_for(req.data, req.original, req.forget).config
