@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import fields as dataclass_fields
 from typing import Any, Callable, Mapping, Sequence
 
-from .config import UnsirConfig
+from .config import TrainConfig, UnsirConfig
 from .errors import CheckpointError, ConfigError
 from .share import NUMERIC
 
@@ -200,16 +201,21 @@ def _lineage(v: Any, at: str, names: Sequence[str]) -> None:
         ENTRY(item, f"{at}[{i}]", names)
 
 
-# Every TrainConfig field (tests/test_checkpoint_metadata.py checks that none is missing); the widgets of Model and
-# data allow epochs 1-500 and batches of 8-4,096.
-TRAIN_CONFIG = {
-    "epochs": whole(1, 500), "batch_size": whole(1, 8192), "lr": number(0, 10, low_open=True),
-    "optimizer": choice("adam", "sgd"), "weight_decay": number(0, 1), "label_smoothing": number(0, 1),
-    "augment": boolean, "seed": whole(0, MAX_SEED), "pretrained": boolean,
-}
+def _train_config(v: Any, at: str, names: Sequence[str]) -> None:
+    """Training settings, checked by TrainConfig itself (its fields' ranges: the same as `train`'s flags)."""
+    _need(isinstance(v, dict), f"{at} must be a JSON object")
+    known = {f.name: f for f in dataclass_fields(TrainConfig)}
+    _need(set(v) <= set(known), f"{at} has unknown keys {sorted(set(v) - set(known))!r}")
+    _need(all(isinstance(v[k], bool) for k in v if known[k].type in ("bool", bool)),
+          f"{at}: augment and pretrained must be true or false")
+    try:
+        TrainConfig(**v)
+    except ConfigError as err:  # its message starts with the field's name
+        raise CheckpointError(f"{at}.{err}") from None
+
 
 RULES: dict[str, Rule] = {  # every details key that code reads, and its rule
-    "train_config": obj(TRAIN_CONFIG),  # training settings: the gold standard is retrained with them
+    "train_config": _train_config,  # training settings: the gold standard is retrained with them
     "train_s": number(0, LIMITS["seconds"]),  # training time, shown for a stored reference
     "settings": obj({}),  # a method's settings (a compared reference), shown as they are
     "lineage": _lineage,  # the chain of requests: timeline, report, links
