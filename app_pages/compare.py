@@ -2,7 +2,7 @@
 
 Choose methods and their settings, see the plan with its time estimate, run them all with progress per
 method, then read the table, the charts and the prediction histograms; everything downloads. The
-engine is `unsir_core.compare`; the views are in `studio/compare_views.py`.
+engine is `unsir_core.experiments.compare`; the views are in `studio/compare_views.py`.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 import streamlit as st
 
-from unsir_core.escaping import md
+from unsir_core.common.escaping import md
 
 from studio import captions, charts, images, jobs, loaders, nav, noise, runs, state, ui
 from studio.palette import FORGET, RETAIN

@@ -1,7 +1,7 @@
 import streamlit as st
 
-from unsir_core.device import DEVICE_LOCK
-from unsir_core.escaping import md
+from unsir_core.common.device import DEVICE_LOCK
+from unsir_core.common.escaping import md
 from unsir_core.explain import METHODS, heatmaps, overlay
 from unsir_core.metrics.evaluate import predict_logits
 

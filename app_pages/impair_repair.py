@@ -1,7 +1,7 @@
 import streamlit as st
 
-from unsir_core.escaping import md
-from unsir_core.presets import PRESETS
+from unsir_core.common.escaping import md
+from unsir_core.algorithm.presets import PRESETS
 
 from studio import jobs, nav, runs, state, ui
 from studio.setup import AUTO, preset_notes, train_range

@@ -1,12 +1,12 @@
 import streamlit as st
 
-from unsir_core import fetch, roots
-from unsir_core.config import TrainConfig
+from unsir_core.checkpoints import fetch, roots
+from unsir_core.common.config import TrainConfig
 from unsir_core.data import DATASETS
-from unsir_core.errors import UnsirError
-from unsir_core.escaping import md
+from unsir_core.common.errors import UnsirError
+from unsir_core.common.escaping import md
 from unsir_core.models import MODELS, get_spec
-from unsir_core.store import default_checkpoint
+from unsir_core.checkpoints.store import default_checkpoint
 
 from studio import charts, images, imports, jobs, loaders, nav, state, training, ui
 from studio.palette import FORGET, RETAIN

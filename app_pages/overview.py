@@ -1,6 +1,6 @@
 import streamlit as st
 
-from unsir_core.escaping import md
+from unsir_core.common.escaping import md
 
 from studio import charts, diagram, handout, jobs, nav, runs, ui
 

@@ -3,9 +3,9 @@ import functools
 import pandas as pd
 import streamlit as st
 
-from unsir_core.paths import model_store
-from unsir_core.escaping import md
-from unsir_core.store import save_model, slug
+from unsir_core.common.paths import model_store
+from unsir_core.common.escaping import md
+from unsir_core.checkpoints.store import save_model, slug
 
 from studio import chain, export, handout, imports, jobs, nav, runs, state, ui
 from studio.palette import stage_title

@@ -1,8 +1,8 @@
 import streamlit as st
 
-from unsir_core.escaping import md
+from unsir_core.common.escaping import md
 from studio import jobs, nav, state, ui, whatif
-from unsir_core.studies import STUDIES
+from unsir_core.experiments.studies import STUDIES
 
 if st.session_state.pop(whatif.OPEN, False):  # a run was clicked: show it (before this page takes its notices)
     st.switch_page(nav.RESULTS.path)

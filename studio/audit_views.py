@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from unsir_core.escaping import md
+from unsir_core.common.escaping import md
 from unsir_core.metrics.privacy import CHANCE, MIA_SAMPLES, MIA_VARIANTS
-from unsir_core.metrics.relearned import RELEARN_SHARE, crossing
+from unsir_core.metrics.relearn import RELEARN_SHARE, crossing
 from unsir_core.metrics.retrain_privacy import DEFINITION as PRIVACY_DEFINITION
 
 from . import audits, ui

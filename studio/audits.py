@@ -15,7 +15,7 @@ from unsir_core.metrics.privacy import MIA_SAMPLES, membership_inference
 from unsir_core.metrics.probe import feature_probe
 from unsir_core.metrics.retrain_privacy import retrain_privacy
 from unsir_core.metrics.relearn import accuracy, forget_probe, relearn_target, relearn_time
-from unsir_core.progress import emit
+from unsir_core.common.progress import emit
 
 from . import jobs, loaders, runs
 

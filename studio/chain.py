@@ -10,9 +10,9 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from unsir_core.lineage import chain, timeline
-from unsir_core.escaping import md
-from unsir_core.summary import join
+from unsir_core.checkpoints.lineage import chain, timeline
+from unsir_core.common.escaping import md
+from unsir_core.report.summary import join
 
 from . import jobs, nav, state
 from .charts import style

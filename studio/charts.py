@@ -9,7 +9,7 @@ from typing import Any, Mapping, Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from unsir_core.metrics.relearned import RELEARN_SHARE, crossing
+from unsir_core.metrics.relearn import RELEARN_SHARE, crossing
 
 from .palette import FORGET, RETAIN, SERIES, class_colors, stage_color, stage_title
 

@@ -9,8 +9,8 @@ import math
 
 import plotly.graph_objects as go
 
-from unsir_core.compare import Comparison, MethodRow
-from unsir_core.escaping import html
+from unsir_core.experiments.compare import Comparison, MethodRow
+from unsir_core.common.escaping import html
 
 from . import charts
 from .palette import FORGET, RETAIN, SERIES, stage_color

@@ -1,6 +1,6 @@
 """The Compare page's job: run the comparison with a status line per method, keep the result in the session.
 
-The retrained reference comes from the reference store (`unsir_core.references`): shipped, or trained
+The retrained reference comes from the reference store (`unsir_core.checkpoints.references`): shipped, or trained
 once by any session or the CLI and kept, so a second comparison of the same forget set never retrains.
 """
 from __future__ import annotations
@@ -9,8 +9,8 @@ import time
 
 import streamlit as st
 
-from unsir_core.classifier import Classifier
-from unsir_core.compare import Comparison, compare
+from unsir_core.models.classifier import Classifier
+from unsir_core.experiments.compare import Comparison, compare
 from unsir_core.data import ImageData
 from unsir_core.methods import METHODS
 

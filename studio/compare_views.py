@@ -14,12 +14,12 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from unsir_core import strict_json
-from unsir_core.classifier import Classifier
-from unsir_core.compare import COLUMNS, Comparison, MetricSettings
-from unsir_core.compare_plan import plan
+from unsir_core.common import strict_json
+from unsir_core.models.classifier import Classifier
+from unsir_core.experiments.compare import COLUMNS, Comparison, MetricSettings
+from unsir_core.experiments.compare_plan import plan
 from unsir_core.data import ImageData
-from unsir_core.escaping import md
+from unsir_core.common.escaping import md
 from unsir_core.methods import METHODS, Request, SettingField, UnsirSettings
 from unsir_core.metrics.privacy import CHANCE, MIA_VARIANTS
 from unsir_core.metrics.retrain_privacy import DEFINITION as PRIVACY_DEFINITION

@@ -8,17 +8,17 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import pandas as pd
 
-from unsir_core import strict_json
-from unsir_core.escaping import csv_text
-from unsir_core.lineage import finalize
-from unsir_core.summary import summarize
+from unsir_core.common import strict_json
+from unsir_core.common.escaping import csv_text
+from unsir_core.checkpoints.lineage import finalize
+from unsir_core.report.summary import summarize
 
 from .handout import setting_label, value_words
 from .palette import stage_title
 from .runs import RunRecord
 
 if TYPE_CHECKING:
-    from unsir_core.classifier import Classifier
+    from unsir_core.models.classifier import Classifier
 
 
 def run_dict(record: RunRecord) -> dict[str, Any]:
@@ -67,7 +67,7 @@ def unlearned_model(record: RunRecord) -> Classifier:
 
 def model_bytes(record: RunRecord) -> bytes:
     """The unlearned model as a .safetensors file (weights plus UNSIR Studio metadata and lineage)."""
-    from unsir_core.store import save_model
+    from unsir_core.checkpoints.store import save_model
 
     with tempfile.TemporaryDirectory() as tmp:
         return save_model(unlearned_model(record), Path(tmp) / "model.safetensors").read_bytes()

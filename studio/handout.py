@@ -7,10 +7,10 @@ from typing import Any
 
 import streamlit as st
 
-from unsir_core.report import render, render_comparison
-from unsir_core.escaping import md
-from unsir_core.share import RESULT_KEYS, decode_result, encode_result, headline
-from unsir_core.summary import summarize
+from unsir_core.report.html import render, render_comparison
+from unsir_core.common.escaping import md
+from unsir_core.report.share import RESULT_KEYS, decode_result, encode_result, headline
+from unsir_core.report.summary import summarize
 
 from . import jobs, nav, runs, state
 from .runs import RunRecord
@@ -32,7 +32,7 @@ def base_url() -> str:
 
 
 def report_html(record: RunRecord, url: str) -> bytes:
-    """The printable report of a run (see unsir_core.report)."""
+    """The printable report of a run (see unsir_core.report.html)."""
     return render(record.report, url, title=f"Unlearning report: {record.title}").encode()
 
 
@@ -59,7 +59,7 @@ def setup_changes(a: RunRecord, b: RunRecord) -> list[str]:
 
 
 def comparison_html(a: RunRecord, b: RunRecord, url: str) -> bytes:
-    """The printable comparison of two runs (see unsir_core.report)."""
+    """The printable comparison of two runs (see unsir_core.report.html)."""
     return render_comparison(a.report, b.report, (a.title, b.title), setup_changes(a, b), url).encode()
 
 

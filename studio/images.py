@@ -6,7 +6,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from unsir_core.classifier import unprepare
+from unsir_core.models.classifier import unprepare
 from unsir_core.data import ImageData
 
 DISPLAY = 96  # pixels of a displayed 32x32 image (nearest-neighbour upscaling keeps it crisp)

@@ -4,8 +4,8 @@ Whatever the source, the file goes through one path: loaded by the engine (safet
 `.pt`/`.pth` with `weights_only=True`, which refuses pickled code; metadata and weight shapes
 checked before any network is built), checked against the setup's data set and architecture and for
 NaN weights, evaluated, and saved as a `.safetensors` with metadata under a name of its own. Nothing
-is selected unless every step succeeded. Paths are limited to `unsir_core.roots`, URLs to the
-policy of `unsir_core.fetch`; both check the size before reading.
+is selected unless every step succeeded. Paths are limited to `unsir_core.checkpoints.roots`, URLs to the
+policy of `unsir_core.checkpoints.fetch`; both check the size before reading.
 """
 from __future__ import annotations
 
@@ -15,13 +15,13 @@ import urllib.parse
 from dataclasses import replace
 from pathlib import Path
 
-from unsir_core import fetch, roots
-from unsir_core.classifier import Classifier, ModelInfo
-from unsir_core.errors import CheckpointError
+from unsir_core.checkpoints import fetch, roots
+from unsir_core.models.classifier import Classifier, ModelInfo
+from unsir_core.common.errors import CheckpointError
 from unsir_core.metrics.evaluate import evaluate
 from unsir_core.models import get_spec
-from unsir_core.paths import ASSETS_DIR, model_store
-from unsir_core.store import check_suffix, load_model, non_finite_tensors, read_info, save_model, slug
+from unsir_core.common.paths import ASSETS_DIR, model_store
+from unsir_core.checkpoints.store import check_suffix, load_model, non_finite_tensors, read_info, save_model, slug
 
 from . import loaders
 from .setup import Setup

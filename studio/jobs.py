@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 
 import streamlit as st
 
-from unsir_core.errors import UnsirError
-from unsir_core.escaping import md
+from unsir_core.common.errors import UnsirError
+from unsir_core.common.escaping import md
 
 from . import charts
 from .state import notify
 
 if TYPE_CHECKING:
-    from unsir_core.progress import ProgressEvent
+    from unsir_core.common.progress import ProgressEvent
 
 JOB = "job"
 # Seconds between two draws of the progress bar and live chart. Each draw rebuilds a plotly figure that the
@@ -125,7 +125,7 @@ class ProgressView:
 @contextmanager
 def device_lock(view: ProgressView) -> Iterator[None]:
     """Hold DEVICE_LOCK, drawing a waiting message (a cancel point) while another session has it."""
-    from unsir_core.device import DEVICE_LOCK  # imports torch: only a job needs it
+    from unsir_core.common.device import DEVICE_LOCK  # imports torch: only a job needs it
 
     while not DEVICE_LOCK.acquire(timeout=0.5):
         view.waiting()

@@ -15,19 +15,19 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from unsir_core import roots
-from unsir_core.catalog import StoredModel, default_checkpoint, list_models, read_info
-from unsir_core.config import TrainConfig
-from unsir_core.errors import CheckpointError
+from unsir_core.checkpoints import roots
+from unsir_core.checkpoints.catalog import StoredModel, default_checkpoint, list_models, read_info
+from unsir_core.common.config import TrainConfig
+from unsir_core.common.errors import CheckpointError
 from unsir_core.models import get_spec
-from unsir_core.paths import ASSETS_DIR, model_store
+from unsir_core.common.paths import ASSETS_DIR, model_store
 
 from .setup import Setup
 
 if TYPE_CHECKING:
     import torch
 
-    from unsir_core.classifier import Classifier, ModelInfo
+    from unsir_core.models.classifier import Classifier, ModelInfo
     from unsir_core.data import ImageData
 
 
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 def data(name: str) -> ImageData:
     """The data set `name` (downloaded when missing and online; DataError with instructions offline).
 
-    An image folder (`folder:PATH`) must lie inside the configured data roots (`unsir_core.roots`)."""
+    An image folder (`folder:PATH`) must lie inside the configured data roots (`unsir_core.checkpoints.roots`)."""
     from unsir_core.data import load_dataset
 
     if name.startswith("folder:"):
@@ -45,18 +45,18 @@ def data(name: str) -> ImageData:
 
 @st.cache_resource(show_spinner=False)
 def device() -> torch.device:
-    from unsir_core.device import pick_device
+    from unsir_core.common.device import pick_device
 
     return pick_device("auto")
 
 
 def device_name() -> str:
-    """The device in words; before any page has needed torch, without importing it (see `device_hint`)."""
+    """The device in words; before any page has needed torch, without importing it (`device.describe_without_torch`)."""
     if "torch" not in sys.modules:
-        from unsir_core.device_hint import describe_without_torch
+        from unsir_core.common.device import describe_without_torch
 
         return describe_without_torch()
-    from unsir_core.device import describe
+    from unsir_core.common.device import describe
 
     return describe(device())
 
@@ -74,7 +74,7 @@ def model_path(setup: Setup) -> Path:
 
 @st.cache_resource(max_entries=6, show_spinner="Loading the model…")
 def _load(path: str, mtime: float) -> Classifier:
-    from unsir_core.store import load_model
+    from unsir_core.checkpoints.store import load_model
 
     return load_model(path)
 
@@ -107,7 +107,7 @@ SPEED_BATCHES = 12  # timed training steps behind the retraining estimate (after
 def root_model(setup: Setup) -> Classifier | None:
     """The true original of a checkpoint that already forgot classes (found in the store or the shipped assets by
     the digest of its weights that its lineage recorded: `request.find_root`), else None."""
-    from unsir_core.request import find_root
+    from unsir_core.algorithm.request import find_root
 
     path = model_path(setup)
     info = model_info(setup)
@@ -122,7 +122,7 @@ def _training_speed(path: str, mtime: float, dataset: str, batch_size: int) -> f
     # two timings: anything else running (the browser drawing this page) only slows one down. On the quiet 2-core
     # CPU single timings varied 2,145-2,704 img/s; six runs of this rule estimated 40-epoch retrains that took
     # 134-140 s at 0.82-1.05x their real time.
-    from unsir_core import train
+    from unsir_core.training import train
 
     cfg = TrainConfig(batch_size=batch_size)
     return max(train.training_speed(_info(path, mtime), data(dataset), cfg, device(), batches=SPEED_BATCHES)[1]

@@ -11,9 +11,9 @@ from typing import Any
 import streamlit as st
 import torch
 
-from unsir_core.classifier import Classifier
-from unsir_core.device import memory_format
-from unsir_core.noise import Noise, freeze, optimize_noise
+from unsir_core.models.classifier import Classifier
+from unsir_core.common.device import memory_format
+from unsir_core.algorithm.noise import Noise, freeze, optimize_noise
 
 from . import jobs, loaders, runs
 from .setup import Setup

@@ -3,13 +3,13 @@
 FORGET and RETAIN mean forget and retain only; other pairs of series take SERIES.
 
 Mid-luminance colours on transparent backgrounds read well in both the light and the dark theme. The
-names and colours themselves live in `unsir_core.vocabulary`, which the printable report shares.
+names and colours themselves live in `unsir_core.common.vocabulary`, which the printable report shares.
 """
 from __future__ import annotations
 
 from typing import Collection
 
-from unsir_core.vocabulary import FORGET, RETAIN, stage_color, stage_title
+from unsir_core.common.vocabulary import FORGET, RETAIN, stage_color, stage_title
 
 # Two series of one metric that are not forget/retain (MIA variants, distance pairs): neither red nor blue.
 SERIES = ("#16A085", "#B7950B")  # teal, ochre

@@ -20,16 +20,16 @@ from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-from unsir_core.config import TrainConfig, UnsirConfig
+from unsir_core.common.config import TrainConfig, UnsirConfig
 
 from . import jobs, loaders, state
 from .setup import Setup
 
 if TYPE_CHECKING:
-    from unsir_core.classifier import Classifier
+    from unsir_core.models.classifier import Classifier
     from unsir_core.data import ImageData
-    from unsir_core.pipeline import UnsirRun
-    from unsir_core.recipe import Recipe
+    from unsir_core.algorithm.pipeline import UnsirRun
+    from unsir_core.algorithm.recipe import Recipe
 
 RUNS = "runs"
 KEEP_MODELS = 5  # runs that keep their models (for GradCAM, audits and downloads); older keep metrics only
@@ -105,14 +105,14 @@ def add(record: RunRecord) -> None:
 
 def retrain_config(setup: Setup, model: Classifier) -> TrainConfig:
     """The gold standard's training: the original's settings with the setup's seed and epochs."""
-    from unsir_core.train import gold_standard_config
+    from unsir_core.training.train import gold_standard_config
 
     return gold_standard_config(model.info, setup.config.seed, setup.retrain_epochs)
 
 
 def stored_reference(setup: Setup, model: Classifier) -> Path | None:
     """The stored retrained model matching the setup's forget set and retraining settings, if any."""
-    from unsir_core import references
+    from unsir_core.checkpoints import references
 
     data = loaders.data(setup.dataset)
     gone = set(data.resolve_classes([*setup.forget, *setup.forgotten_before])) | set(model.info.forgotten)
@@ -130,7 +130,7 @@ def retrain_seconds(setup: Setup, model: Classifier) -> float:
 
 def retrain_estimate(setup: Setup, model: Classifier) -> str:
     """Whether a stored reference makes retraining free; else how long it should take here, in words."""
-    from unsir_core import references
+    from unsir_core.checkpoints import references
 
     cfg = retrain_config(setup, model)
     found = stored_reference(setup, model)
@@ -149,7 +149,7 @@ def monitor_every(cfg: UnsirConfig, num_classes: int, gone: int, forget: int) ->
     The step count is estimated from the settings (retain subset, noise copies, batch sizes, epochs);
     `gone` counts every class left out of the retain subset, `forget` the classes noise is learned for.
     """
-    from unsir_core.batches import num_batches
+    from unsir_core.common.batches import num_batches
 
     retain = cfg.retain_per_class * (num_classes - gone)
     impair = cfg.impair.epochs * num_batches(retain + cfg.noise.batch_size * forget * cfg.noise_copies,
@@ -201,7 +201,7 @@ def recipe(setup: Setup, data: ImageData, model: Classifier) -> Recipe:
     """The setup's preset, or the auto recipe for its data, model and forget classes (unknown names are left to
     the forget-class checks of the pages). A chained request's recipe is for the model it starts from, when
     this session holds it."""
-    from unsir_core.recipe import choose_recipe
+    from unsir_core.algorithm.recipe import choose_recipe
 
     start = starting_model(setup) if setup.chain else None
     forget = [c for c in setup.forget if c in data.class_names]
@@ -233,10 +233,10 @@ def _work(job: jobs.Job, progress: jobs.ProgressView) -> list[RunRecord]:
 
 def _one(setup: Setup, parent: RunRecord | None, record_id: int, progress: jobs.ProgressView) -> RunRecord:
     """One request: from the setup's checkpoint, or from `parent`'s unlearned model for a chained one."""
-    from unsir_core.lineage import chain
+    from unsir_core.checkpoints.lineage import chain
     from unsir_core.metrics.weights import layer_distances
-    from unsir_core.recipe import choose_recipe
-    from unsir_core.request import run_request
+    from unsir_core.algorithm.recipe import choose_recipe
+    from unsir_core.algorithm.request import run_request
 
     data = loaders.data(setup.dataset)
     checkpoint = loaders.model(setup)

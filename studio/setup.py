@@ -4,27 +4,27 @@ A `Setup` is a frozen value: pages never edit it in place, they derive a new one
 `to_query` / `from_query` turn it into URL query parameters and back, so a link reproduces a setup.
 Hyperparameters appear in the URL only where the user changed them, which keeps links short; the preset
 ("auto" by default: the recipe derived from the data and the model) gives the rest.
-A sequential request carries its earlier requests in `chain` (URL format: `unsir_core.share`).
+A sequential request carries its earlier requests in `chain` (URL format: `unsir_core.report.share`).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping
 
-from unsir_core import roots
-from unsir_core.config import TrainConfig, UnsirConfig, check_value, config_value, setting_info
+from unsir_core.checkpoints import roots
+from unsir_core.common.config import TrainConfig, UnsirConfig, check_value, config_value, setting_info
 from unsir_core.data import DATASETS, DEFAULT_DATASET
-from unsir_core.errors import ConfigError, UnsirError
+from unsir_core.common.errors import ConfigError, UnsirError
 from unsir_core.models import DEFAULT_MODEL, MODELS
-from unsir_core.presets import PRESETS
-from unsir_core.share import STEP_SEP, decode_step, encode_step
+from unsir_core.algorithm.presets import PRESETS
+from unsir_core.report.share import STEP_SEP, decode_step, encode_step
 
 
 @dataclass(frozen=True)
 class Knob:
     """One numeric UNSIR setting as a widget: its label, step and what the UI adds to the setting's own help.
 
-    The help text and the valid range come from the config's field metadata (`unsir_core.config.setting`), the
+    The help text and the valid range come from the config's field metadata (`unsir_core.common.config.setting`), the
     same range the engine enforces, so a URL or a widget can never hold a value a run would refuse."""
 
     name: str  # dotted config name, e.g. "impair.lr"
@@ -105,7 +105,7 @@ def preset_notes(config: UnsirConfig) -> list[str]:
     return notes
 
 
-AUTO = "auto"  # the preset key of the auto recipe (unsir_core.recipe): settings derived from the data and model
+AUTO = "auto"  # the preset key of the auto recipe (unsir_core.algorithm.recipe): settings derived from the data and model
 
 
 @dataclass(frozen=True)

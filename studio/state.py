@@ -11,8 +11,8 @@ from typing import Any, Callable
 
 import streamlit as st
 
-from unsir_core.config import UnsirConfig
-from unsir_core.errors import UnsirError
+from unsir_core.common.config import UnsirConfig
+from unsir_core.common.errors import UnsirError
 
 from .setup import Setup
 

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import time
 
-from unsir_core.config import TrainConfig
-from unsir_core.errors import UnsirError
+from unsir_core.common.config import TrainConfig
+from unsir_core.common.errors import UnsirError
 from unsir_core.models import get_spec
-from unsir_core.paths import model_store
-from unsir_core.store import save_model, slug
-from unsir_core.train import fit
+from unsir_core.common.paths import model_store
+from unsir_core.checkpoints.store import save_model, slug
+from unsir_core.training.train import fit
 
 from . import jobs, loaders, state
 from .imports import unique_path

@@ -8,8 +8,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from unsir_core.data import DATASETS
-from unsir_core.errors import UnsirError
-from unsir_core.escaping import md
+from unsir_core.common.errors import UnsirError
+from unsir_core.common.escaping import md
 from unsir_core.models import get_spec
 
 from . import handout, jobs, loaders, nav, runs, serving, state
@@ -18,7 +18,7 @@ from .runs import RunRecord
 from .setup import KNOBS, Setup
 
 if TYPE_CHECKING:
-    from unsir_core.classifier import Classifier
+    from unsir_core.models.classifier import Classifier
     from unsir_core.data import ImageData
 
 STAGE_HELP = {"original": "true original model, before any unlearning request",

@@ -17,16 +17,15 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from unsir_core import strict_json
-from unsir_core.classifier import Classifier
+from unsir_core.common import strict_json
+from unsir_core.models.classifier import Classifier
 from unsir_core.data import ImageData
-from unsir_core.errors import UnsirError
-from unsir_core.escaping import csv_text, md
-from unsir_core.studies import STUDIES
-from unsir_core.sweep import (Axis, Cell, SweepMetrics, SweepResult, SweepSpec, check_size, check_time, expand,
-                              nested_forget_sets, parquet_available, parse_ints, run_sweep, summary, sweep_seconds,
-                              sweepable)
-from unsir_core.sweep_backends import InProcess
+from unsir_core.common.errors import UnsirError
+from unsir_core.common.escaping import csv_text, md
+from unsir_core.experiments.studies import STUDIES
+from unsir_core.experiments.sweep_grid import Axis, Cell, SweepMetrics, SweepSpec, check_size, check_time, expand, nested_forget_sets, parse_ints, sweep_seconds, sweepable
+from unsir_core.experiments.sweep import SweepResult, parquet_available, run_sweep, summary
+from unsir_core.experiments.sweep_backends import InProcess
 
 from . import jobs, loaders, runs, state
 from .runs import RunRecord

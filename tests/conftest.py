@@ -34,7 +34,7 @@ def tiny_shapes():
 
 @pytest.fixture(scope="session")
 def shipped_model():
-    from unsir_core.store import default_checkpoint, load_model
+    from unsir_core.checkpoints.store import default_checkpoint, load_model
 
     return load_model(default_checkpoint("shapes10", "smallcnn"))
 
@@ -42,7 +42,7 @@ def shipped_model():
 @pytest.fixture
 def fast_config():
     """A short UNSIR run for behaviour tests (not the tuned preset)."""
-    from unsir_core.config import NoiseConfig, PhaseConfig, UnsirConfig
+    from unsir_core.common.config import NoiseConfig, PhaseConfig, UnsirConfig
 
     return UnsirConfig(noise=NoiseConfig(batch_size=16, steps=5), noise_copies=2, retain_per_class=20,
                        impair=PhaseConfig(lr=0.01, batch_size=64), repair=PhaseConfig(lr=0.002, batch_size=64))

@@ -16,8 +16,8 @@ from streamlit.testing.v1 import AppTest
 from studio import nav
 from studio.setup import Setup
 from unsir_core.data import DATASETS
-from unsir_core.device import describe, pick_device
-from unsir_core.errors import DataError
+from unsir_core.common.device import describe, pick_device
+from unsir_core.common.errors import DataError
 from unsir_core.models import get_spec
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -191,7 +191,7 @@ def test_setup_round_trips_through_the_query():
 
 
 def test_preset_notes_name_every_setting_the_knobs_do_not_show():
-    from unsir_core.presets import PRESETS
+    from unsir_core.algorithm.presets import PRESETS
     from studio.setup import preset_notes
 
     tuned = " ".join(preset_notes(PRESETS["shapes10"].config))
@@ -212,7 +212,7 @@ def test_forgetting_every_class_is_refused():
 def test_the_retraining_estimate_comes_from_this_device(monkeypatch, tmp_path):
     import re
 
-    monkeypatch.setattr("unsir_core.references.SHIPPED_DIR", tmp_path)  # no shipped reference: it must train
+    monkeypatch.setattr("unsir_core.checkpoints.references.SHIPPED_DIR", tmp_path)  # no shipped reference: it must train
     at = visit(start(forget=FORGET), nav.UNLEARN)
     estimate = next(c.value for c in at.caption if c.value.startswith("Retraining runs"))
     assert re.match(r"Retraining runs 40 epochs: about (\d+ min )?\d+ s on CPU .*timed training steps", estimate)
@@ -226,10 +226,10 @@ def test_a_stored_reference_is_used_without_training(shipped_model):
     settings) is announced on the Impair page and needs no training."""
     from dataclasses import replace as with_info
 
-    from unsir_core import references
-    from unsir_core.classifier import Classifier
-    from unsir_core.config import TrainConfig
-    from unsir_core.store import save_model
+    from unsir_core.checkpoints import references
+    from unsir_core.models.classifier import Classifier
+    from unsir_core.common.config import TrainConfig
+    from unsir_core.checkpoints.store import save_model
 
     cross = shipped_model.info.class_names.index("cross")
     cfg = TrainConfig(**shipped_model.info.details["train_config"])

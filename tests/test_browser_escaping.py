@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 
 from tests.test_browser import LONG, ROOT, browser_page, chromium, idle, server  # noqa: F401 (fixture)
 from tests.test_escaping import IMG, LINK, PIXEL, SCRIPT, hostile_run
-from unsir_core.escaping import md
+from unsir_core.common.escaping import md
 
 OUTSIDE = "http://127.0.0.1:9"  # the addresses PIXEL and LINK point at (nothing listens there)
 

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlparse
 from playwright.sync_api import expect
 
 from tests.test_browser import LONG, SHOTS, browser_page, chromium, go, idle, server, shot  # noqa: F401 (fixture)
-from unsir_core.share import decode_result
+from unsir_core.report.share import decode_result
 
 SHORT = "retain_per_class=40&noise.steps=5&repair.epochs=1"
 

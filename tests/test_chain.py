@@ -10,9 +10,9 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from studio import nav
-from unsir_core.catalog import weights_sha256
-from unsir_core.paths import ASSETS_DIR
-from unsir_core.store import read_info
+from unsir_core.checkpoints.catalog import weights_sha256
+from unsir_core.common.paths import ASSETS_DIR
+from unsir_core.checkpoints.store import read_info
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -112,8 +112,8 @@ def test_a_shared_link_re_runs_the_chain_and_shows_its_numbers_beside_the_new_on
 def test_a_stored_model_that_already_forgot_a_class_does_not_offer_it_again(shipped_model):
     from dataclasses import replace
 
-    from unsir_core.paths import model_store
-    from unsir_core.store import save_model
+    from unsir_core.common.paths import model_store
+    from unsir_core.checkpoints.store import save_model
 
     unlearned = type(shipped_model)(shipped_model.net, replace(shipped_model.info, forgotten=(2,), origin="unlearned"))
     save_model(unlearned, model_store() / "forgot-triangle.safetensors")

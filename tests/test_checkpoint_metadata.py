@@ -4,7 +4,7 @@ entry points (the command line, uploads, the store behind every page), and prope
 - the true original of an unlearned checkpoint is found by the digest of its weights, only among the stored
   and shipped models: a path or name in the metadata is never opened, so the answer is the same whether or
   not the named file exists;
-- every `details` field a page or run reads passes one schema (`unsir_core.metadata_schema`) on read;
+- every `details` field a page or run reads passes one schema (`unsir_core.models.info_schema`) on read;
 - a header of the wrong type, or nested 100,000 deep, is a clean CheckpointError everywhere;
 - a pickle flood is refused with bounded work and memory.
 """
@@ -26,13 +26,13 @@ from streamlit.testing.v1 import AppTest
 
 from studio import imports, nav
 from studio.setup import Setup
-from unsir_core import cli
-from unsir_core.catalog import weights_sha256
-from unsir_core.config import TrainConfig
-from unsir_core.errors import CheckpointError
-from unsir_core.metadata_schema import RULES
-from unsir_core.paths import ASSETS_DIR, model_store
-from unsir_core.store import META_KEY, list_models, load_model, read_info
+from unsir_core.cli import main as cli
+from unsir_core.checkpoints.catalog import weights_sha256
+from unsir_core.common.config import TrainConfig
+from unsir_core.common.errors import CheckpointError
+from unsir_core.models.info_schema import RULES
+from unsir_core.common.paths import ASSETS_DIR, model_store
+from unsir_core.checkpoints.store import META_KEY, list_models, load_model, read_info
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -328,9 +328,9 @@ def test_a_pickle_flood_is_refused_quickly_with_little_memory(tmp_path, capsys):
 import json, resource, sys, time
 sys.path.insert(0, sys.argv[1])
 from pathlib import Path
-from unsir_core.classifier import ModelInfo
-from unsir_core.errors import CheckpointError
-from unsir_core.store import load_model
+from unsir_core.models.classifier import ModelInfo
+from unsir_core.common.errors import CheckpointError
+from unsir_core.checkpoints.store import load_model
 info = ModelInfo("smallcnn", "shapes10", tuple("abcdefghij"), width=0.5)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 start = time.perf_counter()

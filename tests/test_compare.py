@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from unsir_core.cli import main
-from unsir_core.compare import COLUMNS, Comparison, MetricSettings, compare
-from unsir_core.errors import ConfigError
+from unsir_core.cli.main import main
+from unsir_core.experiments.compare import COLUMNS, Comparison, MetricSettings, compare
+from unsir_core.common.errors import ConfigError
 from unsir_core.metrics.privacy import MIA_VARIANTS
 
 from test_methods import FORGET, TINY

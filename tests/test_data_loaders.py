@@ -17,7 +17,7 @@ from torchvision import datasets
 
 from unsir_core.data.folder import load_image_folder
 from unsir_core.data.torchvision_sets import load_torchvision
-from unsir_core.errors import ConfigError, DataError
+from unsir_core.common.errors import ConfigError, DataError
 
 RNG = np.random.default_rng(0)
 N_TRAIN, N_TEST = 20, 10

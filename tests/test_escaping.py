@@ -16,8 +16,8 @@ from pathlib import Path
 
 from hypothesis import given, settings, strategies as st
 
-from unsir_core.escaping import WORD_JOINER, csv_text, html, md
-from unsir_core.report import render, render_comparison
+from unsir_core.common.escaping import WORD_JOINER, csv_text, html, md
+from unsir_core.report.html import render, render_comparison
 from tests.test_story import NAMES, chained, report
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -139,8 +139,9 @@ def test_a_sweep_of_a_formula_class_writes_it_as_text(tiny_shapes, shipped_model
     """A folder data set whose class folder is named like a formula: the sweep CSV (CLI and What-if download)."""
     from studio.setup import Setup
     from studio.whatif import SweepRun, downloads
-    from unsir_core.sweep import Axis, SweepSpec, run_sweep
-    from unsir_core.sweep_backends import InProcess
+    from unsir_core.experiments.sweep_grid import Axis, SweepSpec
+    from unsir_core.experiments.sweep import run_sweep
+    from unsir_core.experiments.sweep_backends import InProcess
 
     names = list(tiny_shapes.class_names)
     names[names.index("triangle")] = FORMULA
@@ -168,7 +169,7 @@ def test_the_runs_csv_writes_a_formula_class_as_text():
 
 def test_the_compare_csv_writes_a_formula_method_name_as_text(shipped_model, tiny_shapes, tmp_path):
     """`compare --methods` with a method named like a formula: its failed row in the CSV."""
-    from unsir_core.compare import MetricSettings, compare
+    from unsir_core.experiments.compare import MetricSettings, compare
 
     result = compare(shipped_model, tiny_shapes, ["triangle"], [FORMULA], device="cpu", train_reference=False,
                      metrics=MetricSettings(relearn=False, mia_samples=100, probe=False))

@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from unsir_core.classifier import Classifier, ModelInfo
-from unsir_core.errors import ConfigError
+from unsir_core.models.classifier import Classifier, ModelInfo
+from unsir_core.common.errors import ConfigError
 from unsir_core.explain import METHODS, heatmaps, overlay
 from unsir_core.metrics.evaluate import predict_logits
 from unsir_core.models import MODELS, get_spec

@@ -8,7 +8,7 @@ from dataclasses import FrozenInstanceError, dataclass, field, fields, replace
 import pytest
 import torch
 
-from unsir_core.errors import Cancelled, ConfigError, DivergedError
+from unsir_core.common.errors import Cancelled, ConfigError, DivergedError
 from unsir_core.methods import METHODS, get_method, make_settings
 from unsir_core.metrics.evaluate import evaluate
 

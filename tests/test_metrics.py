@@ -9,16 +9,16 @@ import pytest
 import torch
 from torch import nn
 
-from unsir_core.classifier import Classifier, ModelInfo
-from unsir_core.config import TrainConfig
+from unsir_core.models.classifier import Classifier, ModelInfo
+from unsir_core.common.config import TrainConfig
 from unsir_core.data.bundle import ImageData
 from unsir_core.data.shapes import generate_shapes
-from unsir_core.errors import ConfigError
+from unsir_core.common.errors import ConfigError
 from unsir_core.metrics.privacy import (MIA_VARIANTS, activation_distance, js_divergence, membership_inference,
                                         mia_feature, random_model, zrf_score)
 from unsir_core.metrics.relearn import relearn_time
 from unsir_core.metrics.weights import layer_distances, total_distance
-from unsir_core.train import fit
+from unsir_core.training.train import fit
 
 NEG_INF = float("-inf")
 

@@ -3,7 +3,7 @@ GradCAM layer with a feature map larger than 1x1."""
 import pytest
 import torch
 
-from unsir_core.errors import ConfigError
+from unsir_core.common.errors import ConfigError
 from unsir_core.models import MODELS, get_spec
 from unsir_core.models.fold import fold_batchnorm
 
@@ -74,9 +74,9 @@ def test_folding_batchnorm_keeps_the_outputs_and_the_model(name):
 
 
 def test_training_speed_times_the_asked_steps_on_fresh_weights(tiny_shapes):
-    from unsir_core.classifier import ModelInfo
-    from unsir_core.config import TrainConfig
-    from unsir_core.train import training_speed
+    from unsir_core.models.classifier import ModelInfo
+    from unsir_core.common.config import TrainConfig
+    from unsir_core.training.train import training_speed
 
     before = tiny_shapes.train_x.clone()
     info = ModelInfo.for_data("smallcnn", tiny_shapes, 0.25)
@@ -89,9 +89,9 @@ def test_training_speed_times_the_asked_steps_on_fresh_weights(tiny_shapes):
 def test_gold_standard_trains_as_the_original_with_the_runs_seed(tiny_shapes):
     from dataclasses import replace
 
-    from unsir_core.classifier import ModelInfo
-    from unsir_core.config import TrainConfig
-    from unsir_core.train import gold_standard_config
+    from unsir_core.models.classifier import ModelInfo
+    from unsir_core.common.config import TrainConfig
+    from unsir_core.training.train import gold_standard_config
 
     recorded = TrainConfig(epochs=25, lr=0.01, optimizer="sgd", seed=0).to_dict()
     info = replace(ModelInfo.for_data("smallcnn", tiny_shapes, 0.25),

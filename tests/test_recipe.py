@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from unsir_core import cli
-from unsir_core.config import UnsirConfig
-from unsir_core.errors import ConfigError
+from unsir_core.cli import main as cli
+from unsir_core.common.config import UnsirConfig
+from unsir_core.common.errors import ConfigError
 from unsir_core.models import MODELS
-from unsir_core.recipe import (RATES, RETAIN_CAP, RETAIN_FLOOR, RETAIN_TOTAL, auto_recipe, choose_recipe)
+from unsir_core.algorithm.recipe import (RATES, RETAIN_CAP, RETAIN_FLOOR, RETAIN_TOTAL, auto_recipe, choose_recipe)
 
 
 def test_default_sized_classes_take_a_quarter_up_to_the_cap():
@@ -57,7 +57,7 @@ def test_rates_and_frozen_layers_follow_the_architecture(arch):
     assert c.impair.lr == RATES[spec.family].impair and c.repair.head_lr == RATES[spec.family].repair_head
     assert c.impair.frozen == c.repair.frozen == spec.early
     net = spec.create(10, 3, None)
-    from unsir_core.optim import frozen_names
+    from unsir_core.common.optim import frozen_names
 
     assert frozen_names(net, spec.early)  # every prefix names parameters, and not all of them
 
@@ -69,7 +69,7 @@ def test_pretrained_models_get_the_papers_per_layer_rates():
 
 
 def test_a_named_preset_is_taken_as_is(shapes, shipped_model):
-    from unsir_core.presets import PRESETS
+    from unsir_core.algorithm.presets import PRESETS
 
     r = choose_recipe(shapes, shipped_model.info, ["star"], "paper-cifar10", seed=4)
     assert r.name == "paper-cifar10" and r.config == PRESETS["paper-cifar10"].config.with_overrides(seed=4)
@@ -116,7 +116,7 @@ def broken(config: UnsirConfig) -> UnsirConfig:
 
 
 def test_the_guard_fires_on_a_broken_run_with_the_numbers_and_a_suggestion(shipped_model, tiny_shapes):
-    from unsir_core.pipeline import run_unsir
+    from unsir_core.algorithm.pipeline import run_unsir
 
     cfg = broken(choose_recipe(tiny_shapes, shipped_model.info, [1]).config)
     run = run_unsir(shipped_model, tiny_shapes, [1], cfg, "cpu")
@@ -128,7 +128,7 @@ def test_the_guard_fires_on_a_broken_run_with_the_numbers_and_a_suggestion(shipp
 
 
 def test_a_healthy_run_passes_the_guard_and_reports_its_epochs(shipped_model, tiny_shapes):
-    from unsir_core.pipeline import run_unsir
+    from unsir_core.algorithm.pipeline import run_unsir
 
     recipe = choose_recipe(tiny_shapes, shipped_model.info, [1])
     run = run_unsir(shipped_model, tiny_shapes, [1], recipe.config, "cpu", recipe=recipe)
@@ -140,7 +140,7 @@ def test_a_healthy_run_passes_the_guard_and_reports_its_epochs(shipped_model, ti
 
 
 def test_cli_refuses_to_save_a_degraded_result_unless_allowed(tmp_path, capsys, monkeypatch):
-    import unsir_core.recipe as recipe_module
+    import unsir_core.algorithm.recipe as recipe_module
 
     real = recipe_module.auto_recipe
     monkeypatch.setattr(recipe_module, "auto_recipe", lambda *a, **k: real(*a, **k).__class__(

@@ -23,11 +23,13 @@ import torch
 from studio import imports
 from studio.serving import served_where
 from studio.setup import Setup
-from unsir_core import cli, fetch, roots, strict_json
-from unsir_core.errors import CheckpointError, ConfigError, DataError
-from unsir_core.files import TMP_MARK, atomic_write, check_output, sweep_stale_temps
-from unsir_core.paths import ASSETS_DIR, model_store
-from unsir_core.store import META_KEY, list_models, load_model, read_info
+from unsir_core.cli import main as cli
+from unsir_core.checkpoints import fetch, roots
+from unsir_core.common import strict_json
+from unsir_core.common.errors import CheckpointError, ConfigError, DataError
+from unsir_core.common.files import TMP_MARK, atomic_write, check_output, sweep_stale_temps
+from unsir_core.common.paths import ASSETS_DIR, model_store
+from unsir_core.checkpoints.store import META_KEY, list_models, load_model, read_info
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ASSETS_DIR / "shapes10-smallcnn.safetensors"
@@ -67,8 +69,8 @@ import json, resource, sys, tempfile, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 from tests.test_security import POISONS, forged
-from unsir_core.errors import CheckpointError
-from unsir_core.store import load_model
+from unsir_core.common.errors import CheckpointError
+from unsir_core.checkpoints.store import load_model
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 seconds = {}
 with tempfile.TemporaryDirectory() as tmp:
@@ -91,7 +93,7 @@ print(json.dumps({"extra_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrs
 
 
 def test_weights_that_do_not_fit_the_metadata_are_refused_before_building(tmp_path, monkeypatch):
-    import unsir_core.classifier as classifier
+    import unsir_core.models.classifier as classifier
 
     path = forged(tmp_path / "wide.safetensors", width=4)  # valid metadata, but the weights are width 0.5
     monkeypatch.setattr(classifier.Classifier, "create", lambda info: pytest.fail("the network was built"))
@@ -557,12 +559,12 @@ def cli_cases(tmp: Path) -> dict[str, list[str]]:
                                   "save-model-pt", "save-model-under-file", "out-under-file", "out-exists",
                                   "train-out-missing-folder", "compare-out-suffix", "reference-missing"])
 def test_bad_cli_input_fails_before_any_work(tmp_path, capsys, monkeypatch, case):
-    import unsir_core.compare
-    import unsir_core.train
-    import unsir_core.unlearn
+    import unsir_core.experiments.compare
+    import unsir_core.training.train
+    import unsir_core.algorithm.unlearn
 
-    for module, name in ((unsir_core.unlearn, "optimize_noise"), (unsir_core.train, "fit"),
-                         (unsir_core.compare, "compare")):
+    for module, name in ((unsir_core.algorithm.unlearn, "optimize_noise"), (unsir_core.training.train, "fit"),
+                         (unsir_core.experiments.compare, "compare")):
         monkeypatch.setattr(module, name, lambda *a, **k: pytest.fail("work started"))
     code, out, err = run_cli(capsys, *cli_cases(tmp_path)[case], "--quiet")
     assert code == 2 and "error:" in err and "Traceback" not in err, err
@@ -584,7 +586,7 @@ def test_class_names_with_commas_and_edge_spaces_can_be_chosen():
 
 
 def test_evaluate_flags_nan_weights(tmp_path, capsys, shipped_model):
-    from unsir_core.store import save_model
+    from unsir_core.checkpoints.store import save_model
 
     broken = shipped_model.copy()
     with torch.no_grad():

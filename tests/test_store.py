@@ -5,9 +5,9 @@ import pickle
 import pytest
 import torch
 
-from unsir_core.classifier import Classifier, ModelInfo
-from unsir_core.errors import CheckpointError
-from unsir_core.store import list_models, load_model, read_info, save_model
+from unsir_core.models.classifier import Classifier, ModelInfo
+from unsir_core.common.errors import CheckpointError
+from unsir_core.checkpoints.store import list_models, load_model, read_info, save_model
 
 
 def small(arch="smallcnn", classes=("a", "b", "c"), width=0.25):
@@ -94,7 +94,7 @@ def test_only_safetensors_are_written(tmp_path):
 
 
 def test_default_checkpoint_prefers_the_default_architecture():
-    from unsir_core.store import default_checkpoint, read_info
+    from unsir_core.checkpoints.store import default_checkpoint, read_info
 
     assert read_info(default_checkpoint("shapes10")).arch == "smallcnn"
     assert read_info(default_checkpoint("shapes10", "allcnn")).arch == "allcnn"

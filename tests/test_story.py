@@ -10,11 +10,11 @@ from pathlib import Path
 
 
 from studio.setup import Setup
-from unsir_core.lineage import chain, entry, timeline
-from unsir_core.report import render
-from unsir_core.share import decode_result, decode_step, encode_step, headline, link, run_query
-from unsir_core.presets import PRESETS
-from unsir_core.summary import summarize
+from unsir_core.checkpoints.lineage import chain, entry, timeline
+from unsir_core.report.html import render
+from unsir_core.report.share import decode_result, decode_step, encode_step, headline, link, run_query
+from unsir_core.algorithm.presets import PRESETS
+from unsir_core.report.summary import summarize
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = ["circle", "square", "triangle", "star"]
@@ -168,7 +168,7 @@ def test_report_command_writes_the_file_and_refuses_bad_input(tmp_path):
 
 
 FIRST_PAGE_MODULES = ("studio.state", "studio.setup", "studio.nav", "studio.ui", "studio.runs", "studio.jobs",
-                      "studio.handout", "studio.chain", "studio.loaders", "unsir_core.report", "unsir_core.catalog")
+                      "studio.handout", "studio.chain", "studio.loaders", "unsir_core.report.html", "unsir_core.checkpoints.catalog")
 
 
 def test_the_first_page_does_not_import_torch():
@@ -185,7 +185,7 @@ def test_the_first_page_does_not_import_torch():
 
 
 def test_the_comparison_report_puts_two_runs_side_by_side():
-    from unsir_core.report import render_comparison
+    from unsir_core.report.html import render_comparison
 
     a, b = report(), report(repair_retain=80.0)
     b["config"]["impair"]["lr"] = 0.02

@@ -1,4 +1,4 @@
-"""What-if sweeps (unsir_core.sweep): the grid, the cell cache, cancelling, failed cells, the output formats, and
+"""What-if sweeps (unsir_core.experiments.sweep): the grid, the cell cache, cancelling, failed cells, the output formats, and
 the same numbers from a local process pool and from Ray as in-process. Tiny grids on a reduced Shapes-10."""
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ import math
 import pandas as pd
 import pytest
 
-from unsir_core.errors import ConfigError
-from unsir_core.studies import STUDIES
-from unsir_core.sweep import (Axis, CellCache, SweepMetrics, SweepSpec, cell_key, expand, model_fingerprint,
-                              nested_forget_sets, parquet_available, run_sweep, summary, sweepable)
-from unsir_core.sweep_backends import InProcess, ProcessPool, RayBackend, make_backend
+from unsir_core.common.errors import ConfigError
+from unsir_core.experiments.studies import STUDIES
+from unsir_core.experiments.sweep_grid import Axis, SweepMetrics, SweepSpec, expand, nested_forget_sets, sweepable
+from unsir_core.experiments.sweep_cells import CellCache, cell_key, model_fingerprint
+from unsir_core.experiments.sweep import parquet_available, run_sweep, summary
+from unsir_core.experiments.sweep_backends import InProcess, ProcessPool, RayBackend, make_backend
 
 ACCURACIES = ["forget_acc_impair", "retain_acc_impair", "forget_acc_repair", "retain_acc_repair"]
 
@@ -59,7 +60,7 @@ def test_nested_forget_sets_grow_from_the_chosen_classes(tiny_shapes):
 
 
 def test_studies_are_valid_grids(tiny_shapes):
-    from unsir_core.config import UnsirConfig
+    from unsir_core.common.config import UnsirConfig
 
     for study in STUDIES.values():
         assert study.finding and study.source
@@ -199,8 +200,8 @@ def test_ray_gives_the_same_numbers(tiny_shapes, shipped_model, fast_config, tmp
 def test_the_original_is_evaluated_once_per_forget_set(tiny_shapes, shipped_model, fast_config, tmp_path,
                                                        monkeypatch):
     """Every cell of a forget set reports the same Original figures as a lone run, from one evaluation."""
-    from unsir_core import pipeline
-    from unsir_core.pipeline import run_unsir
+    from unsir_core.algorithm import pipeline
+    from unsir_core.algorithm.pipeline import run_unsir
 
     calls = []
     real = pipeline.evaluate_original

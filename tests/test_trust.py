@@ -10,16 +10,16 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from unsir_core import references
-from unsir_core.compare import MetricSettings, compare
-from unsir_core.compare_plan import plan
-from unsir_core.config import NoiseConfig, PhaseConfig, TrainConfig, UnsirConfig
+from unsir_core.checkpoints import references
+from unsir_core.experiments.compare import MetricSettings, compare
+from unsir_core.experiments.compare_plan import plan
+from unsir_core.common.config import NoiseConfig, PhaseConfig, TrainConfig, UnsirConfig
 from unsir_core.methods import METHODS, UnsirSettings, get_method
 from unsir_core.metrics.privacy import membership_inference, wilson_interval
 from unsir_core.metrics.probe import feature_probe
 from unsir_core.metrics.relearn import crossing, relearn_target
 from unsir_core.metrics.retrain_privacy import privacy_from_logits
-from unsir_core.pipeline import run_unsir
+from unsir_core.algorithm.pipeline import run_unsir
 
 from test_methods import FORGET
 
@@ -93,7 +93,7 @@ def test_under_trained_below_95_percent_of_the_original():
 
 
 def test_cli_train_exclude_lands_in_the_reference_store(tiny_shapes, monkeypatch, capsys):
-    from unsir_core import cli
+    from unsir_core.cli import main as cli
 
     monkeypatch.setattr("unsir_core.data.load_dataset", lambda *a, **k: tiny_shapes)
     assert cli.main(["train", "--exclude", "star", "--epochs", "1", "--quiet"]) == 0
@@ -291,8 +291,8 @@ def test_compare_page_draws_no_zero_for_what_was_not_computed(shipped_model, tin
 
 @pytest.mark.skipif(not SHIPPED, reason="no shipped references yet: add them with tools/ship_references.py")
 def test_a_reused_reference_is_not_reported_as_a_fast_retrain(shipped_model, shapes):
-    from unsir_core.summary import summarize
-    from unsir_core.train import gold_standard_config
+    from unsir_core.report.summary import summarize
+    from unsir_core.training.train import gold_standard_config
 
     cfg = UnsirConfig(noise=NoiseConfig(batch_size=16, steps=3), noise_copies=1, retain_per_class=20)
     run = run_unsir(shipped_model, shapes, ["heart"], cfg, "cpu", retrain=gold_standard_config(shipped_model.info, 0))
@@ -305,7 +305,7 @@ def test_a_reused_reference_is_not_reported_as_a_fast_retrain(shipped_model, sha
 
 def test_an_unlearned_model_keeps_the_originals_training_for_its_gold_standard(shipped_model, tiny_shapes):
     """A chained request's reference is retrained like the original (40 epochs), not with bare defaults."""
-    from unsir_core.train import gold_standard_config
+    from unsir_core.training.train import gold_standard_config
 
     cfg = UnsirConfig(noise=NoiseConfig(batch_size=8, steps=2), noise_copies=1, retain_per_class=10)
     unlearned = run_unsir(shipped_model, tiny_shapes, ["star"], cfg, "cpu").result.model

@@ -7,12 +7,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from unsir_core.config import NoiseConfig, PhaseConfig, UnsirConfig
-from unsir_core.errors import Cancelled, CheckpointError, ConfigError, DivergedError
-from unsir_core.noise import freeze, optimize_noise
-from unsir_core.pipeline import run_unsir
-from unsir_core.presets import PRESETS
-from unsir_core.unlearn import sample_retain_subset, split_retain, unlearn
+from unsir_core.common.config import NoiseConfig, PhaseConfig, UnsirConfig
+from unsir_core.common.errors import Cancelled, CheckpointError, ConfigError, DivergedError
+from unsir_core.algorithm.noise import freeze, optimize_noise
+from unsir_core.algorithm.pipeline import run_unsir
+from unsir_core.algorithm.presets import PRESETS
+from unsir_core.algorithm.unlearn import sample_retain_subset, split_retain, unlearn
 
 
 def state_copy(model):
@@ -156,7 +156,7 @@ def test_diverging_impair_stops_and_names_the_step(shipped_model, tiny_shapes, f
                                                    monkeypatch):
     import types
 
-    import unsir_core.unlearn as engine
+    import unsir_core.algorithm.unlearn as engine
 
     before = state_copy(shipped_model)
     nan_loss = lambda *a, **k: F.cross_entropy(*a, **k) * float("nan")  # noqa: E731 (impair's and repair's loss)
@@ -221,7 +221,7 @@ def test_config_with_frozen_layers_survives_json():
 
 
 def test_anneal_keeps_the_learning_rates_then_lowers_them_to_the_last_step():
-    from unsir_core.optim import anneal_schedule
+    from unsir_core.common.optim import anneal_schedule
 
     p = torch.nn.Parameter(torch.zeros(1))
     opt = torch.optim.Adam([{"params": [p], "lr": 0.01}, {"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 0.04}])
@@ -239,7 +239,7 @@ def test_anneal_keeps_the_learning_rates_then_lowers_them_to_the_last_step():
 
 
 def test_no_anneal_is_the_paper_constant_rate():
-    from unsir_core.optim import anneal_schedule
+    from unsir_core.common.optim import anneal_schedule
 
     opt = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=0.02)
     sched = anneal_schedule(opt, total=4, fraction=0.0)

@@ -82,7 +82,7 @@ def test_a_sweep_too_large_is_refused_at_once_on_every_rerun(swept, monkeypatch)
     assert not swept.exception
     assert any("This sweep has 1,000,000 runs" in e.value and "at most 1,000" in e.value for e in swept.error)
     assert swept.button(key="run-sweep").disabled
-    monkeypatch.setattr("unsir_core.sweep.MAX_SECONDS", 10)  # 100 short runs take longer than that anywhere
+    monkeypatch.setattr("unsir_core.experiments.sweep_grid.MAX_SECONDS", 10)  # 100 short runs take longer than that anywhere
     swept.text_input(key="whatif-seeds").set_value(", ".join(str(s) for s in range(10))).run()
     swept.text_input(key="whatif-x-values").set_value("1, 2").run()
     swept.text_input(key="whatif-y-values").set_value("1, 2, 3, 4, 5").run()

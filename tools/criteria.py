@@ -61,10 +61,10 @@ def summarise(runs: list[dict]) -> str:
 def run_all(arch: str | None, seeds: list[int], forget_sets: list[str], out_dir: Path,
             retrain: bool = False, preset: str | None = None) -> list[dict]:
     from unsir_core.data import load_dataset
-    from unsir_core.pipeline import run_unsir
-    from unsir_core.recipe import choose_recipe
-    from unsir_core.store import default_checkpoint, load_model
-    from unsir_core.train import gold_standard_config
+    from unsir_core.algorithm.pipeline import run_unsir
+    from unsir_core.algorithm.recipe import choose_recipe
+    from unsir_core.checkpoints.store import default_checkpoint, load_model
+    from unsir_core.training.train import gold_standard_config
 
     data = load_dataset("shapes10")
     model = load_model(default_checkpoint("shapes10", arch))

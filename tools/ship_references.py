@@ -14,9 +14,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from unsir_core.errors import CheckpointError  # noqa: E402
-from unsir_core.references import SHIPPED_DIR, ReferenceKey  # noqa: E402
-from unsir_core.store import read_info  # noqa: E402
+from unsir_core.common.errors import CheckpointError  # noqa: E402
+from unsir_core.checkpoints.references import SHIPPED_DIR, ReferenceKey  # noqa: E402
+from unsir_core.checkpoints.store import read_info  # noqa: E402
 
 
 def main(paths: list[str]) -> int:

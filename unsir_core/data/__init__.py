@@ -9,24 +9,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..errors import ConfigError
-from ..paths import data_root
+from unsir_core.common.errors import ConfigError
+from unsir_core.common.paths import data_root
 
 if TYPE_CHECKING:
-    from .bundle import ImageData, channel_stats  # noqa: F401
+    from unsir_core.data.bundle import ImageData, channel_stats  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:
     """`ImageData` and `channel_stats`, imported (with torch) when first asked for."""
     if name in ("ImageData", "channel_stats"):
-        from . import bundle
+        from unsir_core.data import bundle
 
         return getattr(bundle, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def load_shapes() -> ImageData:
-    from .shapes import load_shapes as load
+    from unsir_core.data.shapes import load_shapes as load
 
     return load()
 
@@ -42,7 +42,7 @@ class DatasetSpec:
 
 def load_torchvision(key: str, root: Path, download: bool) -> ImageData:
     """Imported on first use: torchvision's import costs about 2 s of the dashboard's first render."""
-    from .torchvision_sets import load_torchvision as load
+    from unsir_core.data.torchvision_sets import load_torchvision as load
 
     return load(key, root, download)
 
@@ -76,7 +76,7 @@ def load_dataset(name: str, root: str | Path | None = None, download: bool = Tru
     touches the network and raises `DataError` with instructions when the files are missing.
     """
     if name.startswith("folder:"):
-        from .folder import load_image_folder
+        from unsir_core.data.folder import load_image_folder
 
         return load_image_folder(Path(name.split(":", 1)[1]).expanduser())
     spec = DATASETS.get(name.lower())

@@ -10,7 +10,7 @@ from typing import Iterable, Sequence
 
 import torch
 
-from ..errors import ConfigError
+from unsir_core.common.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from ..errors import ConfigError, DataError
-from .bundle import ImageData, channel_stats
+from unsir_core.common.errors import ConfigError, DataError
+from unsir_core.data.bundle import ImageData, channel_stats
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 

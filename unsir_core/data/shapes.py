@@ -14,9 +14,9 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..files import atomic_write, sweep_stale_temps
-from ..paths import data_root
-from .bundle import ImageData, channel_stats
+from unsir_core.common.files import atomic_write, sweep_stale_temps
+from unsir_core.common.paths import data_root
+from unsir_core.data.bundle import ImageData, channel_stats
 
 CLASS_NAMES = ("circle", "square", "triangle", "cross", "star", "ring", "crescent", "heart", "arrow", "L-shape")
 VERSION = 1  # bump when the rendering changes, so stale disk caches are not reused

@@ -20,8 +20,8 @@ from torchvision import datasets
 from torchvision.datasets.mnist import read_sn3_pascalvincent_tensor
 from torchvision.datasets.utils import check_integrity
 
-from ..errors import ConfigError, DataError
-from .bundle import ImageData, channel_stats
+from unsir_core.common.errors import ConfigError, DataError
+from unsir_core.data.bundle import ImageData, channel_stats
 
 
 class _Family(ABC):

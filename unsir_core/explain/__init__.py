@@ -1,4 +1,4 @@
 """Explanations of a classifier's decisions: class activation maps (GradCAM and relatives)."""
-from .gradcam import METHODS, heatmaps, overlay
+from unsir_core.explain.gradcam import METHODS, heatmaps, overlay
 
 __all__ = ["METHODS", "heatmaps", "overlay"]

@@ -18,10 +18,10 @@ from pytorch_grad_cam import EigenCAM, GradCAM, GradCAMPlusPlus
 from pytorch_grad_cam.utils.image import show_cam_on_image
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-from ..classifier import Classifier
-from ..device import pick_device
-from ..errors import ConfigError
-from ..models import get_spec
+from unsir_core.models.classifier import Classifier
+from unsir_core.common.device import pick_device
+from unsir_core.common.errors import ConfigError
+from unsir_core.models import get_spec
 
 METHODS = {"gradcam": GradCAM, "gradcam++": GradCAMPlusPlus, "eigencam": EigenCAM}
 

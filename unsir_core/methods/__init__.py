@@ -6,18 +6,18 @@ the gold standard first, then the baselines from weakest to strongest, UNSIR las
 """
 from __future__ import annotations
 
-from ..errors import ConfigError
-from .bad_teacher import BadTeacher, BadTeacherSettings
-from .base import (Context, MethodResult, Request, SettingField, UnlearningMethod, Workload, make_settings,
+from unsir_core.common.errors import ConfigError
+from unsir_core.methods.bad_teacher import BadTeacher, BadTeacherSettings
+from unsir_core.methods.base import (Context, MethodResult, Request, SettingField, UnlearningMethod, Workload, make_settings,
                    pool_size, setting_fields)
-from .finetune import Finetune, FinetuneSettings
-from .neggrad import NegGrad, NegGradSettings
-from .neggrad_plus import NegGradPlus, NegGradPlusSettings
-from .random_labels import RandomLabels, RandomLabelsSettings
-from .retrain import Retrain, RetrainSettings
-from .salun import SalUn, SalUnSettings
-from .scrub import Scrub, ScrubSettings
-from .unsir import Unsir, UnsirSettings
+from unsir_core.methods.finetune import Finetune, FinetuneSettings
+from unsir_core.methods.neggrad import NegGrad, NegGradSettings
+from unsir_core.methods.neggrad_plus import NegGradPlus, NegGradPlusSettings
+from unsir_core.methods.random_labels import RandomLabels, RandomLabelsSettings
+from unsir_core.methods.retrain import Retrain, RetrainSettings
+from unsir_core.methods.salun import SalUn, SalUnSettings
+from unsir_core.methods.scrub import Scrub, ScrubSettings
+from unsir_core.methods.unsir import Unsir, UnsirSettings
 
 METHODS: dict[str, UnlearningMethod] = {
     m.name: m

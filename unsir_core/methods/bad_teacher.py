@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import torch
 
-from ..classifier import Classifier
-from ..config import LR_MAX, MAX_SEED, setting
-from .base import Context, UnlearningMethod, kl_to
+from unsir_core.models.classifier import Classifier
+from unsir_core.common.config import LR_MAX, MAX_SEED, setting
+from unsir_core.methods.base import Context, UnlearningMethod, kl_to
 
 
 @dataclass(frozen=True)

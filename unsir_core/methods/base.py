@@ -18,15 +18,15 @@ from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
 import torch
 import torch.nn.functional as F
 
-from ..batches import num_batches
-from ..classifier import Classifier, ModelInfo
-from ..config import validate
-from ..data import ImageData
-from ..device import autocast, memory_format, pick_device, synchronize
-from ..errors import ConfigError
-from ..optim import make_optimizer
-from ..progress import CancelToken, ProgressFn, Reporter
-from ..unlearn import sample_retain_subset
+from unsir_core.common.batches import num_batches
+from unsir_core.models.classifier import Classifier, ModelInfo
+from unsir_core.common.config import validate
+from unsir_core.data import ImageData
+from unsir_core.common.device import autocast, memory_format, pick_device, synchronize
+from unsir_core.common.errors import ConfigError
+from unsir_core.common.optim import make_optimizer
+from unsir_core.common.progress import CancelToken, ProgressFn, Reporter
+from unsir_core.algorithm.unlearn import sample_retain_subset
 
 
 # ------------------------------------------------------------------ settings

@@ -3,7 +3,7 @@
 `train.fit` with `exclude=` the forgotten classes, so it never reads a forget-class image. By default
 it uses the original model's own recorded training settings (shipped Small CNN: 40 epochs, A_Dr 93-95%
 of the original's), so it is a full-strength reference. References live in the reference store
-(`unsir_core.references`): a matching one, shipped or trained earlier, is loaded instead of trained, and
+(`unsir_core.checkpoints.references`): a matching one, shipped or trained earlier, is loaded instead of trained, and
 a new one is kept for the next comparison, session or CLI call. A shorter retrain (`epochs`) is a weaker
 reference and is flagged as under-trained when its A_Dr falls below 95% of the original's.
 """
@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
-from ..classifier import Classifier, ModelInfo
-from ..config import TrainConfig, setting_info
-from ..references import obtain
-from ..train import gold_standard_config
-from .base import Context, Request, UnlearningMethod
+from unsir_core.models.classifier import Classifier, ModelInfo
+from unsir_core.common.config import TrainConfig, setting_info
+from unsir_core.checkpoints.references import obtain
+from unsir_core.training.train import gold_standard_config
+from unsir_core.methods.base import Context, Request, UnlearningMethod
 
 
 @dataclass(frozen=True)

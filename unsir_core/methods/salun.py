@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..classifier import Classifier
-from ..config import LR_MAX, MAX_SEED, setting
-from ..progress import Reporter
-from .base import Context, UnlearningMethod
-from .random_labels import relabelled_pool
+from unsir_core.models.classifier import Classifier
+from unsir_core.common.config import LR_MAX, MAX_SEED, setting
+from unsir_core.common.progress import Reporter
+from unsir_core.methods.base import Context, UnlearningMethod
+from unsir_core.methods.random_labels import relabelled_pool
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..classifier import Classifier
-from ..config import LR_MAX, MAX_SEED, setting
-from .base import Context, Request, UnlearningMethod, kl_to, pool_size
+from unsir_core.models.classifier import Classifier
+from unsir_core.common.config import LR_MAX, MAX_SEED, setting
+from unsir_core.methods.base import Context, Request, UnlearningMethod, kl_to, pool_size
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""UNSIR (this project's method) behind the common interface: `unsir_core.unlearn.unlearn` with a recipe.
+"""UNSIR (this project's method) behind the common interface: `unsir_core.algorithm.unlearn.unlearn` with a recipe.
 
 Zero-glance: it reads a small retain subset and never a forget-class image. The settings pick a
 preset ("auto": the recipe derived from the data and the model, see recipe.py) and optionally override
@@ -9,13 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from ..classifier import Classifier, ModelInfo
-from ..config import UnsirConfig, config_value, setting_info
-from ..data import ImageData
-from ..presets import PRESETS
-from ..recipe import Recipe, choose_recipe
-from ..unlearn import unlearn
-from .base import Context, Request, UnlearningMethod, Workload
+from unsir_core.models.classifier import Classifier, ModelInfo
+from unsir_core.common.config import UnsirConfig, config_value, setting_info
+from unsir_core.data import ImageData
+from unsir_core.algorithm.presets import PRESETS
+from unsir_core.algorithm.recipe import Recipe, choose_recipe
+from unsir_core.algorithm.unlearn import unlearn
+from unsir_core.methods.base import Context, Request, UnlearningMethod, Workload
 
 # UnsirSettings field -> dotted UnsirConfig field it overrides
 CONFIG_FIELDS = {"retain_per_class": "retain_per_class", "noise_copies": "noise_copies",

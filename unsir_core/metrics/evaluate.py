@@ -10,10 +10,10 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from ..classifier import Classifier
-from ..data import ImageData
-from ..device import autocast, memory_format
-from ..models.fold import fold_batchnorm
+from unsir_core.models.classifier import Classifier
+from unsir_core.data import ImageData
+from unsir_core.common.device import autocast, memory_format
+from unsir_core.models.fold import fold_batchnorm
 
 
 @torch.no_grad()

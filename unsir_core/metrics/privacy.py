@@ -27,10 +27,10 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ..classifier import Classifier
-from ..data import ImageData
-from ..errors import ConfigError
-from .evaluate import predict_logits
+from unsir_core.models.classifier import Classifier
+from unsir_core.data import ImageData
+from unsir_core.common.errors import ConfigError
+from unsir_core.metrics.evaluate import predict_logits
 
 MIA_VARIANTS: dict[str, str] = {
     "entropy": "Entropy attack: a logistic regression on the entropy of the softmax output, trained to tell "

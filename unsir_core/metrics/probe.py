@@ -23,11 +23,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ..classifier import Classifier
-from ..data import ImageData
-from ..device import memory_format
-from ..errors import ConfigError
-from ..models import get_spec
+from unsir_core.models.classifier import Classifier
+from unsir_core.data import ImageData
+from unsir_core.common.device import memory_format
+from unsir_core.common.errors import ConfigError
+from unsir_core.models import get_spec
 
 PROBE_PER_CLASS = 200  # training images per class the probe is fitted on
 

@@ -5,7 +5,8 @@ until the forget accuracy returns to the original model's. Here "returns" means 
 `RELEARN_SHARE` (90%) of the original's forget accuracy on the probe (`relearn_target`): a fine-tune on
 500 mixed images rarely lands exactly on the original's figure, and a curve at 88% of a 93.5% target
 is back in every practical sense. The headline number is always the curve's first crossing of that
-line (`crossing`), so card and chart cannot disagree. Few epochs mean the knowledge was only hidden,
+line (`crossing`), so card and chart cannot disagree. The definition (`relearn_target`, `crossing`) needs no
+torch: torch is imported inside the functions that measure, so pages drawing relearn curves render without it. Few epochs mean the knowledge was only hidden,
 not removed. This is an attack measurement, so unlike unlearning it reads forget-class
 training samples. The model is fine-tuned on a copy with Adam; forget accuracy is measured on a fixed
 subset of the forget-class test images every `eval_every` epochs, and the run stops at `max_epochs`.
@@ -13,20 +14,30 @@ subset of the forget-class test images every `eval_every` epochs, and the run st
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-import torch
-import torch.nn.functional as F
+from unsir_core.common.errors import ConfigError
 
-from ..batches import index_batches
-from ..classifier import Classifier
-from ..data import ImageData
-from ..device import autocast, memory_format, pick_device
-from ..errors import ConfigError
-from .evaluate import predict_logits
-from .relearned import RELEARN_SHARE, crossing, relearn_target
+if TYPE_CHECKING:
+    import torch
+
+    from unsir_core.data import ImageData
+    from unsir_core.models.classifier import Classifier
 
 __all__ = ["RELEARN_SHARE", "RelearnResult", "crossing", "relearn_target", "relearn_time"]
+
+RELEARN_SHARE = 0.9  # "relearned" = forget accuracy back at this fraction of the original's
+
+
+def relearn_target(original_forget_acc: float) -> float:
+    """The forget accuracy (%) that counts as relearned: RELEARN_SHARE of the original model's."""
+    return round(RELEARN_SHARE * original_forget_acc, 2)
+
+
+def crossing(epochs: Sequence[int], history: Sequence[float], target: float) -> int | None:
+    """The first epoch whose forget accuracy is at or above `target` (None when the curve never gets there)."""
+    return next((e for e, acc in zip(epochs, history) if acc >= target), None)
+
 
 @dataclass(frozen=True)
 class RelearnResult:
@@ -43,6 +54,8 @@ class RelearnResult:
 
 def forget_probe(data: ImageData, forget: Sequence[int], per_class: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The first `per_class` test images [P, C, H, W] of each forget class and their labels [P]."""
+    import torch
+
     if not forget:
         raise ConfigError("Relearn time needs at least one forgotten class.")
     idx = torch.cat([(data.test_y == c).nonzero().flatten()[:per_class] for c in forget])
@@ -54,6 +67,8 @@ def forget_probe(data: ImageData, forget: Sequence[int], per_class: int) -> tupl
 
 def accuracy(model: Classifier, x: torch.Tensor, y: torch.Tensor) -> float:
     """% of uint8 images x [N, C, H, W] whose predicted class equals y [N]."""
+    from unsir_core.metrics.evaluate import predict_logits
+
     pred = predict_logits(model, x).argmax(1)
     return (pred == y.to(pred.device)).float().mean().item() * 100
 
@@ -75,6 +90,10 @@ def relearn_time(model: Classifier, data: ImageData, forget: Sequence[int], targ
     Adam steps of `batch_size` on them. `device=None` uses the model's device. Deterministic for a
     given seed on the CPU; `model` is not changed.
     """
+    import torch
+
+    from unsir_core.common.device import memory_format, pick_device
+
     _check(max_epochs, samples_per_epoch, eval_every, batch_size, probe_per_class)
     device = model.device if device is None else pick_device(device)
     probe_x, probe_y = forget_probe(data, forget, probe_per_class)
@@ -101,6 +120,11 @@ def relearn_time(model: Classifier, data: ImageData, forget: Sequence[int], targ
 def fine_tune(model: Classifier, x: torch.Tensor, y: torch.Tensor, opt: torch.optim.Optimizer, batch_size: int,
               gen: torch.Generator) -> None:
     """One shuffled pass of Adam steps over uint8 images x [E, C, H, W] and labels y [E], in place."""
+    import torch.nn.functional as F
+
+    from unsir_core.common.batches import index_batches
+    from unsir_core.common.device import autocast, memory_format
+
     model.net.train()
     for idx in index_batches(len(x), batch_size, gen, x.device):
         inputs = model.prepare(x[idx]).contiguous(memory_format=memory_format(x.device))

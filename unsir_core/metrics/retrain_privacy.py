@@ -23,10 +23,10 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..classifier import Classifier
-from ..data import ImageData
-from ..errors import ConfigError
-from .evaluate import predict_logits
+from unsir_core.models.classifier import Classifier
+from unsir_core.data import ImageData
+from unsir_core.common.errors import ConfigError
+from unsir_core.metrics.evaluate import predict_logits
 
 DELTA = 1e-5  # d in the epsilon formula
 THRESHOLDS = 51  # thresholds per feature, evenly spaced over its range

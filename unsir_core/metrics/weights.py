@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from ..classifier import Classifier
-from ..errors import ConfigError
+from unsir_core.models.classifier import Classifier
+from unsir_core.common.errors import ConfigError
 
 Model = Classifier | nn.Module
 

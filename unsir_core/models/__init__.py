@@ -13,7 +13,7 @@ import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..errors import CheckpointError, ConfigError
+from unsir_core.common.errors import CheckpointError, ConfigError
 
 if TYPE_CHECKING:
     import torch

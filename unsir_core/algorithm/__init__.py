@@ -1,0 +1,1 @@
+"""UNSIR itself: the noise, impair and repair, the repair check, presets, the auto recipe, one request."""

@@ -1,0 +1,1 @@
+"""Checkpoints on disk: the store, the catalog, retrained references, lineage, downloads, roots."""

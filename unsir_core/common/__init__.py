@@ -1,0 +1,1 @@
+"""Foundations every layer uses: errors, paths, files, progress, devices, settings (config), names."""

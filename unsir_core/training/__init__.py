@@ -1,0 +1,1 @@
+"""Training an original model, or the retrained gold standard without the forget classes."""
