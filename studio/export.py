@@ -62,7 +62,7 @@ def runs_csv(records: Sequence[RunRecord]) -> bytes:
 
 def unlearned_model(record: RunRecord) -> Classifier:
     """The run's unlearned model with its lineage (every request of its chain) and the true original's name."""
-    return finalize(record.unsir.result.model, record.report, record.model_name)
+    return finalize(record.unsir.result.model, record.report)
 
 
 def model_bytes(record: RunRecord) -> bytes:

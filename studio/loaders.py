@@ -104,15 +104,9 @@ def model(setup: Setup) -> Classifier:
 SPEED_BATCHES = 12  # timed training steps behind the retraining estimate (after 2 warm-up steps)
 
 
-def root_model(setup: Setup) -> Classifier | None:
-    """The true original of a checkpoint that already forgot classes (found in the store or the shipped assets by
-    the digest of its weights that its lineage recorded: `request.find_root`), else None."""
-    from unsir_core.algorithm.request import find_root
-
-    path = model_path(setup)
-    info = model_info(setup)
-    root = find_root(info, path) if info.forgotten else None
-    return _load(str(root), root.stat().st_mtime) if root is not None else None
+def load_checkpoint(path: Path) -> Classifier:
+    """A checkpoint by path, from the shared cache (for `run_request`, which finds a chain's true original)."""
+    return _load(str(path), path.stat().st_mtime)
 
 
 @st.cache_data(max_entries=16, show_spinner="Timing a few training steps…")

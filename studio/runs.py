@@ -201,11 +201,11 @@ def recipe(setup: Setup, data: ImageData, model: Classifier) -> Recipe:
     """The setup's preset, or the auto recipe for its data, model and forget classes (unknown names are left to
     the forget-class checks of the pages). A chained request's recipe is for the model it starts from, when
     this session holds it."""
-    from unsir_core.algorithm.recipe import choose_recipe
+    from unsir_core.algorithm.request import resolve_recipe
 
     start = starting_model(setup) if setup.chain else None
     forget = [c for c in setup.forget if c in data.class_names]
-    return choose_recipe(data, (start or model).info, forget, setup.preset, 0)
+    return resolve_recipe(data, (start or model).info, forget, setup.preset, {})
 
 
 def starting_model(setup: Setup) -> Classifier | None:
@@ -233,39 +233,28 @@ def _work(job: jobs.Job, progress: jobs.ProgressView) -> list[RunRecord]:
 
 def _one(setup: Setup, parent: RunRecord | None, record_id: int, progress: jobs.ProgressView) -> RunRecord:
     """One request: from the setup's checkpoint, or from `parent`'s unlearned model for a chained one."""
+    from unsir_core.algorithm.request import UnlearningRequest, resolve_recipe, run_request
     from unsir_core.checkpoints.lineage import chain
-    from unsir_core.metrics.weights import layer_distances
-    from unsir_core.algorithm.recipe import choose_recipe
-    from unsir_core.algorithm.request import run_request
 
     data = loaders.data(setup.dataset)
     checkpoint = loaders.model(setup)
     model = parent.unsir.result.model if parent is not None else checkpoint
-    original = loaders.root_model(setup) if checkpoint.info.forgotten else checkpoint  # None: not found
-    root = (original or checkpoint) if parent is not None else (original if checkpoint.info.forgotten else None)
     forget = data.forget_classes(setup.forget, model.info.forgotten)
-    chosen = choose_recipe(data, model.info, setup.forget, setup.preset, 0)
-    setup = setup.with_base(chosen.config)  # the recipe for exactly this request, with the user's changes
+    overrides = dict(setup.overrides)
+    setup = setup.with_base(resolve_recipe(data, model.info, setup.forget, setup.preset, {}).config)
     # the gold standard comes along whenever it costs nothing (a stored reference) or was asked for
     wanted = setup.retrain or stored_reference(setup, checkpoint) is not None
-    retrain = retrain_config(setup, checkpoint) if wanted else None
     every = monitor_every(setup.config, data.num_classes, len(set(forget) | set(model.info.forgotten)), len(forget))
     progress.samples.clear()  # the live chart of a chain shows the request running now
-    run = run_request(model, data, forget, setup.config, loaders.device(), retrain=retrain, progress=progress,
-                      monitor_every=every, root=root,
-                      parent=f"run {parent.id}" if parent is not None else loaders.model_path(setup).name,
-                      earlier=chain(parent.report) if parent is not None else None, recipe=chosen)
-    report = {"preset": setup.preset, "overrides": dict(setup.overrides), **run.to_json()}
-    compared = {"repair": run.result.model, "retrain": run.retrained}  # distances from the true original
-    report["extras"]["weights"] = {stage: [d.to_dict() for d in layer_distances(m, root or model)]
-                                   for stage, m in compared.items() if m is not None}
-    report["extras"]["monitor_every"] = every
-    if setup.model:
-        report["extras"]["root"] = setup.model
-    if retrain is None:
-        report["extras"]["retrain_estimate_s"] = round(retrain_seconds(setup, checkpoint), 1)
-    return RunRecord(record_id, setup, loaders.model_path(setup).name, time.strftime("%H:%M:%S"), report,
-                     list(progress.samples), run, parent=parent.id if parent is not None else None, root=root)
+    request = UnlearningRequest(
+        checkpoint, data, tuple(setup.forget), setup.preset, overrides, checkpoint=loaders.model_path(setup),
+        start=model if parent is not None else None, parent=f"run {parent.id}" if parent is not None else "",
+        earlier=tuple(chain(parent.report)) if parent is not None else None,
+        retrain=retrain_config(setup, checkpoint) if wanted else None,
+        retrain_estimate_s=None if wanted else retrain_seconds(setup, checkpoint), monitor_every=every)
+    run = run_request(request, loaders.device(), progress=progress, load=loaders.load_checkpoint)
+    return RunRecord(record_id, setup, loaders.model_path(setup).name, time.strftime("%H:%M:%S"), run.to_json(),
+                     list(progress.samples), run, parent=parent.id if parent is not None else None, root=run.root)
 
 
 def _commit(made: list[RunRecord], samples: list[dict[str, Any]]) -> str:

@@ -23,7 +23,8 @@ from unsir_core.data import ImageData
 from unsir_core.common.errors import UnsirError
 from unsir_core.common.escaping import csv_text, md
 from unsir_core.experiments.studies import STUDIES
-from unsir_core.experiments.sweep_grid import Axis, Cell, SweepMetrics, SweepSpec, check_size, check_time, expand, nested_forget_sets, parse_ints, sweep_seconds, sweepable
+from unsir_core.common.config import scalar_settings
+from unsir_core.experiments.sweep_grid import Axis, Cell, SweepMetrics, SweepSpec, check_size, check_time, expand, nested_forget_sets, parse_ints, sweep_seconds
 from unsir_core.experiments.sweep import SweepResult, parquet_available, run_sweep, summary
 from unsir_core.experiments.sweep_backends import InProcess
 
@@ -93,7 +94,7 @@ def form(setup: Setup, data: ImageData, model: Classifier, busy: bool) -> tuple[
     if "whatif-study" not in st.session_state:
         st.session_state["whatif-study"] = "table5"
         apply_study()
-    settings = [COUNT, *sweepable(setup.config)]
+    settings = [COUNT, *scalar_settings(setup.config)]
     study = st.selectbox("Study", [CUSTOM, *STUDIES], key="whatif-study", on_change=apply_study, disabled=busy,
                          format_func=lambda k: STUDIES[k].title if k in STUDIES else "Custom",
                          help="One of the paper's sensitivity studies (its setting and values), or your own grid.")

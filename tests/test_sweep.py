@@ -10,7 +10,8 @@ import pytest
 
 from unsir_core.common.errors import ConfigError
 from unsir_core.experiments.studies import STUDIES
-from unsir_core.experiments.sweep_grid import Axis, SweepMetrics, SweepSpec, expand, nested_forget_sets, sweepable
+from unsir_core.common.config import scalar_settings
+from unsir_core.experiments.sweep_grid import Axis, SweepMetrics, SweepSpec, expand, nested_forget_sets
 from unsir_core.experiments.sweep_cells import CellCache, cell_key, model_fingerprint
 from unsir_core.experiments.sweep import parquet_available, run_sweep, summary
 from unsir_core.experiments.sweep_backends import InProcess, ProcessPool, RayBackend, make_backend
@@ -49,7 +50,7 @@ def test_bad_grids_are_refused_with_what_to_do(tiny_shapes, fast_config):
     with pytest.raises(ConfigError, match="anneal"):  # the engine's own checks run at expansion, before any work
         expand(SweepSpec((Axis.of("repair.anneal", [2.0], fast_config),), (("star",),), (0,), fast_config),
                tiny_shapes)
-    assert "impair.lr" in sweepable() and "seed" not in sweepable() and "impair.frozen" not in sweepable()
+    assert "impair.lr" in scalar_settings() and "seed" not in scalar_settings() and "impair.frozen" not in scalar_settings()
 
 
 def test_nested_forget_sets_grow_from_the_chosen_classes(tiny_shapes):

@@ -18,6 +18,7 @@ from unsir_core.common.device import describe, pick_device, synchronize
 from unsir_core.metrics.evaluate import Evaluation, evaluate
 from unsir_core.common.progress import CancelToken, ProgressFn
 from unsir_core.algorithm.recipe import Recipe
+from unsir_core.report.summary import summarize
 from unsir_core.checkpoints.references import obtain, strength, warning
 from unsir_core.algorithm.unlearn import UnlearnResult, unlearn
 from unsir_core.common.vocabulary import stage_titles
@@ -35,6 +36,9 @@ class UnsirRun:
     device: str  # human-readable device, e.g. "CPU (2 threads)" or the GPU's name
     extras: dict[str, Any] = field(default_factory=dict)  # further metrics (weight distance, MIA, ...)
     recipe: Recipe | None = None  # which recipe chose the settings, and what it chose (None: given by hand)
+    preset: str = "auto"  # the preset the request named ("auto": the auto recipe), for the link that re-runs it
+    overrides: dict[str, Any] = field(default_factory=dict)  # the settings its user changed, by dotted name
+    root: Classifier | None = None  # the true original, when the unlearned model started from another model
 
     @property
     def degraded(self) -> bool:
@@ -48,7 +52,9 @@ class UnsirRun:
     def to_json(self) -> dict[str, Any]:
         """The CLI's JSON: config, timings, metrics per stage, and the prediction distribution."""
         names = self.class_names
-        return {
+        report = {
+            "preset": self.preset,
+            "overrides": dict(self.overrides),
             "dataset": self.dataset,
             "arch": self.original.info.arch,
             "class_names": list(names),
@@ -68,6 +74,7 @@ class UnsirRun:
             "prediction_distribution": dict(zip(names, self.evaluations["repair"].prediction_distribution)),
             **({"extras": self.extras} if self.extras else {}),
         }
+        return {**report, "summary": summarize(report)}
 
 
 def evaluate_original(model: Classifier, data: ImageData, gone: Sequence[int], device: torch.device) -> Evaluation:

@@ -1,21 +1,23 @@
-"""One unlearning request as the CLI and the dashboard both make it, sequential ones included.
+"""One unlearning request, the one path every entry point takes: the CLI's `unlearn`, the dashboard's Run
+button, a sweep cell and a robustness cell build an `UnlearningRequest` and call `run_request`.
 
-`run_request` = `run_unsir`, then what a report needs beyond the metrics: for a chained request (the
-model already forgot classes) the true original's evaluation as "original" beside the starting
-model ("start"), the chain so far, a before/after gallery and the environment.
+`run_request` chooses the recipe (a preset or the auto recipe, with the user's changes), finds the true original
+of a model that already forgot classes, runs `run_unsir`, and returns the complete run record
+(`UnsirRun.to_json()`): recipe and its choices, reference used, lineage, metrics, layer distances, gallery,
+environment, the link's checkpoint and the summary. No caller patches the record afterwards.
 """
 from __future__ import annotations
 
 import platform
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
-from unsir_core.checkpoints.catalog import list_models, weights_sha256
+from unsir_core.checkpoints.catalog import default_checkpoint, list_models, weights_sha256
 from unsir_core.models.classifier import Classifier, ModelInfo
-from unsir_core.common.config import TrainConfig, UnsirConfig
+from unsir_core.common.config import TrainConfig
 from unsir_core.data import ImageData
 from unsir_core.common.errors import CheckpointError
 from unsir_core.report.gallery import gallery
@@ -23,8 +25,9 @@ from unsir_core.checkpoints.lineage import lineage_of
 from unsir_core.metrics.evaluate import evaluate
 from unsir_core.algorithm.pipeline import UnsirRun, run_unsir
 from unsir_core.common.progress import CancelToken, ProgressFn
-from unsir_core.algorithm.recipe import Recipe
-from unsir_core.checkpoints.store import state_sha256
+from unsir_core.algorithm.recipe import Recipe, choose_recipe
+from unsir_core.metrics.weights import layer_distances
+from unsir_core.checkpoints.store import load_model, state_sha256
 
 
 def environment(device: str) -> dict[str, str]:
@@ -66,21 +69,75 @@ def root_sha256(model: Classifier, root: Classifier | None) -> str:
     return state_sha256(known) if not known.info.forgotten else known.info.details.get("root_sha256", "")
 
 
-def run_request(model: Classifier, data: ImageData, forget: Sequence[int | str], cfg: UnsirConfig,
-                device: str | torch.device | None = "auto", retrain: TrainConfig | None = None,
-                progress: ProgressFn | None = None, cancel: CancelToken | None = None, monitor_every: int = 0,
-                root: Classifier | None = None, parent: str = "",
-                earlier: list[dict[str, Any]] | None = None, recipe: Recipe | None = None) -> UnsirRun:
-    """Unlearn `forget` from `model` (checkpoint `parent`) and gather the report's extras.
+@dataclass(frozen=True)
+class UnlearningRequest:
+    """What one UNSIR request needs; `run_request` does the rest the same way for every caller."""
 
-    `root` is the true original when `model` has already forgotten classes; its evaluation becomes
-    "original" and `model`'s "start". Without it a chained run keeps `model` as "original". The extras name
-    the true original by its weights' digest (`root_sha256`), for `lineage.finalize`.
-    `earlier` are the chain's earlier requests (default: the lineage in `model`'s metadata); `recipe`
-    is recorded as `run_unsir` does.
+    original: Classifier  # the model read from `checkpoint` (an original, or a model that already forgot classes)
+    data: ImageData  # the data set it classifies
+    forget: tuple[int | str, ...]  # the classes to forget now, by name or index
+    preset: str | None = None  # a named preset; None or "auto": the auto recipe for this data, model and forget set
+    overrides: Mapping[str, Any] = field(default_factory=dict)  # settings the user changed, dotted names (seed too)
+    recipe: Recipe | None = None  # settings the caller chose itself (a sweep cell); None: from preset and overrides
+    checkpoint: Path | None = None  # the file `original` was read from: the parent, the link's model, the true original
+    start: Classifier | None = None  # the model to unlearn when it is not `original` (a chain the caller holds)
+    parent: str = ""  # what `start` is, in the chain ("" = the checkpoint's file name)
+    earlier: tuple[Mapping[str, Any], ...] | None = None  # the chain's earlier requests (None: `start`'s lineage)
+    retrain: TrainConfig | None = None  # train (or reuse) the retrained gold standard with these settings
+    retrain_estimate_s: float | None = None  # the caller's estimate of that retraining, shown when it did not run
+    monitor_every: int = 0  # live A_Df/A_Dr every this many steps (0: never)
+
+    @property
+    def model(self) -> Classifier:
+        """The model this request unlearns."""
+        return self.start if self.start is not None else self.original
+
+
+def resolve_recipe(data: ImageData, info: ModelInfo, forget: Sequence[int | str], preset: str | None,
+                   overrides: Mapping[str, Any]) -> Recipe:
+    """The recipe of a request: the preset's settings or the auto recipe's for this data, model and forget set,
+    with the user's changes applied (ConfigError naming a setting out of range)."""
+    chosen = choose_recipe(data, info, list(forget), preset, int(overrides.get("seed", 0)))
+    return replace(chosen, config=chosen.config.with_overrides(**overrides))
+
+
+def link_checkpoint(data: ImageData, path: Path | None) -> str:
+    """The checkpoint a link must name to re-run a request on `path`'s model: "" when it is the data set's default
+    for its architecture (what a link without `model` loads), else its file name."""
+    if path is None:
+        return ""
+    try:
+        default = default_checkpoint(data.name, read_arch(path))
+    except CheckpointError:  # no stored default for this data set (a user's own model): name it
+        return path.name
+    return "" if default.name == path.name else path.name
+
+
+def read_arch(path: Path) -> str | None:
+    from unsir_core.checkpoints.catalog import read_info
+
+    try:
+        return read_info(path).arch
+    except (CheckpointError, OSError):
+        return None
+
+
+def run_request(request: UnlearningRequest, device: str | torch.device | None = "auto",
+                progress: ProgressFn | None = None, cancel: CancelToken | None = None,
+                load: Callable[[Path], Classifier] = load_model,
+                originals: Mapping[tuple[int, ...], Any] | None = None) -> UnsirRun:
+    """Run `request` and return the complete run record (see the module docstring).
+
+    For a model that already forgot classes, the true original (found by `find_root`, loaded with `load`) is
+    evaluated as "original" and the starting model as "start"; when it is not found, "original" is the starting
+    model and `extras["root_found"]` is False. `originals` are the original's evaluations a sweep already has.
     """
-    run = run_unsir(model, data, forget, cfg, device, retrain=retrain, progress=progress, cancel=cancel,
-                    monitor_every=monitor_every, recipe=recipe)
+    model, data = request.model, request.data
+    recipe = request.recipe or resolve_recipe(data, model.info, request.forget, request.preset, request.overrides)
+    root, root_path = _true_original(request, load)
+    forget = data.forget_classes(request.forget, model.info.forgotten)
+    run = run_unsir(model, data, forget, recipe.config, device, retrain=request.retrain, progress=progress,
+                    cancel=cancel, monitor_every=request.monitor_every, recipe=recipe, originals=originals)
     evaluations = dict(run.evaluations)
     models = {"original": run.original, "repair": run.result.model}
     if model.info.forgotten and root is not None:
@@ -92,11 +149,36 @@ def run_request(model: Classifier, data: ImageData, forget: Sequence[int | str],
         models = {"original": work, "start": run.original, "repair": run.result.model}
     if run.retrained is not None:
         models["retrain"] = run.retrained
+    found = not model.info.forgotten or (root is not None and not root.info.forgotten)
+    base = root if root is not None else model  # weight distances are measured from the true original
+    weights = {stage: [d.to_dict() for d in layer_distances(m, base)]
+               for stage, m in (("repair", run.result.model), ("retrain", run.retrained)) if m is not None}
     extras: dict[str, Any] = {
-        "parent": parent,
+        "parent": request.parent or (request.checkpoint.name if request.checkpoint else ""),
         "root_sha256": root_sha256(model, root),
-        "lineage": lineage_of(model.info) if earlier is None else earlier,
+        "lineage": lineage_of(model.info) if request.earlier is None else list(request.earlier),
         "gallery": gallery(models, data.to(run.original.device), run.result.forget, run.forgotten),
         "environment": environment(run.device),
+        "weights": weights,
+        "monitor_every": request.monitor_every,
+        "original_file": root_path.name if root_path is not None else "",  # shown, never opened
+        **({"root": name} if (name := link_checkpoint(data, root_path)) else {}),
+        **({"root_found": False} if not found else {}),
+        **({"retrain_estimate_s": round(request.retrain_estimate_s, 1)}
+           if request.retrain is None and request.retrain_estimate_s is not None else {}),
     }
-    return replace(run, evaluations=evaluations, extras={**run.extras, **extras})
+    return replace(run, evaluations=evaluations, extras={**run.extras, **extras}, preset=recipe.name,
+                   overrides=dict(request.overrides), root=root)
+
+
+def _true_original(request: UnlearningRequest, load: Callable[[Path], Classifier]) -> tuple[Classifier | None,
+                                                                                               Path | None]:
+    """The true original of the request's chain and its file: `original` itself when it forgot nothing, else the
+    one `find_root` finds by the digest of its weights; when none is found, the checkpoint itself."""
+    if not request.original.info.forgotten:
+        return (request.original if request.start is not None else None), request.checkpoint
+    path = find_root(request.original.info, request.checkpoint) if request.checkpoint is not None else None
+    if path is not None:
+        return load(path), path
+    # not found: a chain held in memory measures from the checkpoint it started from, as far as it can see
+    return (request.original if request.start is not None else None), request.checkpoint

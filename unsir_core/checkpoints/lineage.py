@@ -45,12 +45,11 @@ def lineage_of(info: "ModelInfo") -> list[dict[str, Any]]:
     return list(info.details.get("lineage", []))
 
 
-def finalize(model: "Classifier", report: Mapping[str, Any], root: str) -> "Classifier":
+def finalize(model: "Classifier", report: Mapping[str, Any]) -> "Classifier":
     """The unlearned model with its lineage (this request appended), its true original (the digest of its
-    weights from the run's extras, and its file name `root`) and its test accuracy (on the classes it still
-    knows)."""
-    sha256 = report["extras"]["root_sha256"]
-    details = {**model.info.details, "lineage": chain(report), "root": root,
+    weights and its file name, from the run's extras) and its test accuracy (on the classes it still knows)."""
+    sha256, name = report["extras"]["root_sha256"], report["extras"].get("original_file", "")
+    details = {**model.info.details, "lineage": chain(report), **({"root": name} if name else {}),
                **({"root_sha256": sha256} if sha256 else {})}
     info = replace(model.info, details=details, test_acc=report["metrics"]["repair"]["retain_acc"])
     return type(model)(model.net, info)

@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from unsir_core.common.config import MAX_SEED, TrainConfig, check_value, setting_info
+from unsir_core.common.config import (MAX_SEED, TUNING, TrainConfig, UnsirConfig, check_value, config_value, flag,
+                                      setting_info)
 from unsir_core.common.errors import ConfigError, UnsirError
 from unsir_core.models.info import LIMITS
 
@@ -221,75 +222,69 @@ def cmd_train(args) -> dict[str, Any]:
 
 
 # The tuning flags of `unlearn`: dotted UNSIR setting -> argparse destination.
-TUNING_FLAGS = {"seed": "seed", "retain_per_class": "retain_per_class", "noise_copies": "noise_copies",
-                "noise.steps": "noise_steps", "noise.batch_size": "noise_batch", "noise.l2_weight": "noise_l2",
-                "impair.lr": "impair_lr", "repair.lr": "repair_lr", "repair.epochs": "repair_epochs"}
+def _dest(name: str) -> str:
+    """The argparse destination of a setting's flag: "noise.batch_size" -> "noise_batch"."""
+    return flag(name)[2:].replace("-", "_")
+
+
+def _given(args) -> dict[str, Any]:
+    """The settings given as flags (the seed among them), by dotted name: what a link needs to re-run them."""
+    values = {name: getattr(args, _dest(name)) for name in TUNING} | {"seed": args.seed}
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def _tuned(args, base):
     """`base` (an UnsirConfig) with the tuning flags applied; an out-of-range flag is an error naming the flag."""
     try:
-        return base.with_overrides(**{name: getattr(args, dest) for name, dest in TUNING_FLAGS.items()})
+        return base.with_overrides(**_given(args))
     except ConfigError as err:
-        flags = [f"--{dest.replace('_', '-')}" for name, dest in TUNING_FLAGS.items() if str(err).startswith(name)]
+        flags = [flag(name) for name in ("seed", *TUNING) if str(err).startswith(name)]
         raise ConfigError(f"{flags[0]}: {err}" if flags else str(err)) from None
 
 
-def _unsir_recipe(args, data, info, forget: list[str] | None = None):
+def _unsir_recipe(args, data, info, forget: list[str]):
     """The recipe (a named preset, or the auto recipe for this data and model) with the tuning flags applied, for
-    --forget or the given forget set."""
-    from dataclasses import replace
+    the given forget set; an out-of-range flag is an error naming it."""
+    from unsir_core.algorithm.request import resolve_recipe
 
-    from unsir_core.algorithm.recipe import choose_recipe
-
-    forget = _classes(args.forget) if forget is None else forget
-    recipe = choose_recipe(data, info, forget, args.preset, args.seed or 0)
-    return replace(recipe, config=_tuned(args, recipe.config))
+    _tuned(args, UnsirConfig())
+    return resolve_recipe(data, info, forget, args.preset, _given(args))
 
 
 def cmd_unlearn(args) -> dict[str, Any]:
     """UNSIR on --checkpoint; an already unlearned checkpoint chains (its lineage finds the true original)."""
-    from unsir_core.common import strict_json
+    from unsir_core.algorithm.request import UnlearningRequest, run_request
     from unsir_core.checkpoints.lineage import finalize
+    from unsir_core.checkpoints.store import save_model
+    from unsir_core.common import strict_json
     from unsir_core.common.paths import ASSETS_DIR, model_store
-    from unsir_core.algorithm.request import find_root, run_request
-    from unsir_core.checkpoints.store import default_checkpoint, load_model, save_model
-    from unsir_core.report.summary import summarize
     from unsir_core.training.train import gold_standard_config
 
     data, model = _load(args)
-    recipe = _unsir_recipe(args, data, model.info)
-    cfg = recipe.config
-    retrain = gold_standard_config(model.info, cfg.seed) if args.retrain else None
-    root_path = find_root(model.info, args.checkpoint_path)
-    if model.info.forgotten and root_path is None:
+    given = _given(args)
+    retrain = gold_standard_config(model.info, given.get("seed", 0)) if args.retrain else None
+    bar = BarProgress(not args.quiet)
+    request = UnlearningRequest(model, data, tuple(_classes(args.forget)), args.preset, given,
+                                checkpoint=args.checkpoint_path, retrain=retrain)
+    run = run_request(request, args.device, progress=bar)
+    bar.close()
+    report = run.to_json()
+    if report["extras"].get("root_found") is False:
         print(f"warning: {args.checkpoint_path.name} already forgot some classes and its original was not found in "
               f"{ASSETS_DIR} or {model_store()} (by the digest of its weights): 'original' in the JSON is the starting "
               "model.", file=sys.stderr)
-    root = load_model(root_path) if model.info.forgotten and root_path is not None else None
-    bar = BarProgress(not args.quiet)
-    run = run_request(model, data, _classes(args.forget), cfg, args.device, retrain=retrain, progress=bar,
-                      root=root, parent=args.checkpoint_path.name, recipe=recipe)
-    bar.close()
     reference = run.extras.get("reference")
     if reference:
         how = "reused" if reference["reused"] else "trained and stored as"
         print(f"retrained reference: {how} {reference['path']}", file=sys.stderr)
         if reference["warning"]:
             print(f"warning: {reference['warning']}", file=sys.stderr)
-    report = {"preset": recipe.name, **run.to_json(),
-              "overrides": {name: getattr(args, dest) for name, dest in TUNING_FLAGS.items()
-                            if getattr(args, dest) is not None}}  # the flags given: the link's settings
-    report["summary"] = summarize(report)
-    root_path = root_path or args.checkpoint_path
-    if root_path.name != default_checkpoint(data.name, model.info.arch).name:
-        report["extras"]["root"] = root_path.name  # the reproduce-link names a checkpoint other than the default
     if run.degraded and not args.allow_degraded:
         print(strict_json.dumps(report))
         raise DegradedResult(f"{run.result.repair_outcome.message} Nothing was saved; add --allow-degraded to keep "
                              "the result anyway.")
     if args.save_model:
-        save_model(finalize(run.result.model, report, root_path.name), Path(args.save_model))
+        save_model(finalize(run.result.model, report), Path(args.save_model))
     return report
 
 
@@ -533,14 +528,10 @@ def _unsir_options(p: argparse.ArgumentParser) -> None:
     """The UNSIR settings `_unsir_recipe` reads: a preset (or the auto recipe) and the tuning flags (unlearn, sweep)."""
     p.add_argument("--preset", default=None,
                    help="a named settings preset (default: auto, the recipe derived from the data and the model)")
-    p.add_argument("--retain-per-class", type=int, default=None, help="retain subset size per class")
-    p.add_argument("--noise-copies", type=int, default=None, help="copies of the noise batch in impair")
-    p.add_argument("--noise-steps", type=int, default=None, help="Adam steps on the noise")
-    p.add_argument("--noise-batch", type=int, default=None, help="noise samples per forget class")
-    p.add_argument("--noise-l2", type=float, default=None, help="lambda, the noise L2 weight")
-    p.add_argument("--impair-lr", type=float, default=None, help="impair learning rate")
-    p.add_argument("--repair-lr", type=float, default=None, help="repair learning rate")
-    p.add_argument("--repair-epochs", type=int, default=None, help="repair epochs")
+    config = UnsirConfig()
+    for name in TUNING:  # help and range from the setting's field (config.setting); checked by UnsirConfig
+        kind = type(config_value(config, name))
+        p.add_argument(flag(name), type=kind, default=None, help=setting_info(name)["help"])
 
 
 def build_parser() -> argparse.ArgumentParser:

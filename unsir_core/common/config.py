@@ -9,17 +9,18 @@ dashboard and the docs read the same metadata.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from typing import Any
 
 from unsir_core.common.errors import ConfigError
 
 
 def setting(default: Any, help: str, lo: float | None = None, hi: float | None = None, *,
-            choices: tuple[str, ...] = (), low_open: bool = False) -> Any:
-    """A dataclass field with its help text and valid range [lo, hi] ((lo, hi] when `low_open`) as metadata."""
+            choices: tuple[str, ...] = (), low_open: bool = False, short: str = "") -> Any:
+    """A dataclass field with its help text and valid range [lo, hi] ((lo, hi] when `low_open`) as metadata;
+    `short` names it in flags instead of the field name (`noise.batch_size` -> `--noise-batch`)."""
     return field(default=default, metadata={"help": help, "min": lo, "max": hi, "choices": choices,
-                                            "low_open": low_open})
+                                            "low_open": low_open, "short": short})
 
 
 def _fmt(value: float) -> str:
@@ -84,11 +85,11 @@ LR_MAX = 1.0  # paper Table 5: impair lr 1 already wrecks the retain classes; ab
 class NoiseConfig:
     """Error-maximizing noise: maximise CE of the frozen model on N while keeping N small."""
 
-    batch_size: int = setting(256, "noise samples learned per forget class (paper: 256)", 1, 4096)
+    batch_size: int = setting(256, "noise samples learned per forget class (paper: 256)", 1, 4096, short="batch")
     steps: int = setting(40, "Adam steps on the noise pixels (authors' notebook: 5 epochs x 8 steps)", 1, 5000)
     lr: float = setting(0.1, "Adam learning rate on the noise pixels (paper: 0.1)", 0, 10, low_open=True)
     l2_weight: float = setting(0.1, "lambda in -CE(f(N), y) + lambda * mean_b(sum_chw N^2); larger keeps the noise "
-                                    "smaller (paper: 0.1, Table 9)", 0, 100)
+                                    "smaller (paper: 0.1, Table 9)", 0, 100, short="l2")
     init_std: float = setting(1.0, "N ~ Normal(0, init_std) in normalised input space", 0, 100, low_open=True)
 
 
@@ -199,9 +200,73 @@ class TrainConfig:
         return asdict(self)
 
 
+# --- the settings vocabulary: every UNSIR setting by dotted name, as CLI flags, sweeps, methods, links and knobs
+# read it (scikit-learn's get_params/set_params idea). Adding a setting is adding one field above.
+
+TUNING = ("retain_per_class", "noise_copies", "noise.batch_size", "noise.steps", "noise.lr", "noise.l2_weight",
+          "impair.lr", "impair.epochs", "repair.lr", "repair.epochs")  # the most sensitive: CLI flags, method fields
+
+
 def config_value(config: UnsirConfig, name: str) -> Any:
-    """A config field by dotted name, e.g. "impair.lr"."""
+    """A setting of `config` by dotted name ("impair.lr"); ConfigError naming the settings if unknown."""
     value: Any = config
     for part in name.split("."):
+        if not is_dataclass(value) or part not in {f.name for f in fields(value)}:
+            raise ConfigError(f"Unknown setting {name!r}. Settings: {', '.join(scalar_settings(config))}.")
         value = getattr(value, part)
+    if is_dataclass(value) or isinstance(value, tuple):
+        raise ConfigError(f"{name!r} is not a single number or word; use one of: {', '.join(scalar_settings(config))}.")
     return value
+
+
+def scalar_settings(config: UnsirConfig | None = None) -> list[str]:
+    """Dotted names of every scalar UNSIR setting but the seed (a sweep varies it with `seeds`, not here)."""
+    config = config or UnsirConfig()
+    names = []
+    for f in fields(config):
+        value = getattr(config, f.name)
+        if is_dataclass(value):
+            names += [f"{f.name}.{g.name}" for g in fields(value) if not isinstance(getattr(value, g.name), tuple)]
+        elif f.name != "seed":
+            names.append(f.name)
+    return names
+
+
+def numeric_settings() -> dict[str, type]:
+    """Every number-valued UNSIR setting (seed included) -> int or float: what a link or a lineage may set."""
+    config = UnsirConfig()
+    out = {name: type(config_value(config, name)) for name in ["seed", *scalar_settings(config)]}
+    return {name: kind for name, kind in out.items() if kind in (int, float)}
+
+
+def flag(name: str) -> str:
+    """The command-line flag of a setting: "impair.lr" -> "--impair-lr", "noise.batch_size" -> "--noise-batch"."""
+    cls: Any = UnsirConfig
+    parts = name.split(".")
+    for part in parts[:-1]:
+        found = {f.name: f for f in fields(cls)}[part]
+        cls = type(found.default_factory()) if callable(found.default_factory) else found.type
+    leaf = {f.name: f for f in fields(cls)}[parts[-1]]
+    words = [*parts[:-1], leaf.metadata.get("short") or parts[-1]]
+    return "--" + "-".join(words).replace("_", "-")
+
+
+def parse_setting(name: str, text: Any, current: Any) -> Any:
+    """One value for setting `name` from text, as the type of its `current` value (a float where it is None)."""
+    if not isinstance(text, str):
+        return text
+    text = text.strip()
+    try:
+        if isinstance(current, bool):
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(text)
+            return text.lower() in ("true", "1", "yes")
+        if isinstance(current, int):
+            return int(text)
+        if isinstance(current, float) or current is None:
+            return float(text)
+    except ValueError:
+        kind = "a whole number" if isinstance(current, int) and not isinstance(current, bool) else \
+            "true or false" if isinstance(current, bool) else "a number"
+        raise ConfigError(f"{name} takes {kind}, not {text!r}.") from None
+    return text

@@ -5,7 +5,7 @@ class counts and families, some of them kept out of the recipe's tuning and repo
 
 Every model is trained by the project's own `train.fit` (the CLI's `train`) and cached under
 $UNSIR_HOME/robustness, the two Shapes-10 models excepted: those are the shipped checkpoints. Each cell is one
-`run_unsir` with `choose_recipe`, exactly as `python -m unsir_core unlearn` without a preset runs it.
+`run_request` with no preset, exactly as `python -m unsir_core unlearn` without a preset runs it.
 """
 from __future__ import annotations
 
@@ -24,8 +24,7 @@ from unsir_core.data.digits import write_digits_folder, write_digits_mnist
 from unsir_core.data.folder import load_image_folder
 from unsir_core.data.shapes import generate_shapes
 from unsir_core.common.paths import home
-from unsir_core.algorithm.pipeline import run_unsir
-from unsir_core.algorithm.recipe import choose_recipe
+from unsir_core.algorithm.request import UnlearningRequest, run_request
 from unsir_core.checkpoints.store import default_checkpoint, load_model, save_model, slug
 
 # Done-criteria of the matrix (issue: "UNSIR right on whatever a user brings").
@@ -139,8 +138,8 @@ class Cell:
 
 def run_cell(model: Classifier, data: ImageData, case: DataCase, arch: ArchCase, forget: tuple[int, ...],
              seed: int, device: str) -> Cell:
-    recipe = choose_recipe(data, model.info, list(forget), None, seed)
-    run = run_unsir(model, data, list(forget), recipe.config, device, recipe=recipe)
+    run = run_request(UnlearningRequest(model, data, tuple(forget), overrides={"seed": seed}), device)
+    recipe = run.recipe
     ev, outcome = run.evaluations, run.result.repair_outcome
     return Cell(case.key, arch.arch, tuple(data.class_names[c] for c in forget), seed, case.held_out or arch.held_out,
                 ev["repair"].forget_acc, ev["impair"].forget_acc,

@@ -111,22 +111,22 @@ def original_evaluations(model: Classifier, data: ImageData, cells: Sequence[Cel
 def measure(model: Classifier, data: ImageData, forget: Sequence[str], config: UnsirConfig, metrics: SweepMetrics,
             device: str | torch.device, progress: ProgressFn | None = None, cancel: CancelToken | None = None,
             originals: Mapping[tuple[int, ...], Evaluation] | None = None) -> dict[str, Any]:
-    """One cell: `run_unsir` and what a run on the dashboard reports, plus the audits asked for (`originals`:
+    """One cell: `run_request`, the record a run on the dashboard makes, plus the audits asked for (`originals`:
     the original's evaluations the sweep already has, see `original_evaluations`).
 
     Returns {"report": the run's JSON report (with layer distances to the original under extras.weights),
     "audits": {"relearn": {...}, "mia": {...}} in the Results page's format}. A user error (NaN loss, a retain
     subset larger than the data, ...) becomes {"error": message}; Cancelled is raised.
     """
+    from unsir_core.algorithm.recipe import Recipe
+    from unsir_core.algorithm.request import UnlearningRequest, run_request
     from unsir_core.metrics.privacy import MIA_VARIANTS, membership_inference
     from unsir_core.metrics.relearn import accuracy, forget_probe, relearn_target, relearn_time
-    from unsir_core.metrics.weights import layer_distances
-    from unsir_core.algorithm.pipeline import run_unsir
 
     try:
-        run = run_unsir(model, data, forget, config, device, progress=progress, cancel=cancel, originals=originals)
+        request = UnlearningRequest(model, data, tuple(forget), recipe=Recipe("custom", config))
+        run = run_request(request, device, progress=progress, cancel=cancel, originals=originals)
         report = run.to_json()
-        report["extras"] = {"weights": {"repair": [d.to_dict() for d in layer_distances(run.result.model, model)]}}
         unlearned, gone, ms = run.result.model, list(run.forgotten), metrics.settings
         audits: dict[str, Any] = {}
         if metrics.relearn:

@@ -3,64 +3,19 @@ cells, with the caps on a sweep's size checked before anything runs."""
 
 import itertools
 import math
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 
 from unsir_core.models.classifier import Classifier
 from unsir_core.experiments.compare import MetricSettings
-from unsir_core.common.config import UnsirConfig
+from unsir_core.common.config import UnsirConfig, config_value, parse_setting
 from unsir_core.data import ImageData
 from unsir_core.common.errors import ConfigError
 
 if TYPE_CHECKING:
 
     pass
-
-def setting_value(config: UnsirConfig, name: str) -> Any:
-    """A field of `config` by dotted name ("impair.lr"); ConfigError naming the sweepable ones if unknown."""
-    value: Any = config
-    for part in name.split("."):
-        if not is_dataclass(value) or part not in {f.name for f in fields(value)}:
-            raise ConfigError(f"Unknown setting {name!r}. Sweepable settings: {', '.join(sweepable(config))}.")
-        value = getattr(value, part)
-    if is_dataclass(value) or isinstance(value, tuple):
-        raise ConfigError(f"{name!r} is not a single number or word; sweep one of: {', '.join(sweepable(config))}.")
-    return value
-
-
-def sweepable(config: UnsirConfig = UnsirConfig()) -> list[str]:
-    """Dotted names of every scalar UNSIR setting (the seed is swept with `seeds`, not here)."""
-    names = []
-    for f in fields(config):
-        value = getattr(config, f.name)
-        if is_dataclass(value):
-            names += [f"{f.name}.{g.name}" for g in fields(value) if not isinstance(getattr(value, g.name), tuple)]
-        elif f.name != "seed":
-            names.append(f.name)
-    return names
-
-
-def parse_value(name: str, text: Any, current: Any) -> Any:
-    """One value for setting `name`, as the type of its `current` value (a float where it is None)."""
-    if not isinstance(text, str):
-        return text
-    text = text.strip()
-    try:
-        if isinstance(current, bool):
-            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError(text)
-            return text.lower() in ("true", "1", "yes")
-        if isinstance(current, int):
-            return int(text)
-        if isinstance(current, float) or current is None:
-            return float(text)
-    except ValueError:
-        kind = "a whole number" if isinstance(current, int) and not isinstance(current, bool) else \
-            "true or false" if isinstance(current, bool) else "a number"
-        raise ConfigError(f"{name} takes {kind}, not {text!r}.") from None
-    return text
-
 
 def parse_ints(text: str, what: str) -> list[int]:
     """ "0, 1, 2" -> [0, 1, 2]; ConfigError naming `what` otherwise."""
@@ -88,8 +43,8 @@ class Axis:
 
     @classmethod
     def of(cls, name: str, values: Iterable[Any], base: UnsirConfig) -> "Axis":
-        current = setting_value(base, name)
-        parsed = tuple(dict.fromkeys(parse_value(name, v, current) for v in values if str(v).strip()))
+        current = config_value(base, name)
+        parsed = tuple(dict.fromkeys(parse_setting(name, v, current) for v in values if str(v).strip()))
         if not parsed:
             raise ConfigError(f"Give {name} at least one value.")
         return cls(name, parsed)
@@ -207,7 +162,7 @@ def expand(spec: SweepSpec, data: ImageData) -> list[Cell]:
     for axis in spec.axes:
         if axis.name == "seed":
             raise ConfigError("Sweep seeds with the seeds list, not as a setting.")
-        setting_value(spec.base, axis.name)
+        config_value(spec.base, axis.name)
     cells: list[Cell] = []
     for forget in spec.forget_sets:
         request = tuple(data.class_names[c] for c in data.forget_classes(forget))

@@ -6,64 +6,42 @@ its most sensitive fields; None keeps the recipe's value.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Sequence
+from dataclasses import field, make_dataclass
+from typing import Any, Sequence
 
 from unsir_core.models.classifier import Classifier, ModelInfo
-from unsir_core.common.config import UnsirConfig, config_value, setting_info
+from unsir_core.common.config import TUNING, UnsirConfig, config_value, flag, setting_info
 from unsir_core.data import ImageData
 from unsir_core.algorithm.presets import PRESETS
-from unsir_core.algorithm.recipe import Recipe, choose_recipe
+from unsir_core.algorithm.recipe import Recipe
+from unsir_core.algorithm.request import resolve_recipe
 from unsir_core.algorithm.unlearn import unlearn
 from unsir_core.methods.base import Context, Request, UnlearningMethod, Workload
 
-# UnsirSettings field -> dotted UnsirConfig field it overrides
-CONFIG_FIELDS = {"retain_per_class": "retain_per_class", "noise_copies": "noise_copies",
-                 "noise_batch": "noise.batch_size", "noise_steps": "noise.steps", "noise_lr": "noise.lr",
-                 "noise_l2": "noise.l2_weight", "impair_lr": "impair.lr", "impair_epochs": "impair.epochs",
-                 "repair_lr": "repair.lr", "repair_epochs": "repair.epochs"}
+def _override(name: str) -> tuple[str, str, Any]:
+    """The UnsirSettings field of a tuning setting: named like its flag ("noise.batch_size" -> noise_batch), help
+    from the setting itself, None keeping the recipe's value."""
+    info = setting_info(name)  # its range too: make_settings checks a value against it before a method runs
+    kind = type(config_value(UnsirConfig(), name)).__name__
+    help = f"{info['help'][0].upper()}{info['help'][1:]}. Empty: the recipe's value."
+    return flag(name)[2:].replace("-", "_"), f"{kind} | None", field(default=None, metadata={**info, "help": help})
 
 
-def _recipe_value(name: str, text: str) -> dict:
-    """The metadata of a field that overrides the recipe's `name`: that setting's range, and `text`."""
-    return {**setting_info(CONFIG_FIELDS[name]), "help": text + " Empty: the recipe's value."}
+CONFIG_FIELDS = {_override(name)[0]: name for name in TUNING}  # UnsirSettings field -> the setting it overrides
 
 
-@dataclass(frozen=True)
-class UnsirSettings:
-    preset: str = field(default="auto", metadata={  # "auto": the recipe derived from the data and the model
-        "choices": ("auto", *PRESETS),
-        "help": "Where the other settings start: auto = the recipe derived from the data, the model and the forget "
-                "set (recipe.py), or a preset name."})
-    retain_per_class: int | None = field(default=None, metadata=_recipe_value("retain_per_class",  # None: the recipe's
-        "Retain subset size per retain class: the only training images UNSIR reads."))
-    noise_copies: int | None = field(default=None, metadata=_recipe_value("noise_copies",  # None: the recipe's
-        "Copies of the noise batch in the impair data."))
-    noise_batch: int | None = field(default=None, metadata=_recipe_value("noise_batch",  # None: the recipe's
-        "Noise samples learned per forget class."))
-    noise_steps: int | None = field(default=None, metadata=_recipe_value("noise_steps",  # None: the recipe's
-        "Adam steps on the noise pixels."))
-    noise_lr: float | None = field(default=None, metadata=_recipe_value("noise_lr",  # None: the recipe's
-        "Adam learning rate on the noise pixels."))
-    noise_l2: float | None = field(default=None, metadata=_recipe_value("noise_l2",  # None: the recipe's
-        "Lambda, the weight of the noise's L2 penalty."))
-    impair_lr: float | None = field(default=None, metadata=_recipe_value("impair_lr",  # None: the recipe's
-        "Impair learning rate (of the body when the recipe gives the head its own)."))
-    impair_epochs: int | None = field(default=None, metadata=_recipe_value("impair_epochs",  # None: the recipe's
-        "Passes over noise + retain subset."))
-    repair_lr: float | None = field(default=None, metadata=_recipe_value("repair_lr",  # None: the recipe's
-        "Repair learning rate (of the body when the recipe gives the head its own)."))
-    repair_epochs: int | None = field(default=None, metadata=_recipe_value("repair_epochs",  # None: the recipe's
-        "Passes over the retain subset."))
-    seed: int = field(default=0, metadata={"help": "Seeds the noise, the retain subset and the shuffling."})  # 0
+class _Recipe:
+    """What UnsirSettings does with its values: the recipe for a request with these overrides."""
 
     def __post_init__(self):
         self.apply(UnsirConfig())  # an out-of-range value is refused here, before any method runs
 
     def recipe_for(self, data: ImageData, info: ModelInfo, forget: Sequence[int]) -> Recipe:
-        """The recipe for this request (auto or the named preset), with these settings' overrides applied."""
-        chosen = choose_recipe(data, info, list(forget), self.preset, self.seed)
-        return Recipe(chosen.name, self.apply(chosen.config), chosen.choices)
+        """The recipe for this request (auto or the named preset), with these settings' overrides applied: the
+        same choice as every other request (`request.resolve_recipe`)."""
+        overrides = {dotted: getattr(self, name) for name, dotted in CONFIG_FIELDS.items()}
+        return resolve_recipe(data, info, forget, self.preset,
+                              {"seed": self.seed, **{k: v for k, v in overrides.items() if v is not None}})
 
     def recipe(self, ctx: Context, model: Classifier) -> Recipe:
         return self.recipe_for(ctx.data, model.info, ctx.forget)
@@ -77,6 +55,18 @@ class UnsirSettings:
         """Settings that run exactly `cfg`'s values for every field here, on top of `preset` (e.g. a session's)."""
         return cls(preset=preset if preset in PRESETS else "auto", seed=cfg.seed,
                    **{name: config_value(cfg, dotted) for name, dotted in CONFIG_FIELDS.items()})
+
+
+# UNSIR's settings in Compare: a preset, the tuning settings of the vocabulary (common.config.TUNING), the seed.
+UnsirSettings = make_dataclass("UnsirSettings", [
+    ("preset", "str", field(default="auto", metadata={  # "auto": the recipe derived from the data and the model
+        "choices": ("auto", *PRESETS),
+        "help": "Where the other settings start: auto = the recipe derived from the data, the model and the forget "
+                "set (recipe.py), or a preset name."})),
+    *(_override(name) for name in TUNING),
+    ("seed", "int", field(default=0, metadata={"help": "Seeds the noise, the retain subset and the shuffling."})),
+], bases=(_Recipe,), frozen=True)
+UnsirSettings.__module__ = __name__  # pickled by reference (process pools, Ray)
 
 
 def unsir_images(cfg: UnsirConfig, w: Workload) -> float:

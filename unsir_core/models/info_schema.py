@@ -23,9 +23,8 @@ import re
 from dataclasses import fields as dataclass_fields
 from typing import Any, Callable, Mapping, Sequence
 
-from unsir_core.common.config import TrainConfig, UnsirConfig
+from unsir_core.common.config import MAX_SEED, TrainConfig, UnsirConfig, numeric_settings
 from unsir_core.common.errors import CheckpointError, ConfigError
-from unsir_core.report.share import NUMERIC
 
 LIMITS = {
     "depth": 8,  # levels below `details` (details.lineage[].config.impair.frozen[] is 5)
@@ -36,7 +35,8 @@ LIMITS = {
     "lineage": 100,  # requests in a chain
     "seconds": 1e7,  # a recorded duration (about 4 months)
 }
-MAX_SEED = 2**31 - 1  # as the command line and the dashboard accept
+
+NUMERIC = numeric_settings()  # the settings a lineage entry's overrides may name
 Rule = Callable[[Any, str, Sequence[str]], None]  # (value, its dotted place, the model's class names)
 
 

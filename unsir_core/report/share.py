@@ -12,22 +12,14 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 from urllib.parse import urlencode
 
-from unsir_core.common.config import UnsirConfig
+from unsir_core.common.config import numeric_settings
 
 STEP_SEP, PART_SEP = ";", "|"  # between the requests of a chain; between a request's classes and its settings
 RESULT_KEYS = {"df": "A_Df unlearned", "dr": "A_Dr unlearned", "odf": "A_Df original", "odr": "A_Dr original",
                "t": "unlearning seconds"}  # the headline numbers a link carries
 
 
-def _leaves(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        out.update(_leaves(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
-    return out
-
-
-NUMERIC = {k: type(v) for k, v in _leaves(UnsirConfig().to_dict()).items()
-           if isinstance(v, (int, float)) and not isinstance(v, bool)}  # settings a link may set: name -> type
+NUMERIC = numeric_settings()  # settings a link may set: name -> type
 
 
 def number(v: int | float) -> str:
