@@ -11,15 +11,13 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from unsir_core.metrics.privacy import MIA_SAMPLES, membership_inference
+from unsir_core.metrics.audits import MetricSettings, membership, relearn_audit
 from unsir_core.metrics.probe import feature_probe
 from unsir_core.metrics.retrain_privacy import retrain_privacy
-from unsir_core.metrics.relearn import accuracy, forget_probe, relearn_target, relearn_time
 from unsir_core.common.progress import emit
 
 from . import jobs, loaders, runs
 
-PROBE_PER_CLASS = 100  # forget-class test images per class that relearn time is measured on
 
 
 def request_relearn(run_id: int, max_epochs: int) -> None:
@@ -58,18 +56,11 @@ def _relearn(job: jobs.Job, progress: jobs.ProgressView) -> tuple[int, dict[str,
     record = _record(job)
     data = loaders.data(record.setup.dataset)
     models = record.models()
-    gone = record.report["forgotten_total"]
-    forget = data.resolve_classes(gone)
-    original = accuracy(models["original"], *forget_probe(data, forget, PROBE_PER_CLASS))
-    target = relearn_target(original)
-    out: dict[str, Any] = {"target": target, "original": round(original, 2)}
-    stages = [s for s in ("repair", "retrain") if s in models]
+    forget = data.resolve_classes(record.report["forgotten_total"])
+    settings = MetricSettings(relearn_max_epochs=job.params["max_epochs"], seed=record.setup.config.seed)
     start = time.perf_counter()
-    for i, stage in enumerate(stages, start=1):
-        out[stage] = relearn_time(models[stage], data, forget, target, max_epochs=job.params["max_epochs"],
-                                  probe_per_class=PROBE_PER_CLASS, seed=record.setup.config.seed).to_dict()
-        emit(progress, "relearn", i, len(stages), start)
-    return record.id, out
+    return record.id, relearn_audit(models["original"], {s: models[s] for s in ("repair", "retrain") if s in models},
+                                    data, forget, settings, lambda i, n: emit(progress, "relearn", i, n, start))
 
 
 def _each_model(job: jobs.Job, progress: jobs.ProgressView, phase: str, measure: Callable[..., Any],
@@ -89,8 +80,8 @@ def _each_model(job: jobs.Job, progress: jobs.ProgressView, phase: str, measure:
 
 
 def _mia(job: jobs.Job, progress: jobs.ProgressView) -> tuple[int, dict[str, Any]]:
-    return _each_model(job, progress, "mia", lambda model, data, forget, _, seed: membership_inference(
-        model, data, forget, variant=job.params["variant"], n=MIA_SAMPLES, seed=seed))
+    return _each_model(job, progress, "mia", lambda model, data, forget, _, seed: membership(
+        model, data, forget, job.params["variant"], MetricSettings(seed=seed)))
 
 
 def _privacy(job: jobs.Job, progress: jobs.ProgressView) -> tuple[int, dict[str, Any]]:

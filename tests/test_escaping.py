@@ -169,7 +169,8 @@ def test_the_runs_csv_writes_a_formula_class_as_text():
 
 def test_the_compare_csv_writes_a_formula_method_name_as_text(shipped_model, tiny_shapes, tmp_path):
     """`compare --methods` with a method named like a formula: its failed row in the CSV."""
-    from unsir_core.experiments.compare import MetricSettings, compare
+    from unsir_core.experiments.compare import compare
+    from unsir_core.metrics.audits import MetricSettings
 
     result = compare(shipped_model, tiny_shapes, ["triangle"], [FORMULA], device="cpu", train_reference=False,
                      metrics=MetricSettings(relearn=False, mia_samples=100, probe=False))

@@ -11,7 +11,8 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from unsir_core.checkpoints import references
-from unsir_core.experiments.compare import MetricSettings, compare
+from unsir_core.experiments.compare import compare
+from unsir_core.metrics.audits import MetricSettings
 from unsir_core.experiments.compare_plan import plan
 from unsir_core.common.config import NoiseConfig, PhaseConfig, TrainConfig, UnsirConfig
 from unsir_core.methods import METHODS, UnsirSettings, get_method

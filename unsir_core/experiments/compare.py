@@ -37,28 +37,14 @@ from unsir_core.common.errors import Cancelled, ConfigError, UnsirError
 from unsir_core.common.escaping import csv_text, md
 from unsir_core.methods import METHODS, Request, RetrainSettings, get_method
 from unsir_core.metrics.evaluate import Evaluation, evaluate, predict_logits
-from unsir_core.metrics.privacy import (MIA_SAMPLES, MIA_VARIANTS, activation_distance, js_divergence, membership_inference,
-                              zrf_score)
+from unsir_core.metrics.privacy import (MIA_VARIANTS, activation_distance, js_divergence, zrf_score)
 from unsir_core.metrics.probe import feature_probe
-from unsir_core.metrics.relearn import accuracy, forget_probe, relearn_target, relearn_time
+from unsir_core.metrics import audits
+from unsir_core.metrics.audits import MetricSettings
 from unsir_core.metrics.retrain_privacy import retrain_privacy
 from unsir_core.metrics.weights import LayerDistance, layer_distances
 from unsir_core.common.progress import CancelToken, ProgressFn, emit
 from unsir_core.checkpoints.references import warning as reference_warning
-
-
-@dataclass(frozen=True)
-class MetricSettings:
-    """How the comparison measures each model (the same for every method)."""
-
-    relearn: bool = True  # measure relearn time (the slowest metric: up to max_epochs small fine-tunes per row)
-    relearn_max_epochs: int = 10  # cap; a row that has not relearned by then shows ">10"
-    relearn_samples: int = 500  # training samples (of all classes) per relearn epoch (paper: 500)
-    relearn_lr: float = 1e-3  # Adam learning rate of the relearning attack
-    relearn_probe: int = 100  # forget test images per class on which relearning is checked
-    mia_samples: int = MIA_SAMPLES  # members and non-members drawn for each attack (halves fit / score it)
-    probe: bool = True  # fit the feature probe on each model (a few seconds per row)
-    seed: int = 0  # seeds relearning, the attacks' sampling, the probe's images and ZRF's random model
 
 
 @dataclass(frozen=True)
@@ -280,9 +266,7 @@ class _Measure:
         self.original, self.data, self.gone, self.ms = original, data, list(gone), ms
         self.progress, self.cancel = progress, cancel
         self.forget_x = data.test_x[data.class_mask(data.test_y, gone)]  # [F, C, H, W] forget test images
-        probe_x, probe_y = forget_probe(data, self.gone, ms.relearn_probe)
-        self.original_probe_acc = round(accuracy(original, probe_x, probe_y), 2)  # the original's forget accuracy
-        self.relearn_target = relearn_target(self.original_probe_acc)
+        self.original_probe_acc, self.relearn_target = audits.relearn_baseline(original, data, self.gone, ms)
         self.reference: Classifier | None = None
         self.reference_logits: torch.Tensor | None = None
 
@@ -332,15 +316,12 @@ class _Measure:
             if name == "original":  # it has not forgotten: relearned at epoch 0 by definition
                 out.update(relearn_epochs=0, relearn_capped=False, relearn_history=(self.original_probe_acc,))
                 return
-            r = relearn_time(model, self.data, self.gone, self.relearn_target, self.ms.relearn_max_epochs,
-                             self.ms.relearn_samples, self.ms.relearn_lr, self.ms.seed,
-                             probe_per_class=self.ms.relearn_probe)
+            r = audits.relearn(model, self.data, self.gone, self.relearn_target, self.ms)
             out.update(relearn_epochs=r.epochs, relearn_capped=r.capped, relearn_history=tuple(r.history))
 
         def privacy() -> None:
             for variant in MIA_VARIANTS:
-                mia = membership_inference(model, self.data, self.gone, variant=variant, n=self.ms.mia_samples,
-                                           seed=self.ms.seed)
+                mia = audits.membership(model, self.data, self.gone, variant, self.ms)
                 out[f"mia_{variant}"] = mia.forget_member_rate
                 out[f"mia_{variant}_acc"] = mia.attack_acc
                 out.setdefault("_mia", {})[variant] = mia.to_dict()

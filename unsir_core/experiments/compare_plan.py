@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from unsir_core.models.classifier import Classifier
-from unsir_core.experiments.compare import MetricSettings
+from unsir_core.metrics.audits import MetricSettings
 from unsir_core.data import ImageData
 from unsir_core.methods import Request, get_method
 from unsir_core.metrics.probe import PROBE_PER_CLASS

@@ -4,7 +4,7 @@ configuration (data set and model fingerprints, forget set, UNSIR config, metric
 import hashlib
 import json
 import math
-from dataclasses import asdict
+from dataclasses import replace, asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
@@ -120,24 +120,20 @@ def measure(model: Classifier, data: ImageData, forget: Sequence[str], config: U
     """
     from unsir_core.algorithm.recipe import Recipe
     from unsir_core.algorithm.request import UnlearningRequest, run_request
-    from unsir_core.metrics.privacy import MIA_VARIANTS, membership_inference
-    from unsir_core.metrics.relearn import accuracy, forget_probe, relearn_target, relearn_time
+    from unsir_core.metrics.audits import membership, relearn_audit
+    from unsir_core.metrics.privacy import MIA_VARIANTS
 
     try:
         request = UnlearningRequest(model, data, tuple(forget), recipe=Recipe("custom", config))
         run = run_request(request, device, progress=progress, cancel=cancel, originals=originals)
         report = run.to_json()
-        unlearned, gone, ms = run.result.model, list(run.forgotten), metrics.settings
+        unlearned, gone = run.result.model, list(run.forgotten)
+        ms = replace(metrics.settings, seed=config.seed)  # the audits of a cell follow its seed, as a run's do
         audits: dict[str, Any] = {}
-        if metrics.relearn:
-            original = accuracy(run.original, *forget_probe(data, gone, ms.relearn_probe))
-            target = relearn_target(original)  # the one definition of "relearned", as on Results and Compare
-            result = relearn_time(unlearned, data, gone, target, ms.relearn_max_epochs, ms.relearn_samples,
-                                  ms.relearn_lr, config.seed, probe_per_class=ms.relearn_probe)
-            audits["relearn"] = {"target": target, "original": round(original, 2), "repair": result.to_dict()}
+        if metrics.relearn:  # the same audit as on Results and in Compare
+            audits["relearn"] = relearn_audit(run.original, {"repair": unlearned}, data, gone, ms)
         if metrics.privacy:
-            attacks = {v: membership_inference(unlearned, data, gone, variant=v, n=ms.mia_samples,
-                                               seed=config.seed).to_dict() for v in MIA_VARIANTS}
+            attacks = {v: membership(unlearned, data, gone, v, ms).to_dict() for v in MIA_VARIANTS}
             audits["mia"] = {"repair": attacks["entropy"]}
             report["extras"]["mia"] = attacks
         return {"report": report, "audits": audits}

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 
 from unsir_core.models.classifier import Classifier
-from unsir_core.experiments.compare import MetricSettings
+from unsir_core.metrics.audits import MetricSettings
 from unsir_core.common.config import UnsirConfig, config_value, parse_setting
 from unsir_core.data import ImageData
 from unsir_core.common.errors import ConfigError
