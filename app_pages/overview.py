@@ -38,7 +38,7 @@ runs.execute()
 last = runs.latest()
 if last is not None:
     st.subheader(f"Latest result: {md(last.title)}")
-    handout.summary(last)
+    handout.summary_box(last)
     m = last.metrics
     cols = st.columns(4)
     cols[0].metric("A_Df before", f"{m['original']['forget_acc']:.1f}%", border=True,

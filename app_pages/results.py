@@ -16,7 +16,7 @@ busy = jobs.busy()
 metrics = record.metrics
 
 handout.shared_box("results-shared")
-handout.summary(record)
+handout.summary_box(record)
 chain.forget_more(record, "results-forget-more")
 ui.metric_cards(record)
 audit_views.reference_notice(record)

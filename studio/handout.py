@@ -19,7 +19,7 @@ from .setup import KNOBS, Setup
 SHARED = "shared_result"  # session key: (setup, numbers) of the result a link carried
 
 
-def summary(record: RunRecord) -> None:
+def summary_box(record: RunRecord) -> None:
     """The run in a few sentences (a warning box when the collapse guard flagged it)."""
     (st.warning if record.report.get("degraded") else st.info)(md(summarize(record.report)),
                                                                icon=":material/summarize:")

@@ -25,7 +25,7 @@ from unsir_core.common.escaping import csv_text, md
 from unsir_core.experiments.studies import STUDIES
 from unsir_core.common.config import scalar_settings
 from unsir_core.experiments.sweep_grid import Axis, Cell, SweepMetrics, SweepSpec, check_size, check_time, expand, nested_forget_sets, parse_ints, sweep_seconds
-from unsir_core.experiments.sweep import SweepResult, parquet_available, run_sweep, summary
+from unsir_core.experiments.sweep import SweepResult, mean_by, parquet_available, run_sweep
 from unsir_core.experiments.sweep_backends import InProcess
 
 from . import jobs, loaders, runs, state
@@ -262,7 +262,7 @@ def paper_table(run: SweepRun, layout: Layout) -> pd.DataFrame:
     """The paper's layout: one row per grid value, A_Df and A_Dr after impair and after repair as mean ± sd over
     seeds, with the published numbers beside them where the study has some for this data set and model."""
     by = [layout.x] + ([layout.y] if layout.y else [])
-    stats = summary(run.result.frame(), by)
+    stats = mean_by(run.result.frame(), by)
     table = stats[by + ["seeds"]].rename(columns={n: label(n) for n in by})
     for column, title in [*METRIC_TITLES.items(), ("unlearn_s", "unlearning (s)")]:
         unit = "" if column == "unlearn_s" else " (%)"

@@ -13,7 +13,7 @@ from unsir_core.experiments.studies import STUDIES
 from unsir_core.common.config import scalar_settings
 from unsir_core.experiments.sweep_grid import Axis, SweepMetrics, SweepSpec, expand, nested_forget_sets
 from unsir_core.experiments.sweep_cells import CellCache, cell_key, model_fingerprint
-from unsir_core.experiments.sweep import parquet_available, run_sweep, summary
+from unsir_core.experiments.sweep import mean_by, parquet_available, run_sweep
 from unsir_core.experiments.sweep_backends import InProcess, ProcessPool, RayBackend, make_backend
 
 ACCURACIES = ["forget_acc_impair", "retain_acc_impair", "forget_acc_repair", "retain_acc_repair"]
@@ -147,7 +147,7 @@ def test_audits_and_every_output_format(tiny_shapes, shipped_model, fast_config,
     assert frame["relearn_capped"].iloc[0] in (True, False)
     audits = result.records[0]["audits"]
     assert set(audits) == {"relearn", "mia"} and audits["mia"]["repair"]["variant"] == "entropy"
-    table = summary(frame, ["impair.lr"])
+    table = mean_by(frame, ["impair.lr"])
     assert table["seeds"].tolist() == [1] and table["forget_acc_repair"].iloc[0] == round(frame["forget_acc_repair"].iloc[0], 2)
 
     pd.testing.assert_frame_equal(pd.read_csv(result.write(tmp_path / "s.csv")), frame, check_dtype=False)

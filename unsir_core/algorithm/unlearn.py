@@ -22,7 +22,7 @@ from unsir_core.common.config import PhaseConfig, UnsirConfig
 from unsir_core.data import ImageData
 from unsir_core.common.device import autocast, memory_format, pick_device, synchronize
 from unsir_core.common.errors import ConfigError
-from unsir_core.metrics.evaluate import predict_logits, summarize
+from unsir_core.metrics.evaluate import evaluation_of, predict_logits
 from unsir_core.models import get_spec
 from unsir_core.algorithm.noise import Noise, freeze, optimize_noise
 from unsir_core.common.optim import anneal_schedule, freeze_prefixes, frozen_names, make_optimizer, param_groups
@@ -75,7 +75,7 @@ class Probe:
         return cls(data.test_x[idx], data.test_y[idx], tuple(forget))
 
     def measure(self, model: Classifier) -> dict[str, float]:
-        ev = summarize(predict_logits(model, self.x), self.y.to(model.device), self.forget)
+        ev = evaluation_of(predict_logits(model, self.x), self.y.to(model.device), self.forget)
         return {"forget_acc": ev.forget_acc, "retain_acc": ev.retain_acc}
 
 

@@ -143,7 +143,7 @@ def cmd_sweep(args) -> dict[str, Any]:
     import json
 
     from unsir_core.common.device import pick_device
-    from unsir_core.experiments.sweep import check_parquet, run_sweep, summary
+    from unsir_core.experiments.sweep import check_parquet, mean_by, run_sweep
     from unsir_core.experiments.sweep_grid import check_time, expand, sweep_seconds
     from unsir_core.experiments.sweep_backends import make_backend
     from unsir_core.training.train import training_speed
@@ -174,7 +174,7 @@ def cmd_sweep(args) -> dict[str, Any]:
     frame = result.frame()
     by = [a.name for a in spec.axes] + (["forget"] if len(spec.forget_sets) > 1 else [])
     if len(frame):
-        print(summary(frame, by or ["forget"]).to_string(index=False), file=sys.stderr)
+        print(mean_by(frame, by or ["forget"]).to_string(index=False), file=sys.stderr)
     print(f"{len(result.records)} of {len(result.cells)} cells, {result.ran} run now and {len(result.cached)} from "
           f"the cache, on {result.backend}, in {result.total_s:.1f} s", file=sys.stderr)
     if args.out:

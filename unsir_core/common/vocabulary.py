@@ -24,9 +24,6 @@ STAGE_COLORS = {"original": "#8C8C99", "start": "#5D6D7E", "impair": "#F5A623", 
 def stage_title(stage: str) -> str:
     return STAGE_TITLES[stage]
 
-STAGE_COLORS = {"original": "#8C8C99", "start": "#5D6D7E", "impair": "#F5A623", "repair": "#8E44AD",
-                "retrain": "#27AE60"}
-
 
 def stage_titles(metrics: dict) -> dict[str, str]:
     """The titles of the stages a run's metrics hold, in its order (written into the JSON beside the keys)."""

@@ -171,7 +171,7 @@ def run_matrix(data_keys: Iterable[str], arch_keys: Iterable[str], seeds: Iterab
     return cells
 
 
-def summarize(cells: list[Cell]) -> list[dict]:
+def table_rows(cells: list[Cell]) -> list[dict]:
     """One row per data set x architecture x forget set: means over seeds, the worst seed, pass or fail."""
     groups: dict[tuple, list[Cell]] = {}
     for c in cells:
@@ -206,7 +206,7 @@ def to_markdown(rows: list[dict]) -> str:
 
 
 def report(cells: list[Cell], seconds: float) -> dict:
-    rows = summarize(cells)
+    rows = table_rows(cells)
     return {"criteria": {"max_forget_acc": MAX_FORGET_ACC, "min_retain_share": MIN_RETAIN_SHARE,
                          "min_retain_share_one_seed": MIN_RETAIN_SHARE_ONE_SEED},
             "passed": all(r["passed"] for r in rows), "seconds": round(seconds, 1), "rows": rows,

@@ -94,7 +94,7 @@ def check_parquet() -> None:
                           ".csv or .json instead.")
 
 
-def summary(frame: "pd.DataFrame", by: Sequence[str]) -> "pd.DataFrame":
+def mean_by(frame: "pd.DataFrame", by: Sequence[str]) -> "pd.DataFrame":
     """Mean and standard deviation over seeds of A_Df and A_Dr after impair and after repair, per value of `by`
     (the paper's table layout: one row per setting value)."""
     ok = frame[frame["status"] == "ok"]

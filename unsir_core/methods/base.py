@@ -301,9 +301,6 @@ class MethodResult:
     losses: dict[str, list[float]] = field(default_factory=dict)  # loss per step of each phase
     details: dict[str, Any] = field(default_factory=dict)  # samples read, timings of sub-phases, ...
 
-    def settings_dict(self) -> dict[str, Any]:
-        return asdict(self.settings)
-
 
 class UnlearningMethod:
     """Base class: subclasses set the class attributes and implement `unlearn`."""

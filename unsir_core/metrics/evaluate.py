@@ -48,7 +48,7 @@ class Evaluation:
         return asdict(self)
 
 
-def summarize(logits: torch.Tensor, y: torch.Tensor, forget: Sequence[int]) -> Evaluation:
+def evaluation_of(logits: torch.Tensor, y: torch.Tensor, forget: Sequence[int]) -> Evaluation:
     """Every accuracy metric from logits [N, K] and labels [N]; a single host transfer at the end."""
     k = logits.shape[1]
     pred = logits.argmax(1)
@@ -72,4 +72,4 @@ def summarize(logits: torch.Tensor, y: torch.Tensor, forget: Sequence[int]) -> E
 def evaluate(model: Classifier, data: ImageData, forget: Sequence[int]) -> Evaluation:
     """Evaluate on the test split; `forget` are the classes counted as forget set."""
     x, y = data.test_x, data.test_y.to(model.device)
-    return summarize(predict_logits(model, x), y, forget)
+    return evaluation_of(predict_logits(model, x), y, forget)
