@@ -9,7 +9,7 @@ import math
 
 import plotly.graph_objects as go
 
-from unsir_core.experiments.compare import Comparison, MethodRow
+from unsir_core.experiments.compare_table import Comparison, MethodRow
 from unsir_core.common.escaping import html
 
 from . import charts

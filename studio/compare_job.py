@@ -10,7 +10,8 @@ import time
 import streamlit as st
 
 from unsir_core.models.classifier import Classifier
-from unsir_core.experiments.compare import Comparison, compare
+from unsir_core.experiments.compare import compare
+from unsir_core.experiments.compare_table import Comparison
 from unsir_core.data import ImageData
 from unsir_core.methods import METHODS
 

@@ -16,7 +16,7 @@ import streamlit as st
 
 from unsir_core.common import strict_json
 from unsir_core.models.classifier import Classifier
-from unsir_core.experiments.compare import COLUMNS, Comparison
+from unsir_core.experiments.compare_table import COLUMNS, Comparison
 from unsir_core.metrics.audits import MetricSettings
 from unsir_core.experiments.compare_plan import plan
 from unsir_core.data import ImageData

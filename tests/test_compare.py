@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from unsir_core.cli.main import main
-from unsir_core.experiments.compare import COLUMNS, Comparison, compare
+from unsir_core.experiments.compare import compare
+from unsir_core.experiments.compare_table import COLUMNS, Comparison
 from unsir_core.metrics.audits import MetricSettings
 from unsir_core.common.errors import ConfigError
 from unsir_core.metrics.privacy import MIA_VARIANTS
