@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from unsir_core.common.errors import ConfigError
 from unsir_core.methods.bad_teacher import BadTeacher, BadTeacherSettings
-from unsir_core.methods.base import (Context, MethodResult, Request, SettingField, UnlearningMethod, Workload, make_settings,
-                   pool_size, setting_fields)
+from unsir_core.methods.base import Context, MethodResult, Request, UnlearningMethod, Workload, pool_size
+from unsir_core.methods.settings import SettingField, make_settings, setting_fields
 from unsir_core.methods.finetune import Finetune, FinetuneSettings
 from unsir_core.methods.neggrad import NegGrad, NegGradSettings
 from unsir_core.methods.neggrad_plus import NegGradPlus, NegGradPlusSettings
