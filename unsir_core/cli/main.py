@@ -31,6 +31,18 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+def _train_help(name: str) -> str:
+    """A training flag's help: the TrainConfig field's own, with its default."""
+    return f"{setting_info(name, TrainConfig)['help']} (default {getattr(TrainConfig(), name):g})"
+
+
+def _request_options(p: argparse.ArgumentParser) -> None:
+    """The model and the classes of an unlearning request (unlearn, compare, sweep)."""
+    p.add_argument("--checkpoint", default=None, help="model to unlearn (default: the shipped model for the data set)")
+    p.add_argument("--forget", required=True, help='classes to forget (names or indices, comma-separated; '
+                   '"quote" a name with a comma or edge spaces)')
+
+
 def _unsir_options(p: argparse.ArgumentParser) -> None:
     """The UNSIR settings `unsir_recipe` reads: a preset (or the auto recipe) and the tuning flags (unlearn, sweep)."""
     p.add_argument("--preset", default=None,
@@ -47,20 +59,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train an original model, or a gold standard with --exclude")
     _common(p)
-    p.add_argument("--epochs", type=int, default=None, help=f"training epochs (default {TrainConfig().epochs})")
+    p.add_argument("--epochs", type=int, default=None, help=_train_help("epochs"))
     p.add_argument("--exclude", default=None, help='classes to leave out (names or indices, comma-separated; '
                    '"quote" a name with a comma)')
     p.add_argument("--width", type=float, default=None, help="channel multiplier (default: the architecture's)")
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate")
-    p.add_argument("--batch-size", type=int, default=None, help="batch size")
+    p.add_argument("--lr", type=float, default=None, help=_train_help("lr"))
+    p.add_argument("--batch-size", type=int, default=None, help=_train_help("batch_size"))
     p.add_argument("--pretrained", action="store_true", default=None, help="start from ImageNet weights")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("unlearn", help="run UNSIR and report the metrics as JSON")
     _common(p)
-    p.add_argument("--checkpoint", default=None, help="model to unlearn (default: the shipped model for the data set)")
-    p.add_argument("--forget", required=True, help='classes to forget (names or indices, comma-separated; '
-                   '"quote" a name with a comma or edge spaces)')
+    _request_options(p)
     _unsir_options(p)
     p.add_argument("--retrain", action="store_true",
                    help="also evaluate the gold standard without the forget classes (the original's training settings "
@@ -110,9 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compare", help="run several unlearning methods on one request and compare them (Table 1)")
     _common(p)
-    p.add_argument("--checkpoint", default=None, help="model to unlearn (default: the shipped model for the data set)")
-    p.add_argument("--forget", required=True, help='classes to forget (names or indices, comma-separated; '
-                   '"quote" a name with a comma or edge spaces)')
+    _request_options(p)
     p.add_argument("--methods", default=None,
                    help="comma-separated methods (default: all): retrain, finetune, neggrad, neggrad_plus, "
                         "random_labels, bad_teacher, scrub, salun, unsir")

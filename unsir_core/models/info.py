@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from unsir_core.common.errors import CheckpointError
-from unsir_core.models.info_schema import check_details
+from unsir_core.models.info_schema import check_details, is_int, is_number, need
 from unsir_core.models import IMAGENET_MEAN, IMAGENET_STD, MODELS, get_spec
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ class ModelInfo:
         d = {k: v for k, v in d.items() if k in known}
         for key in ("class_names", "mean", "std", "forgotten"):
             if key in d:
-                _need(isinstance(d[key], (list, tuple)), f"{key} must be a list")
+                need(isinstance(d[key], (list, tuple)), f"{key} must be a list")
                 d[key] = tuple(d[key])
         try:
             info = cls(**d)
@@ -62,27 +62,27 @@ class ModelInfo:
     def check_metadata(self) -> None:
         """Raise CheckpointError unless every field has a sane type and value (see `LIMITS`), `details` included
         (its one schema: `unsir_core.models.info_schema`)."""
-        _need(isinstance(self.arch, str) and self.arch in MODELS, f"unknown architecture {self.arch!r}")
-        _need(_text(self.dataset), f"dataset must be a short text, not {self.dataset!r}")
+        need(isinstance(self.arch, str) and self.arch in MODELS, f"unknown architecture {self.arch!r}")
+        need(_text(self.dataset), f"dataset must be a short text, not {self.dataset!r}")
         names = self.class_names
-        _need(2 <= len(names) <= LIMITS["classes"] and all(_text(n) for n in names) and len(set(names)) == len(names),
+        need(2 <= len(names) <= LIMITS["classes"] and all(_text(n) for n in names) and len(set(names)) == len(names),
               f"class_names must be 2 to {LIMITS['classes']} different non-empty names")
-        _need(_int(self.in_channels) and 1 <= self.in_channels <= LIMITS["channels"],
+        need(is_int(self.in_channels) and 1 <= self.in_channels <= LIMITS["channels"],
               f"in_channels must be 1 to {LIMITS['channels']}, not {self.in_channels!r}")
         size = MODELS[self.arch].input_size
-        _need(_int(self.input_size) and self.input_size == size,
+        need(is_int(self.input_size) and self.input_size == size,
               f"input_size must be {size} for {MODELS[self.arch].title}, not {self.input_size!r}")
         for key in ("mean", "std"):
             values = getattr(self, key)
-            _need(len(values) == self.in_channels and all(_number(v) and abs(v) <= 10 for v in values),
+            need(len(values) == self.in_channels and all(_number(v) and abs(v) <= 10 for v in values),
                   f"{key} must hold {self.in_channels} numbers, not {values!r}")
-        _need(all(v > 0 for v in self.std), f"std must be positive, not {self.std!r}")
-        _need(_number(self.width) and 0 < self.width <= LIMITS["width"],
+        need(all(v > 0 for v in self.std), f"std must be positive, not {self.std!r}")
+        need(_number(self.width) and 0 < self.width <= LIMITS["width"],
               f"width must be a number above 0 and at most {LIMITS['width']:g}, not {self.width!r}")
-        _need(all(_int(c) and 0 <= c < len(names) for c in self.forgotten) and len(set(self.forgotten)) < len(names),
+        need(all(is_int(c) and 0 <= c < len(names) for c in self.forgotten) and len(set(self.forgotten)) < len(names),
               f"forgotten must list class indices below {len(names)}, not {self.forgotten!r}")
-        _need(_text(self.origin), f"origin must be a short text, not {self.origin!r}")
-        _need(self.test_acc is None or (_number(self.test_acc) and 0 <= self.test_acc <= 100),
+        need(_text(self.origin), f"origin must be a short text, not {self.origin!r}")
+        need(self.test_acc is None or (_number(self.test_acc) and 0 <= self.test_acc <= 100),
               f"test_acc must be a percentage from 0 to 100, not {self.test_acc!r}")
         check_details(self.details, names)
 
@@ -119,17 +119,8 @@ LIMITS = {  # bounds of checkpoint metadata: generous for real models, fatal for
 }
 
 
-def _need(ok: bool, what: str) -> None:
-    if not ok:
-        raise CheckpointError(f"{what}.")
-
-
-def _int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
 def _number(v: Any) -> bool:
-    return (_int(v) or isinstance(v, float)) and math.isfinite(v)
+    return is_number(v) and math.isfinite(v)
 
 
 def _text(v: Any) -> bool:

@@ -43,7 +43,7 @@ Rule = Callable[[Any, str, Sequence[str]], None]  # (value, its dotted place, th
 def check_details(details: Any, class_names: Sequence[str]) -> None:
     """Raise CheckpointError unless `details` (a checkpoint's, untrusted) is an object that passes `RULES`
     for the keys it names and is plain bounded JSON everywhere (see the module's rule)."""
-    _need(isinstance(details, dict), "details must be a JSON object")
+    need(isinstance(details, dict), "details must be a JSON object")
     plain(details, "details")
     for key, value in details.items():
         if key in RULES:
@@ -56,40 +56,41 @@ def plain(value: Any, where: str) -> None:
     while todo:
         v, at, depth = todo.pop()
         nodes += 1
-        _need(nodes <= LIMITS["nodes"], f"{where} holds more than {LIMITS['nodes']:,} values")
+        need(nodes <= LIMITS["nodes"], f"{where} holds more than {LIMITS['nodes']:,} values")
         if isinstance(v, str):
-            _need(len(v) <= LIMITS["long_text"], f"{at} is longer than {LIMITS['long_text']:,} characters")
+            need(len(v) <= LIMITS["long_text"], f"{at} is longer than {LIMITS['long_text']:,} characters")
         elif isinstance(v, (dict, list)):
-            _need(depth < LIMITS["depth"], f"{at} is nested more than {LIMITS['depth']} levels deep")
-            _need(len(v) <= LIMITS["items"], f"{at} has more than {LIMITS['items']:,} items")
+            need(depth < LIMITS["depth"], f"{at} is nested more than {LIMITS['depth']} levels deep")
+            need(len(v) <= LIMITS["items"], f"{at} has more than {LIMITS['items']:,} items")
             if isinstance(v, dict):
-                _need(all(isinstance(k, str) and len(k) <= LIMITS["text"] for k in v),
+                need(all(isinstance(k, str) and len(k) <= LIMITS["text"] for k in v),
                       f"{at} has a key that is not a name of at most {LIMITS['text']} characters")
                 todo.extend((item, f"{at}.{k}", depth + 1) for k, item in v.items())
             else:
                 todo.extend((item, f"{at}[{i}]", depth + 1) for i, item in enumerate(v))
         else:
-            _need(v is None or isinstance(v, (bool, int, float)), f"{at} is not JSON")
+            need(v is None or isinstance(v, (bool, int, float)), f"{at} is not JSON")
 
 
 # --- rules for one value ------------------------------------------------------------------------------------
 
-def _need(ok: bool, what: str) -> None:
+def need(ok: bool, what: str) -> None:
+    """Raise CheckpointError saying `what` unless `ok`."""
     if not ok:
         raise CheckpointError(f"{what}.")
 
 
-def _is_int(v: Any) -> bool:
+def is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _is_number(v: Any) -> bool:
-    return _is_int(v) or isinstance(v, float)
+def is_number(v: Any) -> bool:
+    return is_int(v) or isinstance(v, float)
 
 
 def whole(lo: int, hi: int) -> Rule:
     def rule(v: Any, at: str, names: Sequence[str]) -> None:
-        _need(_is_int(v) and lo <= v <= hi, f"{at} must be a whole number from {lo:,} to {hi:,}, not {v!r}")
+        need(is_int(v) and lo <= v <= hi, f"{at} must be a whole number from {lo:,} to {hi:,}, not {v!r}")
     return rule
 
 
@@ -99,25 +100,25 @@ def number(lo: float, hi: float, low_open: bool = False, nan_ok: bool = False) -
     def rule(v: Any, at: str, names: Sequence[str]) -> None:
         if nan_ok and isinstance(v, float) and math.isnan(v):
             return
-        ok = _is_number(v) and math.isfinite(v) and (lo < v if low_open else lo <= v) and v <= hi
-        _need(ok, f"{at} must be a number {'above' if low_open else 'from'} {lo:g} up to {hi:g}, not {v!r}")
+        ok = is_number(v) and math.isfinite(v) and (lo < v if low_open else lo <= v) and v <= hi
+        need(ok, f"{at} must be a number {'above' if low_open else 'from'} {lo:g} up to {hi:g}, not {v!r}")
     return rule
 
 
 def text(empty_ok: bool = False) -> Rule:
     def rule(v: Any, at: str, names: Sequence[str]) -> None:
-        _need(isinstance(v, str) and (empty_ok or v) and len(v) <= LIMITS["text"],
+        need(isinstance(v, str) and (empty_ok or v) and len(v) <= LIMITS["text"],
               f"{at} must be a {'' if empty_ok else 'non-empty '}text of at most {LIMITS['text']} characters")
     return rule
 
 
 def boolean(v: Any, at: str, names: Sequence[str]) -> None:
-    _need(isinstance(v, bool), f"{at} must be true or false, not {v!r}")
+    need(isinstance(v, bool), f"{at} must be true or false, not {v!r}")
 
 
 def choice(*options: str) -> Rule:
     def rule(v: Any, at: str, names: Sequence[str]) -> None:
-        _need(v in options, f"{at} must be one of {', '.join(options)}, not {v!r}")
+        need(v in options, f"{at} must be one of {', '.join(options)}, not {v!r}")
     return rule
 
 
@@ -125,9 +126,9 @@ def obj(fields: Mapping[str, Rule], required: Sequence[str] = ()) -> Rule:
     """An object whose keys in `fields` follow their rules (those in `required` must be there); other keys are
     plain description."""
     def rule(v: Any, at: str, names: Sequence[str]) -> None:
-        _need(isinstance(v, dict), f"{at} must be a JSON object")
+        need(isinstance(v, dict), f"{at} must be a JSON object")
         missing = [k for k in required if k not in v]
-        _need(not missing, f"{at} lacks {', '.join(missing)}")
+        need(not missing, f"{at} lacks {', '.join(missing)}")
         for key, value in v.items():
             if key in fields:
                 fields[key](value, f"{at}.{key}", names)
@@ -135,17 +136,17 @@ def obj(fields: Mapping[str, Rule], required: Sequence[str] = ()) -> Rule:
 
 
 def class_list(v: Any, at: str, names: Sequence[str]) -> None:
-    _need(isinstance(v, list) and len(v) == len(set(v)) and all(isinstance(c, str) and c in names for c in v),
+    need(isinstance(v, list) and len(v) == len(set(v)) and all(isinstance(c, str) and c in names for c in v),
           f"{at} must list different class names of the model")
 
 
 def hex_digest(v: Any, at: str, names: Sequence[str]) -> None:
-    _need(isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}", v) is not None, f"{at} must be 64 hex digits")
+    need(isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}", v) is not None, f"{at} must be 64 hex digits")
 
 
 def _settings(v: Any, at: str, names: Sequence[str]) -> None:
     """A whole UNSIR configuration, checked by UnsirConfig itself (keys and ranges)."""
-    _need(isinstance(v, dict), f"{at} must be a JSON object")
+    need(isinstance(v, dict), f"{at} must be a JSON object")
     try:
         UnsirConfig.from_dict(v)
     except (ConfigError, TypeError, ValueError) as err:
@@ -154,7 +155,7 @@ def _settings(v: Any, at: str, names: Sequence[str]) -> None:
 
 def _overrides(v: Any, at: str, names: Sequence[str]) -> None:
     """Settings a user changed: names a link may carry, values UnsirConfig accepts."""
-    _need(isinstance(v, dict) and all(k in NUMERIC and _is_number(x) for k, x in v.items()),
+    need(isinstance(v, dict) and all(k in NUMERIC and is_number(x) for k, x in v.items()),
           f"{at} must map UNSIR setting names ({', '.join(sorted(NUMERIC)[:3])}, ...) to numbers")
     try:
         UnsirConfig().with_overrides(**v)
@@ -166,7 +167,7 @@ PERCENT = number(0, 100, nan_ok=True)
 
 
 def _per_class(v: Any, at: str, names: Sequence[str]) -> None:
-    _need(isinstance(v, list) and len(v) == len(names), f"{at} must hold one accuracy per class ({len(names)})")
+    need(isinstance(v, list) and len(v) == len(names), f"{at} must hold one accuracy per class ({len(names)})")
     for i, x in enumerate(v):
         PERCENT(x, f"{at}[{i}]", names)
 
@@ -177,7 +178,7 @@ STAGE = obj({"forget_acc": PERCENT, "retain_acc": PERCENT, "overall_acc": PERCEN
 
 def _metrics(v: Any, at: str, names: Sequence[str]) -> None:
     """Per stage, the summary of a request's evaluation; the original and the unlearned model at least."""
-    _need(isinstance(v, dict) and "original" in v and "repair" in v,
+    need(isinstance(v, dict) and "original" in v and "repair" in v,
           f"{at} must be an object with the stages original and repair")
     for stage, ev in v.items():
         STAGE(ev, f"{at}.{stage}", names)
@@ -185,7 +186,7 @@ def _metrics(v: Any, at: str, names: Sequence[str]) -> None:
 
 def _entry_forget(v: Any, at: str, names: Sequence[str]) -> None:
     class_list(v, at, names)
-    _need(len(v) >= 1, f"{at} must name at least one class")
+    need(len(v) >= 1, f"{at} must name at least one class")
 
 
 ENTRY = obj({"forget": _entry_forget, "forgotten_total": class_list, "config": _settings,
@@ -196,17 +197,17 @@ ENTRY = obj({"forget": _entry_forget, "forgotten_total": class_list, "config": _
 
 def _lineage(v: Any, at: str, names: Sequence[str]) -> None:
     """The requests that made the model (`lineage.entry`), oldest first."""
-    _need(isinstance(v, list) and len(v) <= LIMITS["lineage"], f"{at} must list at most {LIMITS['lineage']} requests")
+    need(isinstance(v, list) and len(v) <= LIMITS["lineage"], f"{at} must list at most {LIMITS['lineage']} requests")
     for i, item in enumerate(v):
         ENTRY(item, f"{at}[{i}]", names)
 
 
 def _train_config(v: Any, at: str, names: Sequence[str]) -> None:
     """Training settings, checked by TrainConfig itself (its fields' ranges: the same as `train`'s flags)."""
-    _need(isinstance(v, dict), f"{at} must be a JSON object")
+    need(isinstance(v, dict), f"{at} must be a JSON object")
     known = {f.name: f for f in dataclass_fields(TrainConfig)}
-    _need(set(v) <= set(known), f"{at} has unknown keys {sorted(set(v) - set(known))!r}")
-    _need(all(isinstance(v[k], bool) for k in v if known[k].type in ("bool", bool)),
+    need(set(v) <= set(known), f"{at} has unknown keys {sorted(set(v) - set(known))!r}")
+    need(all(isinstance(v[k], bool) for k in v if known[k].type in ("bool", bool)),
           f"{at}: augment and pretrained must be true or false")
     try:
         TrainConfig(**v)
