@@ -93,7 +93,7 @@ def test_invalid_settings_fail_before_any_work(flags, message, capsys, monkeypat
     def no_work(*args, **kwargs):
         raise AssertionError("data or model was loaded before the settings were checked")
 
-    monkeypatch.setattr(cli, "_load", no_work)
+    monkeypatch.setattr("unsir_core.cli.unlearn.load_data_and_model", no_work)
     assert cli.main(["unlearn", "--forget", "triangle", *flags]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and pytest.importorskip("re").search(message, err)

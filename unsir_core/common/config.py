@@ -212,10 +212,10 @@ def config_value(config: UnsirConfig, name: str) -> Any:
     value: Any = config
     for part in name.split("."):
         if not is_dataclass(value) or part not in {f.name for f in fields(value)}:
-            raise ConfigError(f"Unknown setting {name!r}. Settings: {', '.join(scalar_settings(config))}.")
+            raise ConfigError(f"Unknown setting {name!r}. Sweepable settings: {', '.join(scalar_settings(config))}.")
         value = getattr(value, part)
     if is_dataclass(value) or isinstance(value, tuple):
-        raise ConfigError(f"{name!r} is not a single number or word; use one of: {', '.join(scalar_settings(config))}.")
+        raise ConfigError(f"{name!r} is not a single number or word; sweep one of: {', '.join(scalar_settings(config))}.")
     return value
 
 
