@@ -11,11 +11,14 @@ import sys
 from html import unescape
 from urllib.parse import urlencode
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.test_browser import LONG, ROOT, browser_page, chromium, idle, server  # noqa: F401 (fixture)
 from tests.test_escaping import IMG, LINK, PIXEL, SCRIPT, hostile_run
 from unsir_core.common.escaping import md
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(1200)]  # as in test_browser.py
 
 OUTSIDE = "http://127.0.0.1:9"  # the addresses PIXEL and LINK point at (nothing listens there)
 

@@ -183,6 +183,7 @@ def test_a_process_pool_gives_the_same_numbers(tiny_shapes, shipped_model, fast_
     _same_numbers(here.frame(), pool.frame())
 
 
+@pytest.mark.ray
 def test_ray_gives_the_same_numbers(tiny_shapes, shipped_model, fast_config, tmp_path):
     ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install -r requirements-ray.txt")
     spec = tiny_spec(fast_config)
