@@ -38,6 +38,7 @@ def test_mia_reports_its_own_accuracy_and_says_when_it_is_at_chance(shipped_mode
     assert wilson_interval(400, 500)[0] > 50
 
 
+@pytest.mark.slow
 def test_results_and_compare_run_the_same_attack(shipped_model, tiny_shapes):
     """Same n and seed -> the same attack data -> the same figures for the same model."""
     ms = MetricSettings(relearn=False, mia_samples=100, probe=False, seed=3)
@@ -143,6 +144,7 @@ def _results(record) -> AppTest:
     return at
 
 
+@pytest.mark.slow
 def test_results_page_tells_the_truth(record):
     at = _results(record)
     card = next(m for m in at.metric if m.label == "Relearn epochs · Unlearned")

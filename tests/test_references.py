@@ -51,6 +51,7 @@ SHIPPED = sorted(references.SHIPPED_DIR.glob("*.safetensors"))
 
 
 @pytest.mark.skipif(not SHIPPED, reason="no shipped references yet: add them with tools/ship_references.py")
+@pytest.mark.slow
 def test_shipped_references_match_the_default_model_at_full_strength(shipped_model, shapes):
     from unsir_core.metrics.evaluate import evaluate
 
@@ -66,6 +67,7 @@ def test_shipped_references_match_the_default_model_at_full_strength(shipped_mod
 
 
 @pytest.mark.skipif(not SHIPPED, reason="no shipped references yet: add them with tools/ship_references.py")
+@pytest.mark.slow
 def test_compare_on_one_class_uses_the_shipped_reference_without_training(shipped_model, shapes, monkeypatch):
     monkeypatch.setattr(references, "fit", lambda *a, **k: pytest.fail("a shipped reference was trained again"))
     ms = MetricSettings(relearn=False, mia_samples=100, probe=False)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
 from studio.setup import Setup
 from unsir_core.checkpoints.lineage import chain, timeline
@@ -108,6 +109,7 @@ def test_the_report_holds_summary_numbers_gallery_titled_charts_and_link():
     assert "Repair check: Repair is back to 100%" in html
 
 
+@pytest.mark.slow
 def test_report_command_writes_the_file_and_refuses_bad_input(tmp_path):
     run = tmp_path / "run.json"
     run.write_text(json.dumps(report()))
