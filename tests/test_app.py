@@ -82,6 +82,7 @@ def test_every_page_renders_before_any_run(page):
     assert at.title[0].value == page.title
 
 
+@pytest.mark.slow
 def test_whole_flow_forgets_the_class_and_keeps_the_rest(flow):
     visit(flow, nav.RESULTS)
     forget_after = metric(flow, "A_Df · Unlearned")
@@ -98,6 +99,7 @@ def test_whole_flow_forgets_the_class_and_keeps_the_rest(flow):
         assert torch.equal(preview, run.result.noise.images)
 
 
+@pytest.mark.slow
 def test_an_impair_that_raised_a_df_is_explained(flow):
     def explained() -> bool:
         visit(flow, nav.RESULTS)
@@ -116,16 +118,19 @@ def test_an_impair_that_raised_a_df_is_explained(flow):
 
 
 @pytest.mark.parametrize("page", nav.PAGES, ids=lambda p: p.url_path or "overview")
+@pytest.mark.slow
 def test_every_page_renders_after_a_run(flow, page):
     visit(flow, page)
 
 
+@pytest.mark.slow
 def test_runs_page_offers_every_download(flow):
     visit(flow, nav.RUNS)
     labels = {b.label for b in flow.download_button}
     assert {"All runs (JSON)", "All runs (CSV)", "Report (HTML)", "Unlearned model (safetensors)"} <= labels
 
 
+@pytest.mark.slow
 def test_audits_are_computed_on_request(flow):
     visit(flow, nav.RESULTS).button(key="mia").click().run(timeout=LONG_S)
     assert not flow.exception and not flow.error, errors(flow)
@@ -136,6 +141,7 @@ def test_audits_are_computed_on_request(flow):
     assert any(m.label.startswith("Relearn epochs") for m in flow.metric)
 
 
+@pytest.mark.slow
 def test_guided_demo_runs_and_points_to_the_results():
     at = start()
     at.button(key="demo").click().run(timeout=LONG_S)

@@ -19,6 +19,10 @@ from pathlib import Path
 
 import pytest
 
+# drives chromium for minutes: not in the fast subset; the whole flow may wait LONG several times, so it gets
+# more than the global 600 s timeout
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(1200)]
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(os.environ.get("UNSIR_SCREENSHOTS", ROOT / "screenshots"))

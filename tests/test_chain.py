@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from studio import nav
@@ -32,6 +33,7 @@ def labels(at: AppTest) -> list[str]:
     return [m.label for m in at.metric]
 
 
+@pytest.mark.slow
 def test_forget_more_chains_a_second_request_from_the_results_page():
     at = AppTest.from_file(APP, default_timeout=90)
     at.query_params = {"forget": "triangle", **SHORT}
@@ -68,6 +70,7 @@ def cli(*args):
                           timeout=LONG_S)
 
 
+@pytest.mark.slow
 def test_unlearn_chains_from_an_unlearned_checkpoint_with_its_lineage(tmp_path):
     first, second = tmp_path / "m1.safetensors", tmp_path / "m2.safetensors"
     res = cli("unlearn", "--forget", "triangle", "--save-model", str(first), "--out", str(tmp_path / "r1.json"), *FAST)
@@ -90,6 +93,7 @@ def test_unlearn_chains_from_an_unlearned_checkpoint_with_its_lineage(tmp_path):
     assert "The chain of requests" in html and "chain=triangle" in html and len(html.encode()) < 2_000_000
 
 
+@pytest.mark.slow
 def test_a_shared_link_re_runs_the_chain_and_shows_its_numbers_beside_the_new_ones():
     at = AppTest.from_file(APP, default_timeout=90)
     claimed = "df=0,dr=80,odf=95,odr=94,t=3.3"

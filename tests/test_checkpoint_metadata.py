@@ -95,6 +95,7 @@ def unlearned(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_an_unlearned_checkpoint_records_its_original_by_digest_not_path(unlearned):
     details = read_info(unlearned).details
     assert details["root_sha256"] == weights_sha256(SHIPPED)
@@ -106,6 +107,7 @@ def chained_run(capsys, checkpoint: Path) -> tuple[int, dict, str]:
     return code, json.loads(out) if code == 0 else {}, err
 
 
+@pytest.mark.slow
 def test_the_original_is_found_in_the_shipped_models_by_its_weights(unlearned, tmp_path, capsys):
     moved = rewrite(unlearned, tmp_path / "renamed.safetensors", details={**read_info(unlearned).details,
                                                                           "root": "no-such-file.safetensors"})
@@ -116,6 +118,7 @@ def test_the_original_is_found_in_the_shipped_models_by_its_weights(unlearned, t
     assert report["metrics"]["original"]["per_class_acc"] == json.loads(original)["metrics"]["per_class_acc"]
 
 
+@pytest.mark.slow
 def test_metadata_naming_a_file_gets_one_answer_whether_or_not_it_exists(unlearned, tmp_path, capsys):
     """The reported leak: root_path naming a .safetensors outside every root was loaded as the original, /etc/passwd
     gave another error and a missing path passed. Now none is opened and all three read as "not found"."""
@@ -136,6 +139,7 @@ def test_metadata_naming_a_file_gets_one_answer_whether_or_not_it_exists(unlearn
 
 # --- 5. a run from a stored unlearned model (was: IndexError on Results) ------------------------------------
 
+@pytest.mark.slow
 def test_a_stored_unlearned_model_runs_and_shows_its_results(unlearned):
     model_store().mkdir(parents=True, exist_ok=True)
     (model_store() / unlearned.name).write_bytes(unlearned.read_bytes())

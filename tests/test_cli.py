@@ -19,6 +19,7 @@ def cli(*args, env=None):
                           timeout=600)
 
 
+@pytest.mark.slow
 def test_unlearn_prints_and_writes_the_documented_json(tmp_path):
     out = tmp_path / "result.json"
     res = cli("unlearn", "--dataset", "shapes10", "--forget", "circle,2", "--seed", "1", "--out", str(out), *FAST)
@@ -33,6 +34,7 @@ def test_unlearn_prints_and_writes_the_documented_json(tmp_path):
     assert sum(data["prediction_distribution"].values()) == data["metrics"]["repair"]["n_forget"]
 
 
+@pytest.mark.slow
 def test_train_then_evaluate_and_refuse_to_overwrite(tmp_path):
     ckpt = tmp_path / "m.safetensors"
     res = cli("train", "--dataset", "shapes10", "--epochs", "1", "--exclude", "heart", "--out", str(ckpt),
@@ -62,6 +64,7 @@ def test_train_then_evaluate_and_refuse_to_overwrite(tmp_path):
     (["--forget", "0", "--seed", "99999999999999999999"], "give a seed from 0 to 2147483647"),
     (["--forget", "0", "--save-model", "out.pt"], "should end in .safetensors"),
 ])
+@pytest.mark.slow
 def test_bad_input_exits_2_with_a_clear_message(tmp_path, args, message):
     res = cli("unlearn", "--data-root", str(tmp_path), "--quiet", *args)
     assert res.returncode == 2
@@ -77,6 +80,7 @@ def test_malicious_checkpoint_is_refused(tmp_path):
     assert res.returncode == 2 and "would run code" in res.stderr
 
 
+@pytest.mark.slow
 def test_bench_smoke_prints_its_table(tmp_path):
     out = tmp_path / "bench.json"
     res = cli("bench", "--device", "cpu", "--quick", "--out", str(out))
@@ -87,6 +91,7 @@ def test_bench_smoke_prints_its_table(tmp_path):
     assert "UNSIR total ms" in res.stderr
 
 
+@pytest.mark.slow
 def test_sweep_writes_the_table_and_reruns_from_the_cache(tmp_path):
     out = tmp_path / "sweep.csv"
     args = ("sweep", "--set", "impair.lr=0.001,0.1", "--seeds", "0", "--forget", "triangle", "--out", str(out), *FAST)
@@ -102,6 +107,7 @@ def test_sweep_writes_the_table_and_reruns_from_the_cache(tmp_path):
     assert again.returncode == 0 and json.loads(again.stdout)["ran"] == 0
 
 
+@pytest.mark.slow
 def test_sweep_refuses_bad_grids_before_running(tmp_path):
     bad = cli("sweep", "--set", "impair.speed=1,2", "--forget", "triangle", *FAST)
     assert bad.returncode == 2 and "Unknown setting 'impair.speed'" in bad.stderr
@@ -126,6 +132,7 @@ def test_sweep_refuses_bad_grids_before_running(tmp_path):
     (["bench", "--repeats", "0"], "--repeats = 0 is out of range: give a value from 1 up to 100"),
     (["robustness", "--seeds", "-1"], "--seeds = -1 is out of range: give a value from 0 up to 2,147,483,647"),
 ])
+@pytest.mark.slow
 def test_every_command_ranges_its_input_before_any_work(tmp_path, args, message):
     out = tmp_path / "m.safetensors"
     res = cli(*args, *(["--out", str(out)] if args[0] == "train" else []))
@@ -134,6 +141,7 @@ def test_every_command_ranges_its_input_before_any_work(tmp_path, args, message)
     assert "Traceback" not in res.stderr and not out.exists()
 
 
+@pytest.mark.slow
 def test_a_sweep_too_large_is_refused_before_any_work(tmp_path):
     values = ",".join(str(v) for v in range(1, 101))
     res = cli("sweep", "--forget", "star", "--set", f"noise.steps={values}", "--set", f"noise_copies={values}",
@@ -185,6 +193,7 @@ def _with(run: dict, value, *path: str) -> dict:
     (lambda r: _with(r, [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[0]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]], "extras", "deep"),
      "$ nests lists or objects more than 32 deep"),
 ])
+@pytest.mark.slow
 def test_report_refuses_a_run_json_of_the_wrong_shape(tmp_path, run_json, damage, message):
     path = tmp_path / "run.json"
     path.write_text(json.dumps(damage(run_json)))
@@ -194,6 +203,7 @@ def test_report_refuses_a_run_json_of_the_wrong_shape(tmp_path, run_json, damage
     assert "Traceback" not in res.stderr and not path.with_suffix(".html").exists()
 
 
+@pytest.mark.slow
 def test_report_refuses_json_nested_100000_deep_and_renders_a_real_run(tmp_path, run_json):
     deep = tmp_path / "deep.json"
     deep.write_text("[" * 100_000 + "]" * 100_000)

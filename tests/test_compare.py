@@ -30,6 +30,7 @@ def full(shipped_model, tiny_shapes) -> Comparison:
     return compare(shipped_model, tiny_shapes, FORGET, list(TINY), TINY, device="cpu", metrics=FAST_METRICS)
 
 
+@pytest.mark.slow
 def test_every_method_gets_a_row_with_every_metric(full, tiny_shapes):
     n_forget = int((tiny_shapes.test_y == FORGET[0]).sum())
     assert [r.method for r in full.rows] == ["original", *TINY]
@@ -59,6 +60,7 @@ def test_every_method_gets_a_row_with_every_metric(full, tiny_shapes):
     assert all(not m.net.training for m in full.models.values())
 
 
+@pytest.mark.slow
 def test_exports_hold_the_same_table(full, tmp_path):
     payload = full.to_json()
     text = json.dumps(payload)  # JSON-safe: no NaN, no tensors
@@ -82,6 +84,7 @@ def test_exports_hold_the_same_table(full, tmp_path):
     assert "| UNSIR | ok | no |" in md and "| NegGrad | ok | yes |" in md
 
 
+@pytest.mark.slow
 def test_unknown_method_and_out_of_range_settings_fail_their_rows_only(shipped_model, tiny_shapes):
     settings = {"finetune": {**TINY["finetune"], "lr": 1e30}, "neggrad": TINY["neggrad"],
                 "retrain": TINY["retrain"], "scrub": {"temperature": -1}}  # both out of their fields' ranges
@@ -126,6 +129,7 @@ def test_cancel_keeps_finished_rows(shipped_model, tiny_shapes):
     assert "neggrad/ascent" in events and "neggrad/metrics" in events and "compare" in events
 
 
+@pytest.mark.slow
 def test_a_reference_can_be_handed_in_and_must_match(shipped_model, tiny_shapes, full):
     ref = full.models["retrain"]
     result = compare(shipped_model, tiny_shapes, FORGET, ["retrain", "neggrad"], TINY, device="cpu",
@@ -140,6 +144,7 @@ def test_a_reference_can_be_handed_in_and_must_match(shipped_model, tiny_shapes,
         compare(shipped_model, tiny_shapes, FORGET, [], device="cpu")
 
 
+@pytest.mark.slow
 def test_cli_compare_end_to_end(tmp_path, capsys):
     out = tmp_path / "table.csv"
     args = ["compare", "--dataset", "shapes10", "--forget", "star", "--methods", "finetune,neggrad", "--device", "cpu",
@@ -173,6 +178,7 @@ def test_cli_bad_input_exits_2(capsys, extra, message):
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_page_runs_a_small_comparison():
     """Through app.py: two methods, then a diverging one."""
     from streamlit.testing.v1 import AppTest

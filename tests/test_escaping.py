@@ -18,7 +18,7 @@ from hypothesis import given, settings, strategies as st
 
 from unsir_core.common.escaping import WORD_JOINER, csv_text, html, md
 from unsir_core.report.html import render, render_comparison
-from tests.test_story import NAMES, chained, report
+from tests.helpers import NAMES, chained, report
 
 ROOT = Path(__file__).resolve().parent.parent
 IMG = "<img src=x onerror=alert(document.domain)>"

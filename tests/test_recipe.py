@@ -139,6 +139,7 @@ def test_a_healthy_run_passes_the_guard_and_reports_its_epochs(shipped_model, ti
     assert run.to_json()["recipe"]["name"] == "auto"
 
 
+@pytest.mark.slow
 def test_cli_refuses_to_save_a_degraded_result_unless_allowed(tmp_path, capsys, monkeypatch):
     import unsir_core.algorithm.recipe as recipe_module
 
@@ -156,6 +157,7 @@ def test_cli_refuses_to_save_a_degraded_result_unless_allowed(tmp_path, capsys, 
     assert out.exists() and model.exists()
 
 
+@pytest.mark.slow
 def test_quick_robustness_matrix_runs_and_meets_the_criteria(tmp_path, capsys):
     """The matrix CI runs: two small data sets the recipe was (Shapes-5) and was not (real digits) tuned on."""
     out = tmp_path / "matrix.json"

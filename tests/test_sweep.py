@@ -176,6 +176,7 @@ def _same_numbers(a: pd.DataFrame, b: pd.DataFrame) -> None:
     assert ((a[ACCURACIES] - b[ACCURACIES]).abs() <= 0.5).all().all(), (a[ACCURACIES], b[ACCURACIES])
 
 
+@pytest.mark.slow
 def test_a_process_pool_gives_the_same_numbers(tiny_shapes, shipped_model, fast_config, tmp_path):
     spec = tiny_spec(fast_config)
     here = run_sweep(spec, shipped_model, tiny_shapes, InProcess(threads=1), "cpu", cache=CellCache(tmp_path / "a"))
@@ -184,6 +185,8 @@ def test_a_process_pool_gives_the_same_numbers(tiny_shapes, shipped_model, fast_
     _same_numbers(here.frame(), pool.frame())
 
 
+@pytest.mark.ray
+@pytest.mark.slow
 def test_ray_gives_the_same_numbers(tiny_shapes, shipped_model, fast_config, tmp_path):
     ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install -r requirements-ray.txt")
     spec = tiny_spec(fast_config)
@@ -198,6 +201,7 @@ def test_ray_gives_the_same_numbers(tiny_shapes, shipped_model, fast_config, tmp
     _same_numbers(here.frame(), remote.frame())
 
 
+@pytest.mark.slow
 def test_the_original_is_evaluated_once_per_forget_set(tiny_shapes, shipped_model, fast_config, tmp_path,
                                                        monkeypatch):
     """Every cell of a forget set reports the same Original figures as a lone run, from one evaluation."""

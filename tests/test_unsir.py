@@ -57,6 +57,7 @@ def test_noise_step_leaves_batchnorm_statistics_alone(shipped_model):
 # takes its predictions; 93.1-93.5% of the original's A_Dr over seeds 0-2); three classes at once. The bounds
 # are the engine's done-criteria (A_Df <= 2%, A_Dr >= 90% of the original's), met at seed 0 with 3.5+ points.
 @pytest.mark.parametrize("forget", [["triangle"], ["circle"], ["square", "star", "heart"]])
+@pytest.mark.slow
 def test_unsir_forgets_and_keeps_the_rest(shipped_model, shapes, forget):
     preset = PRESETS["shapes10"].config
     run = run_unsir(shipped_model, shapes, forget, preset, device="cpu")

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlparse
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.test_browser import LONG, SHOTS, browser_page, chromium, go, idle, server, shot  # noqa: F401 (fixture)
 from unsir_core.report.share import decode_result
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(1200)]  # as in test_browser.py
 
 SHORT = "retain_per_class=40&noise.steps=5&repair.epochs=1"
 

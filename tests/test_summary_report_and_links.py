@@ -1,67 +1,23 @@
-"""Issue 14 without training: the summary's wording, share links, the chain in the URL, the timeline, the
-report's contents and size, and that the first page's modules do not import torch."""
+"""Without training: the summary's wording, share links, the chain in the URL, the timeline, the
+report's contents and size, and the comparison report."""
 from __future__ import annotations
 
-import copy
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
 from studio.setup import Setup
-from unsir_core.checkpoints.lineage import chain, entry, timeline
+from unsir_core.checkpoints.lineage import chain, timeline
 from unsir_core.report.html import render
 from unsir_core.report.share import decode_result, decode_step, encode_step, headline, link, run_query
-from unsir_core.algorithm.presets import PRESETS
 from unsir_core.report.summary import summarize
 
+from tests.helpers import NAMES, chained, report
+
 ROOT = Path(__file__).resolve().parent.parent
-NAMES = ["circle", "square", "triangle", "star"]
-PNG = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9aw"
-       "AAAABJRU5ErkJggg==")  # a 1x1 picture
-
-
-def evaluation(forget_acc, retain_acc, per_class, dist):
-    return {"forget_acc": forget_acc, "retain_acc": retain_acc, "overall_acc": retain_acc, "per_class_acc": per_class,
-            "prediction_distribution": dist, "n_forget": sum(dist), "n_retain": 300}
-
-
-def report(retrain=True, repair_retain=90.0, repair_forget=0.0):
-    """A run JSON as UnsirRun.to_json writes it: forget triangle from a 4-class model."""
-    metrics = {"original": evaluation(93.5, 95.0, [96, 94, 93.5, 95], [0, 3, 94, 3]),
-               "impair": evaluation(10.0, 60.0, [60, 60, 10, 60], [20, 40, 10, 30]),
-               "repair": evaluation(repair_forget, repair_retain, [92, 90, repair_forget, 88], [0, 35, 0, 65])}
-    if retrain:
-        metrics["retrain"] = evaluation(0.0, 94.0, [95, 94, 0, 93], [5, 40, 0, 55])
-    return {"preset": "shapes10", "dataset": "shapes10", "arch": "smallcnn", "class_names": NAMES,
-            "forget": ["triangle"], "forget_indices": [2], "forgotten_total": ["triangle"],
-            "config": PRESETS["shapes10"].config.with_overrides(seed=3).to_dict(), "device": "CPU (2 threads)",
-            "timings_s": {"noise": 0.3, "impair": 1.1, "repair": 2.0, "unlearn": 3.4, "evaluate": 0.5,
-                          **({"retrain": 300.0} if retrain else {})},
-            "metrics": metrics,
-            "prediction_distribution": dict(zip(NAMES, metrics["repair"]["prediction_distribution"])),
-            "extras": {"parent": "shapes10-smallcnn.safetensors", "lineage": [],
-                       "environment": {"device": "CPU (2 threads)", "torch": "2.x"},
-                       "gallery": {"images": [{"index": 5, "label": "triangle", "group": "forget", "png": PNG},
-                                              {"index": 9, "label": "star", "group": "retain", "png": PNG}],
-                                   "predictions": {"original": [["triangle", 99.0], ["star", 97.0]],
-                                                   "repair": [["star", 80.0], ["star", 95.0]]}}}}
-
-
-def chained():
-    """The second request of a chain (star after triangle), with the true original and the starting model."""
-    first = report(retrain=False)
-    second = copy.deepcopy(first)
-    second.update(forget=["star"], forget_indices=[3], forgotten_total=["triangle", "star"])
-    m = second["metrics"]
-    m["start"] = evaluation(46.0, 91.0, [92, 90, 0, 92], [0, 30, 0, 70])
-    m["original"] = evaluation(94.3, 95.0, [96, 94, 93.5, 95], [0, 3, 94, 98])
-    m["repair"] = evaluation(0.0, 88.0, [90, 86, 0, 0], [60, 40, 0, 0])
-    second["metrics"] = {k: m[k] for k in ("original", "start", "impair", "repair")}
-    second["extras"]["lineage"] = [entry(first, "shapes10-smallcnn.safetensors")]
-    second["extras"]["parent"] = "run 1"
-    return second
 
 
 def test_summary_states_the_outcome_against_the_retrained_model():
@@ -153,6 +109,7 @@ def test_the_report_holds_summary_numbers_gallery_titled_charts_and_link():
     assert "Repair check: Repair is back to 100%" in html
 
 
+@pytest.mark.slow
 def test_report_command_writes_the_file_and_refuses_bad_input(tmp_path):
     run = tmp_path / "run.json"
     run.write_text(json.dumps(report()))
@@ -165,23 +122,6 @@ def test_report_command_writes_the_file_and_refuses_bad_input(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "unsir_core", "report", str(tmp_path / "bad.json")], cwd=ROOT,
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "holds no UNSIR run" in bad.stderr
-
-
-FIRST_PAGE_MODULES = ("studio.state", "studio.setup", "studio.nav", "studio.ui", "studio.runs", "studio.jobs",
-                      "studio.handout", "studio.chain", "studio.loaders", "unsir_core.report.html", "unsir_core.checkpoints.catalog")
-
-
-def test_the_first_page_does_not_import_torch():
-    """app.py, its modules and the Overview render without torch (it costs about 2 s on a 2-core CPU)."""
-    code = ("import sys\nfrom streamlit.testing.v1 import AppTest\n"
-            f"import {', '.join(FIRST_PAGE_MODULES)}\n"
-            "assert 'torch' not in sys.modules, 'importing the modules loaded torch'\n"
-            f"at = AppTest.from_file({str(ROOT / 'app.py')!r}, default_timeout=90).run()\n"
-            "assert not at.exception, [e.value for e in at.exception]\n"
-            "assert at.title[0].value == 'Overview'\n"
-            "assert 'torch' not in sys.modules, 'rendering the Overview loaded torch'\n")
-    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stderr[-2000:]
 
 
 def test_the_comparison_report_puts_two_runs_side_by_side():
