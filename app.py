@@ -2,6 +2,7 @@
 Effective Machine Unlearning"). Entry point: page config, navigation, the session's setup (read
 from and written to the URL) and the sidebar; each page in app_pages/ is one step of the method.
 """
+
 from pathlib import Path
 
 import streamlit as st
@@ -12,8 +13,12 @@ st.set_page_config(page_title="UNSIR Studio", page_icon=":material/ink_eraser:",
 if state.start_session():
     handout.remember_shared(st.query_params.to_dict(), state.setup())
 jobs.claim()
-page = st.navigation([st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path or None,
-                                 default=p is nav.OVERVIEW) for p in nav.PAGES])
+page = st.navigation(
+    [
+        st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path or None, default=p is nav.OVERVIEW)
+        for p in nav.PAGES
+    ]
+)
 state.sync_url(handout.result_query())
 st.logo(Path(__file__).parent / "assets" / "logo.svg", size="large")
 ui.sidebar()

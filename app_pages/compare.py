@@ -4,6 +4,7 @@ Choose methods and their settings, see the plan with its time estimate, run them
 method, then read the table, the charts and the prediction histograms; everything downloads. The
 engine is `unsir_core.experiments.compare`; the views are in `studio/compare_views.py`.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -14,11 +15,14 @@ from studio import compare_job, compare_views, jobs, nav, state, ui
 from unsir_core.methods import Request
 
 state.start_session()  # a no-op under app.py; lets the page run on its own (AppTest)
-ui.header(nav.COMPARE, """
+ui.header(
+    nav.COMPARE,
+    """
 Run **UNSIR** next to **retraining from scratch** (the gold standard) and the usual baselines on the same forget
 request, and measure them all the same way, as in the paper's Table 1. *Reads D_f* says whether a method read
 forget-class training images: UNSIR, fine-tuning and retraining never do; the other baselines need them.
-""")
+""",
+)
 data, model = ui.require_model()
 forget = ui.require_forget(data)
 setup = state.setup()
@@ -31,13 +35,18 @@ metrics, train_reference = compare_views.measurement_settings(setup, busy)
 settings = {n: asdict(compare_views.chosen_settings(n, setup)) for n in dict.fromkeys([*chosen, "retrain"])}
 if chosen:
     compare_views.plan_view(chosen, settings, setup, model, data, metrics, train_reference)
-st.button("Run the comparison", type="primary", icon=":material/play_arrow:", key="cmp:run",
-          disabled=busy or not chosen, on_click=jobs.request,
-          args=(compare_job.KIND, f"Compare {len(chosen)} methods: forget {', '.join(setup.forget)}"),
-          kwargs=dict(methods=list(chosen), settings=settings, metrics=metrics, train_reference=train_reference,
-                      setup=setup),
-          help="Runs every chosen method on its own copy of the model, then measures each result; the table "
-               "appears when all are done.")
+st.button(
+    "Run the comparison",
+    type="primary",
+    icon=":material/play_arrow:",
+    key="cmp:run",
+    disabled=busy or not chosen,
+    on_click=jobs.request,
+    args=(compare_job.KIND, f"Compare {len(chosen)} methods: forget {', '.join(setup.forget)}"),
+    kwargs=dict(methods=list(chosen), settings=settings, metrics=metrics, train_reference=train_reference, setup=setup),
+    help="Runs every chosen method on its own copy of the model, then measures each result; the table "
+    "appears when all are done.",
+)
 compare_job.execute(model, data)
 
 result = st.session_state.get(compare_job.RESULT)

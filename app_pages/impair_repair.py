@@ -1,30 +1,38 @@
 import streamlit as st
 
-from unsir_core.common.escaping import md
-from unsir_core.algorithm.presets import PRESETS
-
 from studio import jobs, nav, runs, state, ui
-from studio.setup import AUTO, preset_notes, train_range
 from studio.figures import run_figures
+from studio.setup import AUTO, preset_notes, train_range
+from unsir_core.algorithm.presets import PRESETS
+from unsir_core.common.escaping import md
 
 AUTO_TITLE = "Auto: derived from the data and the model"
 
-ui.header(nav.UNLEARN, """
+ui.header(
+    nav.UNLEARN,
+    """
 **Impair** trains the model for one epoch on the noise (each sample labelled with its forget class) mixed
 with the small **retain subset**, at a high learning rate: the network is damaged, and the forget classes with
 it. **Repair** then trains on the retain subset alone, restoring the retain classes; the forget classes, which
 it never sees, stay gone. The learning rates are the most sensitive settings (paper Tables 5-6): watch the live
 chart.
-""")
+""",
+)
 data, model = ui.require_model()
 forget = ui.require_forget(data)
 setup = state.setup()
 busy = jobs.busy()
 
-st.selectbox("Preset", [AUTO, *PRESETS], format_func=lambda k: AUTO_TITLE if k == AUTO else PRESETS[k].title,
-             disabled=busy, help="Auto derives the settings from this data set and model (retain subset size, noise "
-             "volume, batches, learning rates by architecture family); the others are the paper's settings or tuned "
-             "for one data set. Choosing one replaces every setting below except the seed.", **state.bind("preset"))
+st.selectbox(
+    "Preset",
+    [AUTO, *PRESETS],
+    format_func=lambda k: AUTO_TITLE if k == AUTO else PRESETS[k].title,
+    disabled=busy,
+    help="Auto derives the settings from this data set and model (retain subset size, noise "
+    "volume, batches, learning rates by architecture family); the others are the paper's settings or tuned "
+    "for one data set. Choosing one replaces every setting below except the seed.",
+    **state.bind("preset"),
+)
 if setup.preset == AUTO:
     chosen = runs.recipe(setup, data, model)
     st.caption("The auto recipe chose, for this data set, model and forget set:")
@@ -49,37 +57,59 @@ with st.container(border=True):
     st.markdown("**Gold standard**")
     retrain_col, epochs_col = st.columns([3, 2], vertical_alignment="center")
     with retrain_col:
-        st.checkbox("Also train the retrained model", disabled=busy,
-                    help="Trains the same architecture from scratch without the forget classes, as the reference an "
-                    "unlearned model should match, once: it is kept in the reference store, and a stored one (shipped "
-                    "for every class of the default model) is used without this box. Takes much longer than UNSIR "
-                    "(see the estimate below).", **state.bind("retrain"))
+        st.checkbox(
+            "Also train the retrained model",
+            disabled=busy,
+            help="Trains the same architecture from scratch without the forget classes, as the reference an "
+            "unlearned model should match, once: it is kept in the reference store, and a stored one (shipped "
+            "for every class of the default model) is used without this box. Takes much longer than UNSIR "
+            "(see the estimate below).",
+            **state.bind("retrain"),
+        )
     with epochs_col:
-        st.number_input("Retraining epochs (0 = as the original)", 0, train_range("epochs")[1],
-                        disabled=busy or not setup.retrain,
-                        help="Epochs of the retraining; 0 uses as many as the original model was trained for. Fewer "
-                        "is faster but a weaker reference.", **state.bind("retrain_epochs"))
+        st.number_input(
+            "Retraining epochs (0 = as the original)",
+            0,
+            train_range("epochs")[1],
+            disabled=busy or not setup.retrain,
+            help="Epochs of the retraining; 0 uses as many as the original model was trained for. Fewer "
+            "is faster but a weaker reference.",
+            **state.bind("retrain_epochs"),
+        )
     st.caption(runs.retrain_estimate(setup, model))
 
-st.button("Run UNSIR", type="primary", icon=":material/play_arrow:", key="run-unsir", disabled=busy,
-          on_click=runs.request, args=(setup,),
-          help="Noise, impair, repair and evaluation on a copy of the model; the result is kept only when the run "
-          "completes.")
+st.button(
+    "Run UNSIR",
+    type="primary",
+    icon=":material/play_arrow:",
+    key="run-unsir",
+    disabled=busy,
+    on_click=runs.request,
+    args=(setup,),
+    help="Noise, impair, repair and evaluation on a copy of the model; the result is kept only when the run completes.",
+)
 runs.execute()
 
 last = next((r for r in reversed(runs.history()) if r.live), None)  # runs made here (not sweep cells)
 if last is not None:
     st.subheader(f"Last run: {md(last.title)}")
-    st.markdown("**Forget and retain accuracy during the run**, measured on a fixed test probe (50 images per class) "
-                f"every {last.report['extras']['monitor_every']} steps; step 0 is the original model.")
+    st.markdown(
+        "**Forget and retain accuracy during the run**, measured on a fixed test probe (50 images per class) "
+        f"every {last.report['extras']['monitor_every']} steps; step 0 is the original model."
+    )
     figs = run_figures(last)
     ui.figure(figs["live"], key="last-live")
     timings = last.report["timings_s"]
     made = (last.report.get("extras", {}).get("reference") or {}).get("train_s")
-    retrained = (f", retraining {timings['retrain']:.1f} s" if "retrain" in timings else
-                 "; the retrained model came from the reference store"
-                 + (f" (its training took {made:.0f} s when it was made)" if made else "")
-                 + f", loaded in {timings['reference']:.2f} s" if "reference" in timings else "")
+    retrained = (
+        f", retraining {timings['retrain']:.1f} s"
+        if "retrain" in timings
+        else "; the retrained model came from the reference store"
+        + (f" (its training took {made:.0f} s when it was made)" if made else "")
+        + f", loaded in {timings['reference']:.2f} s"
+        if "reference" in timings
+        else ""
+    )
     st.markdown(f"**Phase timings** on {last.report['device']}: unlearning took {timings['unlearn']:.2f} s{retrained}.")
     ui.figure(figs["timings"], key="last-timings")
     ui.metric_cards(last)

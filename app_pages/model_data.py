@@ -1,38 +1,51 @@
 import streamlit as st
 
-from unsir_core.checkpoints import fetch, roots
-from unsir_core.common.config import TrainConfig
-from unsir_core.data import DATASETS
-from unsir_core.common.errors import UnsirError
-from unsir_core.common.escaping import md
-from unsir_core.models import MODELS, get_spec
-from unsir_core.checkpoints.store import default_checkpoint
-
 from studio import charts, images, imports, jobs, loaders, nav, state, training, ui
 from studio.palette import FORGET, RETAIN
 from studio.setup import train_range
+from unsir_core.checkpoints import fetch, roots
+from unsir_core.checkpoints.store import default_checkpoint
+from unsir_core.common.config import TrainConfig
+from unsir_core.common.errors import UnsirError
+from unsir_core.common.escaping import md
+from unsir_core.data import DATASETS
+from unsir_core.models import MODELS, get_spec
 
-ui.header(nav.MODEL, """
+ui.header(
+    nav.MODEL,
+    """
 UNSIR starts from a **trained model**: the classifier whose knowledge of some classes is to be removed.
 Choose the data set and architecture, then a checkpoint from the model store, your own upload, or one
 trained right here. The test accuracy per class below is the baseline the unlearned model is judged against.
-""")
+""",
+)
 setup = state.setup()
 busy = jobs.busy()
 
 left, right = st.columns(2)
 with left:
     datasets = list(DATASETS) + ([setup.dataset] if setup.dataset not in DATASETS else [])
-    st.selectbox("Data set", datasets, format_func=lambda k: DATASETS[k].title if k in DATASETS else k,
-                 disabled=busy, help="Shapes-10 is generated locally and needs no download; the torchvision sets "
-                 "are downloaded once when online.", **state.bind("dataset", check=lambda s: loaders.data(s.dataset)))
+    st.selectbox(
+        "Data set",
+        datasets,
+        format_func=lambda k: DATASETS[k].title if k in DATASETS else k,
+        disabled=busy,
+        help="Shapes-10 is generated locally and needs no download; the torchvision sets "
+        "are downloaded once when online.",
+        **state.bind("dataset", check=lambda s: loaders.data(s.dataset)),
+    )
     if setup.dataset in DATASETS:
         st.caption(DATASETS[setup.dataset].description)
 with right:
     fast = " and ".join(spec.title for spec in MODELS.values() if spec.cpu_friendly)
-    st.selectbox("Architecture", list(MODELS), format_func=lambda k: MODELS[k].title, disabled=busy,
-                 help=f"The network the checkpoint was trained with. {fast} train in minutes on a CPU; the others "
-                 "want a GPU.", **state.bind("arch"))
+    st.selectbox(
+        "Architecture",
+        list(MODELS),
+        format_func=lambda k: MODELS[k].title,
+        disabled=busy,
+        help=f"The network the checkpoint was trained with. {fast} train in minutes on a CPU; the others want a GPU.",
+        **state.bind("arch"),
+    )
     st.caption(get_spec(setup.arch).description + (" Fast on a CPU." if get_spec(setup.arch).cpu_friendly else ""))
 
 
@@ -53,17 +66,26 @@ def stored_label(name: str, by_name: dict) -> str:
 store_tab, upload_tab, source_tab, train_tab = st.tabs(["Model store", "Upload", "Path or URL", "Train now"])
 with store_tab:
     by_name = {m.path.name: m for m in loaders.stored_models(setup)}
-    st.selectbox("Checkpoint", list(dict.fromkeys(["", *by_name, setup.model])), disabled=busy,
-                 format_func=lambda n: stored_label(n, by_name),
-                 help="Checkpoints for this data set and architecture in assets/ (shipped) and in the model store "
-                 "(trained, imported or unlearned here).", **state.bind("model"))
+    st.selectbox(
+        "Checkpoint",
+        list(dict.fromkeys(["", *by_name, setup.model])),
+        disabled=busy,
+        format_func=lambda n: stored_label(n, by_name),
+        help="Checkpoints for this data set and architecture in assets/ (shipped) and in the model store "
+        "(trained, imported or unlearned here).",
+        **state.bind("model"),
+    )
 
 with upload_tab:
     upload = st.file_uploader(
-        "Checkpoint file", type=["safetensors", "pt", "pth"], disabled=busy, key="upload",
+        "Checkpoint file",
+        type=["safetensors", "pt", "pth"],
+        disabled=busy,
+        key="upload",
         help="A .safetensors checkpoint (with or without UNSIR Studio metadata) or a PyTorch state dict (.pt/.pth) "
-             f"for the architecture chosen above, at most {imports.MAX_UPLOAD_BYTES // 1024**2} MB. Pickles that would "
-             "run code are refused.")
+        f"for the architecture chosen above, at most {imports.MAX_UPLOAD_BYTES // 1024**2} MB. Pickles that would "
+        "run code are refused.",
+    )
     done = st.session_state.get("upload_done")  # (file id, refusal or None): each file is checked once
     if upload is not None and (done is None or done[0] != upload.file_id):
         try:
@@ -79,13 +101,21 @@ with upload_tab:
         st.error(md(done[1]))
 
 with source_tab:
-    source = st.text_input("Local path or URL", key="source", disabled=busy,
-                           placeholder="/path/to/model.safetensors or https://example.org/model.pt",
-                           help="A checkpoint file in the model store, assets/models or the import folder "
-                           f"(${roots.IMPORT_ENV}), or a public http(s) address to download it from (needs internet; "
-                           f"at most {fetch.MAX_BYTES // 1024**2} MB). It is checked and copied into the model store.")
-    if st.button("Load checkpoint", key="load-source", disabled=busy or not source.strip(),
-                 help="Read, check and select the checkpoint at that path or URL."):
+    source = st.text_input(
+        "Local path or URL",
+        key="source",
+        disabled=busy,
+        placeholder="/path/to/model.safetensors or https://example.org/model.pt",
+        help="A checkpoint file in the model store, assets/models or the import folder "
+        f"(${roots.IMPORT_ENV}), or a public http(s) address to download it from (needs internet; "
+        f"at most {fetch.MAX_BYTES // 1024**2} MB). It is checked and copied into the model store.",
+    )
+    if st.button(
+        "Load checkpoint",
+        key="load-source",
+        disabled=busy or not source.strip(),
+        help="Read, check and select the checkpoint at that path or URL.",
+    ):
         try:
             with st.spinner("Reading the checkpoint…"):
                 name = imports.from_source(source, setup)
@@ -97,26 +127,56 @@ with source_tab:
             st.rerun()
 
 with train_tab:
-    st.markdown(f"Train **{get_spec(setup.arch).title}** from scratch on all classes of **{md(setup.dataset)}**; "
-                "the checkpoint is saved in the model store and selected.")
+    st.markdown(
+        f"Train **{get_spec(setup.arch).title}** from scratch on all classes of **{md(setup.dataset)}**; "
+        "the checkpoint is saved in the model store and selected."
+    )
     cols = st.columns(4)
     default = TrainConfig()
     recorded = training.recorded_config(setup)  # what the selected model was trained with, when it says
-    used = (lambda name: f" The selected model used {recorded[name]:g}." if name in recorded else "")
-    epochs = cols[0].number_input("Epochs", *train_range("epochs"), default.epochs, disabled=busy,
-                                  key="train-epochs",
-                                  help="Passes over the training set." + used("epochs"))
-    lr = cols[1].number_input("Learning rate", *train_range("lr"), default.lr, format="%g", disabled=busy,
-                              key="train-lr",
-                              help="Peak learning rate of the one-cycle Adam schedule." + used("lr"))
-    batch = cols[2].number_input("Batch size", *train_range("batch_size"), default.batch_size, disabled=busy,
-                                 key="train-batch",
-                                 help="Training images per step." + used("batch_size"))
-    seed = cols[3].number_input("Seed", *train_range("seed"), 0, disabled=busy, key="train-seed",
-                                help="Seeds the initialisation, shuffling and augmentation.")
-    st.button("Train a model", key="train", icon=":material/model_training:", disabled=busy,
-              on_click=training.request, args=(setup, TrainConfig(epochs=epochs, lr=lr, batch_size=batch, seed=seed)),
-              help="Runs here with a live loss curve and the time left; Cancel keeps the current model.")
+    used = lambda name: f" The selected model used {recorded[name]:g}." if name in recorded else ""
+    epochs = cols[0].number_input(
+        "Epochs",
+        *train_range("epochs"),
+        default.epochs,
+        disabled=busy,
+        key="train-epochs",
+        help="Passes over the training set." + used("epochs"),
+    )
+    lr = cols[1].number_input(
+        "Learning rate",
+        *train_range("lr"),
+        default.lr,
+        format="%g",
+        disabled=busy,
+        key="train-lr",
+        help="Peak learning rate of the one-cycle Adam schedule." + used("lr"),
+    )
+    batch = cols[2].number_input(
+        "Batch size",
+        *train_range("batch_size"),
+        default.batch_size,
+        disabled=busy,
+        key="train-batch",
+        help="Training images per step." + used("batch_size"),
+    )
+    seed = cols[3].number_input(
+        "Seed",
+        *train_range("seed"),
+        0,
+        disabled=busy,
+        key="train-seed",
+        help="Seeds the initialisation, shuffling and augmentation.",
+    )
+    st.button(
+        "Train a model",
+        key="train",
+        icon=":material/model_training:",
+        disabled=busy,
+        on_click=training.request,
+        args=(setup, TrainConfig(epochs=epochs, lr=lr, batch_size=batch, seed=seed)),
+        help="Runs here with a live loss curve and the time left; Cancel keeps the current model.",
+    )
     training.execute()
 
 st.divider()
@@ -124,30 +184,56 @@ data, model = ui.require_model()
 info = model.info
 st.subheader(f"Selected model: {md(loaders.model_path(setup).stem)}")
 cols = st.columns(4)
-cols[0].metric("Test accuracy", f"{info.test_acc:.1f}%" if info.test_acc is not None else "n/a", border=True,
-               help="Accuracy on the whole test split when the checkpoint was made (retain classes only for models "
-               "that forgot some).")
-cols[1].metric("Parameters", f"{sum(p.numel() for p in model.net.parameters()):,}", border=True,
-               help="Trainable and frozen parameters of the network.")
-cols[2].metric("Origin", md(info.origin), border=True,
-               help="trained: an original model; retrained: trained without some classes; unlearned: made by UNSIR; "
-               "imported: brought in from elsewhere.")
+cols[0].metric(
+    "Test accuracy",
+    f"{info.test_acc:.1f}%" if info.test_acc is not None else "n/a",
+    border=True,
+    help="Accuracy on the whole test split when the checkpoint was made (retain classes only for models "
+    "that forgot some).",
+)
+cols[1].metric(
+    "Parameters",
+    f"{sum(p.numel() for p in model.net.parameters()):,}",
+    border=True,
+    help="Trainable and frozen parameters of the network.",
+)
+cols[2].metric(
+    "Origin",
+    md(info.origin),
+    border=True,
+    help="trained: an original model; retrained: trained without some classes; unlearned: made by UNSIR; "
+    "imported: brought in from elsewhere.",
+)
 cols[3].metric("Classes", f"{info.num_classes}", border=True, help="Outputs of the classifier.")
 if info.forgotten:
-    st.info(f"This model has already forgotten {md(', '.join(info.class_names[c] for c in info.forgotten))}; "
-            "a new request forgets more (sequential unlearning).")
+    st.info(
+        f"This model has already forgotten {md(', '.join(info.class_names[c] for c in info.forgotten))}; "
+        "a new request forgets more (sequential unlearning)."
+    )
 if setup.chain:
-    st.info(f"The current request starts from the unlearned model of earlier requests (forgot "
-            f"{md(', '.join(setup.forgotten_before))}), made from this checkpoint: the pages call this checkpoint the "
-            "Original.")
+    st.info(
+        f"The current request starts from the unlearned model of earlier requests (forgot "
+        f"{md(', '.join(setup.forgotten_before))}), made from this checkpoint: the pages call this checkpoint the "
+        "Original."
+    )
 
 forget = [data.class_names.index(c) for c in setup.forget if c in data.class_names]
-ui.figure(charts.class_panels({"Test accuracy per class": loaders.per_class_accuracy(setup)}, data.class_names,
-                              forget, "accuracy (%)", 105), key="model-per-class")
-st.markdown(f"**Sample test images of each class.** Frames: <span style='color:{FORGET}'>forget class</span>, "
-            f"<span style='color:{RETAIN}'>retain class</span>.", unsafe_allow_html=True)
+ui.figure(
+    charts.class_panels(
+        {"Test accuracy per class": loaders.per_class_accuracy(setup)}, data.class_names, forget, "accuracy (%)", 105
+    ),
+    key="model-per-class",
+)
+st.markdown(
+    f"**Sample test images of each class.** Frames: <span style='color:{FORGET}'>forget class</span>, "
+    f"<span style='color:{RETAIN}'>retain class</span>.",
+    unsafe_allow_html=True,
+)
 shown = range(min(data.num_classes, 20))
-st.image([images.framed(images.class_mosaic(data, c), FORGET if c in forget else RETAIN) for c in shown],
-         caption=[md(data.class_names[c]) for c in shown], width=120)
+st.image(
+    [images.framed(images.class_mosaic(data, c), FORGET if c in forget else RETAIN) for c in shown],
+    caption=[md(data.class_names[c]) for c in shown],
+    width=120,
+)
 if data.num_classes > 20:
     st.caption(f"The first 20 of {data.num_classes} classes.")

@@ -1,16 +1,18 @@
 import streamlit as st
 
+from studio import charts, diagram, handout, jobs, nav, runs, ui
 from unsir_core.common.escaping import md
 
-from studio import charts, diagram, handout, jobs, nav, runs, ui
-
-ui.header(nav.OVERVIEW, """
+ui.header(
+    nav.OVERVIEW,
+    """
 **UNSIR Studio** walks through UNSIR (Tarun et al., *Fast Yet Effective Machine Unlearning*), which removes
 what a trained classifier knows about chosen classes, the **forget set**, in seconds and without retraining
 from scratch. It learns **error-maximizing noise** for each forget class on the frozen
 model, **impairs** the model with one high-learning-rate epoch on that noise plus a small **retain subset**,
 then **repairs** it with one epoch on the retain subset alone.
-""")
+""",
+)
 st.html(diagram.pipeline())
 
 left, right = st.columns([3, 2], gap="large")
@@ -25,12 +27,20 @@ forget-class images.
 """)
 with right:
     st.subheader("Guided demo")
-    st.markdown(f"One click runs the whole flow on the embedded **Shapes-10** data set and the shipped small CNN: "
-                f"forget **{', '.join(runs.DEMO_FORGET)}**, learn the noise, impair, repair and evaluate (a few "
-                "seconds on a laptop CPU).")
-    st.button("Run the guided demo", type="primary", icon=":material/play_arrow:", on_click=runs.start_demo,
-              disabled=jobs.busy(), key="demo",
-              help="Sets the default data set, model and preset, forgets the demo class and runs UNSIR.")
+    st.markdown(
+        f"One click runs the whole flow on the embedded **Shapes-10** data set and the shipped small CNN: "
+        f"forget **{', '.join(runs.DEMO_FORGET)}**, learn the noise, impair, repair and evaluate (a few "
+        "seconds on a laptop CPU)."
+    )
+    st.button(
+        "Run the guided demo",
+        type="primary",
+        icon=":material/play_arrow:",
+        on_click=runs.start_demo,
+        disabled=jobs.busy(),
+        key="demo",
+        help="Sets the default data set, model and preset, forgets the demo class and runs UNSIR.",
+    )
 
 handout.shared_box("overview-rerun")
 runs.execute()
@@ -41,17 +51,33 @@ if last is not None:
     handout.summary_box(last)
     m = last.metrics
     cols = st.columns(4)
-    cols[0].metric("A_Df before", f"{m['original']['forget_acc']:.1f}%", border=True,
-                   help="Forget-class test accuracy of the original model.")
-    cols[1].metric("A_Df after", f"{m['repair']['forget_acc']:.1f}%",
-                   f"{m['repair']['forget_acc'] - m['original']['forget_acc']:+.1f} pp", delta_color="inverse",
-                   border=True, help="Forget-class test accuracy after impair and repair: near 0 means forgotten.")
-    cols[2].metric("A_Dr before", f"{m['original']['retain_acc']:.1f}%", border=True,
-                   help="Retain-class test accuracy of the original model.")
-    cols[3].metric("A_Dr after", f"{m['repair']['retain_acc']:.1f}%",
-                   f"{m['repair']['retain_acc'] - m['original']['retain_acc']:+.1f} pp", border=True,
-                   help="Retain-class test accuracy after repair: close to the original means little collateral "
-                   "damage.")
+    cols[0].metric(
+        "A_Df before",
+        f"{m['original']['forget_acc']:.1f}%",
+        border=True,
+        help="Forget-class test accuracy of the original model.",
+    )
+    cols[1].metric(
+        "A_Df after",
+        f"{m['repair']['forget_acc']:.1f}%",
+        f"{m['repair']['forget_acc'] - m['original']['forget_acc']:+.1f} pp",
+        delta_color="inverse",
+        border=True,
+        help="Forget-class test accuracy after impair and repair: near 0 means forgotten.",
+    )
+    cols[2].metric(
+        "A_Dr before",
+        f"{m['original']['retain_acc']:.1f}%",
+        border=True,
+        help="Retain-class test accuracy of the original model.",
+    )
+    cols[3].metric(
+        "A_Dr after",
+        f"{m['repair']['retain_acc']:.1f}%",
+        f"{m['repair']['retain_acc'] - m['original']['retain_acc']:+.1f} pp",
+        border=True,
+        help="Retain-class test accuracy after repair: close to the original means little collateral damage.",
+    )
     ui.figure(charts.stage_accuracy(m), key="overview-stages")
     st.caption(f"Unlearning took {last.report['timings_s']['unlearn']:.2f} s on {last.report['device']}.")
     ui.link(nav.RESULTS, "See every metric on the Results page")

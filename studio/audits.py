@@ -6,18 +6,19 @@ that measures the run's models and commits the whole result into the run's `audi
 Membership inference uses the same sample count and seed as Compare (`MIA_SAMPLES`, the run's seed), so
 both pages run the same attack on the same data.
 """
+
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
+from unsir_core.common.progress import emit
 from unsir_core.metrics.audits import MetricSettings, membership, relearn_audit
 from unsir_core.metrics.probe import feature_probe
 from unsir_core.metrics.retrain_privacy import retrain_privacy
-from unsir_core.common.progress import emit
 
 from . import jobs, loaders, runs
-
 
 
 def request_relearn(run_id: int, max_epochs: int) -> None:
@@ -36,8 +37,12 @@ def request_probe(run_id: int) -> None:
     jobs.request("probe", f"Feature probe on run {run_id}", run_id=run_id)
 
 
-TITLES = {"relearn": "Relearn time", "mia": "Membership inference", "privacy": "The privacy score",
-          "probe": "The feature probe"}
+TITLES = {
+    "relearn": "Relearn time",
+    "mia": "Membership inference",
+    "privacy": "The privacy score",
+    "probe": "The feature probe",
+}
 
 
 def execute() -> None:
@@ -59,12 +64,23 @@ def _relearn(job: jobs.Job, progress: jobs.ProgressView) -> tuple[int, dict[str,
     forget = data.resolve_classes(record.report["forgotten_total"])
     settings = MetricSettings(relearn_max_epochs=job.params["max_epochs"], seed=record.setup.config.seed)
     start = time.perf_counter()
-    return record.id, relearn_audit(models["original"], {s: models[s] for s in ("repair", "retrain") if s in models},
-                                    data, forget, settings, lambda i, n: emit(progress, "relearn", i, n, start))
+    return record.id, relearn_audit(
+        models["original"],
+        {s: models[s] for s in ("repair", "retrain") if s in models},
+        data,
+        forget,
+        settings,
+        lambda i, n: emit(progress, "relearn", i, n, start),
+    )
 
 
-def _each_model(job: jobs.Job, progress: jobs.ProgressView, phase: str, measure: Callable[..., Any],
-                stages: tuple[str, ...] = ("original", "repair", "retrain")) -> tuple[int, dict[str, Any]]:
+def _each_model(
+    job: jobs.Job,
+    progress: jobs.ProgressView,
+    phase: str,
+    measure: Callable[..., Any],
+    stages: tuple[str, ...] = ("original", "repair", "retrain"),
+) -> tuple[int, dict[str, Any]]:
     """`measure(model, data, forget classes, run models, seed).to_dict()` for each of `stages` the run holds."""
     record = _record(job)
     data = loaders.data(record.setup.dataset)
@@ -80,20 +96,32 @@ def _each_model(job: jobs.Job, progress: jobs.ProgressView, phase: str, measure:
 
 
 def _mia(job: jobs.Job, progress: jobs.ProgressView) -> tuple[int, dict[str, Any]]:
-    return _each_model(job, progress, "mia", lambda model, data, forget, _, seed: membership(
-        model, data, forget, job.params["variant"], MetricSettings(seed=seed)))
+    return _each_model(
+        job,
+        progress,
+        "mia",
+        lambda model, data, forget, _, seed: membership(
+            model, data, forget, job.params["variant"], MetricSettings(seed=seed)
+        ),
+    )
 
 
 def _privacy(job: jobs.Job, progress: jobs.ProgressView) -> tuple[int, dict[str, Any]]:
     """The worst-case privacy score of the original and the unlearned model against the retrained one."""
-    return _each_model(job, progress, "privacy", lambda model, data, forget, models, _: retrain_privacy(
-        model, models["retrain"], data, forget), stages=("original", "repair"))
+    return _each_model(
+        job,
+        progress,
+        "privacy",
+        lambda model, data, forget, models, _: retrain_privacy(model, models["retrain"], data, forget),
+        stages=("original", "repair"),
+    )
 
 
 def _probe(job: jobs.Job, progress: jobs.ProgressView) -> tuple[int, dict[str, Any]]:
     """The feature probe on the original, unlearned and (when held) retrained model."""
-    return _each_model(job, progress, "probe", lambda model, data, forget, _, seed: feature_probe(
-        model, data, forget, seed=seed))
+    return _each_model(
+        job, progress, "probe", lambda model, data, forget, _, seed: feature_probe(model, data, forget, seed=seed)
+    )
 
 
 def _commit(name: str):
@@ -102,4 +130,5 @@ def _commit(name: str):
         record = next(r for r in runs.history() if r.id == run_id)
         record.audits = {**record.audits, name: value}
         return f"{TITLES[name]} computed for run {run_id}."
+
     return commit

@@ -3,10 +3,11 @@
 `gradcam_caption`: what the GradCAM maps and probabilities on the shown images actually say.
 `noise_caption`: what the original model makes of the learned noise.
 """
+
 from __future__ import annotations
 
 from collections import Counter
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -32,20 +33,29 @@ def _predicted(names: Sequence[str], probs: torch.Tensor) -> str:
     return ", ".join(f"{names[c]} {n}/{len(probs)}" for c, n in counts.most_common(2))
 
 
-def gradcam_caption(names: Sequence[str], cls: int, forget: bool, probs: Mapping[str, torch.Tensor],
-                    maps: Mapping[str, np.ndarray]) -> str:
+def gradcam_caption(
+    names: Sequence[str], cls: int, forget: bool, probs: Mapping[str, torch.Tensor], maps: Mapping[str, np.ndarray]
+) -> str:
     """probs: stage -> softmax [N, K]; maps: stage -> heatmaps [N, H, W] of the shown images of class `cls`."""
-    parts = [f"On these {len(next(iter(probs.values())))} {names[cls]} images: "
-             + "; ".join(f"{stage_title(s).lower()} p({names[cls]}) = {float(p[:, cls].mean()):.0%} on average, "
-                         f"predicts {_predicted(names, p)}" for s, p in probs.items()) + "."]
+    parts = [
+        f"On these {len(next(iter(probs.values())))} {names[cls]} images: "
+        + "; ".join(
+            f"{stage_title(s).lower()} p({names[cls]}) = {float(p[:, cls].mean()):.0%} on average, "
+            f"predicts {_predicted(names, p)}"
+            for s, p in probs.items()
+        )
+        + "."
+    ]
     if "repair" in maps and "original" in maps:
         same = map_similarity(maps["repair"], maps["original"])
         where = "stay where the original's are" if same >= SAME_PLACE else "moved away from the original's"
         parts.append(f"The unlearned model's maps {where} (mean correlation {same:.2f}).")
         if forget and same >= SAME_PLACE and float(probs["repair"][:, cls].mean()) < 0.05:
-            parts.append(f"It still finds the {names[cls]} but no longer names it: the class was removed from the "
-                         "decision, not necessarily from the features (the feature probe on Results measures "
-                         "this).")
+            parts.append(
+                f"It still finds the {names[cls]} but no longer names it: the class was removed from the "
+                "decision, not necessarily from the features (the feature probe on Results measures "
+                "this)."
+            )
         if "retrain" in maps:
             if all(m.std() == 0 for m in maps["retrain"]):
                 parts.append(f"The retrained model's maps are empty: it finds no evidence for {names[cls]} at all.")
@@ -63,11 +73,15 @@ def noise_caption(names: Sequence[str], forget_class: int, probs: torch.Tensor) 
     other = pred != forget_class
     conf = probs.max(1).values
     share = float(other.float().mean())
-    text = (f"The original model calls {share:.0%} of the {names[forget_class]} noise something other than "
-            f"{names[forget_class]}")
+    text = (
+        f"The original model calls {share:.0%} of the {names[forget_class]} noise something other than "
+        f"{names[forget_class]}"
+    )
     if other.any():
         top, count = Counter(int(p) for p in pred[other]).most_common(1)[0]
         text += f" (most often {names[top]}, {count} of {len(pred)})"
-    text += (f", with a mean confidence of {float(conf.mean()):.0%} and p({names[forget_class]}) = "
-             f"{float(probs[:, forget_class].mean()):.1%} on average.")
+    text += (
+        f", with a mean confidence of {float(conf.mean()):.0%} and p({names[forget_class]}) = "
+        f"{float(probs[:, forget_class].mean()):.1%} on average."
+    )
     return text

@@ -5,6 +5,7 @@ request), the **Starting model** (the previous request's result, which already f
 and the **Unlearned** model. The timeline follows every forgotten class and the retain accuracy
 across the requests (paper Fig. 5).
 """
+
 from __future__ import annotations
 
 import plotly.graph_objects as go
@@ -27,15 +28,22 @@ def forget_more(record: RunRecord, key: str) -> None:
     names = record.class_names
     left = len(names) - len(record.report["forgotten_total"])
     degraded = bool(record.report.get("degraded"))
-    if st.button("Forget more from this model", key=key, icon=":material/playlist_add:",
-                 disabled=jobs.busy() or left < 2 or degraded,
-                 help=f"Start a new request from run {record.id}'s unlearned model (sequential unlearning): choose "
-                 "more classes to forget; the ones already forgotten stay forgotten and cannot be chosen again."
-                 + (" Only one class is left: nothing more can be forgotten." if left < 2 else "")
-                 + (" Not offered: the collapse guard marked this run degraded." if degraded else "")):
+    if st.button(
+        "Forget more from this model",
+        key=key,
+        icon=":material/playlist_add:",
+        disabled=jobs.busy() or left < 2 or degraded,
+        help=f"Start a new request from run {record.id}'s unlearned model (sequential unlearning): choose "
+        "more classes to forget; the ones already forgotten stay forgotten and cannot be chosen again."
+        + (" Only one class is left: nothing more can be forgotten." if left < 2 else "")
+        + (" Not offered: the collapse guard marked this run degraded." if degraded else ""),
+    ):
         state.set_setup(record.setup.then_forget_more())
-        state.notify("info", f"New request from run {record.id}'s unlearned model, which already forgot "
-                     f"{join(record.report['forgotten_total'])}: choose the classes to forget next.")
+        state.notify(
+            "info",
+            f"New request from run {record.id}'s unlearned model, which already forgot "
+            f"{join(record.report['forgotten_total'])}: choose the classes to forget next.",
+        )
         st.switch_page(nav.NOISE.path)
 
 
@@ -45,15 +53,21 @@ def baseline_caption(record: RunRecord) -> None:
     if "start" not in record.metrics:
         return
     names, start = record.class_names, record.metrics["start"]
-    per_class = ", ".join(f"{md(c)} {start['per_class_acc'][names.index(c)]:.1f}%"
-                          for c in record.report["forgotten_total"])
+    per_class = ", ".join(
+        f"{md(c)} {start['per_class_acc'][names.index(c)]:.1f}%" for c in record.report["forgotten_total"]
+    )
     start_is = f"run {record.parent}'s unlearned model" if record.parent is not None else md(record.model_name)
     unlearned_checkpoint = any(c not in record.setup.forgotten_before for c in record.already_forgotten)
-    original = ("found among the stored and shipped models by the digest of its weights" if unlearned_checkpoint
-                else md(record.model_name))
-    st.caption(f"**Starting model** (already forgot {md(join(record.already_forgotten))}): {start_is}; its test "
-               f"accuracy on the forget classes is {per_class}. **Original**: the true original ({original}) before "
-               "any request; every change above is measured against it.")
+    original = (
+        "found among the stored and shipped models by the digest of its weights"
+        if unlearned_checkpoint
+        else md(record.model_name)
+    )
+    st.caption(
+        f"**Starting model** (already forgot {md(join(record.already_forgotten))}): {start_is}; its test "
+        f"accuracy on the forget classes is {per_class}. **Original**: the true original ({original}) before "
+        "any request; every change above is measured against it."
+    )
 
 
 def timeline_figure(record: RunRecord) -> go.Figure:
@@ -62,13 +76,28 @@ def timeline_figure(record: RunRecord) -> go.Figure:
     x = [f"{p['label']}<br>{p['time_s']:.1f} s" for p in points]
     fig = go.Figure()
     for i, c in enumerate(record.report["forgotten_total"]):
-        fig.add_scatter(x=x, y=[p["forget"][c] for p in points], name=f"A_Df {c}", mode="lines+markers",
-                        line=dict(color=FORGET_SHADES[i % len(FORGET_SHADES)], width=3))
-    fig.add_scatter(x=x, y=[p["retain_acc"] for p in points], name="A_Dr (classes retained)", mode="lines+markers",
-                    line=dict(color=RETAIN, width=3, dash="dot"))
-    return style(fig, height=340, title=dict(text="The chain of requests: accuracy after each one", x=0),
-                 margin=dict(l=10, r=10, t=80, b=10), xaxis_title="request (cumulative unlearning time)",
-                 yaxis=dict(title="test accuracy (%)", range=[-3, 105]))
+        fig.add_scatter(
+            x=x,
+            y=[p["forget"][c] for p in points],
+            name=f"A_Df {c}",
+            mode="lines+markers",
+            line=dict(color=FORGET_SHADES[i % len(FORGET_SHADES)], width=3),
+        )
+    fig.add_scatter(
+        x=x,
+        y=[p["retain_acc"] for p in points],
+        name="A_Dr (classes retained)",
+        mode="lines+markers",
+        line=dict(color=RETAIN, width=3, dash="dot"),
+    )
+    return style(
+        fig,
+        height=340,
+        title=dict(text="The chain of requests: accuracy after each one", x=0),
+        margin=dict(l=10, r=10, t=80, b=10),
+        xaxis_title="request (cumulative unlearning time)",
+        yaxis=dict(title="test accuracy (%)", range=[-3, 105]),
+    )
 
 
 def timeline_section(record: RunRecord) -> None:
@@ -77,11 +106,15 @@ def timeline_section(record: RunRecord) -> None:
     if len(requests) < 2:
         return
     st.subheader("The chain of requests")
-    st.markdown(f"Run {record.id} is request {len(requests)} of a chain (paper Fig. 5): each request started from the "
-                "previous one's unlearned model. Each forgotten class should stay near 0 while the retained classes "
-                "keep their accuracy.")
-    st.plotly_chart(timeline_figure(record), width="stretch", key=f"chain-timeline-{record.id}",
-                    config={"displaylogo": False})
+    st.markdown(
+        f"Run {record.id} is request {len(requests)} of a chain (paper Fig. 5): each request started from the "
+        "previous one's unlearned model. Each forgotten class should stay near 0 while the retained classes "
+        "keep their accuracy."
+    )
+    st.plotly_chart(
+        timeline_figure(record), width="stretch", key=f"chain-timeline-{record.id}", config={"displaylogo": False}
+    )
     times = ", ".join(f"{r['unlearn_s']:.1f} s" for r in requests)
-    st.caption(f"Total unlearning time: {sum(r['unlearn_s'] for r in requests):.1f} s over {len(requests)} requests "
-               f"({times}).")
+    st.caption(
+        f"Total unlearning time: {sum(r['unlearn_s'] for r in requests):.1f} s over {len(requests)} requests ({times})."
+    )

@@ -3,17 +3,18 @@
 The retrained reference comes from the reference store (`unsir_core.checkpoints.references`): shipped, or trained
 once by any session or the CLI and kept, so a second comparison of the same forget set never retrains.
 """
+
 from __future__ import annotations
 
 import time
 
 import streamlit as st
 
-from unsir_core.models.classifier import Classifier
+from unsir_core.data import ImageData
 from unsir_core.experiments.compare import compare
 from unsir_core.experiments.compare_table import Comparison
-from unsir_core.data import ImageData
 from unsir_core.methods import METHODS
+from unsir_core.models.classifier import Classifier
 
 from . import jobs, loaders
 
@@ -42,8 +43,9 @@ class MethodProgress:
             self.state[name] = f"running: {phase} {ev.step}/{ev.total}"
             if now - self.drawn > jobs.DRAW_INTERVAL_S:
                 self.drawn = now
-                self.box.markdown(" · ".join(f"**{METHODS[n].title if n in METHODS else n}** {s}"
-                                             for n, s in self.state.items()))
+                self.box.markdown(
+                    " · ".join(f"**{METHODS[n].title if n in METHODS else n}** {s}" for n, s in self.state.items())
+                )
         self.view(ev)
 
 
@@ -56,9 +58,17 @@ def execute(model: Classifier, data: ImageData) -> None:
         order = ["original", *sorted(names, key=lambda n: n != "retrain")]
         if "retrain" not in names and p["train_reference"]:
             order.insert(1, "retrain")
-        return compare(model, data, p["setup"].forget, names, p["settings"], loaders.device(),
-                       progress=MethodProgress(view, order), metrics=p["metrics"],
-                       train_reference=p["train_reference"])
+        return compare(
+            model,
+            data,
+            p["setup"].forget,
+            names,
+            p["settings"],
+            loaders.device(),
+            progress=MethodProgress(view, order),
+            metrics=p["metrics"],
+            train_reference=p["train_reference"],
+        )
 
     jobs.execute(KIND, work, _commit)
 
@@ -66,5 +76,6 @@ def execute(model: Classifier, data: ImageData) -> None:
 def _commit(result: Comparison, samples: list[dict]) -> str:
     st.session_state[RESULT] = result
     failed = [r.title for r in result.rows if not r.ok]
-    return (f"Compared {len(result.rows) - 1} methods in {jobs.format_seconds(result.total_s)}."
-            + (f" Not finished: {', '.join(failed)} (see the Status column)." if failed else ""))
+    return f"Compared {len(result.rows) - 1} methods in {jobs.format_seconds(result.total_s)}." + (
+        f" Not finished: {', '.join(failed)} (see the Status column)." if failed else ""
+    )

@@ -1,19 +1,36 @@
 """The UNSIR pipeline in one picture, as HTML: theme-neutral (text inherits the theme's colour,
 fills are translucent) and responsive (the steps wrap on narrow screens)."""
+
 from __future__ import annotations
 
 from .palette import FORGET, RETAIN, stage_color
 
 STEPS = (  # (title, body, colour)
     ("Trained model", "Knows all K classes.", stage_color("original")),
-    ("① Noise", "For each forget class, learn a batch N that the <b>frozen</b> model gets as wrong as it can: "
-     "maximise CE(f(N), y<sub>f</sub>), keep ‖N‖ small.", FORGET),
-    ("② Impair", "One epoch on the noise (labelled with its forget class) + the retain subset, at a "
-     "<b>high</b> learning rate: the network is damaged, the forget classes with it.", stage_color("impair")),
-    ("③ Repair", "Training on the retain subset alone (paper: one epoch at a lower rate): retain accuracy "
-     "comes back, the forget classes do not.", stage_color("repair")),
-    ("Unlearned model", "A<sub>Df</sub> ≈ 0, A<sub>Dr</sub> ≈ the original's; compare with a model retrained "
-     "without the forget classes.", stage_color("retrain")),
+    (
+        "① Noise",
+        "For each forget class, learn a batch N that the <b>frozen</b> model gets as wrong as it can: "
+        "maximise CE(f(N), y<sub>f</sub>), keep ‖N‖ small.",
+        FORGET,
+    ),
+    (
+        "② Impair",
+        "One epoch on the noise (labelled with its forget class) + the retain subset, at a "
+        "<b>high</b> learning rate: the network is damaged, the forget classes with it.",
+        stage_color("impair"),
+    ),
+    (
+        "③ Repair",
+        "Training on the retain subset alone (paper: one epoch at a lower rate): retain accuracy "
+        "comes back, the forget classes do not.",
+        stage_color("repair"),
+    ),
+    (
+        "Unlearned model",
+        "A<sub>Df</sub> ≈ 0, A<sub>Dr</sub> ≈ the original's; compare with a model retrained "
+        "without the forget classes.",
+        stage_color("retrain"),
+    ),
 )
 
 CSS = """
@@ -34,8 +51,10 @@ def pipeline() -> str:
     """HTML of the three UNSIR steps between the trained and the unlearned model, with the data each reads."""
     boxes = [f'<div class="unsir-step" style="--c:{c}"><h4>{t}</h4>{b}</div>' for t, b, c in STEPS]
     flow = '<div class="unsir-arrow">→</div>'.join(boxes)
-    data = (f'<div class="unsir-data"><span class="unsir-pill" style="--c:{RETAIN}">Retain subset D<sub>r,sub</sub>: '
-            f'a few training images per retain class, read by ② and ③</span>'
-            f'<span class="unsir-pill" style="--c:{FORGET}">Forget-class training data: never read (zero-glance)'
-            f'</span></div>')
+    data = (
+        f'<div class="unsir-data"><span class="unsir-pill" style="--c:{RETAIN}">Retain subset D<sub>r,sub</sub>: '
+        f"a few training images per retain class, read by ② and ③</span>"
+        f'<span class="unsir-pill" style="--c:{FORGET}">Forget-class training data: never read (zero-glance)'
+        f"</span></div>"
+    )
     return f'{CSS}<div class="unsir-flow">{flow}</div>{data}'

@@ -1,16 +1,18 @@
 """Downloads of the Runs page: results as JSON and CSV (outcome first, the models named as on the pages), a model
 as safetensors bytes with its lineage."""
+
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from unsir_core.checkpoints.lineage import finalize
 from unsir_core.common import strict_json
 from unsir_core.common.escaping import csv_text
-from unsir_core.checkpoints.lineage import finalize
 from unsir_core.report.summary import summarize
 
 from .handout import setting_label, value_words
@@ -24,9 +26,17 @@ if TYPE_CHECKING:
 def run_dict(record: RunRecord) -> dict[str, Any]:
     """Everything about a run that is worth keeping: the engine's report with its summary in words, the setup
     link, audits, live samples. `python -m unsir_core report` turns it into the printable report."""
-    return {"run": record.id, "finished": record.created, "checkpoint": record.model_name, "parent_run": record.parent,
-            "summary": summarize(record.report), "setup_query": record.setup.to_query(),
-            **record.report, "audits": record.audits, "live": record.live}
+    return {
+        "run": record.id,
+        "finished": record.created,
+        "checkpoint": record.model_name,
+        "parent_run": record.parent,
+        "summary": summarize(record.report),
+        "setup_query": record.setup.to_query(),
+        **record.report,
+        "audits": record.audits,
+        "live": record.live,
+    }
 
 
 def runs_json(records: Sequence[RunRecord]) -> bytes:
@@ -40,16 +50,27 @@ def summary_row(record: RunRecord) -> dict[str, Any]:
     """One flat row per run: the outcome first (A_Df, A_Dr of the unlearned model, then the other models), the
     request, the settings that differ from the preset in words, then the setup and the timings."""
     setup, m, t = record.setup, record.metrics, record.report["timings_s"]
-    row: dict[str, Any] = {"run": record.id, "forget": ", ".join(setup.forget),
-                           "already forgotten": ", ".join(setup.forgotten_before)}
+    row: dict[str, Any] = {
+        "run": record.id,
+        "forget": ", ".join(setup.forget),
+        "already forgotten": ", ".join(setup.forgotten_before),
+    }
     for stage in [s for s in STAGE_ORDER if s in m]:
         row[f"A_Df {stage_title(stage)} (%)"] = round(m[stage]["forget_acc"], 2)
         row[f"A_Dr {stage_title(stage)} (%)"] = round(m[stage]["retain_acc"], 2)
     row["unlearning (s)"] = round(t["unlearn"], 2)
-    row.update({"changed settings": ", ".join(f"{setting_label(k)} {value_words(v)}"
-                                              for k, v in setup.changed_knobs().items()),
-                "preset": setup.preset, "seed": setup.config.seed, "data set": setup.dataset,
-                "checkpoint": record.model_name, "finished": record.created})
+    row.update(
+        {
+            "changed settings": ", ".join(
+                f"{setting_label(k)} {value_words(v)}" for k, v in setup.changed_knobs().items()
+            ),
+            "preset": setup.preset,
+            "seed": setup.config.seed,
+            "data set": setup.dataset,
+            "checkpoint": record.model_name,
+            "finished": record.created,
+        }
+    )
     row.update({f"{phase} (s)": round(seconds, 2) for phase, seconds in t.items() if phase != "unlearn"})
     row["device"] = record.report["device"]
     row["summary"] = summarize(record.report)

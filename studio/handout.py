@@ -1,14 +1,15 @@
 """What a run gives to people who were not at the keyboard: its summary in words, the printable reports (a run,
 two runs compared, with what changed in words), and the result a shared link carries (re-run it, and see the
 link's numbers beside the new ones)."""
+
 from __future__ import annotations
 
 from typing import Any
 
 import streamlit as st
 
-from unsir_core.report.html import render, render_comparison
 from unsir_core.common.escaping import md
+from unsir_core.report.html import render, render_comparison
 from unsir_core.report.share import RESULT_KEYS, decode_result, encode_result, headline
 from unsir_core.report.summary import summarize
 
@@ -21,8 +22,9 @@ SHARED = "shared_result"  # session key: (setup, numbers) of the result a link c
 
 def summary_box(record: RunRecord) -> None:
     """The run in a few sentences (a warning box when the collapse guard flagged it)."""
-    (st.warning if record.report.get("degraded") else st.info)(md(summarize(record.report)),
-                                                               icon=":material/summarize:")
+    (st.warning if record.report.get("degraded") else st.info)(
+        md(summarize(record.report)), icon=":material/summarize:"
+    )
 
 
 def base_url() -> str:
@@ -38,8 +40,11 @@ def report_html(record: RunRecord, url: str) -> bytes:
 
 def setting_label(name: str) -> str:
     """A knob's dotted name in words: "impair.lr" -> "impair lr"."""
-    return {"retain_per_class": "retain per class", "noise.batch_size": "noise batch",
-            "noise.l2_weight": "noise λ"}.get(name, name.replace(".", " ").replace("_", " "))
+    return {
+        "retain_per_class": "retain per class",
+        "noise.batch_size": "noise batch",
+        "noise.l2_weight": "noise λ",
+    }.get(name, name.replace(".", " ").replace("_", " "))
 
 
 def value_words(value: Any) -> str:
@@ -49,11 +54,15 @@ def value_words(value: Any) -> str:
 def setup_changes(a: RunRecord, b: RunRecord) -> list[str]:
     """What differs between the setups of two runs, in words: 'impair lr 0.01 → 0.02'."""
     sa, sb = a.setup, b.setup
-    pairs = {"data set": (sa.dataset, sb.dataset), "architecture": (sa.arch, sb.arch),
-             "checkpoint": (a.model_name, b.model_name), "forget": (", ".join(sa.forget), ", ".join(sb.forget)),
-             "already forgotten": (", ".join(sa.forgotten_before) or "nothing", ", ".join(sb.forgotten_before) or
-                                   "nothing"),
-             "preset": (sa.preset, sb.preset), "retrained model": (sa.retrain, sb.retrain)}
+    pairs = {
+        "data set": (sa.dataset, sb.dataset),
+        "architecture": (sa.arch, sb.arch),
+        "checkpoint": (a.model_name, b.model_name),
+        "forget": (", ".join(sa.forget), ", ".join(sb.forget)),
+        "already forgotten": (", ".join(sa.forgotten_before) or "nothing", ", ".join(sb.forgotten_before) or "nothing"),
+        "preset": (sa.preset, sb.preset),
+        "retrained model": (sa.retrain, sb.retrain),
+    }
     pairs.update({setting_label(name): (sa.get(name), sb.get(name)) for name in KNOBS})
     return [f"{label} {value_words(x)} → {value_words(y)}" for label, (x, y) in pairs.items() if x != y]
 
@@ -92,21 +101,40 @@ def shared_box(key: str) -> None:
     record = next((r for r in reversed(runs.history()) if runs.same_request(r.setup, setup)), None)
     after = f" after forgetting {md(', '.join(setup.forgotten_before))}" if setup.chain else ""
     with st.container(border=True):
-        st.markdown(f"**This link shares a result**: forget {md(', '.join(setup.forget))}{after}, seed "
-                    f"{setup.config.seed}: A_Df {numbers['odf']:.1f}% → {numbers['df']:.1f}%, A_Dr "
-                    f"{numbers['odr']:.1f}% → {numbers['dr']:.1f}% in {numbers['t']:.1f} s of unlearning.")
+        st.markdown(
+            f"**This link shares a result**: forget {md(', '.join(setup.forget))}{after}, seed "
+            f"{setup.config.seed}: A_Df {numbers['odf']:.1f}% → {numbers['df']:.1f}%, A_Dr "
+            f"{numbers['odr']:.1f}% → {numbers['dr']:.1f}% in {numbers['t']:.1f} s of unlearning."
+        )
         if record is None:
-            if st.button("Re-run this", key=key, type="primary", icon=":material/replay:", disabled=jobs.busy(),
-                         help="Runs the same request (the earlier ones of its chain first) with the same settings "
-                         "and seed, and shows the link's numbers beside the new ones."):
+            if st.button(
+                "Re-run this",
+                key=key,
+                type="primary",
+                icon=":material/replay:",
+                disabled=jobs.busy(),
+                help="Runs the same request (the earlier ones of its chain first) with the same settings "
+                "and seed, and shows the link's numbers beside the new ones.",
+            ):
                 runs.request(setup)
                 st.switch_page(nav.OVERVIEW.path)  # the page that runs it, with live progress
             return
         import pandas as pd  # not at import time: the first page renders without it (0.6 s)
 
         mine = headline(record.report)
-        table = pd.DataFrame([{"": RESULT_KEYS[k], "in the link": numbers[k], f"run {record.id}": mine[k],
-                               "difference": mine[k] - numbers[k]} for k in RESULT_KEYS]).round(2)
+        table = pd.DataFrame(
+            [
+                {
+                    "": RESULT_KEYS[k],
+                    "in the link": numbers[k],
+                    f"run {record.id}": mine[k],
+                    "difference": mine[k] - numbers[k],
+                }
+                for k in RESULT_KEYS
+            ]
+        ).round(2)
         st.dataframe(table, hide_index=True, key=f"{key}-table")
-        st.caption("Same settings and seed: the accuracies should match to within run-to-run noise (exactly on the "
-                   "same kind of device); the time depends on the machine.")
+        st.caption(
+            "Same settings and seed: the accuracies should match to within run-to-run noise (exactly on the "
+            "same kind of device); the time depends on the machine."
+        )

@@ -1,13 +1,14 @@
 """Tensors to displayable images: crisp upscaling, coloured frames, class mosaics, noise for the eye."""
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 
-from unsir_core.models.classifier import unprepare
 from unsir_core.data import ImageData
+from unsir_core.models.classifier import unprepare
 
 DISPLAY = 96  # pixels of a displayed 32x32 image (nearest-neighbour upscaling keeps it crisp)
 
@@ -46,8 +47,9 @@ def class_mosaic(data: ImageData, cls: int, side: int = 2) -> np.ndarray:
     return upscale(np.concatenate(rows, axis=0), DISPLAY * side)
 
 
-def noise_for_display(images: torch.Tensor, mean: Sequence[float], std: Sequence[float],
-                      size: int = DISPLAY) -> list[np.ndarray]:
+def noise_for_display(
+    images: torch.Tensor, mean: Sequence[float], std: Sequence[float], size: int = DISPLAY
+) -> list[np.ndarray]:
     """Noise [B, C, S, S] in normalised space -> uint8 [S, S, 3] per image, min-max stretched per image.
 
     Undo the normalisation (`unprepare`), then stretch each image to the full range: the noise is

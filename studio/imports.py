@@ -7,6 +7,7 @@ NaN weights, evaluated, and saved as a `.safetensors` with metadata under a name
 is selected unless every step succeeded. Paths are limited to `unsir_core.checkpoints.roots`, URLs to the
 policy of `unsir_core.checkpoints.fetch`; both check the size before reading.
 """
+
 from __future__ import annotations
 
 import re
@@ -16,12 +17,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from unsir_core.checkpoints import fetch, roots
-from unsir_core.models.classifier import Classifier, ModelInfo
+from unsir_core.checkpoints.store import check_suffix, load_model, non_finite_tensors, read_info, save_model, slug
 from unsir_core.common.errors import CheckpointError
+from unsir_core.common.paths import ASSETS_DIR, model_store
 from unsir_core.metrics.evaluate import evaluate
 from unsir_core.models import get_spec
-from unsir_core.common.paths import ASSETS_DIR, model_store
-from unsir_core.checkpoints.store import check_suffix, load_model, non_finite_tensors, read_info, save_model, slug
+from unsir_core.models.classifier import Classifier, ModelInfo
 
 from . import loaders
 from .setup import Setup
@@ -33,8 +34,9 @@ def from_bytes(name: str, payload: bytes, setup: Setup) -> str:
     """Check a checkpoint given as bytes (an upload) against the setup and store it; returns its name in the store."""
     check_suffix(Path(name))
     if len(payload) > MAX_UPLOAD_BYTES:
-        raise CheckpointError(f"{name} is larger than {MAX_UPLOAD_BYTES // 1024**2} MB, more than a checkpoint here "
-                              "needs.")
+        raise CheckpointError(
+            f"{name} is larger than {MAX_UPLOAD_BYTES // 1024**2} MB, more than a checkpoint here needs."
+        )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"checkpoint{Path(name).suffix.lower()}"
         path.write_bytes(payload)
@@ -59,16 +61,22 @@ def _load_checked(path: Path, name: str, setup: Setup) -> Classifier:
     except CheckpointError as err:
         raise CheckpointError(str(err).replace(path.name, name)) from err
     if model.info.arch != setup.arch:
-        raise CheckpointError(f"{name} is a {get_spec(model.info.arch).title} checkpoint: choose that architecture "
-                              f"first (now {get_spec(setup.arch).title}).")
+        raise CheckpointError(
+            f"{name} is a {get_spec(model.info.arch).title} checkpoint: choose that architecture "
+            f"first (now {get_spec(setup.arch).title})."
+        )
     if model.info.dataset != data.name:
-        raise CheckpointError(f"{name} was trained on {model.info.dataset}, not {data.name}: choose that data set "
-                              "first, or a checkpoint trained on this one.")
+        raise CheckpointError(
+            f"{name} was trained on {model.info.dataset}, not {data.name}: choose that data set "
+            "first, or a checkpoint trained on this one."
+        )
     model.info.check_fits(data)
     broken = non_finite_tensors(model)
     if broken:
-        raise CheckpointError(f"{name} has NaN or infinite weights ({len(broken)} tensors, e.g. {broken[0]}): it "
-                              "cannot classify anything. Use a checkpoint saved before the training diverged.")
+        raise CheckpointError(
+            f"{name} has NaN or infinite weights ({len(broken)} tensors, e.g. {broken[0]}): it "
+            "cannot classify anything. Use a checkpoint saved before the training diverged."
+        )
     if model.info.test_acc is None:
         model = Classifier(model.net, replace(model.info, test_acc=round(evaluate(model, data, ()).overall_acc, 2)))
     return model

@@ -10,12 +10,14 @@ finds the job still marked (`claim`) and reports it stopped. The work commits on
 returned, with no st.* call in between, so session state is either fully updated or untouched; a
 stopped run writes nothing. DEVICE_LOCK serialises accelerator work across browser sessions.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import streamlit as st
 
@@ -33,9 +35,16 @@ JOB = "job"
 # browser renders on the same cores as torch: the guided demo in chromium (2 cores, warm runs) took 8.9 s of
 # unlearning drawing every 0.3 s and 5.6 s drawing every 1.0 s (click to result 11.4 s -> 7.9 s).
 DRAW_INTERVAL_S = 1.0
-PHASES = {"train": "Training", "noise": "Learning the error-maximizing noise", "impair": "Impair", "repair": "Repair",
-          "repair+": "Extra repair epoch (half the rates)", "check": "Repair check on held-out retain images",
-          "relearn": "Relearning", "mia": "Membership inference"}
+PHASES = {
+    "train": "Training",
+    "noise": "Learning the error-maximizing noise",
+    "impair": "Impair",
+    "repair": "Repair",
+    "repair+": "Extra repair epoch (half the rates)",
+    "check": "Repair check on held-out retain images",
+    "relearn": "Relearning",
+    "mia": "Membership inference",
+}
 
 T = TypeVar("T")
 
@@ -65,8 +74,11 @@ def claim() -> None:
         return
     if job.claimed:
         st.session_state[JOB] = None
-        notify("warning", f"{job.title} stopped before it finished (cancelled, or interrupted by a click "
-                          "elsewhere); nothing was changed.")
+        notify(
+            "warning",
+            f"{job.title} stopped before it finished (cancelled, or interrupted by a click "
+            "elsewhere); nothing was changed.",
+        )
     else:
         st.session_state[JOB] = replace(job, claimed=True)
 
@@ -91,8 +103,13 @@ class ProgressView:
         box = st.container(border=True)
         head, stop = box.columns([6, 1], vertical_alignment="center")
         head.markdown(f"**{md(title)}**")
-        stop.button("Cancel", key="job-cancel", icon=":material/stop_circle:", width="stretch",
-                    help="Stop the job. Nothing is changed: results are kept only when a job completes.")
+        stop.button(
+            "Cancel",
+            key="job-cancel",
+            icon=":material/stop_circle:",
+            width="stretch",
+            help="Stop the job. Nothing is changed: results are kept only when a job completes.",
+        )
         self.bar = box.progress(0.0, text="Starting…")
         self.chart = box.empty() if chart else None
         self.kind = chart
@@ -110,13 +127,17 @@ class ProgressView:
         self.drawn_at = now
         left = ev.elapsed_s / ev.step * (ev.total - ev.step)
         loss = f" · loss {ev.loss:.3f}" if ev.loss is not None else ""
-        self.bar.progress(min(ev.step / ev.total, 1.0), text=f"{PHASES.get(ev.phase, ev.phase)} · step {ev.step} of "
-                          f"{ev.total} · {format_seconds(left)} left in this phase{loss}")
+        self.bar.progress(
+            min(ev.step / ev.total, 1.0),
+            text=f"{PHASES.get(ev.phase, ev.phase)} · step {ev.step} of "
+            f"{ev.total} · {format_seconds(left)} left in this phase{loss}",
+        )
         if self.chart is not None and self.new_points:  # building a figure costs ~40 ms: only when it changed
             self.new_points = 0
             self.draws += 1
-            self.chart.plotly_chart(charts.live(self.samples, self.kind), width="stretch",
-                                    key=f"job-chart-{self.draws}")
+            self.chart.plotly_chart(
+                charts.live(self.samples, self.kind), width="stretch", key=f"job-chart-{self.draws}"
+            )
 
     def waiting(self) -> None:
         self.bar.progress(0.0, text="Waiting for the device: another session is running a job…")
@@ -135,8 +156,13 @@ def device_lock(view: ProgressView) -> Iterator[None]:
         DEVICE_LOCK.release()
 
 
-def execute(kind: str, work: Callable[[Job, ProgressView], T], commit: Callable[[T, list[dict]], str],
-            chart: str | None = None, make_view: Callable[[Job], ProgressView] | None = None) -> None:
+def execute(
+    kind: str,
+    work: Callable[[Job, ProgressView], T],
+    commit: Callable[[T, list[dict]], str],
+    chart: str | None = None,
+    make_view: Callable[[Job], ProgressView] | None = None,
+) -> None:
     """Run the requested job if it is of `kind`: progress here, `commit` at the end, then rerun.
 
     `work(job, progress)` must change no session state; `commit(result, samples)` stores the result

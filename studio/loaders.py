@@ -7,6 +7,7 @@ modification time, so a replaced file is read again.
 Torch is imported by the functions that load weights or data, not by this module: the sidebar reads
 checkpoint headers only, and the first page renders without torch (about 2 s less on a 2-core CPU).
 """
+
 from __future__ import annotations
 
 import sys
@@ -19,16 +20,16 @@ from unsir_core.checkpoints import roots
 from unsir_core.checkpoints.catalog import StoredModel, default_checkpoint, list_models, read_info
 from unsir_core.common.config import TrainConfig
 from unsir_core.common.errors import CheckpointError
-from unsir_core.models import get_spec
 from unsir_core.common.paths import ASSETS_DIR, model_store
+from unsir_core.models import get_spec
 
 from .setup import Setup
 
 if TYPE_CHECKING:
     import torch
 
-    from unsir_core.models.classifier import Classifier, ModelInfo
     from unsir_core.data import ImageData
+    from unsir_core.models.classifier import Classifier, ModelInfo
 
 
 @st.cache_resource(max_entries=3, show_spinner="Loading the data set…")
@@ -68,8 +69,10 @@ def model_path(setup: Setup) -> Path:
     for folder in (ASSETS_DIR, model_store()):
         if (folder / setup.model).exists():
             return folder / setup.model
-    raise CheckpointError(f"The checkpoint {setup.model} is neither in {ASSETS_DIR} nor in {model_store()}: "
-                          "choose another one on the Model and data page.")
+    raise CheckpointError(
+        f"The checkpoint {setup.model} is neither in {ASSETS_DIR} nor in {model_store()}: "
+        "choose another one on the Model and data page."
+    )
 
 
 @st.cache_resource(max_entries=6, show_spinner="Loading the model…")
@@ -95,8 +98,10 @@ def model(setup: Setup) -> Classifier:
     path = model_path(setup)
     loaded = _load(str(path), path.stat().st_mtime)
     if loaded.info.arch != setup.arch:
-        raise CheckpointError(f"{path.name} is a {get_spec(loaded.info.arch).title} checkpoint, not "
-                              f"{get_spec(setup.arch).title}: choose a matching one on the Model and data page.")
+        raise CheckpointError(
+            f"{path.name} is a {get_spec(loaded.info.arch).title} checkpoint, not "
+            f"{get_spec(setup.arch).title}: choose a matching one on the Model and data page."
+        )
     loaded.info.check_fits(data(setup.dataset))
     return loaded
 
@@ -119,8 +124,10 @@ def _training_speed(path: str, mtime: float, dataset: str, batch_size: int) -> f
     from unsir_core.training import train
 
     cfg = TrainConfig(batch_size=batch_size)
-    return max(train.training_speed(_info(path, mtime), data(dataset), cfg, device(), batches=SPEED_BATCHES)[1]
-               for _ in range(2))
+    return max(
+        train.training_speed(_info(path, mtime), data(dataset), cfg, device(), batches=SPEED_BATCHES)[1]
+        for _ in range(2)
+    )
 
 
 def training_speed(setup: Setup, batch_size: int) -> float:

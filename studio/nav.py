@@ -4,6 +4,7 @@ The folder is app_pages/, not pages/: with a folder named pages/, Streamlit 1.67
 it on a fresh server (a deep link as the first request runs the page without app.py) and in every
 AppTest run (switch_page skips app.py). Explicit st.navigation needs neither.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

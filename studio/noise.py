@@ -3,6 +3,7 @@
 It is the same computation `unlearn` starts with (a frozen copy of the model, a generator seeded
 with the run's seed), so the preview is exactly the noise the next run with this setup learns.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,9 +12,9 @@ from typing import Any
 import streamlit as st
 import torch
 
-from unsir_core.models.classifier import Classifier
-from unsir_core.common.device import memory_format
 from unsir_core.algorithm.noise import Noise, freeze, optimize_noise
+from unsir_core.common.device import memory_format
+from unsir_core.models.classifier import Classifier
 
 from . import jobs, loaders, runs
 from .setup import Setup
@@ -31,8 +32,7 @@ class NoisePreview:
 def key_for(setup: Setup, model_name: str) -> tuple[Any, ...]:
     """Everything the noise depends on: data set, checkpoint (and earlier requests), forget classes, noise
     settings and seed."""
-    return (setup.dataset, model_name, setup.chain, tuple(sorted(setup.forget)), setup.config.noise,
-            setup.config.seed)
+    return (setup.dataset, model_name, setup.chain, tuple(sorted(setup.forget)), setup.config.noise, setup.config.seed)
 
 
 def request(setup: Setup) -> None:
@@ -51,8 +51,7 @@ def _work(job: jobs.Job, progress: jobs.ProgressView) -> NoisePreview:
     work = model.copy()  # the cached model is shared: never touch it
     work.net.to(device, memory_format=memory_format(device))
     freeze(work)
-    noise = optimize_noise(work, forget, setup.config.noise, torch.Generator().manual_seed(setup.config.seed),
-                           progress)
+    noise = optimize_noise(work, forget, setup.config.noise, torch.Generator().manual_seed(setup.config.seed), progress)
     return NoisePreview(key_for(setup, loaders.model_path(setup).name), noise, _softmax(work, noise))
 
 
@@ -63,8 +62,10 @@ def _softmax(model: Classifier, noise: Noise) -> torch.Tensor:
 
 def _commit(preview: NoisePreview, samples: list[dict]) -> str:
     st.session_state[PREVIEW] = preview
-    return (f"Noise learned: the frozen model's cross-entropy on it is {preview.noise.forget_ce:.2f} "
-            f"(mean L2 norm {preview.noise.l2_norm:.1f}).")
+    return (
+        f"Noise learned: the frozen model's cross-entropy on it is {preview.noise.forget_ce:.2f} "
+        f"(mean L2 norm {preview.noise.l2_norm:.1f})."
+    )
 
 
 def current(setup: Setup) -> NoisePreview | None:

@@ -5,9 +5,10 @@ FORGET and RETAIN mean forget and retain only; other pairs of series take SERIES
 Mid-luminance colours on transparent backgrounds read well in both the light and the dark theme. The
 names and colours themselves live in `unsir_core.common.vocabulary`, which the printable report shares.
 """
+
 from __future__ import annotations
 
-from typing import Collection
+from collections.abc import Collection
 
 from unsir_core.common.vocabulary import FORGET, RETAIN, stage_color, stage_title
 

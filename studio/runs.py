@@ -11,6 +11,7 @@ earlier requests first, each as its own run, with the settings and seed the chai
 
 Torch is imported inside the functions that run jobs: the first page renders without it.
 """
+
 from __future__ import annotations
 
 import time
@@ -26,10 +27,10 @@ from . import jobs, loaders, state
 from .setup import Setup
 
 if TYPE_CHECKING:
-    from unsir_core.models.classifier import Classifier
-    from unsir_core.data import ImageData
     from unsir_core.algorithm.pipeline import UnsirRun
     from unsir_core.algorithm.recipe import Recipe
+    from unsir_core.data import ImageData
+    from unsir_core.models.classifier import Classifier
 
 RUNS = "runs"
 KEEP_MODELS = 5  # runs that keep their models (for GradCAM, audits and downloads); older keep metrics only
@@ -81,8 +82,13 @@ class RunRecord:
         if self.unsir is None:
             return {}
         start = self.unsir.original if self.root is not None else None
-        found = {"original": self.root or self.unsir.original, "start": start, "impair": self.unsir.result.impaired,
-                 "repair": self.unsir.result.model, "retrain": self.unsir.retrained}
+        found = {
+            "original": self.root or self.unsir.original,
+            "start": start,
+            "impair": self.unsir.result.impaired,
+            "repair": self.unsir.result.model,
+            "retrain": self.unsir.retrained,
+        }
         return {stage: m for stage, m in found.items() if m is not None}
 
 
@@ -136,11 +142,15 @@ def retrain_estimate(setup: Setup, model: Classifier) -> str:
     found = stored_reference(setup, model)
     if found is not None:
         where = "shipped with the project" if found.parent == references.SHIPPED_DIR else "trained earlier"
-        return (f"A retrained model with these settings ({cfg.epochs} epochs, seed {cfg.seed}) is in the reference "
-                f"store ({where}: {found.name}): every run uses it, no training needed.")
-    return (f"Retraining runs {cfg.epochs} epochs: about {jobs.format_seconds(retrain_seconds(setup, model))} on "
-            f"{loaders.device_name()}, judging by {loaders.SPEED_BATCHES} timed training steps. It is trained once "
-            "and kept in the reference store for every later run, session and comparison.")
+        return (
+            f"A retrained model with these settings ({cfg.epochs} epochs, seed {cfg.seed}) is in the reference "
+            f"store ({where}: {found.name}): every run uses it, no training needed."
+        )
+    return (
+        f"Retraining runs {cfg.epochs} epochs: about {jobs.format_seconds(retrain_seconds(setup, model))} on "
+        f"{loaders.device_name()}, judging by {loaders.SPEED_BATCHES} timed training steps. It is trained once "
+        "and kept in the reference store for every later run, session and comparison."
+    )
 
 
 def monitor_every(cfg: UnsirConfig, num_classes: int, gone: int, forget: int) -> int:
@@ -152,8 +162,9 @@ def monitor_every(cfg: UnsirConfig, num_classes: int, gone: int, forget: int) ->
     from unsir_core.common.batches import num_batches
 
     retain = cfg.retain_per_class * (num_classes - gone)
-    impair = cfg.impair.epochs * num_batches(retain + cfg.noise.batch_size * forget * cfg.noise_copies,
-                                             cfg.impair.batch_size)
+    impair = cfg.impair.epochs * num_batches(
+        retain + cfg.noise.batch_size * forget * cfg.noise_copies, cfg.impair.batch_size
+    )
     repair = cfg.repair.epochs * num_batches(retain, cfg.repair.batch_size)
     return max(1, (impair + repair) // MONITOR_POINTS)
 
@@ -166,14 +177,17 @@ def request(setup: Setup) -> None:
 
 def step_setups(setup: Setup) -> list[Setup]:
     """The setup of each request of a chain, oldest first, ending with `setup` itself."""
-    steps = [replace(setup, chain=setup.chain[:i], forget=s.forget, preset=s.preset, overrides=s.overrides,
-                     retrain=False) for i, s in enumerate(setup.chain)]
+    steps = [
+        replace(setup, chain=setup.chain[:i], forget=s.forget, preset=s.preset, overrides=s.overrides, retrain=False)
+        for i, s in enumerate(setup.chain)
+    ]
     return [*steps, setup]
 
 
 def same_request(a: Setup, b: Setup) -> bool:
     """Whether two setups make the same unlearned model: the same request, preset and changes (the base
     settings follow from them through the recipe; the gold standard aside)."""
+
     def key(s: Setup) -> Setup:
         return replace(s, base=UnsirConfig(), retrain=False, retrain_epochs=0)
 
@@ -247,14 +261,31 @@ def _one(setup: Setup, parent: RunRecord | None, record_id: int, progress: jobs.
     every = monitor_every(setup.config, data.num_classes, len(set(forget) | set(model.info.forgotten)), len(forget))
     progress.samples.clear()  # the live chart of a chain shows the request running now
     request = UnlearningRequest(
-        checkpoint, data, tuple(setup.forget), setup.preset, overrides, checkpoint=loaders.model_path(setup),
-        start=model if parent is not None else None, parent=f"run {parent.id}" if parent is not None else "",
+        checkpoint,
+        data,
+        tuple(setup.forget),
+        setup.preset,
+        overrides,
+        checkpoint=loaders.model_path(setup),
+        start=model if parent is not None else None,
+        parent=f"run {parent.id}" if parent is not None else "",
         earlier=tuple(chain(parent.report)) if parent is not None else None,
         retrain=retrain_config(setup, checkpoint) if wanted else None,
-        retrain_estimate_s=None if wanted else retrain_seconds(setup, checkpoint), monitor_every=every)
+        retrain_estimate_s=None if wanted else retrain_seconds(setup, checkpoint),
+        monitor_every=every,
+    )
     run = run_request(request, loaders.device(), progress=progress, load=loaders.load_checkpoint)
-    return RunRecord(record_id, setup, loaders.model_path(setup).name, time.strftime("%H:%M:%S"), run.to_json(),
-                     list(progress.samples), run, parent=parent.id if parent is not None else None, root=run.root)
+    return RunRecord(
+        record_id,
+        setup,
+        loaders.model_path(setup).name,
+        time.strftime("%H:%M:%S"),
+        run.to_json(),
+        list(progress.samples),
+        run,
+        parent=parent.id if parent is not None else None,
+        root=run.root,
+    )
 
 
 def _commit(made: list[RunRecord], samples: list[dict[str, Any]]) -> str:
@@ -262,10 +293,14 @@ def _commit(made: list[RunRecord], samples: list[dict[str, Any]]) -> str:
         add(record)
     record = made[-1]
     m = record.metrics
-    first = (f"Runs {made[0].id}-{made[-2].id} re-made the earlier requests of the chain. " if len(made) > 1 else "")
+    first = f"Runs {made[0].id}-{made[-2].id} re-made the earlier requests of the chain. " if len(made) > 1 else ""
     if record.report["degraded"]:
-        state.notify("error", f"Run {record.id} is degraded and is not a finished model. "
-                              f"{record.report['repair_check']['message']}")
-    return (f"{first}Run {record.id} finished in {record.report['timings_s']['unlearn']:.2f} s of unlearning: "
-            f"A_Df {m['original']['forget_acc']:.1f}% → {m['repair']['forget_acc']:.1f}%, "
-            f"A_Dr {m['original']['retain_acc']:.1f}% → {m['repair']['retain_acc']:.1f}%.")
+        state.notify(
+            "error",
+            f"Run {record.id} is degraded and is not a finished model. {record.report['repair_check']['message']}",
+        )
+    return (
+        f"{first}Run {record.id} finished in {record.report['timings_s']['unlearn']:.2f} s of unlearning: "
+        f"A_Df {m['original']['forget_acc']:.1f}% → {m['repair']['forget_acc']:.1f}%, "
+        f"A_Dr {m['original']['retain_acc']:.1f}% → {m['repair']['retain_acc']:.1f}%."
+    )

@@ -1,4 +1,5 @@
 """Where the dashboard is served, in words for the sidebar: this computer only, or the network."""
+
 from __future__ import annotations
 
 import streamlit as st

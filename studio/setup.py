@@ -6,17 +6,19 @@ Hyperparameters appear in the URL only where the user changed them, which keeps 
 ("auto" by default: the recipe derived from the data and the model) gives the rest.
 A sequential request carries its earlier requests in `chain` (URL format: `unsir_core.report.share`).
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Mapping
+from typing import Any
 
+from unsir_core.algorithm.presets import PRESETS
 from unsir_core.checkpoints import roots
 from unsir_core.common.config import TrainConfig, UnsirConfig, check_value, config_value, setting_info
-from unsir_core.data import DATASETS, DEFAULT_DATASET
 from unsir_core.common.errors import ConfigError, UnsirError
+from unsir_core.data import DATASETS, DEFAULT_DATASET
 from unsir_core.models import DEFAULT_MODEL, MODELS
-from unsir_core.algorithm.presets import PRESETS
 from unsir_core.report.share import STEP_SEP, decode_step, encode_step
 
 
@@ -62,30 +64,50 @@ def train_range(name: str) -> tuple[Any, Any]:
     """The widget range of a training setting (`TrainConfig`), e.g. "epochs"."""
     return widget_range(setting_info(name, TrainConfig))
 
-KNOBS: dict[str, Knob] = {k.name: k for k in (
-    Knob("seed", "Seed", 1, "The same seed gives the same run, the retrained model included."),
-    Knob("retain_per_class", "Retain samples per class", 10,
-         "The only training images UNSIR trains on. 10-20% of D_r works, 1% is too little (paper Table 8); the auto "
-         "recipe takes a quarter of the smallest class, 100 to 250."),
-    Knob("noise_copies", "Noise copies in impair", 1),
-    Knob("noise.batch_size", "Noise samples per class", 16),
-    Knob("noise.steps", "Noise steps", 5),
-    Knob("noise.lr", "Noise learning rate", 0.01),
-    Knob("noise.l2_weight", "λ (noise L2 weight)", 0.01),
-    Knob("impair.lr", "Impair learning rate", 0.001,
-         "High on purpose, to break the forget classes fast (paper CIFAR-10: 0.02). The most sensitive knob: too "
-         "high wrecks the retain classes, too low does not forget. When the classifier head has its own rate (see "
-         "below), this one sets the rest of the network."),
-    Knob("impair.epochs", "Impair epochs", 1),
-    Knob("impair.batch_size", "Impair batch size", 32),
-    Knob("repair.lr", "Repair learning rate", 0.001,
-         "Repair trains on the retain subset alone (paper CIFAR-10: 0.01). Lower it when the retain accuracy does "
-         "not come back. When the classifier head has its own rate (see below), this one sets the rest of the "
-         "network."),
-    Knob("repair.epochs", "Repair epochs", 1,
-         "More help a little (paper Fig. 7). The self-check may stop earlier, or add a few at half the rates."),
-    Knob("repair.batch_size", "Repair batch size", 32),
-)}
+
+KNOBS: dict[str, Knob] = {
+    k.name: k
+    for k in (
+        Knob("seed", "Seed", 1, "The same seed gives the same run, the retrained model included."),
+        Knob(
+            "retain_per_class",
+            "Retain samples per class",
+            10,
+            "The only training images UNSIR trains on. 10-20% of D_r works, 1% is too little (paper Table 8); the auto "
+            "recipe takes a quarter of the smallest class, 100 to 250.",
+        ),
+        Knob("noise_copies", "Noise copies in impair", 1),
+        Knob("noise.batch_size", "Noise samples per class", 16),
+        Knob("noise.steps", "Noise steps", 5),
+        Knob("noise.lr", "Noise learning rate", 0.01),
+        Knob("noise.l2_weight", "λ (noise L2 weight)", 0.01),
+        Knob(
+            "impair.lr",
+            "Impair learning rate",
+            0.001,
+            "High on purpose, to break the forget classes fast (paper CIFAR-10: 0.02). The most sensitive knob: too "
+            "high wrecks the retain classes, too low does not forget. When the classifier head has its own rate (see "
+            "below), this one sets the rest of the network.",
+        ),
+        Knob("impair.epochs", "Impair epochs", 1),
+        Knob("impair.batch_size", "Impair batch size", 32),
+        Knob(
+            "repair.lr",
+            "Repair learning rate",
+            0.001,
+            "Repair trains on the retain subset alone (paper CIFAR-10: 0.01). Lower it when the retain accuracy does "
+            "not come back. When the classifier head has its own rate (see below), this one sets the rest of the "
+            "network.",
+        ),
+        Knob(
+            "repair.epochs",
+            "Repair epochs",
+            1,
+            "More help a little (paper Fig. 7). The self-check may stop earlier, or add a few at half the rates.",
+        ),
+        Knob("repair.batch_size", "Repair batch size", 32),
+    )
+}
 
 
 def preset_notes(config: UnsirConfig) -> list[str]:
@@ -100,12 +122,16 @@ def preset_notes(config: UnsirConfig) -> list[str]:
         notes.append(f"The preset keeps these layers fixed (learning rate 0): {'; '.join(frozen)}.")
     for p, c in phases.items():
         if c.anneal:
-            notes.append(f"The preset lowers the {p} learning rates linearly towards 0 over the last "
-                         f"{c.anneal:.0%} of its steps.")
+            notes.append(
+                f"The preset lowers the {p} learning rates linearly towards 0 over the last "
+                f"{c.anneal:.0%} of its steps."
+            )
     return notes
 
 
-AUTO = "auto"  # the preset key of the auto recipe (unsir_core.algorithm.recipe): settings derived from the data and model
+AUTO = (
+    "auto"  # the preset key of the auto recipe (unsir_core.algorithm.recipe): settings derived from the data and model
+)
 
 
 @dataclass(frozen=True)
@@ -136,12 +162,12 @@ class Setup:
         """Classes the chain's earlier requests already forgot (this request cannot choose them)."""
         return tuple(c for step in self.chain for c in step.forget)
 
-    def then_forget_more(self) -> "Setup":
+    def then_forget_more(self) -> Setup:
         """The next request of the chain: this one becomes an earlier step, with nothing chosen yet."""
         return replace(self, chain=(*self.chain, Step(self.forget, self.preset, self.overrides)), forget=())
 
     @classmethod
-    def fresh(cls, dataset: str = DEFAULT_DATASET, arch: str = DEFAULT_MODEL, seed: int = 0) -> "Setup":
+    def fresh(cls, dataset: str = DEFAULT_DATASET, arch: str = DEFAULT_MODEL, seed: int = 0) -> Setup:
         """The default setup for a data set and architecture: the auto recipe, nothing forgotten yet.
 
         The recipe needs the data and the model: until `with_base` gives it (pages do, through
@@ -153,7 +179,7 @@ class Setup:
         """The settings that run: the base with the user's changes."""
         return self.base.with_overrides(**dict(self.overrides))
 
-    def with_base(self, base: UnsirConfig) -> "Setup":
+    def with_base(self, base: UnsirConfig) -> Setup:
         """The same setup on new base settings (the auto recipe for new data, model or forget set): the user's
         changes stay."""
         return replace(self, base=base)
@@ -164,7 +190,7 @@ class Setup:
             return getattr(self, name)
         return config_value(self.config, name)
 
-    def with_value(self, name: str, value: Any) -> "Setup":
+    def with_value(self, name: str, value: Any) -> Setup:
         """A new setup with one field changed, and what that implies.
 
         A new data set or architecture starts from the auto recipe and its default model; a new data set also
@@ -189,7 +215,7 @@ class Setup:
             return replace(self, overrides=tuple((k, v) for k, v in self.overrides if k != name))
         return self.with_override(name, value)
 
-    def with_override(self, name: str, value: Any) -> "Setup":
+    def with_override(self, name: str, value: Any) -> Setup:
         """Record `value` for the setting `name` as the user's, whatever the base says (a link's values)."""
         self.base.with_overrides(**{name: value})  # an out-of-range value is refused here (ConfigError)
         return replace(self, overrides=tuple(sorted({**dict(self.overrides), name: value}.items())))
@@ -206,15 +232,21 @@ class Setup:
         if self.forget:
             q["forget"] = ",".join(self.forget)
         if self.chain:
-            q["chain"] = STEP_SEP.join(encode_step(step.forget, step.preset if step.preset != self.preset else None,
-                                                   {"seed": 0, **dict(step.overrides)}) for step in self.chain)
+            q["chain"] = STEP_SEP.join(
+                encode_step(
+                    step.forget,
+                    step.preset if step.preset != self.preset else None,
+                    {"seed": 0, **dict(step.overrides)},
+                )
+                for step in self.chain
+            )
         if self.retrain:
             q["retrain"] = str(self.retrain_epochs or "auto")
         q.update({k: f"{v:g}" if isinstance(v, float) else str(v) for k, v in self.changed_knobs().items()})
         return q
 
     @classmethod
-    def from_query(cls, query: Mapping[str, str]) -> tuple["Setup", list[str]]:
+    def from_query(cls, query: Mapping[str, str]) -> tuple[Setup, list[str]]:
         """The setup a URL describes, and a message for each parameter that had to be ignored."""
         problems: list[str] = []
 
@@ -256,16 +288,20 @@ class Setup:
             if epochs not in ("auto", "0"):
                 value = parse_number(epochs, 0, RETRAIN_EPOCHS)
                 if value is None:
-                    problems.append(f"Ignored retrain={epochs!r} in the link: expected auto or a whole number of "
-                                    f"epochs from 1 to {RETRAIN_EPOCHS['max']:,}; retraining as the original.")
+                    problems.append(
+                        f"Ignored retrain={epochs!r} in the link: expected auto or a whole number of "
+                        f"epochs from 1 to {RETRAIN_EPOCHS['max']:,}; retraining as the original."
+                    )
                 else:
                     setup = setup.with_value("retrain_epochs", value)
         for name, knob in KNOBS.items():
             if name in query:
                 value = parse_number(query[name], setup.get(name), {**knob.info, "min": knob.min, "low_open": False})
                 if value is None:
-                    problems.append(f"Ignored {name}={query[name]!r} in the link: expected a number from "
-                                    f"{knob.min:g} to {knob.max:g}.")
+                    problems.append(
+                        f"Ignored {name}={query[name]!r} in the link: expected a number from "
+                        f"{knob.min:g} to {knob.max:g}."
+                    )
                 else:  # a link's values are the user's, even where they equal this base (the recipe comes later)
                     setup = setup.with_value(name, value) if name == "seed" else setup.with_override(name, value)
         return setup, problems

@@ -5,9 +5,11 @@ Widgets never own the setup. Each is seeded from it and writes back in its on_ch
 and a link or the guided demo can change it. A check that fails reverts the widget and leaves the
 setup as it was.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 
@@ -48,7 +50,7 @@ def set_setup(new: Setup) -> None:
     old = setup()
     st.session_state[SETUP] = new
     for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(WIDGET)]:
-        name = key[len(WIDGET):]
+        name = key[len(WIDGET) :]
         if old.get(name) != new.get(name):
             del st.session_state[key]
 

@@ -3,9 +3,10 @@
 Both take the sweep's tidy table (`SweepResult.frame()`, or the rows finished so far) and carry each cell's index
 as customdata, so a click on a point names the run to open.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -47,31 +48,62 @@ def trend(frame: pd.DataFrame, x: str, order: Sequence, x_title: str) -> go.Figu
         stats = ok.groupby(x, sort=False)[column].agg(["mean", "min", "max"]).reindex(list(order)).dropna()
         xs = [value_text(v) for v in stats.index]
         if ok["seed"].nunique() > 1:
-            fig.add_scatter(x=xs + xs[::-1], y=list(stats["max"]) + list(stats["min"])[::-1], fill="toself",
-                            fillcolor=_rgba(color, 0.12), line=dict(width=0), hoverinfo="skip", showlegend=False,
-                            legendgroup=title)
-        fig.add_scatter(x=xs, y=stats["mean"], name=title, mode="lines", legendgroup=title,
-                        line=dict(color=color, dash=dash, width=3), hovertemplate="%{y:.1f}% (mean)<extra>" + title
-                        + "</extra>")
-        fig.add_scatter(x=[value_text(v) for v in ok[x]], y=ok[column], mode="markers", legendgroup=title,
-                        showlegend=False, customdata=ok["cell"], marker=dict(color=color, size=8,
-                                                                              symbol="circle-open" if dash == "dot"
-                                                                              else "circle"),
-                        text=[f"seed {s}" for s in ok["seed"]],
-                        hovertemplate="%{y:.1f}%, %{text} · click to open<extra>" + title + "</extra>")
-    for column, color, name, where in (("forget_acc_original", FORGET, "A_Df", "top left"),
-                                       ("retain_acc_original", RETAIN, "A_Dr", "bottom right")):
+            fig.add_scatter(
+                x=xs + xs[::-1],
+                y=list(stats["max"]) + list(stats["min"])[::-1],
+                fill="toself",
+                fillcolor=_rgba(color, 0.12),
+                line=dict(width=0),
+                hoverinfo="skip",
+                showlegend=False,
+                legendgroup=title,
+            )
+        fig.add_scatter(
+            x=xs,
+            y=stats["mean"],
+            name=title,
+            mode="lines",
+            legendgroup=title,
+            line=dict(color=color, dash=dash, width=3),
+            hovertemplate="%{y:.1f}% (mean)<extra>" + title + "</extra>",
+        )
+        fig.add_scatter(
+            x=[value_text(v) for v in ok[x]],
+            y=ok[column],
+            mode="markers",
+            legendgroup=title,
+            showlegend=False,
+            customdata=ok["cell"],
+            marker=dict(color=color, size=8, symbol="circle-open" if dash == "dot" else "circle"),
+            text=[f"seed {s}" for s in ok["seed"]],
+            hovertemplate="%{y:.1f}%, %{text} · click to open<extra>" + title + "</extra>",
+        )
+    for column, color, name, where in (
+        ("forget_acc_original", FORGET, "A_Df", "top left"),
+        ("retain_acc_original", RETAIN, "A_Dr", "bottom right"),
+    ):
         if column in ok and ok[column].nunique() == 1:  # one forget set: the original model's level as a reference
-            fig.add_hline(y=float(ok[column].iloc[0]), line=dict(color=color, dash="dash", width=1),
-                          annotation_text=f"original {name} {ok[column].iloc[0]:.1f}%", annotation_position=where,
-                          annotation_font_color=color, opacity=0.6)
-    return style(fig, height=420, clickmode="event+select", hovermode="closest",
-                 xaxis=dict(title=x_title, type="category", categoryorder="array", categoryarray=labels),
-                 yaxis=dict(title="test accuracy (%)", range=[-3, 105]))
+            fig.add_hline(
+                y=float(ok[column].iloc[0]),
+                line=dict(color=color, dash="dash", width=1),
+                annotation_text=f"original {name} {ok[column].iloc[0]:.1f}%",
+                annotation_position=where,
+                annotation_font_color=color,
+                opacity=0.6,
+            )
+    return style(
+        fig,
+        height=420,
+        clickmode="event+select",
+        hovermode="closest",
+        xaxis=dict(title=x_title, type="category", categoryorder="array", categoryarray=labels),
+        yaxis=dict(title="test accuracy (%)", range=[-3, 105]),
+    )
 
 
-def heatmap(frame: pd.DataFrame, x: str, x_order: Sequence, y: str, y_order: Sequence, metric: str,
-            x_title: str, y_title: str) -> go.Figure:
+def heatmap(
+    frame: pd.DataFrame, x: str, x_order: Sequence, y: str, y_order: Sequence, metric: str, x_title: str, y_title: str
+) -> go.Figure:
     """`metric` (mean over seeds) over two settings; each cell's text is its value, a click opens its first seed."""
     ok = frame[frame["status"] == "ok"] if len(frame) else frame
     xs, ys = [value_text(v) for v in x_order], [value_text(v) for v in y_order]
@@ -84,15 +116,37 @@ def heatmap(frame: pd.DataFrame, x: str, x_order: Sequence, y: str, y_order: Seq
                 z[i][j] = round(float(group[metric].mean()), 1)
                 first[i][j] = int(group["cell"].iloc[0])
     scale = "RdBu_r" if metric.startswith("forget") else "RdBu"  # red = bad: forget accuracy high, retain low
-    fig = go.Figure(go.Heatmap(x=xs, y=ys, z=z, zmin=0, zmax=100, colorscale=scale,
-                               text=[[("" if v is None else f"{v:.1f}") for v in row] for row in z],
-                               texttemplate="%{text}", colorbar=dict(title="%"), hoverongaps=False,
-                               hovertemplate=f"{x_title} %{{x}}, {y_title} %{{y}}: %{{z:.1f}}%<extra></extra>"))
+    fig = go.Figure(
+        go.Heatmap(
+            x=xs,
+            y=ys,
+            z=z,
+            zmin=0,
+            zmax=100,
+            colorscale=scale,
+            text=[[("" if v is None else f"{v:.1f}") for v in row] for row in z],
+            texttemplate="%{text}",
+            colorbar=dict(title="%"),
+            hoverongaps=False,
+            hovertemplate=f"{x_title} %{{x}}, {y_title} %{{y}}: %{{z:.1f}}%<extra></extra>",
+        )
+    )
     # heat maps cannot be clicked in plotly: invisible markers on the cells carry the run to open
     points = [(xs[j], ys[i], first[i][j]) for i in range(len(ys)) for j in range(len(xs)) if first[i][j] is not None]
-    fig.add_scatter(x=[p[0] for p in points], y=[p[1] for p in points], customdata=[p[2] for p in points],
-                    mode="markers", marker=dict(size=28, opacity=0.01, color="#000"), showlegend=False,
-                    hoverinfo="skip")
-    return style(fig, height=420, clickmode="event+select", title=dict(text=METRIC_TITLES[metric], x=0),
-                 xaxis=dict(title=x_title, type="category", categoryorder="array", categoryarray=xs),
-                 yaxis=dict(title=y_title, type="category", categoryorder="array", categoryarray=ys))
+    fig.add_scatter(
+        x=[p[0] for p in points],
+        y=[p[1] for p in points],
+        customdata=[p[2] for p in points],
+        mode="markers",
+        marker=dict(size=28, opacity=0.01, color="#000"),
+        showlegend=False,
+        hoverinfo="skip",
+    )
+    return style(
+        fig,
+        height=420,
+        clickmode="event+select",
+        title=dict(text=METRIC_TITLES[metric], x=0),
+        xaxis=dict(title=x_title, type="category", categoryorder="array", categoryarray=xs),
+        yaxis=dict(title=y_title, type="category", categoryorder="array", categoryarray=ys),
+    )

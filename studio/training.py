@@ -1,13 +1,14 @@
 """Training an original model from the dashboard: a job with live loss and ETA, saved to the model store."""
+
 from __future__ import annotations
 
 import time
 
+from unsir_core.checkpoints.store import save_model, slug
 from unsir_core.common.config import TrainConfig
 from unsir_core.common.errors import UnsirError
-from unsir_core.models import get_spec
 from unsir_core.common.paths import model_store
-from unsir_core.checkpoints.store import save_model, slug
+from unsir_core.models import get_spec
 from unsir_core.training.train import fit
 
 from . import jobs, loaders, state
@@ -25,8 +26,9 @@ def recorded_config(setup: Setup) -> dict:
 
 def request(setup: Setup, cfg: TrainConfig) -> None:
     """on_click: train the setup's architecture on its data set with `cfg`."""
-    jobs.request("train", f"Training {get_spec(setup.arch).title} on {setup.dataset} ({cfg.epochs} epochs)",
-                 setup=setup, cfg=cfg)
+    jobs.request(
+        "train", f"Training {get_spec(setup.arch).title} on {setup.dataset} ({cfg.epochs} epochs)", setup=setup, cfg=cfg
+    )
 
 
 def execute() -> None:

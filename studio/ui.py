@@ -1,4 +1,5 @@
 """Pieces every page uses: the page header with its notices, the sidebar, guards, cards and pickers."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -7,9 +8,9 @@ from typing import TYPE_CHECKING
 import plotly.graph_objects as go
 import streamlit as st
 
-from unsir_core.data import DATASETS
 from unsir_core.common.errors import UnsirError
 from unsir_core.common.escaping import md
+from unsir_core.data import DATASETS
 from unsir_core.models import get_spec
 
 from . import handout, jobs, loaders, nav, runs, serving, state
@@ -18,14 +19,16 @@ from .runs import RunRecord
 from .setup import KNOBS, Setup
 
 if TYPE_CHECKING:
-    from unsir_core.models.classifier import Classifier
     from unsir_core.data import ImageData
+    from unsir_core.models.classifier import Classifier
 
-STAGE_HELP = {"original": "true original model, before any unlearning request",
-              "start": "starting model of this request (the previous request's unlearned model)",
-              "impair": "model after the impair step",
-              "repair": "unlearned model (after impair and repair)",
-              "retrain": "retrained model (trained from scratch without the forget classes: the gold standard)"}
+STAGE_HELP = {
+    "original": "true original model, before any unlearning request",
+    "start": "starting model of this request (the previous request's unlearned model)",
+    "impair": "model after the impair step",
+    "repair": "unlearned model (after impair and repair)",
+    "retrain": "retrained model (trained from scratch without the forget classes: the gold standard)",
+}
 NOTICE_STYLES = {"success": st.success, "info": st.info, "warning": st.warning, "error": st.error}
 
 
@@ -93,10 +96,13 @@ def pick_run(key: str, need_models: bool = False) -> RunRecord | None:
         return None
     options = {r.id: r for r in reversed(history)}
     help_text = "Every completed run of this session. " + (
-        f"Only the newest {runs.KEEP_MODELS} runs keep their models; older ones keep their metrics." if need_models
-        else "")
-    chosen = st.selectbox("Run", list(options), format_func=lambda i: options[i].title, key=key, help=help_text,
-                          disabled=jobs.busy())
+        f"Only the newest {runs.KEEP_MODELS} runs keep their models; older ones keep their metrics."
+        if need_models
+        else ""
+    )
+    chosen = st.selectbox(
+        "Run", list(options), format_func=lambda i: options[i].title, key=key, help=help_text, disabled=jobs.busy()
+    )
     return options[chosen]
 
 
@@ -110,9 +116,12 @@ def repair_check(record: RunRecord) -> None:
     else:
         extra = f", {check['extra_epochs']} of them added at half the rates" if check["extra_epochs"] else ""
         gap = f"; {check['gap']:.1f} points still missing" if check.get("gap") else ""
-        st.caption(f"Repair checked itself on {check['held_out']} held-out retain-class training images (never a "
-                   f"forget-class image): {check['epochs']} epoch(s){extra}{gap}. {check['message']}"
-                   if check["held_out"] else check["message"])
+        st.caption(
+            f"Repair checked itself on {check['held_out']} held-out retain-class training images (never a "
+            f"forget-class image): {check['epochs']} epoch(s){extra}{gap}. {check['message']}"
+            if check["held_out"]
+            else check["message"]
+        )
 
 
 def metric_cards(record: RunRecord) -> None:
@@ -124,16 +133,25 @@ def metric_cards(record: RunRecord) -> None:
         cols = st.columns(len(metrics))
         for col, (stage, ev) in zip(cols, metrics.items()):
             delta = None if stage == "original" else f"{ev[key] - base:+.1f} pp"
-            title = stage_title(stage) + (f", already forgot {md(', '.join(record.already_forgotten))}"
-                                          if stage == "start" else "")
-            col.metric(f"{name} · {title}", f"{ev[key]:.1f}%", delta, delta_color=better, border=True,
-                       help=f"{'Forget' if key == 'forget_acc' else 'Retain'}-class test accuracy of the "
-                            f"{STAGE_HELP[stage]}; the change is against the original model.")
+            title = stage_title(stage) + (
+                f", already forgot {md(', '.join(record.already_forgotten))}" if stage == "start" else ""
+            )
+            col.metric(
+                f"{name} · {title}",
+                f"{ev[key]:.1f}%",
+                delta,
+                delta_color=better,
+                border=True,
+                help=f"{'Forget' if key == 'forget_acc' else 'Retain'}-class test accuracy of the "
+                f"{STAGE_HELP[stage]}; the change is against the original model.",
+            )
     impair = metrics.get("impair")
     if impair is not None and impair["forget_acc"] >= metrics["original"]["forget_acc"]:
-        st.caption(f"After impair A_Df went up, not down: the damaged network, just trained to give the noise the "
-                   f"forget label, gives it to many real images too (A_Dr {impair['retain_acc']:.1f}%). Repair, on "
-                   "retain images alone, takes that away.")
+        st.caption(
+            f"After impair A_Df went up, not down: the damaged network, just trained to give the noise the "
+            f"forget label, gives it to many real images too (A_Dr {impair['retain_acc']:.1f}%). Repair, on "
+            "retain images alone, takes that away."
+        )
 
 
 def sidebar() -> None:
@@ -155,16 +173,27 @@ def sidebar() -> None:
         status = f"<b>Running:</b> {md(job.title)}"
     elif last is not None:
         m = last.metrics["repair"]
-        status = (f"{len(runs.history())} run(s) done. Last: run {last.id}, A_Df {m['forget_acc']:.1f}%, "
-                  f"A_Dr {m['retain_acc']:.1f}%")
+        status = (
+            f"{len(runs.history())} run(s) done. Last: run {last.id}, A_Df {m['forget_acc']:.1f}%, "
+            f"A_Dr {m['retain_acc']:.1f}%"
+        )
     else:
         status = "idle: no run yet"
-    rows = (("Data set", dataset), ("Model", model), ("Forget", forget), ("Device", loaders.device_name()),
-            ("Run", status))
+    rows = (
+        ("Data set", dataset),
+        ("Model", model),
+        ("Forget", forget),
+        ("Device", loaders.device_name()),
+        ("Run", status),
+    )
     with st.sidebar:
         st.markdown("##### Current setup")
-        st.markdown("".join(f"<div style='margin-bottom:.45rem'><small style='opacity:.7'>{k}</small><br>{v}</div>"
-                            for k, v in rows), unsafe_allow_html=True)
+        st.markdown(
+            "".join(
+                f"<div style='margin-bottom:.45rem'><small style='opacity:.7'>{k}</small><br>{v}</div>" for k, v in rows
+            ),
+            unsafe_allow_html=True,
+        )
         st.caption("The address bar holds this setup: share the link to reproduce it.")
         st.caption(f"Served to {serving.current()}.")
 
@@ -173,5 +202,13 @@ def knob(name: str) -> None:
     """A number input for the numeric setting `name`, bound to the setup, with its label, help and range."""
     spec = KNOBS[name]
     kind = type(state.setup().get(name))
-    st.number_input(spec.label, min_value=kind(spec.min), max_value=kind(spec.max), step=kind(spec.step),
-                    format="%d" if kind is int else "%g", help=spec.help, disabled=jobs.busy(), **state.bind(name))
+    st.number_input(
+        spec.label,
+        min_value=kind(spec.min),
+        max_value=kind(spec.max),
+        step=kind(spec.step),
+        format="%d" if kind is int else "%g",
+        help=spec.help,
+        disabled=jobs.busy(),
+        **state.bind(name),
+    )

@@ -5,28 +5,41 @@ The sweep runs as a job like every other (`jobs.execute`): inputs are disabled w
 and the result is stored only when it completes. Cells that finished before a cancel stay in the engine's cell
 cache, so running the same sweep again only runs the rest.
 """
+
 from __future__ import annotations
 
 import io
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Sequence
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from unsir_core.common import strict_json
-from unsir_core.models.classifier import Classifier
-from unsir_core.data import ImageData
+from unsir_core.common.config import scalar_settings
 from unsir_core.common.errors import UnsirError
 from unsir_core.common.escaping import csv_text, md
+from unsir_core.data import ImageData
 from unsir_core.experiments.studies import STUDIES
-from unsir_core.common.config import scalar_settings
-from unsir_core.experiments.sweep_grid import Axis, Cell, SweepMetrics, SweepSpec, check_size, check_time, expand, nested_forget_sets, parse_ints, sweep_seconds
 from unsir_core.experiments.sweep import SweepResult, mean_by, parquet_available, run_sweep
 from unsir_core.experiments.sweep_backends import InProcess
+from unsir_core.experiments.sweep_grid import (
+    Axis,
+    Cell,
+    SweepMetrics,
+    SweepSpec,
+    check_size,
+    check_time,
+    expand,
+    nested_forget_sets,
+    parse_ints,
+    sweep_seconds,
+)
+from unsir_core.models.classifier import Classifier
 
 from . import jobs, loaders, runs, state
 from .runs import RunRecord
@@ -51,7 +64,7 @@ class Layout:
     y_order: tuple[Any, ...] = ()
 
     @classmethod
-    def of(cls, spec: SweepSpec) -> "Layout":
+    def of(cls, spec: SweepSpec) -> Layout:
         dims: list[tuple[str, tuple[Any, ...]]] = [(a.name, a.values) for a in spec.axes]
         if len(spec.forget_sets) > 1:
             dims.insert(0, ("n_forget", tuple(dict.fromkeys(len(f) for f in spec.forget_sets))))
@@ -79,6 +92,7 @@ def label(name: str | None) -> str:
 
 # ------------------------------------------------------------------ the form
 
+
 def apply_study() -> None:
     """on_change of the study picker: its setting and values into the form."""
     study = STUDIES.get(st.session_state["whatif-study"])
@@ -95,32 +109,67 @@ def form(setup: Setup, data: ImageData, model: Classifier, busy: bool) -> tuple[
         st.session_state["whatif-study"] = "table5"
         apply_study()
     settings = [COUNT, *scalar_settings(setup.config)]
-    study = st.selectbox("Study", [CUSTOM, *STUDIES], key="whatif-study", on_change=apply_study, disabled=busy,
-                         format_func=lambda k: STUDIES[k].title if k in STUDIES else "Custom",
-                         help="One of the paper's sensitivity studies (its setting and values), or your own grid.")
+    study = st.selectbox(
+        "Study",
+        [CUSTOM, *STUDIES],
+        key="whatif-study",
+        on_change=apply_study,
+        disabled=busy,
+        format_func=lambda k: STUDIES[k].title if k in STUDIES else "Custom",
+        help="One of the paper's sensitivity studies (its setting and values), or your own grid.",
+    )
     first, second = st.columns(2, border=True)
     with first:
-        x = st.selectbox("Setting", settings, key="whatif-x", format_func=label, disabled=busy,
-                         help="The UNSIR setting to vary, by its dotted name; every other setting is the current "
-                         "setup's. 'Forgotten classes' grows the forget set instead (paper Table 1).")
-        x_text = st.text_input("Values", key="whatif-x-values", disabled=busy,
-                               help="Comma-separated values, in the order to show them.")
+        x = st.selectbox(
+            "Setting",
+            settings,
+            key="whatif-x",
+            format_func=label,
+            disabled=busy,
+            help="The UNSIR setting to vary, by its dotted name; every other setting is the current "
+            "setup's. 'Forgotten classes' grows the forget set instead (paper Table 1).",
+        )
+        x_text = st.text_input(
+            "Values", key="whatif-x-values", disabled=busy, help="Comma-separated values, in the order to show them."
+        )
     with second:
-        y = st.selectbox("Second setting (heat map)", [NONE, *settings], key="whatif-y", disabled=busy,
-                         format_func=lambda n: "none: a line chart" if n == NONE else label(n),
-                         help="A second setting makes the chart a heat map over both.")
-        y_text = st.text_input("Its values", key="whatif-y-values", disabled=busy or y == NONE,
-                               help="Comma-separated values of the second setting.")
+        y = st.selectbox(
+            "Second setting (heat map)",
+            [NONE, *settings],
+            key="whatif-y",
+            disabled=busy,
+            format_func=lambda n: "none: a line chart" if n == NONE else label(n),
+            help="A second setting makes the chart a heat map over both.",
+        )
+        y_text = st.text_input(
+            "Its values",
+            key="whatif-y-values",
+            disabled=busy or y == NONE,
+            help="Comma-separated values of the second setting.",
+        )
     seeds_col, audit_col = st.columns([1, 2], vertical_alignment="bottom")
-    seeds_text = seeds_col.text_input("Seeds", "0, 1, 2", key="whatif-seeds", disabled=busy,
-                                      help="Each grid point runs once per seed; the chart's band spans the seeds.")
+    seeds_text = seeds_col.text_input(
+        "Seeds",
+        "0, 1, 2",
+        key="whatif-seeds",
+        disabled=busy,
+        help="Each grid point runs once per seed; the chart's band spans the seeds.",
+    )
     with audit_col:
-        relearn = st.checkbox("Also measure relearn time (slow)", key="whatif-relearn", disabled=busy,
-                              help="Epochs of fine-tuning until each unlearned model recognises the forget classes "
-                              "again (reads forget-class images, as an audit).")
-        privacy = st.checkbox("Also run membership inference", key="whatif-privacy", disabled=busy,
-                              help="Entropy and confidence attacks on each unlearned model (reads forget-class "
-                              "training images, as an audit).")
+        relearn = st.checkbox(
+            "Also measure relearn time (slow)",
+            key="whatif-relearn",
+            disabled=busy,
+            help="Epochs of fine-tuning until each unlearned model recognises the forget classes "
+            "again (reads forget-class images, as an audit).",
+        )
+        privacy = st.checkbox(
+            "Also run membership inference",
+            key="whatif-privacy",
+            disabled=busy,
+            help="Entropy and confidence attacks on each unlearned model (reads forget-class "
+            "training images, as an audit).",
+        )
     if study in STUDIES and (STUDIES[study].setting or COUNT) != x:
         study = CUSTOM  # the grid was changed away from the study's setting: its findings no longer apply
     try:
@@ -136,8 +185,14 @@ def rebased(setup: Setup, data: ImageData, model: Classifier) -> Setup:
     return setup.with_base(runs.recipe(setup, data, model).config)
 
 
-def build_spec(setup: Setup, data: ImageData, model: Classifier, dims: Sequence[tuple[str, str]], seeds_text: str,
-               metrics: SweepMetrics) -> SweepSpec:
+def build_spec(
+    setup: Setup,
+    data: ImageData,
+    model: Classifier,
+    dims: Sequence[tuple[str, str]],
+    seeds_text: str,
+    metrics: SweepMetrics,
+) -> SweepSpec:
     """The sweep of the form: the session's settings for each forget set (the recipe for that set with the user's
     changes) and its forget set, varied along `dims` ((setting, values text))."""
     axes, forget_sets = [], (tuple(setup.forget),)
@@ -158,7 +213,7 @@ def build_spec(setup: Setup, data: ImageData, model: Classifier, dims: Sequence[
     return spec
 
 
-def cell_setup(run: "SweepRun", cell: Cell) -> Setup:
+def cell_setup(run: SweepRun, cell: Cell) -> Setup:
     """The setup of one run of a sweep: the sweep's setup with the run's forget set, values and seed."""
     setup = run.setup.with_value("forget", cell.forget)
     for name, value in (*cell.values, ("seed", cell.seed)):
@@ -168,25 +223,38 @@ def cell_setup(run: "SweepRun", cell: Cell) -> Setup:
 
 # ------------------------------------------------------------------ the job
 
+
 def request(spec: SweepSpec, setup: Setup, study: str) -> None:
     """on_click of Run: the sweep as a job on a snapshot of the setup."""
     cells = len(expand(spec, loaders.data(setup.dataset)))
-    jobs.request(KIND, f"What-if sweep: {cells} runs", spec=spec, setup=setup, study=study,
-                 model_name=loaders.model_path(setup).name)
+    jobs.request(
+        KIND,
+        f"What-if sweep: {cells} runs",
+        spec=spec,
+        setup=setup,
+        study=study,
+        model_name=loaders.model_path(setup).name,
+    )
 
 
 def execute() -> None:
     jobs.execute(KIND, _work, _commit, make_view=_view)
 
 
-def _view(job: jobs.Job) -> "SweepView":
+def _view(job: jobs.Job) -> SweepView:
     return SweepView(job, expand(job.params["spec"], loaders.data(job.params["setup"].dataset)))
 
 
 def _work(job: jobs.Job, progress: jobs.ProgressView) -> SweepRun:
     setup: Setup = job.params["setup"]
-    result = run_sweep(job.params["spec"], loaders.model(setup), loaders.data(setup.dataset), InProcess(),
-                       loaders.device(), progress=progress)
+    result = run_sweep(
+        job.params["spec"],
+        loaders.model(setup),
+        loaders.data(setup.dataset),
+        InProcess(),
+        loaders.device(),
+        progress=progress,
+    )
     return SweepRun(result, setup, job.params["model_name"], job.params["study"])
 
 
@@ -194,8 +262,10 @@ def _commit(run: SweepRun, samples: list[dict]) -> str:
     st.session_state[RESULT] = run
     r = run.result
     failed = sum("error" in rec for rec in r.records.values())
-    return (f"Sweep finished: {len(r.records)} runs ({r.ran} run now, {len(r.cached)} from the cache) in "
-            f"{r.total_s:.1f} s." + (f" {failed} failed: see the status column." if failed else ""))
+    return (
+        f"Sweep finished: {len(r.records)} runs ({r.ran} run now, {len(r.cached)} from the cache) in "
+        f"{r.total_s:.1f} s." + (f" {failed} failed: see the status column." if failed else "")
+    )
 
 
 def latest() -> SweepRun | None:
@@ -206,8 +276,7 @@ def figure(frame: pd.DataFrame, layout: Layout, metric: str) -> go.Figure:
     """The sweep's chart: the trend with seed bands over one dimension, or a heat map of `metric` over two."""
     if layout.y is None:
         return trend(frame, layout.x, layout.x_order, label(layout.x))
-    return heatmap(frame, layout.x, layout.x_order, layout.y, layout.y_order, metric, label(layout.x),
-                   label(layout.y))
+    return heatmap(frame, layout.x, layout.x_order, layout.y, layout.y_order, metric, label(layout.x), label(layout.y))
 
 
 class SweepView(jobs.ProgressView):
@@ -233,9 +302,16 @@ class SweepView(jobs.ProgressView):
         cell = self.cells[int(ev.metrics["cell"])]
         self.cached += int(ev.metrics["cached"])
         ok = not math.isnan(ev.metrics["forget_acc_repair"])
-        self.rows.append({"cell": cell.index, "n_forget": len(cell.forget), **dict(cell.values), "seed": cell.seed,
-                          "status": "ok" if ok else "failed",
-                          **{k: v for k, v in ev.metrics.items() if k.startswith(("forget_acc", "retain_acc"))}})
+        self.rows.append(
+            {
+                "cell": cell.index,
+                "n_forget": len(cell.forget),
+                **dict(cell.values),
+                "seed": cell.seed,
+                "status": "ok" if ok else "failed",
+                **{k: v for k, v in ev.metrics.items() if k.startswith(("forget_acc", "retain_acc"))},
+            }
+        )
         self.phase = ""
         self.draw(chart=True)
 
@@ -248,15 +324,20 @@ class SweepView(jobs.ProgressView):
             left = f" · about {jobs.format_seconds((self.drawn_at - self.start) / ran * (total - done))} left"
         running = f" · run {done + 1}: {md(self.cells[done].label)}" if done < total else ""
         now = f", {self.phase}" if self.phase else ""
-        self.bar.progress(done / total, text=f"{done} of {total} runs done ({self.cached} from the cache){running}"
-                          f"{now}{left}")
+        self.bar.progress(
+            done / total, text=f"{done} of {total} runs done ({self.cached} from the cache){running}{now}{left}"
+        )
         if chart and self.chart is not None:
             self.draws += 1
-            self.chart.plotly_chart(figure(pd.DataFrame(self.rows), self.layout, self.metric), width="stretch",
-                                    key=f"whatif-live-{self.draws}")
+            self.chart.plotly_chart(
+                figure(pd.DataFrame(self.rows), self.layout, self.metric),
+                width="stretch",
+                key=f"whatif-live-{self.draws}",
+            )
 
 
 # ------------------------------------------------------------------ results
+
 
 def paper_table(run: SweepRun, layout: Layout) -> pd.DataFrame:
     """The paper's layout: one row per grid value, A_Df and A_Dr after impair and after repair as mean ± sd over
@@ -266,8 +347,10 @@ def paper_table(run: SweepRun, layout: Layout) -> pd.DataFrame:
     table = stats[by + ["seeds"]].rename(columns={n: label(n) for n in by})
     for column, title in [*METRIC_TITLES.items(), ("unlearn_s", "unlearning (s)")]:
         unit = "" if column == "unlearn_s" else " (%)"
-        table[title + unit] = [f"{m:.2f}" if n < 2 else f"{m:.2f} ± {sd:.2f}"
-                               for m, sd, n in zip(stats[column], stats[column + "_sd"], stats["seeds"])]
+        table[title + unit] = [
+            f"{m:.2f}" if n < 2 else f"{m:.2f} ± {sd:.2f}"
+            for m, sd, n in zip(stats[column], stats[column + "_sd"], stats["seeds"])
+        ]
     study = STUDIES.get(run.study)
     ref = study.reference_for(run.result.dataset, run.result.arch) if study and study.setting == layout.x else {}
     if ref and layout.y is None:
@@ -301,12 +384,25 @@ def open_cell(run: SweepRun, index: int) -> None:
     cell = run.result.cells[index]
     setup = cell_setup(run, cell)
     last = runs.latest()
-    runs.add(RunRecord((last.id if last else 0) + 1, setup, run.model_name, time.strftime("%H:%M:%S"),
-                       record["report"], [], None, dict(record.get("audits", {}))))
+    runs.add(
+        RunRecord(
+            (last.id if last else 0) + 1,
+            setup,
+            run.model_name,
+            time.strftime("%H:%M:%S"),
+            record["report"],
+            [],
+            None,
+            dict(record.get("audits", {})),
+        )
+    )
     st.session_state["results-run"] = runs.latest().id
     st.session_state[OPEN] = True
-    state.notify("info", f"Opened one run of the what-if sweep ({cell.label}). A sweep keeps each run's metrics, "
-                 "not its models: GradCAM and new audits need a run from Impair and repair (use its settings there).")
+    state.notify(
+        "info",
+        f"Opened one run of the what-if sweep ({cell.label}). A sweep keeps each run's metrics, "
+        "not its models: GradCAM and new audits need a run from Impair and repair (use its settings there).",
+    )
 
 
 def on_chart_select(run: SweepRun) -> None:
@@ -329,14 +425,18 @@ def downloads(run: SweepRun) -> dict[str, tuple[bytes, str, str]]:
     """Label -> (bytes, file name, MIME type): the table as CSV, JSON and Parquet, and every run's full report."""
     frame = run.result.frame()
     stem = f"whatif-{run.result.dataset}-{run.result.arch}"
-    out = {"Table (CSV)": (csv_text(frame).encode(), f"{stem}.csv", "text/csv"),
-           "Table (JSON)": (frame.to_json(orient="records", indent=2).encode(), f"{stem}.json", "application/json")}
+    out = {
+        "Table (CSV)": (csv_text(frame).encode(), f"{stem}.csv", "text/csv"),
+        "Table (JSON)": (frame.to_json(orient="records", indent=2).encode(), f"{stem}.json", "application/json"),
+    }
     if parquet_available():
         buf = io.BytesIO()
         frame.to_parquet(buf, index=False)
         out["Table (Parquet)"] = (buf.getvalue(), f"{stem}.parquet", "application/octet-stream")
-    reports = [{"cell": c.index, "label": c.label, "key": run.result.keys[c.index], **run.result.records[c.index]}
-               for c in run.result.cells if c.index in run.result.records]
-    out["Every run's report (JSON)"] = (strict_json.dumps(reports).encode(), f"{stem}-runs.json",
-                                        "application/json")
+    reports = [
+        {"cell": c.index, "label": c.label, "key": run.result.keys[c.index], **run.result.records[c.index]}
+        for c in run.result.cells
+        if c.index in run.result.records
+    ]
+    out["Every run's report (JSON)"] = (strict_json.dumps(reports).encode(), f"{stem}-runs.json", "application/json")
     return out

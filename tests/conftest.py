@@ -1,4 +1,5 @@
 """Shared fixtures: the embedded data set, the shipped model, and small fast UNSIR settings."""
+
 from __future__ import annotations
 
 import os
@@ -44,5 +45,10 @@ def fast_config():
     """A short UNSIR run for behaviour tests (not the tuned preset)."""
     from unsir_core.common.config import NoiseConfig, PhaseConfig, UnsirConfig
 
-    return UnsirConfig(noise=NoiseConfig(batch_size=16, steps=5), noise_copies=2, retain_per_class=20,
-                       impair=PhaseConfig(lr=0.01, batch_size=64), repair=PhaseConfig(lr=0.002, batch_size=64))
+    return UnsirConfig(
+        noise=NoiseConfig(batch_size=16, steps=5),
+        noise_copies=2,
+        retain_per_class=20,
+        impair=PhaseConfig(lr=0.01, batch_size=64),
+        repair=PhaseConfig(lr=0.002, batch_size=64),
+    )

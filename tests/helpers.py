@@ -1,5 +1,6 @@
 """Helpers shared by several test files: the repository root, the shipped checkpoint, a model's bytes as .pt,
 and run reports (as UnsirRun.to_json writes them) to summarise, render and escape without training."""
+
 from __future__ import annotations
 
 import copy
@@ -23,35 +24,69 @@ def pt_bytes(model) -> bytes:
 
 
 NAMES = ["circle", "square", "triangle", "star"]
-PNG = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9aw"
-       "AAAABJRU5ErkJggg==")  # a 1x1 picture
+PNG = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9aw"
+    "AAAABJRU5ErkJggg=="
+)  # a 1x1 picture
 
 
 def evaluation(forget_acc, retain_acc, per_class, dist):
-    return {"forget_acc": forget_acc, "retain_acc": retain_acc, "overall_acc": retain_acc, "per_class_acc": per_class,
-            "prediction_distribution": dist, "n_forget": sum(dist), "n_retain": 300}
+    return {
+        "forget_acc": forget_acc,
+        "retain_acc": retain_acc,
+        "overall_acc": retain_acc,
+        "per_class_acc": per_class,
+        "prediction_distribution": dist,
+        "n_forget": sum(dist),
+        "n_retain": 300,
+    }
 
 
 def report(retrain=True, repair_retain=90.0, repair_forget=0.0):
     """A run JSON as UnsirRun.to_json writes it: forget triangle from a 4-class model."""
-    metrics = {"original": evaluation(93.5, 95.0, [96, 94, 93.5, 95], [0, 3, 94, 3]),
-               "impair": evaluation(10.0, 60.0, [60, 60, 10, 60], [20, 40, 10, 30]),
-               "repair": evaluation(repair_forget, repair_retain, [92, 90, repair_forget, 88], [0, 35, 0, 65])}
+    metrics = {
+        "original": evaluation(93.5, 95.0, [96, 94, 93.5, 95], [0, 3, 94, 3]),
+        "impair": evaluation(10.0, 60.0, [60, 60, 10, 60], [20, 40, 10, 30]),
+        "repair": evaluation(repair_forget, repair_retain, [92, 90, repair_forget, 88], [0, 35, 0, 65]),
+    }
     if retrain:
         metrics["retrain"] = evaluation(0.0, 94.0, [95, 94, 0, 93], [5, 40, 0, 55])
-    return {"preset": "shapes10", "dataset": "shapes10", "arch": "smallcnn", "class_names": NAMES,
-            "forget": ["triangle"], "forget_indices": [2], "forgotten_total": ["triangle"],
-            "config": PRESETS["shapes10"].config.with_overrides(seed=3).to_dict(), "device": "CPU (2 threads)",
-            "timings_s": {"noise": 0.3, "impair": 1.1, "repair": 2.0, "unlearn": 3.4, "evaluate": 0.5,
-                          **({"retrain": 300.0} if retrain else {})},
-            "metrics": metrics,
-            "prediction_distribution": dict(zip(NAMES, metrics["repair"]["prediction_distribution"])),
-            "extras": {"parent": "shapes10-smallcnn.safetensors", "lineage": [],
-                       "environment": {"device": "CPU (2 threads)", "torch": "2.x"},
-                       "gallery": {"images": [{"index": 5, "label": "triangle", "group": "forget", "png": PNG},
-                                              {"index": 9, "label": "star", "group": "retain", "png": PNG}],
-                                   "predictions": {"original": [["triangle", 99.0], ["star", 97.0]],
-                                                   "repair": [["star", 80.0], ["star", 95.0]]}}}}
+    return {
+        "preset": "shapes10",
+        "dataset": "shapes10",
+        "arch": "smallcnn",
+        "class_names": NAMES,
+        "forget": ["triangle"],
+        "forget_indices": [2],
+        "forgotten_total": ["triangle"],
+        "config": PRESETS["shapes10"].config.with_overrides(seed=3).to_dict(),
+        "device": "CPU (2 threads)",
+        "timings_s": {
+            "noise": 0.3,
+            "impair": 1.1,
+            "repair": 2.0,
+            "unlearn": 3.4,
+            "evaluate": 0.5,
+            **({"retrain": 300.0} if retrain else {}),
+        },
+        "metrics": metrics,
+        "prediction_distribution": dict(zip(NAMES, metrics["repair"]["prediction_distribution"])),
+        "extras": {
+            "parent": "shapes10-smallcnn.safetensors",
+            "lineage": [],
+            "environment": {"device": "CPU (2 threads)", "torch": "2.x"},
+            "gallery": {
+                "images": [
+                    {"index": 5, "label": "triangle", "group": "forget", "png": PNG},
+                    {"index": 9, "label": "star", "group": "retain", "png": PNG},
+                ],
+                "predictions": {
+                    "original": [["triangle", 99.0], ["star", 97.0]],
+                    "repair": [["star", 80.0], ["star", 95.0]],
+                },
+            },
+        },
+    }
 
 
 def chained():

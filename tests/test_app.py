@@ -2,6 +2,7 @@
 default (forget classes, noise, impair and repair, results), and bad input leaves the app working
 with its previous state. AppTest runs the page scripts in this process, without a browser.
 """
+
 from __future__ import annotations
 
 import io
@@ -15,9 +16,9 @@ from streamlit.testing.v1 import AppTest
 
 from studio import nav
 from studio.setup import Setup
-from unsir_core.data import DATASETS
 from unsir_core.common.device import describe, pick_device
 from unsir_core.common.errors import DataError
+from unsir_core.data import DATASETS
 from unsir_core.models import get_spec
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -160,18 +161,25 @@ def test_the_url_reproduces_the_setup():
     assert at.query_params["forget"] == "heart" and at.query_params["impair.lr"] == "0.004"
 
 
-@pytest.mark.parametrize("query, warning, retrain_epochs", [
-    ({"retrain": "²"}, "Ignored retrain='²' in the link: expected auto or a whole number of epochs from 1 to 500", 0),
-    ({"retrain": "999999999999"}, "Ignored retrain='999999999999'", 0),
-    ({"retrain": "-3"}, "Ignored retrain='-3'", 0),
-    ({"retrain": "12"}, None, 12),
-    ({"seed": "²"}, "Ignored seed='²' in the link: expected a number from 0 to", 0),
-    ({"impair.lr": "nan"}, "Ignored impair.lr='nan'", 0),
-    ({"noise.steps": "1_000"}, "Ignored noise.steps='1_000'", 0),
-    ({"chain": "nope|impair.lr=5"}, "Ignored the earlier requests in the link (impair.lr = 5 is out of range", 0),
-    ({"chain": "star|seed=²"}, "Ignored the earlier requests in the link", 0),
-    ({"chain": "nope"}, "Ignored the earlier requests in the link (Unknown class 'nope' in shapes10", 0),
-])
+@pytest.mark.parametrize(
+    "query, warning, retrain_epochs",
+    [
+        (
+            {"retrain": "²"},
+            "Ignored retrain='²' in the link: expected auto or a whole number of epochs from 1 to 500",
+            0,
+        ),
+        ({"retrain": "999999999999"}, "Ignored retrain='999999999999'", 0),
+        ({"retrain": "-3"}, "Ignored retrain='-3'", 0),
+        ({"retrain": "12"}, None, 12),
+        ({"seed": "²"}, "Ignored seed='²' in the link: expected a number from 0 to", 0),
+        ({"impair.lr": "nan"}, "Ignored impair.lr='nan'", 0),
+        ({"noise.steps": "1_000"}, "Ignored noise.steps='1_000'", 0),
+        ({"chain": "nope|impair.lr=5"}, "Ignored the earlier requests in the link (impair.lr = 5 is out of range", 0),
+        ({"chain": "star|seed=²"}, "Ignored the earlier requests in the link", 0),
+        ({"chain": "nope"}, "Ignored the earlier requests in the link (Unknown class 'nope' in shapes10", 0),
+    ],
+)
 def test_a_bad_url_value_is_a_notice_and_every_page_still_works(query, warning, retrain_epochs):
     at = start(forget="star", **query)
     shown = [w.value for w in at.warning]  # the link's notices are shown on the first page
@@ -197,8 +205,8 @@ def test_setup_round_trips_through_the_query():
 
 
 def test_preset_notes_name_every_setting_the_knobs_do_not_show():
-    from unsir_core.algorithm.presets import PRESETS
     from studio.setup import preset_notes
+    from unsir_core.algorithm.presets import PRESETS
 
     tuned = " ".join(preset_notes(PRESETS["shapes10"].config))
     assert "head its own learning rate: repair 0.02" in tuned
@@ -218,7 +226,9 @@ def test_forgetting_every_class_is_refused():
 def test_the_retraining_estimate_comes_from_this_device(monkeypatch, tmp_path):
     import re
 
-    monkeypatch.setattr("unsir_core.checkpoints.references.SHIPPED_DIR", tmp_path)  # no shipped reference: it must train
+    monkeypatch.setattr(
+        "unsir_core.checkpoints.references.SHIPPED_DIR", tmp_path
+    )  # no shipped reference: it must train
     at = visit(start(forget=FORGET), nav.UNLEARN)
     estimate = next(c.value for c in at.caption if c.value.startswith("Retraining runs"))
     assert re.match(r"Retraining runs 40 epochs: about (\d+ min )?\d+ s on CPU .*timed training steps", estimate)
@@ -233,9 +243,9 @@ def test_a_stored_reference_is_used_without_training(shipped_model):
     from dataclasses import replace as with_info
 
     from unsir_core.checkpoints import references
-    from unsir_core.models.classifier import Classifier
-    from unsir_core.common.config import TrainConfig
     from unsir_core.checkpoints.store import save_model
+    from unsir_core.common.config import TrainConfig
+    from unsir_core.models.classifier import Classifier
 
     cross = shipped_model.info.class_names.index("cross")
     cfg = TrainConfig(**shipped_model.info.details["train_config"])
@@ -243,8 +253,10 @@ def test_a_stored_reference_is_used_without_training(shipped_model):
     if references.find(key) is None:  # a stand-in with the right metadata (its weights do not matter here)
         info = with_info(shipped_model.info, origin="retrained", forgotten=(cross,))
         references.store_dir().mkdir(parents=True, exist_ok=True)
-        save_model(Classifier(shipped_model.copy().net, info),
-                   references.store_dir() / key.file_name(shipped_model.info.class_names))
+        save_model(
+            Classifier(shipped_model.copy().net, info),
+            references.store_dir() / key.file_name(shipped_model.info.class_names),
+        )
     at = visit(start(forget="cross"), nav.UNLEARN)
     assert any("is in the reference store" in c.value and references.find(key).name in c.value for c in at.caption)
 
@@ -273,11 +285,15 @@ def pt_bytes(obj) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize("name, payload, message", [
-    ("notes.safetensors", b"this is not a checkpoint", "not a valid safetensors file"),
-    ("five-classes.pt", None, "5 output classes"),
-    ("resnet.pt", None, "does not fit Small CNN"),
-], ids=["garbage", "class-count", "architecture"])
+@pytest.mark.parametrize(
+    "name, payload, message",
+    [
+        ("notes.safetensors", b"this is not a checkpoint", "not a valid safetensors file"),
+        ("five-classes.pt", None, "5 output classes"),
+        ("resnet.pt", None, "does not fit Small CNN"),
+    ],
+    ids=["garbage", "class-count", "architecture"],
+)
 def test_a_bad_upload_is_refused_and_the_model_stays(name, payload, message):
     if name == "five-classes.pt":
         payload = pt_bytes(get_spec("smallcnn").create(5, 3).state_dict())

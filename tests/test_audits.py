@@ -1,6 +1,7 @@
 """Audits a stakeholder can trust: MIA with its own accuracy, the privacy score against the retrained model,
 the feature probe, the relearn crossing, honest charts and true help texts, and the results and compare pages
 that show them (an under-trained reference, "not computed" rather than 0)."""
+
 from __future__ import annotations
 
 import json
@@ -10,19 +11,18 @@ from pathlib import Path
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
+from test_methods import FORGET
 
+from unsir_core.algorithm.pipeline import run_unsir
 from unsir_core.checkpoints import references
-from unsir_core.experiments.compare import compare
-from unsir_core.metrics.audits import MetricSettings
 from unsir_core.common.config import NoiseConfig, PhaseConfig, UnsirConfig
+from unsir_core.experiments.compare import compare
 from unsir_core.methods import METHODS, UnsirSettings
+from unsir_core.metrics.audits import MetricSettings
 from unsir_core.metrics.privacy import membership_inference, wilson_interval
 from unsir_core.metrics.probe import feature_probe
 from unsir_core.metrics.relearn import crossing, relearn_target
 from unsir_core.metrics.retrain_privacy import privacy_from_logits
-from unsir_core.algorithm.pipeline import run_unsir
-
-from test_methods import FORGET
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,8 +43,16 @@ def test_mia_reports_its_own_accuracy_and_says_when_it_is_at_chance(shipped_mode
 def test_results_and_compare_run_the_same_attack(shipped_model, tiny_shapes):
     """Same n and seed -> the same attack data -> the same figures for the same model."""
     ms = MetricSettings(relearn=False, mia_samples=100, probe=False, seed=3)
-    result = compare(shipped_model, tiny_shapes, FORGET, ["neggrad"], {"neggrad": {"forget_samples": 40}}, "cpu",
-                     metrics=ms, train_reference=False)
+    result = compare(
+        shipped_model,
+        tiny_shapes,
+        FORGET,
+        ["neggrad"],
+        {"neggrad": {"forget_samples": 40}},
+        "cpu",
+        metrics=ms,
+        train_reference=False,
+    )
     direct = membership_inference(shipped_model, tiny_shapes, FORGET, variant="entropy", n=100, seed=3)
     assert result.row("original").mia_entropy == direct.forget_member_rate
     assert result.row("original").mia_entropy_acc == direct.attack_acc
@@ -80,8 +88,9 @@ def test_relearn_headline_is_the_curve_crossing():
 def test_weight_axis_has_readable_ticks_and_marks_frozen_layers():
     from studio import charts
 
-    layers = [{"name": f"l{i}", "l2": v, "normalized": v, "n_params": 10}
-              for i, v in enumerate([0.0, 0.0, 3e-4, 0.02, 1.7])]
+    layers = [
+        {"name": f"l{i}", "l2": v, "normalized": v, "n_params": 10} for i, v in enumerate([0.0, 0.0, 3e-4, 0.02, 1.7])
+    ]
     fig = charts.weight_distance({"repair": layers, "retrain": layers}, normalized=True)
     ticks = fig.layout.yaxis.tickvals
     assert 2 <= len(ticks) <= charts.MAX_LOG_TICKS and min(ticks) >= 1e-4
@@ -98,8 +107,14 @@ def test_every_setting_has_help_from_its_metadata():
 
 
 def test_unsir_settings_run_the_session_config():
-    cfg = UnsirConfig(noise=NoiseConfig(batch_size=32, steps=7), retain_per_class=123, noise_copies=3,
-                      impair=PhaseConfig(lr=0.004), repair=PhaseConfig(lr=0.003, epochs=2), seed=5)
+    cfg = UnsirConfig(
+        noise=NoiseConfig(batch_size=32, steps=7),
+        retain_per_class=123,
+        noise_copies=3,
+        impair=PhaseConfig(lr=0.004),
+        repair=PhaseConfig(lr=0.003, epochs=2),
+        seed=5,
+    )
     s = UnsirSettings.from_config("paper-cifar10", cfg)
     assert s.apply(UnsirConfig()) == cfg  # every setting a session can change is carried over
 
@@ -117,21 +132,40 @@ def record(shipped_model):
 
     data = load_dataset("shapes10")
     phase = PhaseConfig(lr=0.01, batch_size=64, frozen=("features.0",))
-    cfg = UnsirConfig(noise=NoiseConfig(batch_size=16, steps=5), noise_copies=2, retain_per_class=20, impair=phase,
-                      repair=replace(phase, lr=0.002))
+    cfg = UnsirConfig(
+        noise=NoiseConfig(batch_size=16, steps=5),
+        noise_copies=2,
+        retain_per_class=20,
+        impair=phase,
+        repair=replace(phase, lr=0.002),
+    )
     run = run_unsir(shipped_model, data, ["triangle"], cfg, "cpu")
     report = run.to_json()
-    report["extras"] = {"weights": {"repair": [d.to_dict() for d in layer_distances(run.result.model, shipped_model)]},
-                        "monitor_every": 5,
-                        "reference": {"path": "/x/shapes10-smallcnn-without-triangle-1.safetensors", "reused": True,
-                                      "shipped": False, "train_s": 9.0, "strength": 0.3,
-                                      "warning": references.warning(28.0, 94.0)}}
-    rec = RunRecord(1, Setup.fresh().with_value("forget", ("triangle",)), "m.safetensors", "12:00:00", report, [],
-                    run)
-    curve = {"epochs": None, "capped": True, "history": [0.0, 30.0, 60.0, 88.0, 89.0],
-             "history_epochs": [0, 1, 5, 13, 20], "target_acc": 84.15, "samples_per_epoch": 500}
-    rec.audits = {"relearn": {"target": 84.15, "original": 93.5, "repair": curve},
-                  "mia": {"original": membership_inference(shipped_model, data, [2], n=500).to_dict()}}
+    report["extras"] = {
+        "weights": {"repair": [d.to_dict() for d in layer_distances(run.result.model, shipped_model)]},
+        "monitor_every": 5,
+        "reference": {
+            "path": "/x/shapes10-smallcnn-without-triangle-1.safetensors",
+            "reused": True,
+            "shipped": False,
+            "train_s": 9.0,
+            "strength": 0.3,
+            "warning": references.warning(28.0, 94.0),
+        },
+    }
+    rec = RunRecord(1, Setup.fresh().with_value("forget", ("triangle",)), "m.safetensors", "12:00:00", report, [], run)
+    curve = {
+        "epochs": None,
+        "capped": True,
+        "history": [0.0, 30.0, 60.0, 88.0, 89.0],
+        "history_epochs": [0, 1, 5, 13, 20],
+        "target_acc": 84.15,
+        "samples_per_epoch": 500,
+    }
+    rec.audits = {
+        "relearn": {"target": 84.15, "original": 93.5, "repair": curve},
+        "mia": {"original": membership_inference(shipped_model, data, [2], n=500).to_dict()},
+    }
     return rec
 
 
@@ -185,8 +219,16 @@ def test_compare_page_draws_no_zero_for_what_was_not_computed(shipped_model, tin
     from studio import compare_job
 
     ms = MetricSettings(relearn=False, mia_samples=100, probe=False)
-    result = compare(shipped_model, tiny_shapes, FORGET, ["finetune"], {"finetune": {"epochs": 1}}, "cpu",
-                     metrics=ms, train_reference=False)
+    result = compare(
+        shipped_model,
+        tiny_shapes,
+        FORGET,
+        ["finetune"],
+        {"finetune": {"epochs": 1}},
+        "cpu",
+        metrics=ms,
+        train_reference=False,
+    )
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
     at.query_params = {"forget": "star"}
     at.run()

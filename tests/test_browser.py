@@ -4,6 +4,7 @@ and a download. Screenshots of every page go to $UNSIR_SCREENSHOTS (default: scr
 
 Skipped when chromium or Playwright is missing, unless UNSIR_REQUIRE_BROWSER=1 (as in CI).
 """
+
 from __future__ import annotations
 
 import json
@@ -51,9 +52,27 @@ def server(tmp_path_factory):
     home = tmp_path_factory.mktemp("browser-home")
     env = {**os.environ, "UNSIR_HOME": str(home), "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -87,8 +106,10 @@ def chromium():
     """Debian's chromium, headless, driven by Playwright."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         yield browser
         browser.close()
 
@@ -157,8 +178,11 @@ def test_the_whole_flow_in_a_real_browser(page, tmp_path):
     # shipped reference for triangle joins the run without training); the captions arrive before the
     # pictures, so wait until every picture has loaded.
     expect(main.locator("img")).to_have_count(16, timeout=LONG)
-    page.wait_for_function("() => [...document.querySelectorAll('[data-testid=stMain] img')]"
-                           ".every(img => img.complete && img.naturalWidth > 0)", timeout=LONG)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=stMain] img')]"
+        ".every(img => img.complete && img.naturalWidth > 0)",
+        timeout=LONG,
+    )
     shot(page, "6-gradcam")
 
     go(page, "Runs")

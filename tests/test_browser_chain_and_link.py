@@ -4,6 +4,7 @@ the timeline, open the address bar's link in a new browser context and re-run it
 Uses the server and helpers of test_browser.py (same skip rules). Short UNSIR settings keep it quick; the
 figures are not what is tested. The report screenshot goes to $UNSIR_SCREENSHOTS with the others.
 """
+
 from __future__ import annotations
 
 from urllib.parse import parse_qs, urlparse
@@ -81,8 +82,12 @@ def test_chain_link_and_report_in_a_real_browser(server, tmp_path):  # noqa: F81
         expect(viewer.locator(".summary")).to_contain_text("recognises stars")
         expect(viewer.locator(".gallery img")).to_have_count(12)
         assert viewer.evaluate("() => [...document.images].every(i => i.complete && i.naturalWidth > 0)")
-        for title in ("Forget and retain accuracy of each model", "Where the forget-class test images go",
-                      "Test accuracy per class", "The chain of requests: accuracy after each one"):
+        for title in (
+            "Forget and retain accuracy of each model",
+            "Where the forget-class test images go",
+            "Test accuracy per class",
+            "The chain of requests: accuracy after each one",
+        ):
             expect(viewer.locator("svg.chart", has_text=title)).to_have_count(1)
         viewer.screenshot(path=str(SHOTS / "9-report.png"), full_page=True)
         viewer.close()

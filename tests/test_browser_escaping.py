@@ -3,6 +3,7 @@ link whose forget list is Markdown puts no outside image or link on the page.
 
 Uses the server and helpers of test_browser.py (same skip rules).
 """
+
 from __future__ import annotations
 
 from html import unescape

@@ -1,5 +1,6 @@
 """Sequential unlearning end to end: in the dashboard (AppTest: forget triangle, then "Forget more" and star)
 and on the command line (`unlearn --checkpoint` of an unlearned checkpoint, lineage in its metadata)."""
+
 from __future__ import annotations
 
 import json
@@ -12,14 +13,27 @@ from streamlit.testing.v1 import AppTest
 
 from studio import nav
 from unsir_core.checkpoints.catalog import weights_sha256
-from unsir_core.common.paths import ASSETS_DIR
 from unsir_core.checkpoints.store import read_info
+from unsir_core.common.paths import ASSETS_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
 SHORT = {"retain_per_class": "40", "noise.steps": "5", "repair.epochs": "1"}  # a quick run, not the tuned preset
-FAST = ["--retain-per-class", "20", "--noise-batch", "8", "--noise-steps", "2", "--noise-copies", "2",
-        "--repair-epochs", "1", "--quiet", "--device", "cpu"]
+FAST = [
+    "--retain-per-class",
+    "20",
+    "--noise-batch",
+    "8",
+    "--noise-steps",
+    "2",
+    "--noise-copies",
+    "2",
+    "--repair-epochs",
+    "1",
+    "--quiet",
+    "--device",
+    "cpu",
+]
 LONG_S = 600
 
 
@@ -66,8 +80,9 @@ def test_forget_more_chains_a_second_request_from_the_results_page():
 
 
 def cli(*args):
-    return subprocess.run([sys.executable, "-m", "unsir_core", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=LONG_S)
+    return subprocess.run(
+        [sys.executable, "-m", "unsir_core", *args], cwd=ROOT, capture_output=True, text=True, timeout=LONG_S
+    )
 
 
 @pytest.mark.slow
@@ -75,8 +90,18 @@ def test_unlearn_chains_from_an_unlearned_checkpoint_with_its_lineage(tmp_path):
     first, second = tmp_path / "m1.safetensors", tmp_path / "m2.safetensors"
     res = cli("unlearn", "--forget", "triangle", "--save-model", str(first), "--out", str(tmp_path / "r1.json"), *FAST)
     assert res.returncode == 0, res.stderr
-    res = cli("unlearn", "--checkpoint", str(first), "--forget", "star", "--save-model", str(second),
-              "--out", str(tmp_path / "r2.json"), *FAST)
+    res = cli(
+        "unlearn",
+        "--checkpoint",
+        str(first),
+        "--forget",
+        "star",
+        "--save-model",
+        str(second),
+        "--out",
+        str(tmp_path / "r2.json"),
+        *FAST,
+    )
     assert res.returncode == 0, res.stderr
     r1, r2 = (json.loads((tmp_path / f"r{i}.json").read_text()) for i in (1, 2))
     assert r2["forgotten_total"] == ["triangle", "star"] and list(r2["metrics"])[:2] == ["original", "start"]
@@ -97,8 +122,12 @@ def test_unlearn_chains_from_an_unlearned_checkpoint_with_its_lineage(tmp_path):
 def test_a_shared_link_re_runs_the_chain_and_shows_its_numbers_beside_the_new_ones():
     at = AppTest.from_file(APP, default_timeout=90)
     claimed = "df=0,dr=80,odf=95,odr=94,t=3.3"
-    at.query_params = {"forget": "star", "chain": "triangle|seed=0|retain_per_class=40|noise.steps=5|repair.epochs=1",
-                       "result": claimed, **SHORT}
+    at.query_params = {
+        "forget": "star",
+        "chain": "triangle|seed=0|retain_per_class=40|noise.steps=5|repair.epochs=1",
+        "result": claimed,
+        **SHORT,
+    }
     at.run()
     assert not at.exception
     assert any("This link shares a result" in m.value for m in at.markdown)
@@ -116,8 +145,8 @@ def test_a_shared_link_re_runs_the_chain_and_shows_its_numbers_beside_the_new_on
 def test_a_stored_model_that_already_forgot_a_class_does_not_offer_it_again(shipped_model):
     from dataclasses import replace
 
-    from unsir_core.common.paths import model_store
     from unsir_core.checkpoints.store import save_model
+    from unsir_core.common.paths import model_store
 
     unlearned = type(shipped_model)(shipped_model.net, replace(shipped_model.info, forgotten=(2,), origin="unlearned"))
     save_model(unlearned, model_store() / "forgot-triangle.safetensors")

@@ -8,6 +8,7 @@ entry points (the command line, uploads, the store behind every page), and prope
 - a header of the wrong type, or nested 100,000 deep, is a clean CheckpointError everywhere;
 - a pickle flood is refused with bounded work and memory.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,19 +27,32 @@ from streamlit.testing.v1 import AppTest
 
 from studio import imports, nav
 from studio.setup import Setup
-from unsir_core.cli import main as cli
 from unsir_core.checkpoints.catalog import weights_sha256
+from unsir_core.checkpoints.store import META_KEY, list_models, load_model, read_info
+from unsir_core.cli import main as cli
 from unsir_core.common.config import TrainConfig
 from unsir_core.common.errors import CheckpointError
-from unsir_core.models.info_schema import RULES
 from unsir_core.common.paths import ASSETS_DIR, model_store
-from unsir_core.checkpoints.store import META_KEY, list_models, load_model, read_info
+from unsir_core.models.info_schema import RULES
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
 SHIPPED = ASSETS_DIR / "shapes10-smallcnn.safetensors"
-FAST = ["--retain-per-class", "20", "--noise-batch", "8", "--noise-steps", "2", "--noise-copies", "2",
-        "--repair-epochs", "1", "--quiet", "--device", "cpu"]
+FAST = [
+    "--retain-per-class",
+    "20",
+    "--noise-batch",
+    "8",
+    "--noise-steps",
+    "2",
+    "--noise-copies",
+    "2",
+    "--repair-epochs",
+    "1",
+    "--quiet",
+    "--device",
+    "cpu",
+]
 SHORT = {"retain_per_class": "40", "noise.steps": "5", "repair.epochs": "1"}
 LONG_S = 600
 
@@ -85,12 +99,18 @@ def deep(n: int) -> str:
 
 # --- 1. the true original is found by its weights, never by a name or path in the metadata -------------------
 
+
 @pytest.fixture(scope="module")
 def unlearned(tmp_path_factory) -> Path:
     """`unlearn --forget triangle --save-model` on the shipped model: an unlearned checkpoint with its lineage."""
     out = tmp_path_factory.mktemp("unlearned") / "unl-triangle.safetensors"
-    res = subprocess.run([sys.executable, "-m", "unsir_core", "unlearn", "--forget", "triangle", "--save-model",
-                          str(out), *FAST], cwd=ROOT, capture_output=True, text=True, timeout=LONG_S)
+    res = subprocess.run(
+        [sys.executable, "-m", "unsir_core", "unlearn", "--forget", "triangle", "--save-model", str(out), *FAST],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=LONG_S,
+    )
     assert res.returncode == 0, res.stderr
     return out
 
@@ -109,8 +129,11 @@ def chained_run(capsys, checkpoint: Path) -> tuple[int, dict, str]:
 
 @pytest.mark.slow
 def test_the_original_is_found_in_the_shipped_models_by_its_weights(unlearned, tmp_path, capsys):
-    moved = rewrite(unlearned, tmp_path / "renamed.safetensors", details={**read_info(unlearned).details,
-                                                                          "root": "no-such-file.safetensors"})
+    moved = rewrite(
+        unlearned,
+        tmp_path / "renamed.safetensors",
+        details={**read_info(unlearned).details, "root": "no-such-file.safetensors"},
+    )
     code, report, err = chained_run(capsys, moved)
     assert code == 0, err
     assert list(report["metrics"])[:2] == ["original", "start"] and "warning" not in err
@@ -128,8 +151,11 @@ def test_metadata_naming_a_file_gets_one_answer_whether_or_not_it_exists(unlearn
     details = {**read_info(unlearned).details, "root_sha256": "0" * 64}  # the digest of no stored model
     answers = []
     for i, named in enumerate([str(elsewhere), "/etc/passwd", str(outside / "missing.safetensors")]):
-        forged = rewrite(unlearned, tmp_path / f"forged{i}.safetensors",
-                         details={**details, "root_path": named, "root": named.rsplit("/", 1)[-1]})
+        forged = rewrite(
+            unlearned,
+            tmp_path / f"forged{i}.safetensors",
+            details={**details, "root_path": named, "root": named.rsplit("/", 1)[-1]},
+        )
         code, report, err = chained_run(capsys, forged)
         assert code == 0, err
         answers.append((list(report["metrics"]), err.replace(forged.name, "FORGED")))
@@ -138,6 +164,7 @@ def test_metadata_naming_a_file_gets_one_answer_whether_or_not_it_exists(unlearn
 
 
 # --- 5. a run from a stored unlearned model (was: IndexError on Results) ------------------------------------
+
 
 @pytest.mark.slow
 def test_a_stored_unlearned_model_runs_and_shows_its_results(unlearned):
@@ -179,9 +206,18 @@ BAD_DETAILS = {
 
 def lineage_entry(**changes) -> dict:
     stage = {"forget_acc": 0.0, "retain_acc": 90.0, "overall_acc": 80.0, "per_class_acc": [90.0] * 10}
-    return {"forget": ["triangle"], "forgotten_total": ["triangle"], "config": {}, "seed": 0, "preset": "auto",
-            "overrides": {}, "metrics": {"original": stage, "repair": stage}, "unlearn_s": 1.5, "parent": "m",
-            **changes}
+    return {
+        "forget": ["triangle"],
+        "forgotten_total": ["triangle"],
+        "config": {},
+        "seed": 0,
+        "preset": "auto",
+        "overrides": {},
+        "metrics": {"original": stage, "repair": stage},
+        "unlearn_s": 1.5,
+        "parent": "m",
+        **changes,
+    }
 
 
 BAD_LINEAGE = {
@@ -248,10 +284,12 @@ def test_poisoned_details_in_the_store_break_no_page():
         at.switch_page(page.path).run()
         assert not at.exception, [e.value for e in at.exception]
     assert "poisoned.safetensors (missing or invalid)" in at.selectbox(key="setup:model").format_func(
-        "poisoned.safetensors")
+        "poisoned.safetensors"
+    )
 
 
 # --- 3. headers of the wrong type or depth --------------------------------------------------------------------
+
 
 def bad_headers(tmp: Path) -> dict[str, Path]:
     inner = json.dumps({**metadata(SHIPPED), "details": json.loads(deep(100))})
@@ -260,18 +298,29 @@ def bad_headers(tmp: Path) -> dict[str, Path]:
         "metadata-list": raw_safetensors(tmp / "metalist.safetensors", b'{"__metadata__": ["a"]}'),
         "metadata-value-int": raw_safetensors(tmp / "metaint.safetensors", b'{"__metadata__": {"unsir_studio": 5}}'),
         "header-deep": raw_safetensors(tmp / "deep.safetensors", deep(100_000).encode()),
-        "metadata-deep": raw_safetensors(tmp / "metadeep.safetensors",
-                                         json.dumps({"__metadata__": {META_KEY: deep(100_000)}}).encode()),
-        "details-deep": raw_safetensors(tmp / "detailsdeep.safetensors",
-                                        json.dumps({"__metadata__": {META_KEY: inner}}).encode()),
+        "metadata-deep": raw_safetensors(
+            tmp / "metadeep.safetensors", json.dumps({"__metadata__": {META_KEY: deep(100_000)}}).encode()
+        ),
+        "details-deep": raw_safetensors(
+            tmp / "detailsdeep.safetensors", json.dumps({"__metadata__": {META_KEY: inner}}).encode()
+        ),
         "entry-int": raw_safetensors(tmp / "entry.safetensors", b'{"w": 5}'),
-        "offsets-text": raw_safetensors(tmp / "offsets.safetensors",
-                                        b'{"w": {"dtype": "F32", "shape": [1], "data_offsets": ["0", "4"]}}', b"abcd"),
+        "offsets-text": raw_safetensors(
+            tmp / "offsets.safetensors", b'{"w": {"dtype": "F32", "shape": [1], "data_offsets": ["0", "4"]}}', b"abcd"
+        ),
     }
 
 
-CASES = ["metadata-5", "metadata-list", "metadata-value-int", "header-deep", "metadata-deep", "details-deep",
-         "entry-int", "offsets-text"]
+CASES = [
+    "metadata-5",
+    "metadata-list",
+    "metadata-value-int",
+    "header-deep",
+    "metadata-deep",
+    "details-deep",
+    "entry-int",
+    "offsets-text",
+]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -305,6 +354,7 @@ def test_bad_headers_in_the_store_are_skipped_and_break_no_page():
 
 # --- 7. a .safetensors without metadata, with --arch -----------------------------------------------------------
 
+
 def test_a_safetensors_without_metadata_loads_with_arch(tmp_path, capsys):
     from safetensors.torch import load_file, save_file
 
@@ -322,6 +372,7 @@ def test_a_safetensors_without_metadata_loads_with_arch(tmp_path, capsys):
 
 
 # --- 9. the pickle opcode flood -----------------------------------------------------------------------------------
+
 
 def test_a_pickle_flood_is_refused_quickly_with_little_memory(tmp_path, capsys):
     """The reported cost: 49 MB of NONE opcodes took 39 s and 500 MB before refusal. The scan stops at its operation
@@ -346,8 +397,9 @@ except CheckpointError as err:
 print(json.dumps({"s": time.perf_counter() - start, "mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
                   / 1024, "message": message}))
 """
-    res = subprocess.run([sys.executable, "-c", script, str(ROOT), str(flood)], capture_output=True, text=True,
-                         timeout=120, cwd=ROOT)
+    res = subprocess.run(
+        [sys.executable, "-c", script, str(ROOT), str(flood)], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
     assert res.returncode == 0, res.stderr
     report = json.loads(res.stdout.strip().splitlines()[-1])
     assert "its pickle runs past 300,000 operations" in report["message"]
@@ -367,16 +419,30 @@ def test_a_pickle_with_one_huge_value_is_refused_unread(tmp_path, capsys):
 
 # --- property tests of the checkpoint reader ------------------------------------------------------------------------
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-                    lambda inner: (st.lists(inner, max_size=5)
-                                   | st.dictionaries(st.text(max_size=10), inner, max_size=5)),
-                    max_leaves=30)
-FIELDS = ["arch", "dataset", "class_names", "in_channels", "input_size", "mean", "std", "width", "forgotten", "origin",
-          "test_acc", "details"]
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=10), inner, max_size=5),
+    max_leaves=30,
+)
+FIELDS = [
+    "arch",
+    "dataset",
+    "class_names",
+    "in_channels",
+    "input_size",
+    "mean",
+    "std",
+    "width",
+    "forgotten",
+    "origin",
+    "test_acc",
+    "details",
+]
 DETAIL_KEYS = st.sampled_from([*RULES, "notes", "versions"]) | st.text(max_size=10)
 TRAIN = st.dictionaries(st.sampled_from([f.name for f in fields(TrainConfig)]), JSON, max_size=4)
-DETAILS = st.dictionaries(DETAIL_KEYS, JSON | TRAIN | st.lists(st.dictionaries(st.text(max_size=8), JSON), max_size=3),
-                          max_size=6)
+DETAILS = st.dictionaries(
+    DETAIL_KEYS, JSON | TRAIN | st.lists(st.dictionaries(st.text(max_size=8), JSON), max_size=3), max_size=6
+)
 
 
 def read_bytes(payload: bytes) -> None:
@@ -400,8 +466,11 @@ def test_random_metadata_raises_nothing_but_checkpoint_error(changes, details):
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(header=JSON | st.dictionaries(st.text(max_size=8), JSON, max_size=4), data=st.binary(max_size=16),
-       declared=st.none() | st.integers(min_value=0, max_value=2**64 - 1))
+@given(
+    header=JSON | st.dictionaries(st.text(max_size=8), JSON, max_size=4),
+    data=st.binary(max_size=16),
+    declared=st.none() | st.integers(min_value=0, max_value=2**64 - 1),
+)
 def test_random_headers_raise_nothing_but_checkpoint_error(header, data, declared):
     text = json.dumps(header).encode()
     read_bytes(struct.pack("<Q", len(text) if declared is None else declared) + text + data)

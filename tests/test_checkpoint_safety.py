@@ -1,6 +1,7 @@
 """Checkpoints cannot hurt the app: forged metadata is refused before anything is built (and costs no memory),
 uploads with odd names, NaN weights, huge sizes or wrong suffixes are refused, and damaged files or pickled code
 are called what they are."""
+
 from __future__ import annotations
 
 import json
@@ -15,15 +16,18 @@ import torch
 
 from studio import imports
 from studio.setup import Setup
+from tests.helpers import ROOT, SHIPPED, pt_bytes
 from unsir_core.checkpoints import roots
+from unsir_core.checkpoints.store import META_KEY, list_models, load_model, read_info
 from unsir_core.common.errors import CheckpointError
 from unsir_core.common.paths import model_store
-from unsir_core.checkpoints.store import META_KEY, list_models, load_model, read_info
 
-from tests.helpers import ROOT, SHIPPED, pt_bytes
-
-POISONS = {"width-100": {"width": 100}, "width-1000": {"width": 1000}, "input-size-100000": {"input_size": 100_000},
-           "test-acc-text": {"test_acc": "notanumber"}}
+POISONS = {
+    "width-100": {"width": 100},
+    "width-1000": {"width": 1000},
+    "input-size-100000": {"input_size": 100_000},
+    "test-acc-text": {"test_acc": "notanumber"},
+}
 
 
 def forged(path: Path, **changes) -> Path:
@@ -38,6 +42,7 @@ def forged(path: Path, **changes) -> Path:
 
 
 # --- forged checkpoint metadata ---------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("changes", POISONS.values(), ids=POISONS.keys())
 def test_forged_metadata_is_refused_and_never_listed(tmp_path, changes):
@@ -73,8 +78,9 @@ with tempfile.TemporaryDirectory() as tmp:
 print(json.dumps({"extra_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024,
                   "refused_s": seconds}))
 """
-    res = subprocess.run([sys.executable, "-c", script, str(ROOT)], capture_output=True, text=True, timeout=300,
-                         cwd=ROOT)
+    res = subprocess.run(
+        [sys.executable, "-c", script, str(ROOT)], capture_output=True, text=True, timeout=300, cwd=ROOT
+    )
     assert res.returncode == 0, res.stderr
     report = json.loads(res.stdout.strip().splitlines()[-1])
     assert set(report["refused_s"]) == set(POISONS)
@@ -90,18 +96,21 @@ def test_weights_that_do_not_fit_the_metadata_are_refused_before_building(tmp_pa
         load_model(path)
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"arch": "gpt"}, "unknown architecture"),
-    ({"class_names": ["a"]}, "class_names"),
-    ({"class_names": "abcdefghij"}, "class_names must be a list"),
-    ({"in_channels": True}, "in_channels"),
-    ({"mean": [0.5, "x", 0.5]}, "mean"),
-    ({"std": [0.0, 0.2, 0.2]}, "std must be positive"),
-    ({"forgotten": [12]}, "forgotten"),
-    ({"test_acc": float("nan")}, "test_acc"),
-    ({"test_acc": 250}, "test_acc"),
-    ({"width": -1}, "width"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"arch": "gpt"}, "unknown architecture"),
+        ({"class_names": ["a"]}, "class_names"),
+        ({"class_names": "abcdefghij"}, "class_names must be a list"),
+        ({"in_channels": True}, "in_channels"),
+        ({"mean": [0.5, "x", 0.5]}, "mean"),
+        ({"std": [0.0, 0.2, 0.2]}, "std must be positive"),
+        ({"forgotten": [12]}, "forgotten"),
+        ({"test_acc": float("nan")}, "test_acc"),
+        ({"test_acc": 250}, "test_acc"),
+        ({"width": -1}, "width"),
+    ],
+)
 def test_every_metadata_field_is_checked(tmp_path, changes, message):
     with pytest.raises(CheckpointError, match=message):
         read_info(forged(tmp_path / "m.safetensors", **changes))
@@ -124,7 +133,9 @@ def test_a_forged_file_in_the_store_breaks_no_page():
         at.switch_page(page.path).run()
         assert not at.exception, [e.value for e in at.exception]
     assert "none for Small CNN" in " ".join(m.value for m in at.sidebar.markdown)
-    assert "forged.safetensors (missing or invalid)" in at.selectbox(key="setup:model").format_func("forged.safetensors")
+    assert "forged.safetensors (missing or invalid)" in at.selectbox(key="setup:model").format_func(
+        "forged.safetensors"
+    )
     at.selectbox(key="setup:model").set_value("").run()  # the store still works: back to the shipped model
     assert not at.exception and at.subheader[0].value.startswith("Selected model: shapes10-smallcnn")
 
@@ -155,6 +166,7 @@ def test_a_refused_upload_is_checked_once_not_on_every_rerun(monkeypatch):
 
 # --- imports: names, NaN weights, size, suffix -----------------------------------------------------------
 
+
 def test_upload_names_stay_usable_and_never_shadow_a_shipped_model(shipped_model, monkeypatch, tmp_path):
     setup = Setup()
     assert imports.from_bytes("模型.pt", pt_bytes(shipped_model), setup) == "模型.safetensors"
@@ -173,7 +185,6 @@ def test_an_upload_with_nan_weights_is_refused(shipped_model):
     with pytest.raises(CheckpointError, match="NaN or infinite weights"):
         imports.from_bytes("nan.pt", pt_bytes(broken), Setup())
     assert not model_store().exists() or not list(model_store().iterdir())
-
 
 
 def test_a_huge_file_is_refused_by_its_size_without_being_read(tmp_path, monkeypatch):
@@ -195,21 +206,25 @@ def test_a_wrong_suffix_is_refused_before_reading(tmp_path, monkeypatch):
 
 # --- damaged files -------------------------------------------------------------------------------------------
 
+
 class Exploit:
     def __reduce__(self):
         return (os.system, ("true",))
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("empty.pt", b"", r"is empty \(0 bytes\)"),
-    ("zeros.pt", b"\x00" * 64, "is damaged"),
-    ("random.pt", bytes(range(7, 256)) * 4, "is damaged"),
-    ("text.pth", b"not a checkpoint at all", "is damaged"),
-    ("empty.safetensors", b"", r"is empty \(0 bytes\)"),
-    ("random.safetensors", bytes(range(256)) * 4, "is damaged"),
-    ("evil.pt", pickle.dumps({"fc.weight": Exploit()}), "would run code"),
-    ("evil-zip.pt", None, "would run code"),
-])
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("empty.pt", b"", r"is empty \(0 bytes\)"),
+        ("zeros.pt", b"\x00" * 64, "is damaged"),
+        ("random.pt", bytes(range(7, 256)) * 4, "is damaged"),
+        ("text.pth", b"not a checkpoint at all", "is damaged"),
+        ("empty.safetensors", b"", r"is empty \(0 bytes\)"),
+        ("random.safetensors", bytes(range(256)) * 4, "is damaged"),
+        ("evil.pt", pickle.dumps({"fc.weight": Exploit()}), "would run code"),
+        ("evil-zip.pt", None, "would run code"),
+    ],
+)
 def test_damaged_files_are_called_damaged_and_code_is_called_code(tmp_path, shipped_model, name, content, message):
     path = tmp_path / name
     if content is None:

@@ -1,5 +1,6 @@
 """The command line end to end: JSON on stdout and in --out, exit status 2 with a clear message on
 bad input, and nothing already saved overwritten."""
+
 import csv
 import json
 import pickle
@@ -10,13 +11,27 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FAST = ["--retain-per-class", "20", "--noise-batch", "8", "--noise-steps", "2", "--noise-copies", "2",
-        "--repair-epochs", "1", "--quiet", "--device", "cpu"]
+FAST = [
+    "--retain-per-class",
+    "20",
+    "--noise-batch",
+    "8",
+    "--noise-steps",
+    "2",
+    "--noise-copies",
+    "2",
+    "--repair-epochs",
+    "1",
+    "--quiet",
+    "--device",
+    "cpu",
+]
 
 
 def cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "unsir_core", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "unsir_core", *args], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
 
 
 @pytest.mark.slow
@@ -37,8 +52,20 @@ def test_unlearn_prints_and_writes_the_documented_json(tmp_path):
 @pytest.mark.slow
 def test_train_then_evaluate_and_refuse_to_overwrite(tmp_path):
     ckpt = tmp_path / "m.safetensors"
-    res = cli("train", "--dataset", "shapes10", "--epochs", "1", "--exclude", "heart", "--out", str(ckpt),
-              "--quiet", "--device", "cpu")
+    res = cli(
+        "train",
+        "--dataset",
+        "shapes10",
+        "--epochs",
+        "1",
+        "--exclude",
+        "heart",
+        "--out",
+        str(ckpt),
+        "--quiet",
+        "--device",
+        "cpu",
+    )
     assert res.returncode == 0, res.stderr
     info = json.loads(res.stdout)["info"]
     assert info["forgotten"] == [7] and info["origin"] == "retrained"
@@ -51,19 +78,22 @@ def test_train_then_evaluate_and_refuse_to_overwrite(tmp_path):
     assert json.loads(ev.stdout)["forget"] == ["heart"]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--forget", "dragon"], "Unknown class 'dragon'"),
-    (["--forget", ""], "forget set is empty"),
-    (["--forget", ",".join(str(i) for i in range(10))], "nothing to retain"),
-    (["--forget", "0", "--retain-per-class", "5000"], "use at most"),
-    (["--forget", "0", "--preset", "nope"], "Unknown preset"),
-    (["--forget", "0", "--dataset", "cifar10", "--offline"], "CIFAR-10"),
-    (["--forget", "0", "--arch", "resnet18"], "No trained model"),
-    (["--forget", "²"], "Unknown class '²'"),
-    (["--forget", "0", "--device", "tpu"], "Unknown device 'tpu'"),
-    (["--forget", "0", "--seed", "99999999999999999999"], "give a seed from 0 to 2147483647"),
-    (["--forget", "0", "--save-model", "out.pt"], "should end in .safetensors"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--forget", "dragon"], "Unknown class 'dragon'"),
+        (["--forget", ""], "forget set is empty"),
+        (["--forget", ",".join(str(i) for i in range(10))], "nothing to retain"),
+        (["--forget", "0", "--retain-per-class", "5000"], "use at most"),
+        (["--forget", "0", "--preset", "nope"], "Unknown preset"),
+        (["--forget", "0", "--dataset", "cifar10", "--offline"], "CIFAR-10"),
+        (["--forget", "0", "--arch", "resnet18"], "No trained model"),
+        (["--forget", "²"], "Unknown class '²'"),
+        (["--forget", "0", "--device", "tpu"], "Unknown device 'tpu'"),
+        (["--forget", "0", "--seed", "99999999999999999999"], "give a seed from 0 to 2147483647"),
+        (["--forget", "0", "--save-model", "out.pt"], "should end in .safetensors"),
+    ],
+)
 @pytest.mark.slow
 def test_bad_input_exits_2_with_a_clear_message(tmp_path, args, message):
     res = cli("unlearn", "--data-root", str(tmp_path), "--quiet", *args)
@@ -115,23 +145,29 @@ def test_sweep_refuses_bad_grids_before_running(tmp_path):
     assert wrong.returncode == 2 and "should end in .csv or .parquet or .json" in wrong.stderr
 
 
-@pytest.mark.parametrize("args, message", [
-    (["train", "--epochs", "0"], "--epochs: epochs = 0 is out of range: give a value from 1 up to 500"),
-    (["train", "--epochs", "-1"], "--epochs: epochs = -1 is out of range"),
-    (["train", "--batch-size", "0"], "--batch-size: batch_size = 0 is out of range: give a value from 1 up to 8,192"),
-    (["train", "--batch-size", "-5"], "--batch-size: batch_size = -5 is out of range"),
-    (["train", "--lr", "-1"], "--lr: lr = -1 is out of range: give a value above 0 up to 1"),
-    (["train", "--width", "nan"], "--width must be a finite number from 0 to 8, not nan"),
-    (["train", "--width", "1e9"], "--width = 1e+09 is out of range: give a value above 0 up to 8"),
-    (["train", "--width", "0"], "--width = 0 is out of range: give a value above 0 up to 8"),
-    (["train", "--width", "-1"], "--width = -1 is out of range"),
-    (["compare", "--forget", "star", "--set", "finetune.lr=-1"], "finetune.lr = -1 is out of range"),
-    (["compare", "--forget", "star", "--set", "finetune.epochs=0"], "finetune.epochs = 0 is out of range"),
-    (["compare", "--forget", "star", "--set", "retrain.epochs=501"], "retrain.epochs = 501 is out of range"),
-    (["compare", "--forget", "star", "--set", "scrub.temperature=0"], "scrub.temperature = 0 is out of range"),
-    (["bench", "--repeats", "0"], "--repeats = 0 is out of range: give a value from 1 up to 100"),
-    (["robustness", "--seeds", "-1"], "--seeds = -1 is out of range: give a value from 0 up to 2,147,483,647"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "--epochs", "0"], "--epochs: epochs = 0 is out of range: give a value from 1 up to 500"),
+        (["train", "--epochs", "-1"], "--epochs: epochs = -1 is out of range"),
+        (
+            ["train", "--batch-size", "0"],
+            "--batch-size: batch_size = 0 is out of range: give a value from 1 up to 8,192",
+        ),
+        (["train", "--batch-size", "-5"], "--batch-size: batch_size = -5 is out of range"),
+        (["train", "--lr", "-1"], "--lr: lr = -1 is out of range: give a value above 0 up to 1"),
+        (["train", "--width", "nan"], "--width must be a finite number from 0 to 8, not nan"),
+        (["train", "--width", "1e9"], "--width = 1e+09 is out of range: give a value above 0 up to 8"),
+        (["train", "--width", "0"], "--width = 0 is out of range: give a value above 0 up to 8"),
+        (["train", "--width", "-1"], "--width = -1 is out of range"),
+        (["compare", "--forget", "star", "--set", "finetune.lr=-1"], "finetune.lr = -1 is out of range"),
+        (["compare", "--forget", "star", "--set", "finetune.epochs=0"], "finetune.epochs = 0 is out of range"),
+        (["compare", "--forget", "star", "--set", "retrain.epochs=501"], "retrain.epochs = 501 is out of range"),
+        (["compare", "--forget", "star", "--set", "scrub.temperature=0"], "scrub.temperature = 0 is out of range"),
+        (["bench", "--repeats", "0"], "--repeats = 0 is out of range: give a value from 1 up to 100"),
+        (["robustness", "--seeds", "-1"], "--seeds = -1 is out of range: give a value from 0 up to 2,147,483,647"),
+    ],
+)
 @pytest.mark.slow
 def test_every_command_ranges_its_input_before_any_work(tmp_path, args, message):
     out = tmp_path / "m.safetensors"
@@ -144,13 +180,37 @@ def test_every_command_ranges_its_input_before_any_work(tmp_path, args, message)
 @pytest.mark.slow
 def test_a_sweep_too_large_is_refused_before_any_work(tmp_path):
     values = ",".join(str(v) for v in range(1, 101))
-    res = cli("sweep", "--forget", "star", "--set", f"noise.steps={values}", "--set", f"noise_copies={values}",
-              "--seeds", ",".join(str(s) for s in range(100)), "--out", str(tmp_path / "s.csv"), *FAST)
+    res = cli(
+        "sweep",
+        "--forget",
+        "star",
+        "--set",
+        f"noise.steps={values}",
+        "--set",
+        f"noise_copies={values}",
+        "--seeds",
+        ",".join(str(s) for s in range(100)),
+        "--out",
+        str(tmp_path / "s.csv"),
+        *FAST,
+    )
     assert res.returncode == 2 and res.stderr.startswith("error: "), res.stderr
     assert "This sweep has 1,000,000 runs" in res.stderr and "at most 1,000" in res.stderr
-    ten = (lambda lo, step=1: ",".join(str(lo + i * step) for i in range(10)))  # 1,000 runs of hundreds of epochs
-    slow = cli("sweep", "--forget", "star", "--set", f"noise.steps={ten(4000, 100)}", "--set",
-               f"impair.epochs={ten(91)}", "--set", f"repair.epochs={ten(91)}", "--quiet", "--device", "cpu")
+    ten = lambda lo, step=1: ",".join(str(lo + i * step) for i in range(10))  # 1,000 runs of hundreds of epochs
+    slow = cli(
+        "sweep",
+        "--forget",
+        "star",
+        "--set",
+        f"noise.steps={ten(4000, 100)}",
+        "--set",
+        f"impair.epochs={ten(91)}",
+        "--set",
+        f"repair.epochs={ten(91)}",
+        "--quiet",
+        "--device",
+        "cpu",
+    )
     assert slow.returncode == 2 and "hours here" in slow.stderr and "s per run, estimated" in slow.stderr, slow.stderr
     assert not (tmp_path / "s.csv").exists()
 
@@ -180,19 +240,24 @@ def _with(run: dict, value, *path: str) -> dict:
     return run
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda r: {"metrics": {}}, "$ has no 'dataset'"),
-    (lambda r: _with(r, GONE, "timings_s"), "$ has no 'timings_s'"),
-    (lambda r: _with(r, GONE, "metrics", "repair"), "$.metrics has no 'repair'"),
-    (lambda r: _with(r, "x", "timings_s", "unlearn"), "$.timings_s.unlearn must be a number from 0"),
-    (lambda r: _with(r, -5, "timings_s", "noise"), "$.timings_s.noise must be a number from 0"),
-    (lambda r: _with(r, 250.0, "metrics", "repair", "forget_acc"), "$.metrics.repair.forget_acc must be a number"),
-    (lambda r: _with(r, [1.0], "metrics", "original", "per_class_acc"), "must hold one value per class (10)"),
-    (lambda r: _with(r, ["dragon"], "forget"), "$.forget names 'dragon', which is not in class_names"),
-    (lambda r: _with(r, "seven", "config", "seed"), "$.config.seed must be a whole number from 0"),
-    (lambda r: _with(r, [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[0]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]], "extras", "deep"),
-     "$ nests lists or objects more than 32 deep"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda r: {"metrics": {}}, "$ has no 'dataset'"),
+        (lambda r: _with(r, GONE, "timings_s"), "$ has no 'timings_s'"),
+        (lambda r: _with(r, GONE, "metrics", "repair"), "$.metrics has no 'repair'"),
+        (lambda r: _with(r, "x", "timings_s", "unlearn"), "$.timings_s.unlearn must be a number from 0"),
+        (lambda r: _with(r, -5, "timings_s", "noise"), "$.timings_s.noise must be a number from 0"),
+        (lambda r: _with(r, 250.0, "metrics", "repair", "forget_acc"), "$.metrics.repair.forget_acc must be a number"),
+        (lambda r: _with(r, [1.0], "metrics", "original", "per_class_acc"), "must hold one value per class (10)"),
+        (lambda r: _with(r, ["dragon"], "forget"), "$.forget names 'dragon', which is not in class_names"),
+        (lambda r: _with(r, "seven", "config", "seed"), "$.config.seed must be a whole number from 0"),
+        (
+            lambda r: _with(r, [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[0]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]], "extras", "deep"),
+            "$ nests lists or objects more than 32 deep",
+        ),
+    ],
+)
 @pytest.mark.slow
 def test_report_refuses_a_run_json_of_the_wrong_shape(tmp_path, run_json, damage, message):
     path = tmp_path / "run.json"

@@ -1,5 +1,6 @@
 """Bad command-line input fails before any work with a clear error; class names with commas can be chosen;
 evaluate flags NaN weights."""
+
 from __future__ import annotations
 
 import json
@@ -8,13 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.helpers import SHIPPED
 from unsir_core.cli import main as cli
 from unsir_core.cli.common import classes
 from unsir_core.common.errors import ConfigError
 
-from tests.helpers import SHIPPED
-
 # --- command line ---------------------------------------------------------------------------------------
+
 
 def run_cli(capsys, *args):
     """`python -m unsir_core ARGS` in this process: (status, stdout, stderr); argparse errors exit 2 too."""
@@ -47,16 +48,33 @@ def cli_cases(tmp: Path) -> dict[str, list[str]]:
     }
 
 
-@pytest.mark.parametrize("case", ["forget-superscript", "huge-seed", "device-tpu", "ckpt-with-arch", "bin-with-arch",
-                                  "save-model-pt", "save-model-under-file", "out-under-file", "out-exists",
-                                  "train-out-missing-folder", "compare-out-suffix", "reference-missing"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "forget-superscript",
+        "huge-seed",
+        "device-tpu",
+        "ckpt-with-arch",
+        "bin-with-arch",
+        "save-model-pt",
+        "save-model-under-file",
+        "out-under-file",
+        "out-exists",
+        "train-out-missing-folder",
+        "compare-out-suffix",
+        "reference-missing",
+    ],
+)
 def test_bad_cli_input_fails_before_any_work(tmp_path, capsys, monkeypatch, case):
+    import unsir_core.algorithm.unlearn
     import unsir_core.experiments.compare
     import unsir_core.training.train
-    import unsir_core.algorithm.unlearn
 
-    for module, name in ((unsir_core.algorithm.unlearn, "optimize_noise"), (unsir_core.training.train, "fit"),
-                         (unsir_core.experiments.compare, "compare")):
+    for module, name in (
+        (unsir_core.algorithm.unlearn, "optimize_noise"),
+        (unsir_core.training.train, "fit"),
+        (unsir_core.experiments.compare, "compare"),
+    ):
         monkeypatch.setattr(module, name, lambda *a, **k: pytest.fail("work started"))
     code, out, err = run_cli(capsys, *cli_cases(tmp_path)[case], "--quiet")
     assert code == 2 and "error:" in err and "Traceback" not in err, err
@@ -84,8 +102,9 @@ def test_evaluate_flags_nan_weights(tmp_path, capsys, shipped_model):
     with torch.no_grad():
         broken.net.fc.weight.fill_(float("nan"))
     path = save_model(broken, tmp_path / "nan.safetensors")
-    code, out, err = run_cli(capsys, "evaluate", "--checkpoint", str(path), "--forget", "triangle", "--quiet",
-                             "--device", "cpu")
+    code, out, err = run_cli(
+        capsys, "evaluate", "--checkpoint", str(path), "--forget", "triangle", "--quiet", "--device", "cpu"
+    )
     assert code == 0, err
     report = json.loads(out, parse_constant=lambda c: pytest.fail(f"bare {c} in the JSON"))
     assert report["non_finite_weights"] == ["fc.weight"]

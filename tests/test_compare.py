@@ -1,5 +1,6 @@
 """The comparison runner, its table and exports, bad input (unknown method, diverging settings, cancel),
 the `compare` CLI end to end, and the Compare page through AppTest."""
+
 from __future__ import annotations
 
 import csv
@@ -9,15 +10,14 @@ import math
 from pathlib import Path
 
 import pytest
+from test_methods import FORGET, TINY
 
 from unsir_core.cli.main import main
+from unsir_core.common.errors import ConfigError
 from unsir_core.experiments.compare import compare
 from unsir_core.experiments.compare_table import COLUMNS, Comparison
 from unsir_core.metrics.audits import MetricSettings
-from unsir_core.common.errors import ConfigError
 from unsir_core.metrics.privacy import MIA_VARIANTS
-
-from test_methods import FORGET, TINY
 
 FAST_METRICS = MetricSettings(relearn_max_epochs=3, relearn_samples=100, relearn_probe=20, mia_samples=100)
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,14 +86,27 @@ def test_exports_hold_the_same_table(full, tmp_path):
 
 @pytest.mark.slow
 def test_unknown_method_and_out_of_range_settings_fail_their_rows_only(shipped_model, tiny_shapes):
-    settings = {"finetune": {**TINY["finetune"], "lr": 1e30}, "neggrad": TINY["neggrad"],
-                "retrain": TINY["retrain"], "scrub": {"temperature": -1}}  # both out of their fields' ranges
-    result = compare(shipped_model, tiny_shapes, FORGET, ["finetune", "dropout", "neggrad", "scrub"], settings,
-                     device="cpu", metrics=MetricSettings(relearn=False, mia_samples=100))
+    settings = {
+        "finetune": {**TINY["finetune"], "lr": 1e30},
+        "neggrad": TINY["neggrad"],
+        "retrain": TINY["retrain"],
+        "scrub": {"temperature": -1},
+    }  # both out of their fields' ranges
+    result = compare(
+        shipped_model,
+        tiny_shapes,
+        FORGET,
+        ["finetune", "dropout", "neggrad", "scrub"],
+        settings,
+        device="cpu",
+        metrics=MetricSettings(relearn=False, mia_samples=100),
+    )
     status = {r.method: r.status for r in result.rows}
     assert status["finetune"].startswith("failed: finetune.lr = 1e+30 is out of range: give a value above 0 up to 1")
-    assert status["dropout"] == ("failed: Unknown unlearning method 'dropout'. Known methods: retrain, finetune, "
-                                 "neggrad, neggrad_plus, random_labels, bad_teacher, scrub, salun, unsir.")
+    assert status["dropout"] == (
+        "failed: Unknown unlearning method 'dropout'. Known methods: retrain, finetune, "
+        "neggrad, neggrad_plus, random_labels, bad_teacher, scrub, salun, unsir."
+    )
     assert status["scrub"].startswith("failed: scrub.temperature = -1 is out of range: give a value above 0")
     assert status["neggrad"] == status["original"] == status["retrain"] == "ok"
     assert result.row("neggrad").forget_acc is not None and result.row("finetune").forget_acc is None
@@ -118,9 +131,18 @@ def test_cancel_keeps_finished_rows(shipped_model, tiny_shapes):
         events.append(ev.phase)
         token.seen.append(ev.phase.split("/")[0])
 
-    result = compare(shipped_model, tiny_shapes, FORGET, ["neggrad", "finetune", "salun"], TINY, device="cpu",
-                     progress=progress, cancel=token, metrics=MetricSettings(relearn=False, mia_samples=100),
-                     train_reference=False)
+    result = compare(
+        shipped_model,
+        tiny_shapes,
+        FORGET,
+        ["neggrad", "finetune", "salun"],
+        TINY,
+        device="cpu",
+        progress=progress,
+        cancel=token,
+        metrics=MetricSettings(relearn=False, mia_samples=100),
+        train_reference=False,
+    )
     status = {r.method: r.status for r in result.rows}
     assert status == {"original": "ok", "neggrad": "ok", "finetune": "cancelled", "salun": "skipped: cancelled"}
     assert result.cancelled
@@ -132,8 +154,16 @@ def test_cancel_keeps_finished_rows(shipped_model, tiny_shapes):
 @pytest.mark.slow
 def test_a_reference_can_be_handed_in_and_must_match(shipped_model, tiny_shapes, full):
     ref = full.models["retrain"]
-    result = compare(shipped_model, tiny_shapes, FORGET, ["retrain", "neggrad"], TINY, device="cpu",
-                     metrics=MetricSettings(relearn=False, mia_samples=100), reference=ref)
+    result = compare(
+        shipped_model,
+        tiny_shapes,
+        FORGET,
+        ["retrain", "neggrad"],
+        TINY,
+        device="cpu",
+        metrics=MetricSettings(relearn=False, mia_samples=100),
+        reference=ref,
+    )
     assert result.row("retrain").details["reused"] and result.row("retrain").js_div == 0
     assert result.row("retrain").wall_s == ref.info.details["train_s"] > 0
     assert result.row("original").act_dist == pytest.approx(full.row("original").act_dist, abs=1e-6)
@@ -147,9 +177,30 @@ def test_a_reference_can_be_handed_in_and_must_match(shipped_model, tiny_shapes,
 @pytest.mark.slow
 def test_cli_compare_end_to_end(tmp_path, capsys):
     out = tmp_path / "table.csv"
-    args = ["compare", "--dataset", "shapes10", "--forget", "star", "--methods", "finetune,neggrad", "--device", "cpu",
-            "--set", "finetune.epochs=1", "--set", "finetune.retain_per_class=20", "--set", "neggrad.forget_samples=64",
-            "--no-relearn", "--no-reference", "--quiet", "--out", str(out), "--format", "csv"]
+    args = [
+        "compare",
+        "--dataset",
+        "shapes10",
+        "--forget",
+        "star",
+        "--methods",
+        "finetune,neggrad",
+        "--device",
+        "cpu",
+        "--set",
+        "finetune.epochs=1",
+        "--set",
+        "finetune.retain_per_class=20",
+        "--set",
+        "neggrad.forget_samples=64",
+        "--no-relearn",
+        "--no-reference",
+        "--quiet",
+        "--out",
+        str(out),
+        "--format",
+        "csv",
+    ]
     assert main(args) == 0
     captured = capsys.readouterr()
     payload = json.loads(captured.out)
@@ -160,19 +211,42 @@ def test_cli_compare_end_to_end(tmp_path, capsys):
     assert [r["method"] for r in rows] == ["original", "finetune", "neggrad"]
 
     md = tmp_path / "table.md"
-    assert main(["compare", "--forget", "4", "--methods", "NegGrad", "--set", "neggrad.forget_samples=64",
-                 "--no-relearn", "--no-reference", "--quiet", "--threads", "1", "--out", str(md),
-                 "--format", "markdown"]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--forget",
+                "4",
+                "--methods",
+                "NegGrad",
+                "--set",
+                "neggrad.forget_samples=64",
+                "--no-relearn",
+                "--no-reference",
+                "--quiet",
+                "--threads",
+                "1",
+                "--out",
+                str(md),
+                "--format",
+                "markdown",
+            ]
+        )
+        == 0
+    )
     assert md.read_text().startswith("| Method | Status |")
     assert json.loads(capsys.readouterr().out)["forget"] == ["star"]
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--methods", "finetune,dropout"], "Unknown unlearning method 'dropout'. Known methods: retrain, finetune"),
-    (["--methods", "finetune", "--set", "finetune.rate=1"], "finetune has no setting 'rate'"),
-    (["--methods", "finetune", "--set", "neggrad.lr=1"], "not among --methods"),
-    (["--methods", "finetune", "--set", "lr=1"], "METHOD.FIELD=VALUE"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--methods", "finetune,dropout"], "Unknown unlearning method 'dropout'. Known methods: retrain, finetune"),
+        (["--methods", "finetune", "--set", "finetune.rate=1"], "finetune has no setting 'rate'"),
+        (["--methods", "finetune", "--set", "neggrad.lr=1"], "not among --methods"),
+        (["--methods", "finetune", "--set", "lr=1"], "METHOD.FIELD=VALUE"),
+    ],
+)
 def test_cli_bad_input_exits_2(capsys, extra, message):
     assert main(["compare", "--forget", "star", "--quiet", *extra]) == 2
     assert message in capsys.readouterr().err
@@ -192,8 +266,12 @@ def test_page_runs_a_small_comparison():
     assert any("No comparison yet" in i.value for i in at.info)
 
     at.multiselect(key="cmp:methods").set_value(["finetune", "neggrad"]).run()
-    for key, value in (("cmp:finetune:epochs", 1), ("cmp:finetune:retain_per_class", 20),
-                       ("cmp:neggrad:forget_samples", 64), ("cmp:mia", 100)):
+    for key, value in (
+        ("cmp:finetune:epochs", 1),
+        ("cmp:finetune:retain_per_class", 20),
+        ("cmp:neggrad:forget_samples", 64),
+        ("cmp:mia", 100),
+    ):
         at.number_input(key=key).set_value(value).run()
     at.checkbox(key="cmp:relearn").uncheck().run()
     at.checkbox(key="cmp:train-ref").uncheck().run()

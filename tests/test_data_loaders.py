@@ -1,5 +1,6 @@
 """Data loaders on real on-disk formats written into tmp_path: torchvision sets (download=False, or a download
 that is made to fail) and image folders. Nothing here touches the network."""
+
 from __future__ import annotations
 
 import hashlib
@@ -15,9 +16,9 @@ import torch
 from PIL import Image
 from torchvision import datasets
 
+from unsir_core.common.errors import ConfigError, DataError
 from unsir_core.data.folder import load_image_folder
 from unsir_core.data.torchvision_sets import load_torchvision
-from unsir_core.common.errors import ConfigError, DataError
 
 RNG = np.random.default_rng(0)
 N_TRAIN, N_TEST = 20, 10
@@ -184,8 +185,10 @@ def _write_svhn_mat(path: Path, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _pin_svhn_md5(monkeypatch, folder: Path) -> None:
     """As for CIFAR: keep torchvision's md5 check, against the md5 of our fixture files."""
-    pinned = {split: [url, name, _md5(folder / name) if (folder / name).exists() else md5]
-              for split, (url, name, md5) in datasets.SVHN.split_list.items()}
+    pinned = {
+        split: [url, name, _md5(folder / name) if (folder / name).exists() else md5]
+        for split, (url, name, md5) in datasets.SVHN.split_list.items()
+    }
     monkeypatch.setattr(datasets.SVHN, "split_list", pinned)
 
 

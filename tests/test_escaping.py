@@ -1,6 +1,7 @@
 """Issue 19, items 2, 3 and 8: user text is escaped once, where it becomes HTML (the report), Markdown (the pages)
 or a spreadsheet cell (every CSV). Hostile class names, lineage, link parameters and file names go through the
 real entry points; random strings go through the same helpers as property tests."""
+
 from __future__ import annotations
 
 import csv
@@ -14,11 +15,12 @@ from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from tests.helpers import NAMES, chained, report
 from unsir_core.common.escaping import WORD_JOINER, csv_text, html, md
 from unsir_core.report.html import render, render_comparison
-from tests.helpers import NAMES, chained, report
 
 ROOT = Path(__file__).resolve().parent.parent
 IMG = "<img src=x onerror=alert(document.domain)>"
@@ -98,8 +100,13 @@ def test_the_report_command_escapes_hostile_class_names(tmp_path):
     run = tmp_path / "run.json"
     run.write_text(json.dumps(renamed(chained(), HOSTILE)))
     out = tmp_path / "report.html"
-    res = subprocess.run([sys.executable, "-m", "unsir_core", "report", str(run), "--out", str(out)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        [sys.executable, "-m", "unsir_core", "report", str(run), "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr
     page = out.read_text()
     assert_inert(page, "http://localhost:8501/")
@@ -120,11 +127,39 @@ def test_any_class_names_make_an_inert_report(names):
         assert html(name) in page
 
 
-REPORT_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "i", "b", "table", "tr", "th", "td",
-               "div", "img", "svg", "text", "rect", "line", "polyline", "circle", "ul", "li", "a", "code"}
+REPORT_TAGS = {
+    "html",
+    "head",
+    "meta",
+    "title",
+    "style",
+    "body",
+    "h1",
+    "h2",
+    "p",
+    "i",
+    "b",
+    "table",
+    "tr",
+    "th",
+    "td",
+    "div",
+    "img",
+    "svg",
+    "text",
+    "rect",
+    "line",
+    "polyline",
+    "circle",
+    "ul",
+    "li",
+    "a",
+    "code",
+}
 
 
 # --- CSV and spreadsheet cells -----------------------------------------------------------------------------
+
 
 def cells(text: str) -> list[str]:
     return [c for row in csv.reader(io.StringIO(text, newline="")) for c in row]
@@ -139,9 +174,9 @@ def test_a_sweep_of_a_formula_class_writes_it_as_text(tiny_shapes, shipped_model
     """A folder data set whose class folder is named like a formula: the sweep CSV (CLI and What-if download)."""
     from studio.setup import Setup
     from studio.whatif import SweepRun, downloads
-    from unsir_core.experiments.sweep_grid import Axis, SweepSpec
     from unsir_core.experiments.sweep import run_sweep
     from unsir_core.experiments.sweep_backends import InProcess
+    from unsir_core.experiments.sweep_grid import Axis, SweepSpec
 
     names = list(tiny_shapes.class_names)
     names[names.index("triangle")] = FORMULA
@@ -172,8 +207,15 @@ def test_the_compare_csv_writes_a_formula_method_name_as_text(shipped_model, tin
     from unsir_core.experiments.compare import compare
     from unsir_core.metrics.audits import MetricSettings
 
-    result = compare(shipped_model, tiny_shapes, ["triangle"], [FORMULA], device="cpu", train_reference=False,
-                     metrics=MetricSettings(relearn=False, mia_samples=100, probe=False))
+    result = compare(
+        shipped_model,
+        tiny_shapes,
+        ["triangle"],
+        [FORMULA],
+        device="cpu",
+        train_reference=False,
+        metrics=MetricSettings(relearn=False, mia_samples=100, probe=False),
+    )
     assert result.rows[-1].method == FORMULA and result.rows[-1].status.startswith("failed")
     assert_no_formula(result.to_csv(), FORMULA)
 
@@ -196,6 +238,7 @@ def is_number(cell: str) -> bool:
 
 
 # --- Markdown on the pages ---------------------------------------------------------------------------------
+
 
 def shown(markdown: str) -> str:
     """The text a browser shows for escaped Markdown, less the invisible word joiners."""

@@ -1,5 +1,6 @@
 """Files the app writes: stale temporary files are swept and never listed, a killed save leaves nothing,
 output paths are checked before any work, and JSON never holds a bare NaN."""
+
 from __future__ import annotations
 
 import json
@@ -8,13 +9,14 @@ import time
 
 import pytest
 
+from unsir_core.checkpoints.store import list_models
 from unsir_core.common import strict_json
 from unsir_core.common.errors import ConfigError
 from unsir_core.common.files import TMP_MARK, atomic_write, check_output, sweep_stale_temps
 from unsir_core.common.paths import model_store
-from unsir_core.checkpoints.store import list_models
 
 # --- files ------------------------------------------------------------------------------------------------
+
 
 def test_stale_temporary_files_are_swept_and_never_listed(tmp_path):
     model_store().mkdir(parents=True)
@@ -43,8 +45,12 @@ def test_a_killed_save_leaves_nothing_the_next_write_keeps(tmp_path):
 def test_output_paths_are_checked_for_suffix_folder_and_overwrite(tmp_path, monkeypatch):
     (tmp_path / "file").write_text("x")
     (tmp_path / "old.json").write_text("keep")
-    cases = [(tmp_path / "r.txt", "should end in .json"), (tmp_path / "file" / "r.json", "is a file"),
-             (tmp_path / "no" / "r.json", "does not exist"), (tmp_path / "old.json", "add --force")]
+    cases = [
+        (tmp_path / "r.txt", "should end in .json"),
+        (tmp_path / "file" / "r.json", "is a file"),
+        (tmp_path / "no" / "r.json", "does not exist"),
+        (tmp_path / "old.json", "add --force"),
+    ]
     for path, message in cases:
         with pytest.raises(ConfigError, match=message):
             check_output(path, (".json",), False, "--out")

@@ -1,5 +1,6 @@
 """GradCAM / GradCAM++ / EigenCAM over the model registry: map shape and content, the target layer's
 feature map size, and no side effects on the caller's model (mode, gradients, hooks, weights)."""
+
 from __future__ import annotations
 
 import copy
@@ -9,11 +10,11 @@ import pytest
 import torch
 from torch import nn
 
-from unsir_core.models.classifier import Classifier, ModelInfo
 from unsir_core.common.errors import ConfigError
 from unsir_core.explain import METHODS, heatmaps, overlay
 from unsir_core.metrics.evaluate import predict_logits
 from unsir_core.models import MODELS, get_spec
+from unsir_core.models.classifier import Classifier, ModelInfo
 
 SMALL_ARCHS = [name for name in MODELS if name != "vit_b_16"]  # ViT-B/16 gets one 1-image check below
 HOOK_DICTS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
@@ -23,8 +24,16 @@ def make_model(arch: str, in_channels: int = 3, input_size: int = 32, classes: i
     """A tiny untrained model. torchvision zero-initialises the ViT head, which would give zero gradients
     and all-zero GradCAM maps, so that head gets random weights here."""
     torch.manual_seed(0)
-    info = ModelInfo(arch=arch, dataset="t", class_names=tuple("abcdefgh"[:classes]), in_channels=in_channels,
-                     input_size=input_size, width=0.25, mean=(0.5,) * in_channels, std=(0.25,) * in_channels)
+    info = ModelInfo(
+        arch=arch,
+        dataset="t",
+        class_names=tuple("abcdefgh"[:classes]),
+        in_channels=in_channels,
+        input_size=input_size,
+        width=0.25,
+        mean=(0.5,) * in_channels,
+        std=(0.25,) * in_channels,
+    )
     model = Classifier.create(info)
     if arch.startswith("vit"):
         nn.init.normal_(model.net.heads.head.weight, std=0.5)
@@ -73,7 +82,8 @@ def test_target_layer_map_is_larger_than_1x1(arch: str):
     spec = get_spec(arch)
     shapes = []
     handle = spec.gradcam_layer(model.net).register_forward_hook(
-        lambda module, inputs, out: shapes.append(tuple((spec.reshape_transform or (lambda t: t))(out).shape)))
+        lambda module, inputs, out: shapes.append(tuple((spec.reshape_transform or (lambda t: t))(out).shape))
+    )
     predict_logits(model, images(1))
     handle.remove()
     assert len(shapes[0]) == 4 and min(shapes[0][2:]) > 1, f"{arch} target layer map {shapes[0]}"

@@ -1,6 +1,7 @@
 """The unlearning methods, parametrized over the registry: each one on a tiny problem moves the forget
 accuracy the way its paper says, never modifies its input, tells truthfully whether it read forget-class
 images, reports progress, stops on cancel and on NaN; plus their settings."""
+
 from __future__ import annotations
 
 from dataclasses import FrozenInstanceError, dataclass, field, fields, replace
@@ -20,8 +21,7 @@ TINY = {
     "neggrad_plus": {"forget_samples": 40, "retain_per_class": 20, "batch_size": 20, "epochs": 3, "alpha": 0.8},
     "random_labels": {"forget_samples": 40, "retain_per_class": 20, "batch_size": 32, "epochs": 3, "lr": 2e-3},
     "bad_teacher": {"forget_samples": 40, "retain_per_class": 20, "batch_size": 32, "epochs": 3},
-    "scrub": {"forget_samples": 40, "retain_per_class": 20, "batch_size": 20, "epochs": 2, "max_epochs": 2,
-              "lr": 2e-3},
+    "scrub": {"forget_samples": 40, "retain_per_class": 20, "batch_size": 20, "epochs": 2, "max_epochs": 2, "lr": 2e-3},
     "salun": {"forget_samples": 40, "retain_per_class": 20, "batch_size": 32, "epochs": 3},
     "unsir": {"retain_per_class": 20, "noise_steps": 5, "noise_copies": 2, "repair_epochs": 1},
 }
@@ -39,8 +39,17 @@ def same_state(a, b):
 
 
 def test_registry_covers_the_issue_and_documents_every_default():
-    assert list(METHODS) == ["retrain", "finetune", "neggrad", "neggrad_plus", "random_labels", "bad_teacher",
-                             "scrub", "salun", "unsir"]
+    assert list(METHODS) == [
+        "retrain",
+        "finetune",
+        "neggrad",
+        "neggrad_plus",
+        "random_labels",
+        "bad_teacher",
+        "scrub",
+        "salun",
+        "unsir",
+    ]
     assert set(TINY) == set(METHODS)
     for name, method in METHODS.items():
         assert method.name == name and method.title and method.summary and method.paper
@@ -118,8 +127,9 @@ def test_forget_images_are_read_exactly_when_declared(name, shipped_model, tiny_
     """Scrambling every forget-class training image changes the result if and only if the method reads them."""
     mask = tiny_shapes.train_y == FORGET[0]
     scrambled = tiny_shapes.train_x.clone()
-    scrambled[mask] = torch.randint(0, 256, scrambled[mask].shape, dtype=torch.uint8,
-                                    generator=torch.Generator().manual_seed(0))
+    scrambled[mask] = torch.randint(
+        0, 256, scrambled[mask].shape, dtype=torch.uint8, generator=torch.Generator().manual_seed(0)
+    )
     poisoned = replace(tiny_shapes, train_x=scrambled)
     settings = {**TINY[name], "epochs": 1} if "epochs" in TINY[name] else TINY[name]
     clean = METHODS[name].run(shipped_model, tiny_shapes, FORGET, settings, device="cpu")
@@ -161,8 +171,9 @@ def test_cancel_stops_and_nan_is_reported(name, shipped_model, tiny_shapes):
         METHODS[name].run(shipped_model, tiny_shapes, FORGET, {**TINY[name], flag: 1e30}, device="cpu")
 
 
-@pytest.mark.parametrize("forget, message", [([], "empty"), (["dragon"], "Unknown class"),
-                                             (list(range(10)), "nothing to retain")])
+@pytest.mark.parametrize(
+    "forget, message", [([], "empty"), (["dragon"], "Unknown class"), (list(range(10)), "nothing to retain")]
+)
 def test_bad_forget_requests(shipped_model, tiny_shapes, forget, message):
     with pytest.raises(ConfigError, match=message):
         METHODS["neggrad"].run(shipped_model, tiny_shapes, forget, TINY["neggrad"], device="cpu")

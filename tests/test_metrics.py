@@ -1,5 +1,6 @@
 """Weight distance, relearn time, membership inference, activation distance, JS divergence and ZRF:
 hand-computed values on tiny tensors, sane numbers and determinism on tiny models."""
+
 from __future__ import annotations
 
 import copy
@@ -9,15 +10,22 @@ import pytest
 import torch
 from torch import nn
 
-from unsir_core.models.classifier import Classifier, ModelInfo
 from unsir_core.common.config import TrainConfig
+from unsir_core.common.errors import ConfigError
 from unsir_core.data.bundle import ImageData
 from unsir_core.data.shapes import generate_shapes
-from unsir_core.common.errors import ConfigError
-from unsir_core.metrics.privacy import (MIA_VARIANTS, activation_distance, js_divergence, membership_inference,
-                                        mia_feature, random_model, zrf_score)
+from unsir_core.metrics.privacy import (
+    MIA_VARIANTS,
+    activation_distance,
+    js_divergence,
+    membership_inference,
+    mia_feature,
+    random_model,
+    zrf_score,
+)
 from unsir_core.metrics.relearn import relearn_time
 from unsir_core.metrics.weights import layer_distances, total_distance
+from unsir_core.models.classifier import Classifier, ModelInfo
 from unsir_core.training.train import fit
 
 NEG_INF = float("-inf")
@@ -30,8 +38,7 @@ def shapes():
 
 def tiny(arch: str = "smallcnn", width: float = 0.25, classes: int = 10, seed: int = 0) -> Classifier:
     torch.manual_seed(seed)
-    return Classifier.create(ModelInfo(arch=arch, dataset="t", class_names=tuple("abcdefghij"[:classes]),
-                                       width=width))
+    return Classifier.create(ModelInfo(arch=arch, dataset="t", class_names=tuple("abcdefghij"[:classes]), width=width))
 
 
 def snapshot(model: Classifier) -> tuple[dict, bool]:
@@ -78,7 +85,7 @@ def test_known_perturbation_gives_the_hand_computed_distance():
     assert d_linear.l2 == pytest.approx(5.0) and d_linear.normalized == pytest.approx(1.0)  # 5 / ||diag(3, 4)||
     assert d_bn.l2 == 0 and d_bn.normalized == 0
     assert total_distance(moved, ref) == pytest.approx(5.0)
-    assert layer_distances(ref, moved)[0].normalized == pytest.approx(5 / math.sqrt(6 ** 2 + 4 ** 2 + 4 ** 2))
+    assert layer_distances(ref, moved)[0].normalized == pytest.approx(5 / math.sqrt(6**2 + 4**2 + 4**2))
 
 
 def test_all_zero_reference_layer_gives_nan_normalized():
@@ -184,8 +191,12 @@ def test_mia_tells_a_model_that_memorised_the_forget_class_from_one_that_never_s
     labels = torch.arange(90) % 3
     data = ImageData("noise", tuple("abc"), noise[:90], labels, noise[90:], labels, (0.5,) * 3, (0.29,) * 3)
     cfg = TrainConfig(epochs=15, batch_size=15, lr=1e-2, augment=False, weight_decay=0)
-    seen, unseen = (membership_inference(fit(data, "smallcnn", cfg, exclude=exclude, width=0.25, device="cpu"),
-                                         data, [2], variant="confidence") for exclude in ([], [2]))
+    seen, unseen = (
+        membership_inference(
+            fit(data, "smallcnn", cfg, exclude=exclude, width=0.25, device="cpu"), data, [2], variant="confidence"
+        )
+        for exclude in ([], [2])
+    )
     assert seen.attack_acc > 75 and unseen.attack_acc > 75
     assert seen.forget_member_rate > 90 and unseen.forget_member_rate < 10
 

@@ -1,5 +1,6 @@
 """The model registry: every entry builds, runs forward and backward on tiny input, and has a
 GradCAM layer with a feature map larger than 1x1."""
+
 import pytest
 import torch
 
@@ -74,8 +75,8 @@ def test_folding_batchnorm_keeps_the_outputs_and_the_model(name):
 
 
 def test_training_speed_times_the_asked_steps_on_fresh_weights(tiny_shapes):
-    from unsir_core.models.classifier import ModelInfo
     from unsir_core.common.config import TrainConfig
+    from unsir_core.models.classifier import ModelInfo
     from unsir_core.training.train import training_speed
 
     before = tiny_shapes.train_x.clone()
@@ -89,13 +90,15 @@ def test_training_speed_times_the_asked_steps_on_fresh_weights(tiny_shapes):
 def test_gold_standard_trains_as_the_original_with_the_runs_seed(tiny_shapes):
     from dataclasses import replace
 
-    from unsir_core.models.classifier import ModelInfo
     from unsir_core.common.config import TrainConfig
+    from unsir_core.models.classifier import ModelInfo
     from unsir_core.training.train import gold_standard_config
 
     recorded = TrainConfig(epochs=25, lr=0.01, optimizer="sgd", seed=0).to_dict()
-    info = replace(ModelInfo.for_data("smallcnn", tiny_shapes, 0.25),
-                   details={"train_config": {**recorded, "from_a_later_version": 1}})
+    info = replace(
+        ModelInfo.for_data("smallcnn", tiny_shapes, 0.25),
+        details={"train_config": {**recorded, "from_a_later_version": 1}},
+    )
     assert gold_standard_config(info, seed=2) == TrainConfig(epochs=25, lr=0.01, optimizer="sgd", seed=2)
     assert gold_standard_config(info, seed=2, epochs=4).epochs == 4
     assert gold_standard_config(replace(info, details={}), seed=1) == TrainConfig(seed=1)  # nothing recorded

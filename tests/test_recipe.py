@@ -1,16 +1,17 @@
 """The auto recipe (rules on fake class counts: floors and caps reached), settings validated before any work,
 the collapse guard on a deliberately broken run, and the robustness matrix's quick form."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
 
+from unsir_core.algorithm.recipe import RATES, RETAIN_CAP, RETAIN_FLOOR, RETAIN_TOTAL, auto_recipe, choose_recipe
 from unsir_core.cli import main as cli
 from unsir_core.common.config import UnsirConfig
 from unsir_core.common.errors import ConfigError
 from unsir_core.models import MODELS
-from unsir_core.algorithm.recipe import (RATES, RETAIN_CAP, RETAIN_FLOOR, RETAIN_TOTAL, auto_recipe, choose_recipe)
 
 
 def test_default_sized_classes_take_a_quarter_up_to_the_cap():
@@ -78,17 +79,20 @@ def test_a_named_preset_is_taken_as_is(shapes, shipped_model):
 
 
 # Each invalid setting of the issue, through the real entry point: `error:`, exit 2, named flag and range.
-@pytest.mark.parametrize("flags, message", [
-    (["--impair-lr", "-1"], r"--impair-lr: impair\.lr = -1 is out of range: give a value above 0 up to 1"),
-    (["--noise-steps", "-3"], r"--noise-steps: noise\.steps = -3 is out of range: give a value from 1 up to 5,000"),
-    (["--noise-batch", "0"], r"--noise-batch: noise\.batch_size = 0 is out of range"),
-    (["--impair-lr", "1e6"], r"--impair-lr: impair\.lr = 1e\+06 is out of range"),
-    (["--impair-lr", "1e300"], r"--impair-lr: impair\.lr = 1e\+300 is out of range"),
-    (["--repair-lr", "nan"], r"--repair-lr: repair\.lr must be a finite number"),
-    (["--retain-per-class", "0"], r"--retain-per-class: retain_per_class = 0 is out of range"),
-    (["--repair-epochs", "0"], r"--repair-epochs: repair\.epochs = 0 is out of range"),
-    (["--preset", "bogus"], r"Unknown preset 'bogus'"),
-])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--impair-lr", "-1"], r"--impair-lr: impair\.lr = -1 is out of range: give a value above 0 up to 1"),
+        (["--noise-steps", "-3"], r"--noise-steps: noise\.steps = -3 is out of range: give a value from 1 up to 5,000"),
+        (["--noise-batch", "0"], r"--noise-batch: noise\.batch_size = 0 is out of range"),
+        (["--impair-lr", "1e6"], r"--impair-lr: impair\.lr = 1e\+06 is out of range"),
+        (["--impair-lr", "1e300"], r"--impair-lr: impair\.lr = 1e\+300 is out of range"),
+        (["--repair-lr", "nan"], r"--repair-lr: repair\.lr must be a finite number"),
+        (["--retain-per-class", "0"], r"--retain-per-class: retain_per_class = 0 is out of range"),
+        (["--repair-epochs", "0"], r"--repair-epochs: repair\.epochs = 0 is out of range"),
+        (["--preset", "bogus"], r"Unknown preset 'bogus'"),
+    ],
+)
 def test_invalid_settings_fail_before_any_work(flags, message, capsys, monkeypatch):
     def no_work(*args, **kwargs):
         raise AssertionError("data or model was loaded before the settings were checked")
@@ -110,9 +114,17 @@ def test_the_config_names_every_bad_setting_and_its_range():
 
 def broken(config: UnsirConfig) -> UnsirConfig:
     """A run built to collapse: the highest impair rate on every layer, and a repair too weak to heal it."""
-    return config.with_overrides(**{"impair.lr": 1.0, "impair.frozen": (), "impair.head_lr": None,
-                                    "repair.lr": 1e-6, "repair.head_lr": None, "repair.epochs": 1,
-                                    "check.extra_epochs": 0})
+    return config.with_overrides(
+        **{
+            "impair.lr": 1.0,
+            "impair.frozen": (),
+            "impair.head_lr": None,
+            "repair.lr": 1e-6,
+            "repair.head_lr": None,
+            "repair.epochs": 1,
+            "check.extra_epochs": 0,
+        }
+    )
 
 
 def test_the_guard_fires_on_a_broken_run_with_the_numbers_and_a_suggestion(shipped_model, tiny_shapes):
@@ -144,8 +156,9 @@ def test_cli_refuses_to_save_a_degraded_result_unless_allowed(tmp_path, capsys, 
     import unsir_core.algorithm.recipe as recipe_module
 
     real = recipe_module.auto_recipe
-    monkeypatch.setattr(recipe_module, "auto_recipe", lambda *a, **k: real(*a, **k).__class__(
-        "auto", broken(real(*a, **k).config), ()))
+    monkeypatch.setattr(
+        recipe_module, "auto_recipe", lambda *a, **k: real(*a, **k).__class__("auto", broken(real(*a, **k).config), ())
+    )
     out, model = tmp_path / "r.json", tmp_path / "m.safetensors"
     args = ["unlearn", "--forget", "triangle", "--quiet", "--out", str(out), "--save-model", str(model)]
     assert cli.main(args) == 3
@@ -161,8 +174,10 @@ def test_cli_refuses_to_save_a_degraded_result_unless_allowed(tmp_path, capsys, 
 def test_quick_robustness_matrix_runs_and_meets_the_criteria(tmp_path, capsys):
     """The matrix CI runs: two small data sets the recipe was (Shapes-5) and was not (real digits) tuned on."""
     out = tmp_path / "matrix.json"
-    assert cli.main(["robustness", "--quick", "--quiet", "--out", str(out), "--markdown",
-                     str(tmp_path / "matrix.md")]) == 0
+    assert (
+        cli.main(["robustness", "--quick", "--quiet", "--out", str(out), "--markdown", str(tmp_path / "matrix.md")])
+        == 0
+    )
     report = json.loads(out.read_text())
     assert {r["data"] for r in report["rows"]} == {"shapes5-200", "digits-folder"}
     assert any(r["held_out"] for r in report["rows"]) and any(not r["held_out"] for r in report["rows"])

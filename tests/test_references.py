@@ -1,6 +1,7 @@
 """The reference (retrained) model store: a reference is trained once then reused by compare, the plan and the
 CLI, shipped references match the default model, an under-trained one is flagged, and the gold standard keeps
 the original's training."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, replace
@@ -8,15 +9,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_methods import FORGET
 
+from unsir_core.algorithm.pipeline import run_unsir
 from unsir_core.checkpoints import references
+from unsir_core.common.config import NoiseConfig, TrainConfig, UnsirConfig
 from unsir_core.experiments.compare import MetricSettings, compare
 from unsir_core.experiments.compare_plan import plan
-from unsir_core.common.config import NoiseConfig, TrainConfig, UnsirConfig
 from unsir_core.methods import get_method
-from unsir_core.algorithm.pipeline import run_unsir
-
-from test_methods import FORGET
 
 ONE_EPOCH = TrainConfig(epochs=1, batch_size=64)
 
@@ -26,8 +26,9 @@ def test_a_reference_is_trained_once_then_reused(shipped_model, tiny_shapes):
     assert not first.reused and first.path.parent == references.store_dir()
     again = references.obtain(shipped_model, tiny_shapes, FORGET, ONE_EPOCH, "cpu")
     assert again.reused and again.path == first.path
-    assert all(torch.equal(a, b) for a, b in zip(first.model.net.state_dict().values(),
-                                                 again.model.net.state_dict().values()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(first.model.net.state_dict().values(), again.model.net.state_dict().values())
+    )
     other_seed = references.ReferenceKey.for_original(shipped_model.info, FORGET, replace(ONE_EPOCH, seed=1))
     assert references.find(other_seed) is None  # a different training setting is a different reference
 
@@ -93,14 +94,23 @@ def test_cli_train_exclude_lands_in_the_reference_store(tiny_shapes, monkeypatch
     stored = list(references.store_dir().glob("*.safetensors"))
     assert len(stored) == 1 and stored[0].name.startswith("shapes10-smallcnn-without-star-")
 
+
 def test_the_plan_knows_a_stored_reference_costs_nothing(shipped_model, tiny_shapes):
     ms = MetricSettings(relearn=False, probe=False)
-    before = plan(shipped_model, tiny_shapes, FORGET, ["retrain", "unsir"], {"retrain": asdict(
-        get_method("retrain").settings({"epochs": 1, "batch_size": 64}))}, ms, 1000.0)
+    before = plan(
+        shipped_model,
+        tiny_shapes,
+        FORGET,
+        ["retrain", "unsir"],
+        {"retrain": asdict(get_method("retrain").settings({"epochs": 1, "batch_size": 64}))},
+        ms,
+        1000.0,
+    )
     assert before[0].images > 0 and before[1].images > 0
     references.obtain(shipped_model, tiny_shapes, FORGET, replace(ONE_EPOCH, seed=0), "cpu")
-    after = plan(shipped_model, tiny_shapes, FORGET, ["retrain"], {"retrain": {"epochs": 1, "batch_size": 64}}, ms,
-                 1000.0)
+    after = plan(
+        shipped_model, tiny_shapes, FORGET, ["retrain"], {"retrain": {"epochs": 1, "batch_size": 64}}, ms, 1000.0
+    )
     assert after[0].images == 0 and "stored reference" in after[0].note
 
 

@@ -1,5 +1,6 @@
 """One request path: the CLI's `unlearn` and the dashboard's Run button make the same run record (timings aside),
 and `unlearn --checkpoint` works for a user's own model on a data set without a stored default."""
+
 from __future__ import annotations
 
 import json
@@ -11,21 +12,29 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from studio import nav
+from unsir_core.common import strict_json
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
 SETTINGS = {"retain_per_class": "30", "noise.steps": "3", "noise.batch_size": "16", "repair.epochs": "1"}
 FLAGS = ["--retain-per-class", "30", "--noise-steps", "3", "--noise-batch", "16", "--repair-epochs", "1"]
-VARYING = {"timings_s", "device", "environment", "gallery", "summary",  # machine- and time-dependent fields
-           "retrain_estimate_s"}  # the dashboard's own estimate of retraining, an input the CLI does not give
+VARYING = {
+    "timings_s",
+    "device",
+    "environment",
+    "gallery",
+    "summary",  # machine- and time-dependent fields
+    "retrain_estimate_s",
+}  # the dashboard's own estimate of retraining, an input the CLI does not give
 LONG_S = 600
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "unsir_core", *args], capture_output=True, text=True,
-                          cwd=cwd or ROOT, timeout=LONG_S)
+    return subprocess.run(
+        [sys.executable, "-m", "unsir_core", *args], capture_output=True, text=True, cwd=cwd or ROOT, timeout=LONG_S
+    )
 
 
 def without_varying(record: dict) -> dict:
@@ -37,8 +46,19 @@ def without_varying(record: dict) -> dict:
 
 
 def test_the_cli_and_the_dashboard_make_the_same_record(tmp_path):
-    done = cli("unlearn", "--forget", "triangle", "--seed", "3", *FLAGS, "--device", "cpu", "--quiet",
-               "--out", str(tmp_path / "r.json"))
+    done = cli(
+        "unlearn",
+        "--forget",
+        "triangle",
+        "--seed",
+        "3",
+        *FLAGS,
+        "--device",
+        "cpu",
+        "--quiet",
+        "--out",
+        str(tmp_path / "r.json"),
+    )
     assert done.returncode == 0, done.stderr
     from_cli = json.loads((tmp_path / "r.json").read_text())
 
@@ -48,10 +68,13 @@ def test_the_cli_and_the_dashboard_make_the_same_record(tmp_path):
     at.switch_page(nav.UNLEARN.path).run()
     at.button(key="run-unsir").click().run(timeout=LONG_S)
     assert not at.exception and not at.error, [e.value for e in at.exception]
-    from_app = at.session_state["runs"][-1].report
+    from_app = json.loads(strict_json.dumps(at.session_state["runs"][-1].report))  # as its JSON download writes it
 
     a, b = without_varying(from_cli), without_varying(from_app)
-    assert set(a) == set(b) and set(a["extras"]) == set(b["extras"]), (set(a) ^ set(b), set(a["extras"]) ^ set(b["extras"]))
+    assert set(a) == set(b) and set(a["extras"]) == set(b["extras"]), (
+        set(a) ^ set(b),
+        set(a["extras"]) ^ set(b["extras"]),
+    )
     for key in a:  # field by field, so a drift names the field
         assert a[key] == b[key], key
     assert from_cli["summary"].split(".")[0] == from_app["summary"].split(".")[0]  # same verdict, other timings
@@ -69,13 +92,31 @@ def test_unlearn_works_on_a_users_own_model_without_a_stored_default(tmp_path):
             for i in range(count):
                 Image.new("RGB", (32, 32), (shade, (i * 20) % 255, 255 - shade)).save(folder / split / cls / f"{i}.png")
     mine = tmp_path / "mine.safetensors"
-    trained = cli("train", "--dataset", f"folder:{folder}", "--epochs", "1", "--out", str(mine), "--device", "cpu",
-                  "--quiet")
+    trained = cli(
+        "train", "--dataset", f"folder:{folder}", "--epochs", "1", "--out", str(mine), "--device", "cpu", "--quiet"
+    )
     assert trained.returncode == 0, trained.stderr
-    done = cli("unlearn", "--checkpoint", str(mine), "--dataset", f"folder:{folder}", "--forget", "a",
-               "--retain-per-class", "5", "--noise-steps", "2", "--noise-batch", "8", "--device", "cpu", "--quiet",
-               "--allow-degraded",
-               "--out", str(tmp_path / "r.json"))
+    done = cli(
+        "unlearn",
+        "--checkpoint",
+        str(mine),
+        "--dataset",
+        f"folder:{folder}",
+        "--forget",
+        "a",
+        "--retain-per-class",
+        "5",
+        "--noise-steps",
+        "2",
+        "--noise-batch",
+        "8",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--allow-degraded",
+        "--out",
+        str(tmp_path / "r.json"),
+    )
     assert done.returncode == 0, done.stderr
     record = json.loads((tmp_path / "r.json").read_text())
     assert record["forget"] == ["a"] and record["extras"]["root"] == "mine.safetensors"  # the link names it

@@ -1,5 +1,6 @@
 """Paths come only from the allowed roots: a checkpoint path outside them gets one answer whether or not it
 exists, links out of the import folder are refused, and image folders in links must lie inside the data roots."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,13 +9,12 @@ import pytest
 
 from studio import imports
 from studio.setup import Setup
+from tests.helpers import SHIPPED, pt_bytes
 from unsir_core.checkpoints import roots
 from unsir_core.common.errors import CheckpointError, DataError
 
-from tests.helpers import SHIPPED, pt_bytes
-
-
 # --- checkpoint paths -------------------------------------------------------------------------------------
+
 
 def test_paths_outside_the_roots_get_one_answer_whether_or_not_they_exist(tmp_path, monkeypatch):
     monkeypatch.delenv(roots.IMPORT_ENV, raising=False)
@@ -44,6 +44,7 @@ def test_the_import_folder_is_a_root_but_its_links_out_are_not(tmp_path, monkeyp
 
 
 # --- image folders --------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("folder", ["/etc", "/proc", "/", "~", "../../etc"])
 def test_image_folders_outside_the_data_roots_are_ignored_in_links(folder):

@@ -1,19 +1,28 @@
 """The model store: round trip, metadata, atomic writes, refusal of unsafe or mismatched checkpoints."""
+
 import os
 import pickle
 
 import pytest
 import torch
 
-from unsir_core.models.classifier import Classifier, ModelInfo
-from unsir_core.common.errors import CheckpointError
 from unsir_core.checkpoints.store import list_models, load_model, read_info, save_model
+from unsir_core.common.errors import CheckpointError
+from unsir_core.models.classifier import Classifier, ModelInfo
 
 
 def small(arch="smallcnn", classes=("a", "b", "c"), width=0.25):
     torch.manual_seed(0)
-    return Classifier.create(ModelInfo(arch=arch, dataset="toy", class_names=classes, width=width, test_acc=91.5,
-                                       details={"train_config": {"epochs": 3}}))
+    return Classifier.create(
+        ModelInfo(
+            arch=arch,
+            dataset="toy",
+            class_names=classes,
+            width=width,
+            test_acc=91.5,
+            details={"train_config": {"epochs": 3}},
+        )
+    )
 
 
 def test_round_trip_keeps_weights_and_metadata(tmp_path):

@@ -1,5 +1,6 @@
 """Without training: the summary's wording, share links, the chain in the URL, the timeline, the
 report's contents and size, and the comparison report."""
+
 from __future__ import annotations
 
 import json
@@ -10,12 +11,11 @@ from pathlib import Path
 import pytest
 
 from studio.setup import Setup
+from tests.helpers import NAMES, chained, report
 from unsir_core.checkpoints.lineage import chain, timeline
 from unsir_core.report.html import render
 from unsir_core.report.share import decode_result, decode_step, encode_step, headline, link, run_query
 from unsir_core.report.summary import summarize
-
-from tests.helpers import NAMES, chained, report
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -93,17 +93,28 @@ def test_a_damaged_chain_in_a_link_is_ignored_with_a_message():
 def test_the_report_holds_summary_numbers_gallery_titled_charts_and_link():
     html = render(chained(), "http://host:8501/")
     assert len(html.encode()) < 2_000_000 and "<script" not in html  # offline, no plotly.js
-    for text in ("Unlearning report: forget star", "already forgotten triangle", "Key numbers", "Starting model",
-                 "Before and after", "Forget and retain accuracy of each model",
-                 "Where the forget-class test images go", "Test accuracy per class",
-                 "The chain of requests: accuracy after each one", "Environment", "@media print",
-                 "http://host:8501/?data=shapes10"):
+    for text in (
+        "Unlearning report: forget star",
+        "already forgotten triangle",
+        "Key numbers",
+        "Starting model",
+        "Before and after",
+        "Forget and retain accuracy of each model",
+        "Where the forget-class test images go",
+        "Test accuracy per class",
+        "The chain of requests: accuracy after each one",
+        "Environment",
+        "@media print",
+        "http://host:8501/?data=shapes10",
+    ):
         assert text in html, text
     assert html.count("<img src='data:image/png;base64,") == 2
     assert "<svg" in html and "Original" in html
     checked = chained()
-    checked.update(recipe={"name": "auto", "choices": ["Retain subset: 248 images per retain class."]},
-                   repair_check={"message": "Repair is back to 100% of the original's accuracy."})
+    checked.update(
+        recipe={"name": "auto", "choices": ["Retain subset: 248 images per retain class."]},
+        repair_check={"message": "Repair is back to 100% of the original's accuracy."},
+    )
     html = render(checked)
     assert "Recipe: <b>auto</b>" in html and "<li>Retain subset: 248 images per retain class.</li>" in html
     assert "Repair check: Repair is back to 100%" in html
@@ -114,13 +125,23 @@ def test_report_command_writes_the_file_and_refuses_bad_input(tmp_path):
     run = tmp_path / "run.json"
     run.write_text(json.dumps(report()))
     out = tmp_path / "r.html"
-    res = subprocess.run([sys.executable, "-m", "unsir_core", "report", str(run), "--out", str(out)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        [sys.executable, "-m", "unsir_core", "report", str(run), "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr
     assert "no longer recognises triangles" in out.read_text()
     (tmp_path / "bad.json").write_text("{}")
-    bad = subprocess.run([sys.executable, "-m", "unsir_core", "report", str(tmp_path / "bad.json")], cwd=ROOT,
-                         capture_output=True, text=True, timeout=300)
+    bad = subprocess.run(
+        [sys.executable, "-m", "unsir_core", "report", str(tmp_path / "bad.json")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert bad.returncode == 2 and "holds no UNSIR run" in bad.stderr
 
 
@@ -129,8 +150,7 @@ def test_the_comparison_report_puts_two_runs_side_by_side():
 
     a, b = report(), report(repair_retain=80.0)
     b["config"]["impair"]["lr"] = 0.02
-    html = render_comparison(a, b, ("Run 1 · forget triangle", "Run 2 · forget triangle"),
-                             ["impair lr 0.01 → 0.02"])
+    html = render_comparison(a, b, ("Run 1 · forget triangle", "Run 2 · forget triangle"), ["impair lr 0.01 → 0.02"])
     assert "Comparison: Run 1 · forget triangle vs Run 2 · forget triangle" in html
     assert "<li>impair lr 0.01 → 0.02</li>" in html and "-10.0 pp" in html
     assert "<td>impair.lr</td><td class=num>0.01</td><td class=num>0.02</td>" in html

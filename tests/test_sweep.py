@@ -1,5 +1,7 @@
-"""What-if sweeps (unsir_core.experiments.sweep): the grid, the cell cache, cancelling, failed cells, the output formats, and
-the same numbers from a local process pool and from Ray as in-process. Tiny grids on a reduced Shapes-10."""
+"""What-if sweeps (unsir_core.experiments.sweep): the grid, the cell cache, cancelling, failed cells, the output
+formats, and the same numbers from a local process pool and from Ray as in-process. Tiny grids on a reduced
+Shapes-10."""
+
 from __future__ import annotations
 
 import json
@@ -8,13 +10,13 @@ import math
 import pandas as pd
 import pytest
 
+from unsir_core.common.config import scalar_settings
 from unsir_core.common.errors import ConfigError
 from unsir_core.experiments.studies import STUDIES
-from unsir_core.common.config import scalar_settings
-from unsir_core.experiments.sweep_grid import Axis, SweepMetrics, SweepSpec, expand, nested_forget_sets
-from unsir_core.experiments.sweep_cells import CellCache, cell_key, model_fingerprint
 from unsir_core.experiments.sweep import mean_by, parquet_available, run_sweep
 from unsir_core.experiments.sweep_backends import InProcess, ProcessPool, RayBackend, make_backend
+from unsir_core.experiments.sweep_cells import CellCache, cell_key, model_fingerprint
+from unsir_core.experiments.sweep_grid import Axis, SweepMetrics, SweepSpec, expand, nested_forget_sets
 
 ACCURACIES = ["forget_acc_impair", "retain_acc_impair", "forget_acc_repair", "retain_acc_repair"]
 
@@ -25,8 +27,12 @@ def tiny_spec(base, lrs=(0.001, 0.1), seeds=(0,), **kw) -> SweepSpec:
 
 def test_the_grid_is_every_combination_in_order(tiny_shapes, fast_config):
     base = fast_config
-    spec = SweepSpec((Axis.parse("impair.lr=0.001, 0.01", base), Axis.parse("repair.epochs=1,2,2", base)),
-                     (("triangle",), ("circle", "star")), (0, 3), base)
+    spec = SweepSpec(
+        (Axis.parse("impair.lr=0.001, 0.01", base), Axis.parse("repair.epochs=1,2,2", base)),
+        (("triangle",), ("circle", "star")),
+        (0, 3),
+        base,
+    )
     cells = expand(spec, tiny_shapes)
     assert len(cells) == 2 * 2 * 2 * 2  # the repeated value 2 counts once
     assert [c.index for c in cells] == list(range(16))
@@ -48,9 +54,12 @@ def test_bad_grids_are_refused_with_what_to_do(tiny_shapes, fast_config):
     with pytest.raises(ConfigError, match="Unknown class"):
         expand(SweepSpec((), (("dragon",),)), tiny_shapes)
     with pytest.raises(ConfigError, match="anneal"):  # the engine's own checks run at expansion, before any work
-        expand(SweepSpec((Axis.of("repair.anneal", [2.0], fast_config),), (("star",),), (0,), fast_config),
-               tiny_shapes)
-    assert "impair.lr" in scalar_settings() and "seed" not in scalar_settings() and "impair.frozen" not in scalar_settings()
+        expand(SweepSpec((Axis.of("repair.anneal", [2.0], fast_config),), (("star",),), (0,), fast_config), tiny_shapes)
+    assert (
+        "impair.lr" in scalar_settings()
+        and "seed" not in scalar_settings()
+        and "impair.frozen" not in scalar_settings()
+    )
 
 
 def test_nested_forget_sets_grow_from_the_chosen_classes(tiny_shapes):
@@ -72,12 +81,14 @@ def test_studies_are_valid_grids(tiny_shapes):
             assert len(nested_forget_sets(tiny_shapes, ["star"], study.values)) == len(study.values)
 
 
-def test_a_repeated_sweep_does_no_work_and_an_extended_one_only_the_new_cells(tiny_shapes, shipped_model,
-                                                                             fast_config, tmp_path):
+def test_a_repeated_sweep_does_no_work_and_an_extended_one_only_the_new_cells(
+    tiny_shapes, shipped_model, fast_config, tmp_path
+):
     cache = CellCache(tmp_path / "cells")
     events = []
-    first = run_sweep(tiny_spec(fast_config), shipped_model, tiny_shapes, InProcess(), "cpu", cache=cache,
-                      progress=events.append)
+    first = run_sweep(
+        tiny_spec(fast_config), shipped_model, tiny_shapes, InProcess(), "cpu", cache=cache, progress=events.append
+    )
     assert first.ran == 2 and not first.cached and not first.cancelled
     assert [e.step for e in events if e.phase == "sweep"] == [1, 2]
     assert {"noise", "impair", "repair"} <= {e.phase for e in events}  # in-process passes each cell's steps on
@@ -88,14 +99,16 @@ def test_a_repeated_sweep_does_no_work_and_an_extended_one_only_the_new_cells(ti
     assert high["retain_acc_impair"] < low["retain_acc_impair"]  # a 100x higher impair rate damages the network
 
     events.clear()
-    again = run_sweep(tiny_spec(fast_config), shipped_model, tiny_shapes, InProcess(), "cpu", cache=cache,
-                      progress=events.append)
+    again = run_sweep(
+        tiny_spec(fast_config), shipped_model, tiny_shapes, InProcess(), "cpu", cache=cache, progress=events.append
+    )
     assert again.ran == 0 and len(again.cached) == 2
     assert [e.phase for e in events] == ["sweep", "sweep"]  # nothing ran: no noise, impair or repair step
     pd.testing.assert_frame_equal(again.frame().drop(columns="cached"), frame.drop(columns="cached"))
 
-    extended = run_sweep(tiny_spec(fast_config, lrs=(0.001, 0.01, 0.1)), shipped_model, tiny_shapes, InProcess(),
-                         "cpu", cache=cache)
+    extended = run_sweep(
+        tiny_spec(fast_config, lrs=(0.001, 0.01, 0.1)), shipped_model, tiny_shapes, InProcess(), "cpu", cache=cache
+    )
     assert extended.ran == 1 and extended.frame()["cached"].tolist() == [True, False, True]
 
 
@@ -107,15 +120,24 @@ def test_the_cache_key_changes_with_whatever_changes_the_numbers(tiny_shapes, sh
     other = expand(tiny_spec(fast_config, seeds=(1,)), tiny_shapes)[0]
     changed = shipped_model.copy()
     next(changed.net.parameters()).data.mul_(1.001)
-    assert len({key, cell_key("data", fp, other, [2], SweepMetrics(), "cpu"),
+    assert (
+        len(
+            {
+                key,
+                cell_key("data", fp, other, [2], SweepMetrics(), "cpu"),
                 cell_key("other data", fp, cell, [2], SweepMetrics(), "cpu"),
                 cell_key("data", model_fingerprint(changed), cell, [2], SweepMetrics(), "cpu"),
                 cell_key("data", fp, cell, [2], SweepMetrics(relearn=True), "cpu"),
-                cell_key("data", fp, cell, [2], SweepMetrics(), "cuda")}) == 6
+                cell_key("data", fp, cell, [2], SweepMetrics(), "cuda"),
+            }
+        )
+        == 6
+    )
 
 
-def test_cancel_keeps_the_finished_cells_and_the_next_run_does_the_rest(tiny_shapes, shipped_model, fast_config,
-                                                                        tmp_path):
+def test_cancel_keeps_the_finished_cells_and_the_next_run_does_the_rest(
+    tiny_shapes, shipped_model, fast_config, tmp_path
+):
     import threading
 
     cache, stop = CellCache(tmp_path / "cells"), threading.Event()
@@ -148,7 +170,9 @@ def test_audits_and_every_output_format(tiny_shapes, shipped_model, fast_config,
     audits = result.records[0]["audits"]
     assert set(audits) == {"relearn", "mia"} and audits["mia"]["repair"]["variant"] == "entropy"
     table = mean_by(frame, ["impair.lr"])
-    assert table["seeds"].tolist() == [1] and table["forget_acc_repair"].iloc[0] == round(frame["forget_acc_repair"].iloc[0], 2)
+    assert table["seeds"].tolist() == [1] and table["forget_acc_repair"].iloc[0] == round(
+        frame["forget_acc_repair"].iloc[0], 2
+    )
 
     pd.testing.assert_frame_equal(pd.read_csv(result.write(tmp_path / "s.csv")), frame, check_dtype=False)
     assert json.loads(result.write(tmp_path / "s.json").read_text())[0]["cell"] == 0
@@ -180,7 +204,9 @@ def _same_numbers(a: pd.DataFrame, b: pd.DataFrame) -> None:
 def test_a_process_pool_gives_the_same_numbers(tiny_shapes, shipped_model, fast_config, tmp_path):
     spec = tiny_spec(fast_config)
     here = run_sweep(spec, shipped_model, tiny_shapes, InProcess(threads=1), "cpu", cache=CellCache(tmp_path / "a"))
-    pool = run_sweep(spec, shipped_model, tiny_shapes, ProcessPool(2, threads=1), "cpu", cache=CellCache(tmp_path / "b"))
+    pool = run_sweep(
+        spec, shipped_model, tiny_shapes, ProcessPool(2, threads=1), "cpu", cache=CellCache(tmp_path / "b")
+    )
     assert pool.ran == 2 and pool.backend.startswith("process pool")
     _same_numbers(here.frame(), pool.frame())
 
@@ -193,8 +219,9 @@ def test_ray_gives_the_same_numbers(tiny_shapes, shipped_model, fast_config, tmp
     here = run_sweep(spec, shipped_model, tiny_shapes, InProcess(threads=1), "cpu", cache=CellCache(tmp_path / "a"))
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        remote = run_sweep(spec, shipped_model, tiny_shapes, RayBackend(threads=1), "cpu",
-                           cache=CellCache(tmp_path / "b"))
+        remote = run_sweep(
+            spec, shipped_model, tiny_shapes, RayBackend(threads=1), "cpu", cache=CellCache(tmp_path / "b")
+        )
     finally:
         ray.shutdown()
     assert remote.ran == 2 and remote.backend.startswith("ray (local, cpu")
@@ -202,8 +229,7 @@ def test_ray_gives_the_same_numbers(tiny_shapes, shipped_model, fast_config, tmp
 
 
 @pytest.mark.slow
-def test_the_original_is_evaluated_once_per_forget_set(tiny_shapes, shipped_model, fast_config, tmp_path,
-                                                       monkeypatch):
+def test_the_original_is_evaluated_once_per_forget_set(tiny_shapes, shipped_model, fast_config, tmp_path, monkeypatch):
     """Every cell of a forget set reports the same Original figures as a lone run, from one evaluation."""
     from unsir_core.algorithm import pipeline
     from unsir_core.algorithm.pipeline import run_unsir

@@ -1,5 +1,6 @@
 """UNSIR itself: the noise raises the forget loss, impair + repair forget without losing the retain
 classes, zero-glance, no mutation of the input, sequential requests, and bad input."""
+
 import json
 from dataclasses import replace
 
@@ -7,12 +8,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from unsir_core.common.config import NoiseConfig, PhaseConfig, UnsirConfig
-from unsir_core.common.errors import Cancelled, CheckpointError, ConfigError, DivergedError
 from unsir_core.algorithm.noise import freeze, optimize_noise
 from unsir_core.algorithm.pipeline import run_unsir
 from unsir_core.algorithm.presets import PRESETS
 from unsir_core.algorithm.unlearn import sample_retain_subset, split_retain, unlearn
+from unsir_core.common.config import NoiseConfig, PhaseConfig, UnsirConfig
+from unsir_core.common.errors import Cancelled, CheckpointError, ConfigError, DivergedError
 
 
 def state_copy(model):
@@ -153,8 +154,7 @@ def test_progress_reports_every_phase_and_cancel_stops(shipped_model, tiny_shape
 
 
 @pytest.mark.parametrize("with_progress", [False, True])
-def test_diverging_impair_stops_and_names_the_step(shipped_model, tiny_shapes, fast_config, with_progress,
-                                                   monkeypatch):
+def test_diverging_impair_stops_and_names_the_step(shipped_model, tiny_shapes, fast_config, with_progress, monkeypatch):
     import types
 
     import unsir_core.algorithm.unlearn as engine
@@ -163,18 +163,27 @@ def test_diverging_impair_stops_and_names_the_step(shipped_model, tiny_shapes, f
     nan_loss = lambda *a, **k: F.cross_entropy(*a, **k) * float("nan")  # noqa: E731 (impair's and repair's loss)
     monkeypatch.setattr(engine, "F", types.SimpleNamespace(cross_entropy=nan_loss))
     with pytest.raises(DivergedError, match=r"impair loss became NaN or inf at step \d+") as err:
-        unlearn(shipped_model, tiny_shapes, [1], fast_config, device="cpu",
-                progress=(lambda e: None) if with_progress else None)
+        unlearn(
+            shipped_model,
+            tiny_shapes,
+            [1],
+            fast_config,
+            device="cpu",
+            progress=(lambda e: None) if with_progress else None,
+        )
     assert err.value.step >= 1
     assert same_state(before, state_copy(shipped_model))
 
 
-@pytest.mark.parametrize("forget, message", [
-    ([], "empty"),
-    (["dragon"], "Unknown class 'dragon'"),
-    ([42], "out of range"),
-    (list(range(10)), "nothing to retain"),
-])
+@pytest.mark.parametrize(
+    "forget, message",
+    [
+        ([], "empty"),
+        (["dragon"], "Unknown class 'dragon'"),
+        ([42], "out of range"),
+        (list(range(10)), "nothing to retain"),
+    ],
+)
 def test_bad_forget_requests(shipped_model, tiny_shapes, fast_config, forget, message):
     with pytest.raises(ConfigError, match=message):
         unlearn(shipped_model, tiny_shapes, forget, fast_config, device="cpu")
@@ -205,8 +214,10 @@ def test_frozen_layers_keep_their_weights_and_the_result_stays_trainable(shipped
     assert all(p.requires_grad for p in shipped_model.net.parameters())
 
 
-@pytest.mark.parametrize("frozen, message", [(("stem",), r"Cannot freeze 'stem'.*features\.0\.0"),
-                                             (("features", "fc"), "nothing would be trained")])
+@pytest.mark.parametrize(
+    "frozen, message",
+    [(("stem",), r"Cannot freeze 'stem'.*features\.0\.0"), (("features", "fc"), "nothing would be trained")],
+)
 def test_bad_frozen_layers_are_refused_before_any_work(shipped_model, tiny_shapes, fast_config, frozen, message):
     events = []
     cfg = fast_config.with_overrides(**{"repair.frozen": frozen})

@@ -4,6 +4,7 @@ them), a total deadline, a size cap, and a clear error for a broken Content-Leng
 Every server here is started by the test on 127.0.0.1, which the download policy refuses unless
 $UNSIR_URL_ALLOW names the exact host:port; every file lives under pytest's temporary folders.
 """
+
 from __future__ import annotations
 
 import threading
@@ -14,12 +15,12 @@ import pytest
 
 from studio import imports
 from studio.setup import Setup
+from tests.helpers import ROOT, SHIPPED
 from unsir_core.checkpoints import fetch
 from unsir_core.common.errors import CheckpointError
 
-from tests.helpers import ROOT, SHIPPED
-
 # --- URLs ---------------------------------------------------------------------------------------------------
+
 
 class Server:
     """An HTTP server on 127.0.0.1 in a thread, answering with `handle(request_handler)`; counts requests."""
@@ -67,6 +68,7 @@ def send_file(payload: bytes):
         h.send_header("Content-Length", str(len(payload)))
         h.end_headers()
         h.wfile.write(payload)
+
     return handle
 
 
@@ -173,13 +175,16 @@ def test_the_model_page_shows_a_broken_content_length_as_an_error(serve, monkeyp
     assert server.requests == 1
 
 
-@pytest.mark.parametrize("url, message", [
-    ("file:///etc/passwd", "Only http and https"),
-    ("ftp://example.org/m.pt", "Only http and https"),
-    ("http://169.254.169.254/latest/m.pt", "loopback, private or link-local"),
-    ("http://10.0.0.1/m.pt", "loopback, private or link-local"),
-    ("http://[::1]:8080/m.pt", "loopback, private or link-local"),
-])
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("file:///etc/passwd", "Only http and https"),
+        ("ftp://example.org/m.pt", "Only http and https"),
+        ("http://169.254.169.254/latest/m.pt", "loopback, private or link-local"),
+        ("http://10.0.0.1/m.pt", "loopback, private or link-local"),
+        ("http://[::1]:8080/m.pt", "loopback, private or link-local"),
+    ],
+)
 def test_urls_that_are_not_public_http_are_refused(url, message, tmp_path):
     with pytest.raises(CheckpointError, match=message):
         fetch.download(url, tmp_path / "m.pt")
@@ -193,11 +198,24 @@ def test_a_url_with_the_wrong_suffix_is_refused_before_fetching(serve, monkeypat
     assert server.requests == 0
 
 
-@pytest.mark.parametrize("address, public", [
-    ("127.0.0.1", False), ("10.1.2.3", False), ("192.168.0.7", False), ("172.16.0.1", False),
-    ("169.254.169.254", False), ("100.64.0.1", False), ("0.0.0.0", False), ("224.0.0.1", False),
-    ("::1", False), ("fe80::1", False), ("fd00::1", False), ("::ffff:127.0.0.1", False),
-    ("93.184.216.34", True), ("2606:4700::1111", True),
-])
+@pytest.mark.parametrize(
+    "address, public",
+    [
+        ("127.0.0.1", False),
+        ("10.1.2.3", False),
+        ("192.168.0.7", False),
+        ("172.16.0.1", False),
+        ("169.254.169.254", False),
+        ("100.64.0.1", False),
+        ("0.0.0.0", False),
+        ("224.0.0.1", False),
+        ("::1", False),
+        ("fe80::1", False),
+        ("fd00::1", False),
+        ("::ffff:127.0.0.1", False),
+        ("93.184.216.34", True),
+        ("2606:4700::1111", True),
+    ],
+)
 def test_only_global_unicast_addresses_are_public(address, public):
     assert fetch.is_public(address) is public

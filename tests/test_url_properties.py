@@ -1,6 +1,7 @@
 """Property test of the URL parser (`Setup.from_query`, what a shared link gives every page): any query string,
 known keys with random values and random keys, gives a setup and notices, never an exception, and every number
 in the setup is within the range its widget and the engine use."""
+
 from __future__ import annotations
 
 from hypothesis import given, settings
@@ -9,13 +10,34 @@ from hypothesis import strategies as st
 from studio.setup import KNOBS, RETRAIN_EPOCHS, Setup
 
 KEYS = ["data", "arch", "model", "forget", "preset", "chain", "retrain", "result", *KNOBS]
-TRICKY = st.sampled_from(["²", "١", "1_000", "nan", "inf", "-1", "0", "1e9", "999999999999", "auto", "0.5", "",
-                          "star", "nope", "star|impair.lr=5", "star|seed=²", "folder:/etc", "x.safetensors"])
+TRICKY = st.sampled_from(
+    [
+        "²",
+        "١",
+        "1_000",
+        "nan",
+        "inf",
+        "-1",
+        "0",
+        "1e9",
+        "999999999999",
+        "auto",
+        "0.5",
+        "",
+        "star",
+        "nope",
+        "star|impair.lr=5",
+        "star|seed=²",
+        "folder:/etc",
+        "x.safetensors",
+    ]
+)
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.dictionaries(st.one_of(st.sampled_from(KEYS), st.text(max_size=12)), st.one_of(TRICKY, st.text()),
-                       max_size=8))
+@given(
+    st.dictionaries(st.one_of(st.sampled_from(KEYS), st.text(max_size=12)), st.one_of(TRICKY, st.text()), max_size=8)
+)
 def test_any_query_gives_a_setup_in_range(query):
     setup, problems = Setup.from_query(query)
     assert all(isinstance(p, str) and p for p in problems)

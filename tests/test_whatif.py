@@ -1,5 +1,6 @@
 """The What-if page through AppTest: a small sweep on the shipped default (short settings from the URL), its chart
 and table, the cache on a second run, a bad value, and opening one run on the Results page."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,8 +14,14 @@ from studio.sweep_charts import heatmap, trend
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 # short runs: 20 retain images per class, 16 noise images, one repair epoch (the preset keeps the rest)
-FAST = {"forget": "triangle", "retain_per_class": "20", "noise.batch_size": "16", "noise.steps": "5",
-        "noise_copies": "2", "repair.epochs": "1"}
+FAST = {
+    "forget": "triangle",
+    "retain_per_class": "20",
+    "noise.batch_size": "16",
+    "noise.steps": "5",
+    "noise_copies": "2",
+    "repair.epochs": "1",
+}
 LONG_S = 600
 
 
@@ -82,12 +89,17 @@ def test_a_sweep_too_large_is_refused_at_once_on_every_rerun(swept, monkeypatch)
     assert not swept.exception
     assert any("This sweep has 1,000,000 runs" in e.value and "at most 1,000" in e.value for e in swept.error)
     assert swept.button(key="run-sweep").disabled
-    monkeypatch.setattr("unsir_core.experiments.sweep_grid.MAX_SECONDS", 10)  # 100 short runs take longer than that anywhere
+    monkeypatch.setattr(
+        "unsir_core.experiments.sweep_grid.MAX_SECONDS", 10
+    )  # 100 short runs take longer than that anywhere
     swept.text_input(key="whatif-seeds").set_value(", ".join(str(s) for s in range(10))).run()
     swept.text_input(key="whatif-x-values").set_value("1, 2").run()
     swept.text_input(key="whatif-y-values").set_value("1, 2, 3, 4, 5").run()
-    assert any("This sweep of 100 runs would take about" in e.value and "s per run, estimated); one sweep runs at "
-               "most" in e.value for e in swept.error), [e.value for e in swept.error]
+    assert any(
+        "This sweep of 100 runs would take about" in e.value
+        and "s per run, estimated); one sweep runs at most" in e.value
+        for e in swept.error
+    ), [e.value for e in swept.error]
     assert swept.button(key="run-sweep").disabled
     monkeypatch.undo()
     swept.selectbox(key="whatif-y").set_value("").run()  # back to the fixture's sweep for the tests after this one
@@ -111,10 +123,19 @@ def test_a_cell_opens_on_the_results_page(swept):
 
 
 def test_the_charts_carry_each_run_to_open():
-    frame = pd.DataFrame({"cell": [0, 1, 2, 3], "impair.lr": [0.01, 0.01, 0.1, 0.1], "repair.lr": [1e-3, 1e-2] * 2,
-                          "seed": [0, 0, 0, 0], "status": ["ok"] * 4, "forget_acc_impair": [50.0, 40, 0, 0],
-                          "retain_acc_impair": [80.0, 70, 10, 5], "forget_acc_repair": [5.0, 4, 0, 0],
-                          "retain_acc_repair": [90.0, 88, 30, 20]})
+    frame = pd.DataFrame(
+        {
+            "cell": [0, 1, 2, 3],
+            "impair.lr": [0.01, 0.01, 0.1, 0.1],
+            "repair.lr": [1e-3, 1e-2] * 2,
+            "seed": [0, 0, 0, 0],
+            "status": ["ok"] * 4,
+            "forget_acc_impair": [50.0, 40, 0, 0],
+            "retain_acc_impair": [80.0, 70, 10, 5],
+            "forget_acc_repair": [5.0, 4, 0, 0],
+            "retain_acc_repair": [90.0, 88, 30, 20],
+        }
+    )
     lines = trend(frame, "impair.lr", [0.01, 0.1], "impair lr")
     points = [t for t in lines.data if t.mode == "markers" and t.customdata is not None]
     assert len(points) == 4 and all(list(t.customdata) == [0, 1, 2, 3] for t in points)

@@ -13,6 +13,7 @@ and the seconds of unlearning (noise + impair + repair) and of the whole run wit
 evaluations (original, impaired, unlearned). With `--retrain` (or results of `unlearn --retrain`) it
 adds the retrained gold standard's largest share: the reference for the unlearned model's.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,30 +41,45 @@ def summarise(runs: list[dict]) -> str:
         gone = {list(run["prediction_distribution"]).index(name) for name in run["forgotten_total"]}
         key = ",".join(run["forget"])
         groups[key].append(
-            (m["repair"]["forget_acc"], 100 * m["repair"]["retain_acc"] / m["original"]["retain_acc"],
-             max_share(m["repair"]["prediction_distribution"], gone), run["timings_s"]["unlearn"],
-             run["timings_s"]["total"]))
+            (
+                m["repair"]["forget_acc"],
+                100 * m["repair"]["retain_acc"] / m["original"]["retain_acc"],
+                max_share(m["repair"]["prediction_distribution"], gone),
+                run["timings_s"]["unlearn"],
+                run["timings_s"]["total"],
+            )
+        )
         if "retrain" in m:
             retrained[key].append(max_share(m["retrain"]["prediction_distribution"], gone))
-    lines = ["| forget set | seeds | A_Df % | A_Dr % of original | max share of one retain class % | unlearn s | "
-             "with evaluation s |" + (" retrained: max share % |" if retrained else ""),
-             "|---|---|---|---|---|---|---|" + ("---|" if retrained else "")]
+    lines = [
+        "| forget set | seeds | A_Df % | A_Dr % of original | max share of one retain class % | unlearn s | "
+        "with evaluation s |" + (" retrained: max share % |" if retrained else ""),
+        "|---|---|---|---|---|---|---|" + ("---|" if retrained else ""),
+    ]
     for forget, rows in groups.items():
         cols = [mean(c) for c in zip(*rows)]
-        line = (f"| {forget} | {len(rows)} | {cols[0]:.2f} | {cols[1]:.1f} | {cols[2]:.1f} | {cols[3]:.2f} | "
-                f"{cols[4]:.2f} |")
+        line = (
+            f"| {forget} | {len(rows)} | {cols[0]:.2f} | {cols[1]:.1f} | {cols[2]:.1f} | {cols[3]:.2f} | "
+            f"{cols[4]:.2f} |"
+        )
         if retrained:
             line += f" {mean(retrained[forget]):.1f} |" if retrained[forget] else " |"
         lines.append(line)
     return "\n".join(lines)
 
 
-def run_all(arch: str | None, seeds: list[int], forget_sets: list[str], out_dir: Path,
-            retrain: bool = False, preset: str | None = None) -> list[dict]:
-    from unsir_core.data import load_dataset
+def run_all(
+    arch: str | None,
+    seeds: list[int],
+    forget_sets: list[str],
+    out_dir: Path,
+    retrain: bool = False,
+    preset: str | None = None,
+) -> list[dict]:
     from unsir_core.algorithm.pipeline import run_unsir
     from unsir_core.algorithm.recipe import choose_recipe
     from unsir_core.checkpoints.store import default_checkpoint, load_model
+    from unsir_core.data import load_dataset
     from unsir_core.training.train import gold_standard_config
 
     data = load_dataset("shapes10")
@@ -78,8 +94,11 @@ def run_all(arch: str | None, seeds: list[int], forget_sets: list[str], out_dir:
             run = run_unsir(model, data, forget.split(","), recipe.config, "cpu", retrain=gold, recipe=recipe)
             result = {"preset": recipe.name, **run.to_json()}
             (out_dir / f"{model.info.arch}-{forget.replace(',', '+')}-seed{seed}.json").write_text(json.dumps(result))
-            print(f"{forget} seed {seed}: A_Df {result['metrics']['repair']['forget_acc']:.2f}, "
-                  f"A_Dr {result['metrics']['repair']['retain_acc']:.2f}, {run.timings_s}", file=sys.stderr)
+            print(
+                f"{forget} seed {seed}: A_Df {result['metrics']['repair']['forget_acc']:.2f}, "
+                f"A_Dr {result['metrics']['repair']['retain_acc']:.2f}, {run.timings_s}",
+                file=sys.stderr,
+            )
             runs.append(result)
     return runs
 
@@ -90,19 +109,33 @@ def main(argv: list[str]) -> None:
     p.add_argument("--run", action="store_true", help="run the forget sets x seeds now (CPU, one process)")
     p.add_argument("--arch", default=None, help="shipped architecture (default: the default model)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--forget", nargs="+", default=None,
-                   help="forget sets, comma-separated names (default: every class alone, then "
-                        + " and ".join(THREE_CLASS_SETS) + ")")
-    p.add_argument("--retrain", action="store_true",
-                   help="also train the gold standard without the forget set (as `unlearn --retrain`; minutes each)")
+    p.add_argument(
+        "--forget",
+        nargs="+",
+        default=None,
+        help="forget sets, comma-separated names (default: every class alone, then "
+        + " and ".join(THREE_CLASS_SETS)
+        + ")",
+    )
+    p.add_argument(
+        "--retrain",
+        action="store_true",
+        help="also train the gold standard without the forget set (as `unlearn --retrain`; minutes each)",
+    )
     p.add_argument("--out-dir", type=Path, default=Path("runs/criteria"))
     p.add_argument("--preset", default=None, help="a named preset (default: the auto recipe, as `unlearn`)")
     args = p.parse_args(argv)
     if args.run:
         from unsir_core.data.shapes import CLASS_NAMES
 
-        runs = run_all(args.arch, args.seeds, args.forget or [*CLASS_NAMES, *THREE_CLASS_SETS], args.out_dir,
-                       args.retrain, args.preset)
+        runs = run_all(
+            args.arch,
+            args.seeds,
+            args.forget or [*CLASS_NAMES, *THREE_CLASS_SETS],
+            args.out_dir,
+            args.retrain,
+            args.preset,
+        )
     elif args.results:
         runs = [json.loads(Path(path).read_text()) for path in args.results]
     else:

@@ -7,6 +7,7 @@ the model's accuracy drawn and Streamlit's running indicator gone). Prints each 
 
     python tools/first_page.py [REPEATS]        # needs chromium at /usr/bin/chromium (or $CHROMIUM)
 """
+
 from __future__ import annotations
 
 import os
@@ -37,10 +38,27 @@ def cold_server(home: str) -> tuple[subprocess.Popen, str, float]:
     port = free_port()
     env = {**os.environ, "UNSIR_HOME": home, "PYTHONPATH": str(ROOT)}
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                             "--server.port", str(port), "--server.address", "127.0.0.1",
-                             "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     while True:
         try:
@@ -48,7 +66,7 @@ def cold_server(home: str) -> tuple[subprocess.Popen, str, float]:
                 return proc, url, time.perf_counter() - start
         except OSError:
             if proc.poll() is not None:
-                raise SystemExit("streamlit exited before it answered")
+                raise SystemExit("streamlit exited before it answered") from None
             time.sleep(0.1)
 
 
@@ -70,8 +88,10 @@ def measure(browser, url: str) -> tuple[float, float]:
 def main(repeats: int) -> None:
     results = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         browser.new_page().close()  # the browser's own start is not the dashboard's
         for i in range(repeats):
             with tempfile.TemporaryDirectory() as home:
@@ -82,11 +102,16 @@ def main(repeats: int) -> None:
                     proc.terminate()
                     proc.wait(timeout=20)
             results.append((heading, done))
-            print(f"run {i + 1}: server healthy after {boot:.2f} s; Overview heading {heading:.2f} s, "
-                  f"first page complete {done:.2f} s", flush=True)
+            print(
+                f"run {i + 1}: server healthy after {boot:.2f} s; Overview heading {heading:.2f} s, "
+                f"first page complete {done:.2f} s",
+                flush=True,
+            )
         browser.close()
-    print(f"median of {repeats}: heading {statistics.median(r[0] for r in results):.2f} s, "
-          f"complete {statistics.median(r[1] for r in results):.2f} s (cpus: {os.cpu_count()})")
+    print(
+        f"median of {repeats}: heading {statistics.median(r[0] for r in results):.2f} s, "
+        f"complete {statistics.median(r[1] for r in results):.2f} s (cpus: {os.cpu_count()})"
+    )
 
 
 if __name__ == "__main__":

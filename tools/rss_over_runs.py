@@ -6,6 +6,7 @@ studio.runs.KEEP_MODELS runs keep their models, so RSS should level off instead 
 
     PYTHONPATH=. python tools/rss_over_runs.py [N]
 """
+
 from __future__ import annotations
 
 import gc

@@ -6,6 +6,7 @@ Each file must be a retrained model with its training settings in the metadata; 
 `ReferenceKey` (`<data set>-<arch>-without-<classes>-<digest>.safetensors`), so the reference store finds
 it by what it is. Prints one line per file with its A_Dr; an existing file of the same name is kept.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -14,9 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from unsir_core.common.errors import CheckpointError  # noqa: E402
 from unsir_core.checkpoints.references import SHIPPED_DIR, ReferenceKey  # noqa: E402
 from unsir_core.checkpoints.store import read_info  # noqa: E402
+from unsir_core.common.errors import CheckpointError  # noqa: E402
 
 
 def main(paths: list[str]) -> int:
@@ -39,8 +40,10 @@ def main(paths: list[str]) -> int:
             print(f"kept {target.name} (already there)")
             continue
         shutil.copyfile(name, target)
-        print(f"{name} -> {target.relative_to(SHIPPED_DIR.parent.parent)}: A_Dr {info.test_acc}%, "
-              f"{key.train.epochs} epochs, seed {key.train.seed}")
+        print(
+            f"{name} -> {target.relative_to(SHIPPED_DIR.parent.parent)}: A_Dr {info.test_acc}%, "
+            f"{key.train.epochs} epochs, seed {key.train.seed}"
+        )
     return status
 
 

@@ -14,10 +14,12 @@ The front door, for a notebook:
 `experiments/` (compare, sweeps, robustness, bench), `checkpoints/`, `report/`, `cli/` (docs/architecture.md).
 Names load on first use, so importing the package costs nothing (the dashboard's first page needs no torch).
 """
+
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from unsir_core.algorithm.pipeline import UnsirRun
@@ -42,8 +44,14 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'unsir_core' has no attribute {name!r}")
 
 
-def unlearn(model: Classifier, data: ImageData, forget: Sequence[int | str], preset: str | None = None,
-            device: str = "auto", **overrides: Any) -> UnsirRun:
+def unlearn(
+    model: Classifier,
+    data: ImageData,
+    forget: Sequence[int | str],
+    preset: str | None = None,
+    device: str = "auto",
+    **overrides: Any,
+) -> UnsirRun:
     """Forget `forget` (class names or indices) from `model`: one UNSIR request, as the CLI and the dashboard
     make it. `preset` names a preset (default: the auto recipe); `overrides` change settings by dotted name with
     `__` for the dot, e.g. `impair__lr=0.01, seed=3`."""

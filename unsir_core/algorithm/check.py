@@ -9,6 +9,7 @@ is marked degraded, with the numbers and what to change.
 The original model was trained on these images, so its accuracy there is training accuracy, usually above its
 test accuracy; the ratio, not the level, is what is compared.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -16,9 +17,9 @@ from typing import Any
 
 import torch
 
-from unsir_core.models.classifier import Classifier
 from unsir_core.common.config import UnsirConfig
 from unsir_core.metrics.evaluate import predict_logits
+from unsir_core.models.classifier import Classifier
 
 
 def accuracy(model: Classifier, x: torch.Tensor, y: torch.Tensor) -> float:
@@ -85,22 +86,48 @@ class RepairCheck:
     def outcome(self, epochs: int, extra: int) -> RepairOutcome:
         check = self.cfg.check
         if not self.enabled:
-            return RepairOutcome(0, None, None, [], epochs, extra, check.target, False, False,
-                                 "Not checked: the retain classes have no training images to spare for the check.")
+            return RepairOutcome(
+                0,
+                None,
+                None,
+                [],
+                epochs,
+                extra,
+                check.target,
+                False,
+                False,
+                "Not checked: the retain classes have no training images to spare for the check.",
+            )
         acc, orig, reached = self.history[-1], self.original_acc, self.reached
         degraded = acc < check.guard * orig
         share = 100 * acc / orig if orig else 0.0
         where = f"{len(self.y)} held-out retain images"
         if degraded:
-            message = (f"Degraded: after repair the model labels {acc:.1f}% of {where} right, against "
-                       f"{orig:.1f}% for the original ({share:.0f}% of it, below the guard's {check.guard:.0%}). "
-                       f"Give more retain images per class (now {self.cfg.retain_per_class}) or a lower impair "
-                       f"learning rate (now {self.cfg.impair.lr:g}).")
+            message = (
+                f"Degraded: after repair the model labels {acc:.1f}% of {where} right, against "
+                f"{orig:.1f}% for the original ({share:.0f}% of it, below the guard's {check.guard:.0%}). "
+                f"Give more retain images per class (now {self.cfg.retain_per_class}) or a lower impair "
+                f"learning rate (now {self.cfg.impair.lr:g})."
+            )
         elif reached:
-            message = (f"Repair is back to {share:.0f}% of the original's accuracy on {where} ({acc:.1f}% vs "
-                       f"{orig:.1f}%) after {epochs} epoch{'s' if epochs > 1 else ''}.")
+            message = (
+                f"Repair is back to {share:.0f}% of the original's accuracy on {where} ({acc:.1f}% vs "
+                f"{orig:.1f}%) after {epochs} epoch{'s' if epochs > 1 else ''}."
+            )
         else:
-            message = (f"Repair stopped at its cap of {epochs} epochs at {share:.0f}% of the original's accuracy on "
-                       f"{where} ({acc:.1f}% vs {orig:.1f}%; target {check.target:.0%}).")
-        return RepairOutcome(len(self.y), round(orig, 2), acc, list(self.history), epochs, extra, check.target,
-                             reached, degraded, message)
+            message = (
+                f"Repair stopped at its cap of {epochs} epochs at {share:.0f}% of the original's accuracy on "
+                f"{where} ({acc:.1f}% vs {orig:.1f}%; target {check.target:.0%})."
+            )
+        return RepairOutcome(
+            len(self.y),
+            round(orig, 2),
+            acc,
+            list(self.history),
+            epochs,
+            extra,
+            check.target,
+            reached,
+            degraded,
+            message,
+        )

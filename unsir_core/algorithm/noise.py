@@ -7,18 +7,19 @@ All forget classes are optimised together in one batch, each noise sample labell
 class (the authors' notebook labels every sample 0 and uses only 3 of the 256 images; not here).
 The model is frozen: eval mode (BatchNorm statistics untouched) and no weight gradients.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 
-from unsir_core.models.classifier import Classifier
 from unsir_core.common.config import NoiseConfig
 from unsir_core.common.device import autocast, memory_format
 from unsir_core.common.progress import CancelToken, ProgressFn, Reporter
+from unsir_core.models.classifier import Classifier
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,14 @@ class Noise:
     l2_norm: float  # mean per-sample L2 norm of the final noise
 
 
-def optimize_noise(model: Classifier, forget: Sequence[int], cfg: NoiseConfig, generator: torch.Generator,
-                   progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> Noise:
+def optimize_noise(
+    model: Classifier,
+    forget: Sequence[int],
+    cfg: NoiseConfig,
+    generator: torch.Generator,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> Noise:
     """Learn the noise on `model.net`, which must already be a frozen copy (see `freeze`)."""
     device = model.device
     shape = (len(forget) * cfg.batch_size, model.info.in_channels, model.info.input_size, model.info.input_size)

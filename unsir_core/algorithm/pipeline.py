@@ -3,25 +3,27 @@
 `run_unsir` = unlearn (noise, impair, repair) + evaluation of the original, impaired and repaired
 models (and optionally a retrained gold standard) + the report the CLI prints as JSON.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import torch
 
-from unsir_core.models.classifier import Classifier
-from unsir_core.common.config import TrainConfig, UnsirConfig
-from unsir_core.data import ImageData
-from unsir_core.common.device import describe, pick_device, synchronize
-from unsir_core.metrics.evaluate import Evaluation, evaluate
-from unsir_core.common.progress import CancelToken, ProgressFn
 from unsir_core.algorithm.recipe import Recipe
-from unsir_core.report.summary import summarize
-from unsir_core.checkpoints.references import obtain, strength, warning
 from unsir_core.algorithm.unlearn import UnlearnResult, unlearn
+from unsir_core.checkpoints.references import obtain, strength, warning
+from unsir_core.common.config import TrainConfig, UnsirConfig
+from unsir_core.common.device import describe, pick_device, synchronize
+from unsir_core.common.progress import CancelToken, ProgressFn
 from unsir_core.common.vocabulary import stage_titles
+from unsir_core.data import ImageData
+from unsir_core.metrics.evaluate import Evaluation, evaluate
+from unsir_core.models.classifier import Classifier
+from unsir_core.report.summary import summarize
 
 
 @dataclass(frozen=True)
@@ -67,8 +69,11 @@ class UnsirRun:
             "degraded": self.degraded,
             "device": self.device,
             "timings_s": self.timings_s,
-            "noise": {"forget_ce": self.result.noise.forget_ce, "l2_norm": self.result.noise.l2_norm,
-                      "loss_history": [round(v, 4) for v in self.result.noise.loss_history]},
+            "noise": {
+                "forget_ce": self.result.noise.forget_ce,
+                "l2_norm": self.result.noise.l2_norm,
+                "loss_history": [round(v, 4) for v in self.result.noise.loss_history],
+            },
             "metrics": {stage: ev.to_dict() for stage, ev in self.evaluations.items()},
             "stage_titles": stage_titles(self.evaluations),
             "prediction_distribution": dict(zip(names, self.evaluations["repair"].prediction_distribution)),
@@ -84,11 +89,19 @@ def evaluate_original(model: Classifier, data: ImageData, gone: Sequence[int], d
     return evaluate(original, data.to(device), gone)
 
 
-def run_unsir(model: Classifier, data: ImageData, forget: Sequence[int | str], cfg: UnsirConfig = UnsirConfig(),
-              device: str | torch.device | None = "auto", retrain: TrainConfig | None = None,
-              progress: ProgressFn | None = None, cancel: CancelToken | None = None,
-              monitor_every: int = 0, recipe: Recipe | None = None,
-              originals: Mapping[tuple[int, ...], Evaluation] | None = None) -> UnsirRun:
+def run_unsir(
+    model: Classifier,
+    data: ImageData,
+    forget: Sequence[int | str],
+    cfg: UnsirConfig = UnsirConfig(),
+    device: str | torch.device | None = "auto",
+    retrain: TrainConfig | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+    monitor_every: int = 0,
+    recipe: Recipe | None = None,
+    originals: Mapping[tuple[int, ...], Evaluation] | None = None,
+) -> UnsirRun:
     """Unlearn `forget` from `model`, evaluate every stage, and optionally train the gold standard.
 
     `recipe` is only recorded (its config is `cfg`, possibly with the user's overrides). `originals` holds
@@ -101,8 +114,11 @@ def run_unsir(model: Classifier, data: ImageData, forget: Sequence[int | str], c
 
     start = time.perf_counter()
     known = (originals or {}).get(tuple(gone))
-    evaluations = {"original": known if known is not None else evaluate_original(model, data, gone, device),
-                   "impair": evaluate(result.impaired, data, gone), "repair": evaluate(result.model, data, gone)}
+    evaluations = {
+        "original": known if known is not None else evaluate_original(model, data, gone, device),
+        "impair": evaluate(result.impaired, data, gone),
+        "repair": evaluate(result.model, data, gone),
+    }
     synchronize(device)
     timings = {**result.timings_s, "evaluate": round(time.perf_counter() - start, 4)}
     timings["total"] = round(timings["unlearn"] + timings["evaluate"], 4)
@@ -117,9 +133,23 @@ def run_unsir(model: Classifier, data: ImageData, forget: Sequence[int | str], c
         # a reference reused from the store was not trained now: its seconds here are loading and evaluating it
         timings["reference" if reference.reused else "retrain"] = round(time.perf_counter() - start, 4)
         ref_acc, orig_acc = evaluations["retrain"].retain_acc, evaluations["original"].retain_acc
-        extras["reference"] = {"path": str(reference.path) if reference.path else None, "reused": reference.reused,
-                               "shipped": reference.shipped, "train_s": retrained.info.details.get("train_s"),
-                               "strength": round(strength(ref_acc, orig_acc), 4),
-                               "warning": warning(ref_acc, orig_acc)}
-    return UnsirRun(result, model, retrained, evaluations, timings, data.name, data.class_names, describe(device),
-                    extras, recipe=recipe)
+        extras["reference"] = {
+            "path": str(reference.path) if reference.path else None,
+            "reused": reference.reused,
+            "shipped": reference.shipped,
+            "train_s": retrained.info.details.get("train_s"),
+            "strength": round(strength(ref_acc, orig_acc), 4),
+            "warning": warning(ref_acc, orig_acc),
+        }
+    return UnsirRun(
+        result,
+        model,
+        retrained,
+        evaluations,
+        timings,
+        data.name,
+        data.class_names,
+        describe(device),
+        extras,
+        recipe=recipe,
+    )

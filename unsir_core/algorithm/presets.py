@@ -4,6 +4,7 @@ None of them is a default: without a named preset the auto recipe (recipe.py) de
 data and the model. Learning rates are the most sensitive knob (paper Tables 5-6), so a preset is only as good
 as the measurement behind it; each tuned entry names the command and result that chose it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,21 +30,28 @@ PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
         Preset(
-            "paper-cifar10", "Paper: CIFAR-10 from scratch",
+            "paper-cifar10",
+            "Paper: CIFAR-10 from scratch",
             "The paper's CIFAR-10 settings: 256 noise samples x 20 copies, 1000 retain samples per class, "
             "Adam 0.02 impair and 0.01 repair, one epoch each.",
             UnsirConfig(),
         ),
         Preset(
-            "paper-cifar100-pretrained", "Paper: CIFAR-100, pretrained ResNet18",
+            "paper-cifar100-pretrained",
+            "Paper: CIFAR-100, pretrained ResNet18",
             "The paper's settings for an ImageNet-pretrained ResNet18 on CIFAR-100: 50 retain samples per "
             "class; impair lr 0.01 on the last layer and 1e-4 on the rest; repair 0.005 and 1e-4.",
-            UnsirConfig(impair=PhaseConfig(lr=1e-4, head_lr=0.01), repair=PhaseConfig(lr=1e-4, head_lr=0.005),
-                        retain_per_class=50),
-            dataset="cifar100", arch="resnet18",
+            UnsirConfig(
+                impair=PhaseConfig(lr=1e-4, head_lr=0.01),
+                repair=PhaseConfig(lr=1e-4, head_lr=0.005),
+                retain_per_class=50,
+            ),
+            dataset="cifar100",
+            arch="resnet18",
         ),
         Preset(
-            "paper-vit-faces", "Paper: ViT on faces",
+            "paper-vit-faces",
+            "Paper: ViT on faces",
             "The paper's Vision Transformer settings for face recognition: impair 1e-4, repair 2e-5, "
             "100 retain samples per class.",
             UnsirConfig(impair=PhaseConfig(lr=1e-4), repair=PhaseConfig(lr=2e-5), retain_per_class=100),
@@ -64,16 +72,20 @@ PRESETS: dict[str, Preset] = {
         # (200: 86.5%). Freezing the stem spares the low-level filters and skips a third of the backward pass
         # (impair + repair 5.5 s -> 3.7 s).
         Preset(
-            "shapes10", "Tuned: Shapes-10",
-            "Tuned for the shipped Small CNN on Shapes-10: forgets every class durably and keeps over 90% of the retain "
-            "accuracy in under 4 s on a 2-core CPU. 64 noise samples per class (10 Adam steps at lr 0.2) x 4 copies, "
-            "250 retain samples per class, impair Adam 0.01, repair Adam 0.005 (head 0.02) x 2 epochs with the "
+            "shapes10",
+            "Tuned: Shapes-10",
+            "Tuned for the shipped Small CNN on Shapes-10: forgets every class durably and keeps over 90% of the "
+            "retain accuracy in under 4 s on a 2-core CPU. 64 noise samples per class (10 Adam steps at lr 0.2) x 4 "
+            "copies, 250 retain samples per class, impair Adam 0.01, repair Adam 0.005 (head 0.02) x 2 epochs with the "
             "learning rates falling linearly over the last 70%, the two full-resolution layers frozen. Right after "
             "impair the damaged model may call most images a forget class; repair takes that away.",
-            UnsirConfig(noise=NoiseConfig(batch_size=64, steps=10, lr=0.2), noise_copies=4, retain_per_class=250,
-                        impair=PhaseConfig(lr=0.01, batch_size=256, frozen=SHAPES10_STEM),
-                        repair=PhaseConfig(lr=0.005, head_lr=0.02, batch_size=128, epochs=2, anneal=0.7,
-                                           frozen=SHAPES10_STEM)),
+            UnsirConfig(
+                noise=NoiseConfig(batch_size=64, steps=10, lr=0.2),
+                noise_copies=4,
+                retain_per_class=250,
+                impair=PhaseConfig(lr=0.01, batch_size=256, frozen=SHAPES10_STEM),
+                repair=PhaseConfig(lr=0.005, head_lr=0.02, batch_size=128, epochs=2, anneal=0.7, frozen=SHAPES10_STEM),
+            ),
             dataset="shapes10",
         ),
     )

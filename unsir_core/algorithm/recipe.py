@@ -11,10 +11,11 @@ torchvision's MNIST format, and the ResNet18 and MobileNetV2 architectures (the 
 and is tuned since: see RATES). Run it with
 `python -m unsir_core robustness`.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from unsir_core.common.config import CheckConfig, NoiseConfig, PhaseConfig, UnsirConfig
 from unsir_core.common.errors import ConfigError
@@ -68,8 +69,7 @@ RATES: dict[str, Rates] = {
     "transformer": Rates(impair=0.01, repair=0.005, repair_head=0.02),
     # ImageNet-pretrained: the paper's per-layer settings (ResNet18 on CIFAR-100): impair 0.01 on the head and
     # 1e-4 on the rest, repair 0.005 and 1e-4; every layer trains, at the low body rate.
-    "pretrained": Rates(impair=1e-4, repair=1e-4, repair_head=0.005, impair_head=0.01, anneal=0.0,
-                        freeze_early=False),
+    "pretrained": Rates(impair=1e-4, repair=1e-4, repair_head=0.005, impair_head=0.01, anneal=0.0, freeze_early=False),
 }
 
 
@@ -91,15 +91,23 @@ def _retain_size(n_min: int, n_classes: int, held_out: int) -> tuple[int, str]:
     """Retain images per class, and which rule decided it."""
     rules = [(RETAIN_FLOOR, "the floor"), (round(RETAIN_FRACTION * n_min), "a quarter"), (RETAIN_CAP, "the cap")]
     size, rule = sorted(rules)[1]  # the quarter, clamped to [floor, cap]
-    for limit, why in ((max(1, RETAIN_TOTAL // n_classes), f"the cap of {RETAIN_TOTAL:,} in all"),
-                       (n_min - held_out, "all the smallest class has besides the check's images")):
+    for limit, why in (
+        (max(1, RETAIN_TOTAL // n_classes), f"the cap of {RETAIN_TOTAL:,} in all"),
+        (n_min - held_out, "all the smallest class has besides the check's images"),
+    ):
         if limit < size:
             size, rule = limit, why
     return size, rule
 
 
-def auto_recipe(class_counts: Sequence[int], forget: Sequence[int], arch: str, pretrained: bool = False,
-                seed: int = 0, forgotten: Sequence[int] = ()) -> Recipe:
+def auto_recipe(
+    class_counts: Sequence[int],
+    forget: Sequence[int],
+    arch: str,
+    pretrained: bool = False,
+    seed: int = 0,
+    forgotten: Sequence[int] = (),
+) -> Recipe:
     """The auto recipe for a data set with `class_counts` training images per class, forgetting `forget`
     (indices) from an `arch` model that already forgot `forgotten` (`pretrained`: ImageNet-initialised)."""
     from unsir_core.models import get_spec
@@ -110,8 +118,10 @@ def auto_recipe(class_counts: Sequence[int], forget: Sequence[int], arch: str, p
         raise ConfigError("Forgetting every class leaves nothing to retain: keep at least one class.")
     n_min, n_retain_classes = min(retain), len(retain)
     if n_min < 2:
-        raise ConfigError(f"A retain class has only {n_min} training image(s): UNSIR needs a retain subset from "
-                          "every retain class. Add images to that class or leave it out of the data set.")
+        raise ConfigError(
+            f"A retain class has only {n_min} training image(s): UNSIR needs a retain subset from "
+            "every retain class. Add images to that class or leave it out of the data set."
+        )
     val = _clamp(round(VAL_FRACTION * n_min), *VAL_RANGE) if n_min >= 2 * VAL_RANGE[0] else 0
     per_class, rule = _retain_size(n_min, n_retain_classes, val)
     copies = max(1, round(per_class / NOISE.batch_size))
@@ -122,27 +132,40 @@ def auto_recipe(class_counts: Sequence[int], forget: Sequence[int], arch: str, p
     rates = RATES[family]
     frozen = spec.early if rates.freeze_early else ()
     config = UnsirConfig(
-        noise=NOISE, noise_copies=copies, retain_per_class=per_class, seed=seed,
+        noise=NOISE,
+        noise_copies=copies,
+        retain_per_class=per_class,
+        seed=seed,
         impair=PhaseConfig(lr=rates.impair, head_lr=rates.impair_head, batch_size=impair_batch, frozen=frozen),
-        repair=PhaseConfig(lr=rates.repair, head_lr=rates.repair_head, batch_size=repair_batch,
-                           epochs=REPAIR_EPOCHS, anneal=rates.anneal, frozen=frozen),
-        check=CheckConfig(val_per_class=val))
+        repair=PhaseConfig(
+            lr=rates.repair,
+            head_lr=rates.repair_head,
+            batch_size=repair_batch,
+            epochs=REPAIR_EPOCHS,
+            anneal=rates.anneal,
+            frozen=frozen,
+        ),
+        check=CheckConfig(val_per_class=val),
+    )
     choices = (
         f"Retain subset: {per_class} images per retain class ({n_retain_classes} classes; the smallest has "
         f"{n_min}; rule: a quarter, at least {RETAIN_FLOOR}, at most {RETAIN_CAP} and {RETAIN_TOTAL:,} in all; "
         f"here {rule}).",
-        f"Self-check: {val} further images per retain class held out to check repair." if val else
-        "Self-check: off (the smallest retain class is too small to hold images out).",
+        f"Self-check: {val} further images per retain class held out to check repair."
+        if val
+        else "Self-check: off (the smallest retain class is too small to hold images out).",
         f"Noise: {NOISE.batch_size} samples per forget class x {copies} copies, about one noise sample per retain "
         f"image of a class.",
         f"Batches: impair {impair_batch} (about {IMPAIR_STEPS} steps), repair {repair_batch} (about "
         f"{REPAIR_STEPS} steps per epoch).",
         f"Rates ({family}{', ' + spec.title if family != 'pretrained' else ''}): impair {rates.impair:g}"
         f"{f' (head {rates.impair_head:g})' if rates.impair_head else ''}, repair {rates.repair:g} (head "
-        f"{rates.repair_head:g}) x {REPAIR_EPOCHS} epochs" + (f", annealed over the last {rates.anneal:.0%}"
-                                                                if rates.anneal else "") + ".",
-        f"Layers kept fixed: {', '.join(frozen)} (all before the last stage)." if frozen else
-        "Layers kept fixed: none.",
+        f"{rates.repair_head:g}) x {REPAIR_EPOCHS} epochs"
+        + (f", annealed over the last {rates.anneal:.0%}" if rates.anneal else "")
+        + ".",
+        f"Layers kept fixed: {', '.join(frozen)} (all before the last stage)."
+        if frozen
+        else "Layers kept fixed: none.",
     )
     return Recipe("auto", config, choices)
 

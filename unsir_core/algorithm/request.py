@@ -6,28 +6,30 @@ of a model that already forgot classes, runs `run_unsir`, and returns the comple
 (`UnsirRun.to_json()`): recipe and its choices, reference used, lineage, metrics, layer distances, gallery,
 environment, the link's checkpoint and the summary. No caller patches the record afterwards.
 """
+
 from __future__ import annotations
 
 import platform
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 
-from unsir_core.checkpoints.catalog import default_checkpoint, list_models, weights_sha256
-from unsir_core.models.classifier import Classifier, ModelInfo
-from unsir_core.common.config import TrainConfig
-from unsir_core.data import ImageData
-from unsir_core.common.errors import CheckpointError
-from unsir_core.report.gallery import gallery
-from unsir_core.checkpoints.lineage import lineage_of
-from unsir_core.metrics.evaluate import evaluate
 from unsir_core.algorithm.pipeline import UnsirRun, run_unsir
-from unsir_core.common.progress import CancelToken, ProgressFn
 from unsir_core.algorithm.recipe import Recipe, choose_recipe
-from unsir_core.metrics.weights import layer_distances
+from unsir_core.checkpoints.catalog import default_checkpoint, list_models, weights_sha256
+from unsir_core.checkpoints.lineage import lineage_of
 from unsir_core.checkpoints.store import load_model, state_sha256
+from unsir_core.common.config import TrainConfig
+from unsir_core.common.errors import CheckpointError
+from unsir_core.common.progress import CancelToken, ProgressFn
+from unsir_core.data import ImageData
+from unsir_core.metrics.evaluate import evaluate
+from unsir_core.metrics.weights import layer_distances
+from unsir_core.models.classifier import Classifier, ModelInfo
+from unsir_core.report.gallery import gallery
 
 
 def environment(device: str) -> dict[str, str]:
@@ -35,8 +37,14 @@ def environment(device: str) -> dict[str, str]:
     import numpy
     import torchvision
 
-    return {"device": device, "python": platform.python_version(), "platform": platform.platform(terse=True),
-            "torch": torch.__version__, "torchvision": torchvision.__version__, "numpy": numpy.__version__}
+    return {
+        "device": device,
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "numpy": numpy.__version__,
+    }
 
 
 def find_root(info: ModelInfo, path: Path) -> Path | None:
@@ -93,8 +101,9 @@ class UnlearningRequest:
         return self.start if self.start is not None else self.original
 
 
-def resolve_recipe(data: ImageData, info: ModelInfo, forget: Sequence[int | str], preset: str | None,
-                   overrides: Mapping[str, Any]) -> Recipe:
+def resolve_recipe(
+    data: ImageData, info: ModelInfo, forget: Sequence[int | str], preset: str | None, overrides: Mapping[str, Any]
+) -> Recipe:
     """The recipe of a request: the preset's settings or the auto recipe's for this data, model and forget set,
     with the user's changes applied (ConfigError naming a setting out of range)."""
     chosen = choose_recipe(data, info, list(forget), preset, int(overrides.get("seed", 0)))
@@ -122,10 +131,14 @@ def read_arch(path: Path) -> str | None:
         return None
 
 
-def run_request(request: UnlearningRequest, device: str | torch.device | None = "auto",
-                progress: ProgressFn | None = None, cancel: CancelToken | None = None,
-                load: Callable[[Path], Classifier] = load_model,
-                originals: Mapping[tuple[int, ...], Any] | None = None) -> UnsirRun:
+def run_request(
+    request: UnlearningRequest,
+    device: str | torch.device | None = "auto",
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+    load: Callable[[Path], Classifier] = load_model,
+    originals: Mapping[tuple[int, ...], Any] | None = None,
+) -> UnsirRun:
     """Run `request` and return the complete run record (see the module docstring).
 
     For a model that already forgot classes, the true original (found by `find_root`, loaded with `load`) is
@@ -136,23 +149,40 @@ def run_request(request: UnlearningRequest, device: str | torch.device | None = 
     recipe = request.recipe or resolve_recipe(data, model.info, request.forget, request.preset, request.overrides)
     root, root_path = _true_original(request, load)
     forget = data.forget_classes(request.forget, model.info.forgotten)
-    run = run_unsir(model, data, forget, recipe.config, device, retrain=request.retrain, progress=progress,
-                    cancel=cancel, monitor_every=request.monitor_every, recipe=recipe, originals=originals)
+    run = run_unsir(
+        model,
+        data,
+        forget,
+        recipe.config,
+        device,
+        retrain=request.retrain,
+        progress=progress,
+        cancel=cancel,
+        monitor_every=request.monitor_every,
+        recipe=recipe,
+        originals=originals,
+    )
     evaluations = dict(run.evaluations)
     models = {"original": run.original, "repair": run.result.model}
     if model.info.forgotten and root is not None:
         work = root.copy()
         work.net.to(run.original.device)
         start = evaluations.pop("original")
-        evaluations = {"original": evaluate(work, data.to(run.original.device), run.forgotten), "start": start,
-                       **evaluations}
+        evaluations = {
+            "original": evaluate(work, data.to(run.original.device), run.forgotten),
+            "start": start,
+            **evaluations,
+        }
         models = {"original": work, "start": run.original, "repair": run.result.model}
     if run.retrained is not None:
         models["retrain"] = run.retrained
     found = not model.info.forgotten or (root is not None and not root.info.forgotten)
     base = root if root is not None else model  # weight distances are measured from the true original
-    weights = {stage: [d.to_dict() for d in layer_distances(m, base)]
-               for stage, m in (("repair", run.result.model), ("retrain", run.retrained)) if m is not None}
+    weights = {
+        stage: [d.to_dict() for d in layer_distances(m, base)]
+        for stage, m in (("repair", run.result.model), ("retrain", run.retrained))
+        if m is not None
+    }
     extras: dict[str, Any] = {
         "parent": request.parent or (request.checkpoint.name if request.checkpoint else ""),
         "root_sha256": root_sha256(model, root),
@@ -164,15 +194,25 @@ def run_request(request: UnlearningRequest, device: str | torch.device | None = 
         "original_file": root_path.name if root_path is not None else "",  # shown, never opened
         **({"root": name} if (name := link_checkpoint(data, root_path)) else {}),
         **({"root_found": False} if not found else {}),
-        **({"retrain_estimate_s": round(request.retrain_estimate_s, 1)}
-           if request.retrain is None and request.retrain_estimate_s is not None else {}),
+        **(
+            {"retrain_estimate_s": round(request.retrain_estimate_s, 1)}
+            if request.retrain is None and request.retrain_estimate_s is not None
+            else {}
+        ),
     }
-    return replace(run, evaluations=evaluations, extras={**run.extras, **extras}, preset=recipe.name,
-                   overrides=dict(request.overrides), root=root)
+    return replace(
+        run,
+        evaluations=evaluations,
+        extras={**run.extras, **extras},
+        preset=recipe.name,
+        overrides=dict(request.overrides),
+        root=root,
+    )
 
 
-def _true_original(request: UnlearningRequest, load: Callable[[Path], Classifier]) -> tuple[Classifier | None,
-                                                                                               Path | None]:
+def _true_original(
+    request: UnlearningRequest, load: Callable[[Path], Classifier]
+) -> tuple[Classifier | None, Path | None]:
     """The true original of the request's chain and its file: `original` itself when it forgot nothing, else the
     one `find_root` finds by the digest of its weights; when none is found, the checkpoint itself."""
     if not request.original.info.forgotten:

@@ -6,31 +6,33 @@ never indexed. The input model is never
 modified: all work happens on a copy, and a NaN/inf loss raises `DivergedError` (the caller keeps
 the original).
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 
-from unsir_core.common.batches import num_batches
 from unsir_core.algorithm.check import RepairCheck, RepairOutcome
-from unsir_core.models.classifier import Classifier
+from unsir_core.algorithm.noise import Noise, freeze, optimize_noise
+from unsir_core.common.batches import num_batches
 from unsir_core.common.config import PhaseConfig, UnsirConfig
-from unsir_core.data import ImageData
 from unsir_core.common.device import autocast, memory_format, pick_device, synchronize
 from unsir_core.common.errors import ConfigError
-from unsir_core.metrics.evaluate import evaluation_of, predict_logits
-from unsir_core.models import get_spec
-from unsir_core.algorithm.noise import Noise, freeze, optimize_noise
 from unsir_core.common.optim import anneal_schedule, freeze_prefixes, frozen_names, make_optimizer, param_groups
 from unsir_core.common.progress import CancelToken, ProgressFn, Reporter, emit
+from unsir_core.data import ImageData
+from unsir_core.metrics.evaluate import evaluation_of, predict_logits
+from unsir_core.models import get_spec
+from unsir_core.models.classifier import Classifier
 
 
-def split_retain(train_y: torch.Tensor, retain_classes: Sequence[int], per_class: int, held_out: int,
-                 seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def split_retain(
+    train_y: torch.Tensor, retain_classes: Sequence[int], per_class: int, held_out: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Indices of the retain subset [R] (`per_class` training images of each retain class) and of the check's
     held-out images [V] (up to `held_out` more of each class, what the class has left), seeded per class.
 
@@ -51,12 +53,13 @@ def split_retain(train_y: torch.Tensor, retain_classes: Sequence[int], per_class
         g = torch.Generator().manual_seed(seed * 1_000_003 + int(c))
         order = idx[torch.randperm(len(idx), generator=g)]
         chosen.append(order[:per_class])
-        checked.append(order[per_class: per_class + held_out])
+        checked.append(order[per_class : per_class + held_out])
     return torch.cat(chosen).sort().values, torch.cat(checked).sort().values
 
 
-def sample_retain_subset(train_y: torch.Tensor, retain_classes: Sequence[int], per_class: int,
-                         seed: int) -> torch.Tensor:
+def sample_retain_subset(
+    train_y: torch.Tensor, retain_classes: Sequence[int], per_class: int, seed: int
+) -> torch.Tensor:
     """Indices [R] of `per_class` training samples of each retain class (the retain subset of `split_retain`)."""
     return split_retain(train_y, retain_classes, per_class, 0, seed)[0]
 
@@ -70,7 +73,7 @@ class Probe:
     forget: tuple[int, ...]  # classes counted as forget set
 
     @classmethod
-    def from_data(cls, data: ImageData, forget: Sequence[int], per_class: int = 50) -> "Probe":
+    def from_data(cls, data: ImageData, forget: Sequence[int], per_class: int = 50) -> Probe:
         idx = torch.cat([(data.test_y == c).nonzero().flatten()[:per_class] for c in range(data.num_classes)])
         return cls(data.test_x[idx], data.test_y[idx], tuple(forget))
 
@@ -79,8 +82,9 @@ class Probe:
         return {"forget_acc": ev.forget_acc, "retain_acc": ev.retain_acc}
 
 
-def phase_pool(model: Classifier, retain_x: torch.Tensor, retain_y: torch.Tensor, noise: Noise | None,
-               copies: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+def phase_pool(
+    model: Classifier, retain_x: torch.Tensor, retain_y: torch.Tensor, noise: Noise | None, copies: int
+) -> tuple[torch.Tensor, torch.Tensor, int]:
     """The data of one phase, prepared once: (x [R+M, C, S, S] float, y [R+M], pool size R + M*copies).
 
     Retain images are normalised once and the M noise samples stored once; the noise copies are
@@ -94,11 +98,21 @@ def phase_pool(model: Classifier, retain_x: torch.Tensor, retain_y: torch.Tensor
     return x, torch.cat(ys), len(retain_x) + (len(x) - len(retain_x)) * copies
 
 
-def run_phase(model: Classifier, phase: str, cfg: PhaseConfig, retain_x: torch.Tensor, retain_y: torch.Tensor,
-              noise: Noise | None = None, copies: int = 0, generator: torch.Generator | None = None,
-              progress: ProgressFn | None = None, cancel: CancelToken | None = None,
-              probe: Probe | None = None, monitor_every: int = 0,
-              stop_after_epoch: Callable[[], bool] | None = None) -> list[float]:
+def run_phase(
+    model: Classifier,
+    phase: str,
+    cfg: PhaseConfig,
+    retain_x: torch.Tensor,
+    retain_y: torch.Tensor,
+    noise: Noise | None = None,
+    copies: int = 0,
+    generator: torch.Generator | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+    probe: Probe | None = None,
+    monitor_every: int = 0,
+    stop_after_epoch: Callable[[], bool] | None = None,
+) -> list[float]:
     """Train `model.net` in place for `cfg.epochs` on the retain subset plus `copies` x the noise.
 
     `stop_after_epoch`, called after each epoch but the last, ends the phase early when it returns True.
@@ -120,8 +134,13 @@ def run_phase(model: Classifier, phase: str, cfg: PhaseConfig, retain_x: torch.T
     opt = make_optimizer(cfg.optimizer, groups, cfg.weight_decay)
     total = cfg.epochs * num_batches(pool, cfg.batch_size)
     sched = anneal_schedule(opt, total, cfg.anneal)
-    reporter = Reporter(phase, total, progress, cancel,
-                        hint=f"Lower the {phase} learning rate (now {cfg.lr}{'' if cfg.head_lr is None else f', head {cfg.head_lr}'}).")
+    reporter = Reporter(
+        phase,
+        total,
+        progress,
+        cancel,
+        hint=f"Lower the {phase} learning rate (now {cfg.lr}{'' if cfg.head_lr is None else f', head {cfg.head_lr}'}).",
+    )
     model.net.train()
     step = 0
     for epoch in range(cfg.epochs):
@@ -141,8 +160,11 @@ def run_phase(model: Classifier, phase: str, cfg: PhaseConfig, retain_x: torch.T
             opt.step()
             sched.step()
             step += 1
-            live = probe.measure(model) if probe is not None and monitor_every and (
-                step % monitor_every == 0 or step == total) else None
+            live = (
+                probe.measure(model)
+                if probe is not None and monitor_every and (step % monitor_every == 0 or step == total)
+                else None
+            )
             reporter.step(step, loss, live)
     return reporter.finish()
 
@@ -161,9 +183,17 @@ class UnlearnResult:
     repair_outcome: RepairOutcome | None = None  # the self-check's verdict: epochs, held-out accuracy, degraded
 
 
-def unlearn(model: Classifier, data: ImageData, forget: Sequence[int | str], cfg: UnsirConfig = UnsirConfig(),
-            device: str | torch.device | None = "auto", progress: ProgressFn | None = None,
-            cancel: CancelToken | None = None, keep_impaired: bool = True, monitor_every: int = 0) -> UnlearnResult:
+def unlearn(
+    model: Classifier,
+    data: ImageData,
+    forget: Sequence[int | str],
+    cfg: UnsirConfig = UnsirConfig(),
+    device: str | torch.device | None = "auto",
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+    keep_impaired: bool = True,
+    monitor_every: int = 0,
+) -> UnlearnResult:
     """Forget the classes `forget` (names or indices) from `model`; returns a new model.
 
     Works for sequential requests: classes already forgotten by `model` stay out of the retain subset.
@@ -199,16 +229,36 @@ def unlearn(model: Classifier, data: ImageData, forget: Sequence[int | str], cfg
     freeze(work)
     noise = timed("noise", lambda: optimize_noise(work, forget, cfg.noise, gen, progress, cancel))
     work.net.requires_grad_(True)
-    impair_losses = timed("impair", lambda: run_phase(work, "impair", cfg.impair, retain_x, retain_y, noise,
-                                                      cfg.noise_copies, gen, progress, cancel, probe, monitor_every))
+    impair_losses = timed(
+        "impair",
+        lambda: run_phase(
+            work,
+            "impair",
+            cfg.impair,
+            retain_x,
+            retain_y,
+            noise,
+            cfg.noise_copies,
+            gen,
+            progress,
+            cancel,
+            probe,
+            monitor_every,
+        ),
+    )
     impaired = work.copy() if keep_impaired else None
-    repair_losses, outcome = timed("repair", lambda: repair(work, cfg, retain_x, retain_y, gen, check, progress,
-                                                            cancel, probe, monitor_every))
+    repair_losses, outcome = timed(
+        "repair", lambda: repair(work, cfg, retain_x, retain_y, gen, check, progress, cancel, probe, monitor_every)
+    )
     timings["unlearn"] = round(timings["noise"] + timings["impair"] + timings["repair"], 4)
     work.net.requires_grad_(True)  # a result model is fully trainable, whatever the phases froze
     work.net.eval()
-    details = {"unsir_config": cfg.to_dict(), "parent": model.info.origin, "forget_request": forget,
-               "parent_test_acc": model.info.test_acc}
+    details = {
+        "unsir_config": cfg.to_dict(),
+        "parent": model.info.origin,
+        "forget_request": forget,
+        "parent_test_acc": model.info.test_acc,
+    }
     if "train_config" in model.info.details:  # the original's training, inherited: a later gold standard for this
         details["train_config"] = model.info.details["train_config"]  # model is retrained at full strength
     info = replace(model.info, forgotten=tuple(gone), origin="unlearned", test_acc=None, details=details)
@@ -216,31 +266,73 @@ def unlearn(model: Classifier, data: ImageData, forget: Sequence[int | str], cfg
     if impaired is not None:
         impaired.net.eval()
         impaired = Classifier(impaired.net, replace(info, details={**details, "stage": "impair"}))
-    return UnlearnResult(final, impaired, noise, tuple(forget), idx, timings,
-                         {"impair": impair_losses, "repair": repair_losses}, cfg, str(device), outcome)
+    return UnlearnResult(
+        final,
+        impaired,
+        noise,
+        tuple(forget),
+        idx,
+        timings,
+        {"impair": impair_losses, "repair": repair_losses},
+        cfg,
+        str(device),
+        outcome,
+    )
 
 
-def repair(work: Classifier, cfg: UnsirConfig, retain_x: torch.Tensor, retain_y: torch.Tensor,
-           gen: torch.Generator, check: RepairCheck, progress: ProgressFn | None, cancel: CancelToken | None,
-           probe: Probe | None, monitor_every: int) -> tuple[list[float], RepairOutcome]:
+def repair(
+    work: Classifier,
+    cfg: UnsirConfig,
+    retain_x: torch.Tensor,
+    retain_y: torch.Tensor,
+    gen: torch.Generator,
+    check: RepairCheck,
+    progress: ProgressFn | None,
+    cancel: CancelToken | None,
+    probe: Probe | None,
+    monitor_every: int,
+) -> tuple[list[float], RepairOutcome]:
     """Repair on the retain subset, checking the held-out retain images after each epoch: stop once the target
     is reached; past the planned epochs add up to `cfg.check.extra_epochs` more at half the rates."""
     start = time.perf_counter()
 
     def done() -> bool:
         check.done(work)
-        emit(progress, "check", len(check.history), cfg.repair.epochs + cfg.check.extra_epochs, start,
-             check_acc=check.history[-1], check_original=check.original_acc)
+        emit(
+            progress,
+            "check",
+            len(check.history),
+            cfg.repair.epochs + cfg.check.extra_epochs,
+            start,
+            check_acc=check.history[-1],
+            check_original=check.original_acc,
+        )
         return check.reached
 
     monitor = (probe, monitor_every)
-    losses = run_phase(work, "repair", cfg.repair, retain_x, retain_y, None, 0, gen, progress, cancel, *monitor,
-                       stop_after_epoch=done if check.enabled else None)
+    losses = run_phase(
+        work,
+        "repair",
+        cfg.repair,
+        retain_x,
+        retain_y,
+        None,
+        0,
+        gen,
+        progress,
+        cancel,
+        *monitor,
+        stop_after_epoch=done if check.enabled else None,
+    )
     if check.enabled and not check.reached:
         done()  # the last planned epoch
     extra = 0
-    half = replace(cfg.repair, epochs=1, lr=cfg.repair.lr / 2,
-                   head_lr=None if cfg.repair.head_lr is None else cfg.repair.head_lr / 2)
+    half = replace(
+        cfg.repair,
+        epochs=1,
+        lr=cfg.repair.lr / 2,
+        head_lr=None if cfg.repair.head_lr is None else cfg.repair.head_lr / 2,
+    )
     while check.enabled and not check.reached and extra < cfg.check.extra_epochs:
         extra += 1
         losses += run_phase(work, "repair+", half, retain_x, retain_y, None, 0, gen, progress, cancel, *monitor)

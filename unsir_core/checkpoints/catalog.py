@@ -3,23 +3,25 @@
 Torch-free: the dashboard's sidebar and model lists read checkpoint headers before any page needs
 torch. Loading and saving weights is `unsir_core.checkpoints.store`.
 """
+
 from __future__ import annotations
 
 import functools
 import hashlib
 import json
 import struct
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
 
 from unsir_core.common import safe_json
 from unsir_core.common.errors import CheckpointError
 from unsir_core.common.files import sweep_stale_temps
-from unsir_core.models.info import ModelInfo
-from unsir_core.models import DEFAULT_MODEL
 from unsir_core.common.paths import ASSETS_DIR, model_store
+from unsir_core.models import DEFAULT_MODEL
+from unsir_core.models.info import ModelInfo
 
 META_KEY = "unsir_studio"  # header key of the ModelInfo JSON
 MAX_HEADER = 8_000_000  # bytes of header JSON read at most (a checkpoint of this app has a few KB; safetensors
@@ -78,9 +80,14 @@ def read_header(f: BinaryIO, size: int, name: str) -> tuple[dict[str, Any], int]
         ends = []
         for key, entry in header.items():
             if key != "__metadata__":
-                if not (isinstance(entry, dict) and isinstance(entry.get("dtype"), str) and _ints(entry.get("shape"))
-                        and _ints(entry.get("data_offsets")) and len(entry["data_offsets"]) == 2
-                        and 0 <= entry["data_offsets"][0] <= entry["data_offsets"][1]):
+                if not (
+                    isinstance(entry, dict)
+                    and isinstance(entry.get("dtype"), str)
+                    and _ints(entry.get("shape"))
+                    and _ints(entry.get("data_offsets"))
+                    and len(entry["data_offsets"]) == 2
+                    and 0 <= entry["data_offsets"][0] <= entry["data_offsets"][1]
+                ):
                     raise ValueError(f"the entry of tensor {key[:80]!r} is not a dtype, shape and byte range")
                 ends.append(entry["data_offsets"][1])
         if 8 + n + max(ends, default=0) != size:
@@ -165,7 +172,7 @@ def default_checkpoint(dataset: str, arch: str | None = None) -> Path:
     """The shipped (or else stored) original model for `dataset` and `arch` (default: the registry's
     default architecture first, then any); clear error if none."""
     originals = [m for m in list_models(dataset) if m.info.origin == "trained" and not m.info.forgotten]
-    for wanted in ([arch] if arch else [DEFAULT_MODEL, None]):
+    for wanted in [arch] if arch else [DEFAULT_MODEL, None]:
         for m in originals:
             if wanted is None or m.info.arch == wanted:
                 return m.path

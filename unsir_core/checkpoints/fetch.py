@@ -11,6 +11,7 @@
 - The body streams to a file with a size cap, under one total deadline for the whole download
   (connection, redirects, headers and body): a server that drips one byte a second is cut off.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -56,8 +57,10 @@ def download(url: str, dest: Path, max_bytes: int = MAX_BYTES, deadline_s: float
         except (OSError, http.client.HTTPException) as err:
             if time.monotonic() >= deadline:
                 raise CheckpointError(_too_slow(url, deadline_s)) from None
-            raise CheckpointError(f"Could not download {url} ({err.__class__.__name__}). This machine may be "
-                                  "offline: copy the file here and give its path instead, or upload it.") from None
+            raise CheckpointError(
+                f"Could not download {url} ({err.__class__.__name__}). This machine may be "
+                "offline: copy the file here and give its path instead, or upload it."
+            ) from None
         finally:
             conn.close()
     raise CheckpointError(f"{url} redirects more than {MAX_REDIRECTS} times; give the final address.")
@@ -84,13 +87,17 @@ def _check_url(url: str) -> _Target:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
-        raise CheckpointError(f"Could not find the server {host}. This machine may be offline: copy the file here "
-                              "and give its path instead, or upload it.") from None
+        raise CheckpointError(
+            f"Could not find the server {host}. This machine may be offline: copy the file here "
+            "and give its path instead, or upload it."
+        ) from None
     addresses = [info[4][0] for info in infos]
     if f"{host.lower()}:{port}" not in allowed() and not all(is_public(a) for a in addresses):
-        raise CheckpointError(f"Refused {url}: {host} is a loopback, private or link-local address. Downloads "
-                              f"come only from public servers (the dashboard's operator can allow one with "
-                              f"{ALLOW_ENV}=host:port).")
+        raise CheckpointError(
+            f"Refused {url}: {host} is a loopback, private or link-local address. Downloads "
+            f"come only from public servers (the dashboard's operator can allow one with "
+            f"{ALLOW_ENV}=host:port)."
+        )
     return _Target(scheme, host, port, path, addresses[0])
 
 
@@ -122,6 +129,7 @@ def _connect(target: _Target, deadline: float) -> http.client.HTTPConnection:
 
         def connect() -> None:
             conn.sock = socket.create_connection((target.address, target.port), timeout)
+
     conn.connect = connect
     return conn
 
@@ -142,7 +150,7 @@ class _Watchdog:
             except OSError:
                 pass
 
-    def __enter__(self) -> "_Watchdog":
+    def __enter__(self) -> _Watchdog:
         self.timer.start()
         return self
 
@@ -154,8 +162,10 @@ def _save_body(response: http.client.HTTPResponse, url: str, dest: Path, max_byt
     too_large = f"{url} is larger than {max_bytes / 1024**2:g} MB, more than a checkpoint here needs; it was not kept."
     length = response.getheader("Content-Length")
     if length is not None and not (length.isascii() and length.isdigit()):  # '²'.isdigit() is True; int() fails
-        raise CheckpointError(f"The server of {url} answered a broken Content-Length ({length[:40]!r}): it is not "
-                              "a size in bytes. Nothing was kept; download the file yourself and give its path.")
+        raise CheckpointError(
+            f"The server of {url} answered a broken Content-Length ({length[:40]!r}): it is not "
+            "a size in bytes. Nothing was kept; download the file yourself and give its path."
+        )
     if length and int(length) > max_bytes:
         raise CheckpointError(too_large)
     total = 0
@@ -174,5 +184,7 @@ def _save_body(response: http.client.HTTPResponse, url: str, dest: Path, max_byt
 
 
 def _too_slow(url: str, deadline_s: float) -> str:
-    return (f"Downloading {url} took longer than {deadline_s:g} s and was stopped. Download it yourself, then give "
-            "its path or upload it.")
+    return (
+        f"Downloading {url} took longer than {deadline_s:g} s and was stopped. Download it yourself, then give "
+        "its path or upload it."
+    )

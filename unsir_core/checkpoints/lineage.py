@@ -8,10 +8,12 @@ request, in the dashboard or with `unlearn --checkpoint`, can find the true orig
 the shipped assets (`request.find_root`), compare with it and draw the whole chain. Torch-free: the report
 and the pages read it from JSON.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from unsir_core.models.classifier import Classifier, ModelInfo
@@ -40,17 +42,21 @@ def chain(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [*earlier, entry(report, report.get("extras", {}).get("parent", ""))]
 
 
-def lineage_of(info: "ModelInfo") -> list[dict[str, Any]]:
+def lineage_of(info: ModelInfo) -> list[dict[str, Any]]:
     """The requests that made a model (empty for an original)."""
     return list(info.details.get("lineage", []))
 
 
-def finalize(model: "Classifier", report: Mapping[str, Any]) -> "Classifier":
+def finalize(model: Classifier, report: Mapping[str, Any]) -> Classifier:
     """The unlearned model with its lineage (this request appended), its true original (the digest of its
     weights and its file name, from the run's extras) and its test accuracy (on the classes it still knows)."""
     sha256, name = report["extras"]["root_sha256"], report["extras"].get("original_file", "")
-    details = {**model.info.details, "lineage": chain(report), **({"root": name} if name else {}),
-               **({"root_sha256": sha256} if sha256 else {})}
+    details = {
+        **model.info.details,
+        "lineage": chain(report),
+        **({"root": name} if name else {}),
+        **({"root_sha256": sha256} if sha256 else {}),
+    }
     info = replace(model.info, details=details, test_acc=report["metrics"]["repair"]["retain_acc"])
     return type(model)(model.net, info)
 
@@ -66,13 +72,24 @@ def timeline(requests: Sequence[Mapping[str, Any]], class_names: Sequence[str]) 
     names = list(class_names)
     gone = [c for c in requests[-1]["forgotten_total"]]
     first = requests[0]["metrics"]["original"]
-    points = [{"label": "Original", "time_s": 0.0, "retain_acc": first["retain_acc"],
-               "forget": {c: first["per_class_acc"][names.index(c)] for c in gone}}]
+    points = [
+        {
+            "label": "Original",
+            "time_s": 0.0,
+            "retain_acc": first["retain_acc"],
+            "forget": {c: first["per_class_acc"][names.index(c)] for c in gone},
+        }
+    ]
     elapsed = 0.0
     for i, req in enumerate(requests, start=1):
         elapsed += req["unlearn_s"]
         after = req["metrics"]["repair"]
-        points.append({"label": f"{i}: forget {', '.join(req['forget'])}", "time_s": round(elapsed, 3),
-                       "retain_acc": after["retain_acc"],
-                       "forget": {c: after["per_class_acc"][names.index(c)] for c in gone}})
+        points.append(
+            {
+                "label": f"{i}: forget {', '.join(req['forget'])}",
+                "time_s": round(elapsed, 3),
+                "retain_acc": after["retain_acc"],
+                "forget": {c: after["per_class_acc"][names.index(c)] for c in gone},
+            }
+        )
     return points

@@ -10,23 +10,24 @@ metadata, so a file's name does not matter. Shipped references live in `assets/r
 A reference trained too briefly makes every "distance to retrain" meaningless: `strength` is its A_Dr
 as a fraction of the original's, and below `UNDER_TRAINED_BELOW` it is flagged wherever it is used.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Sequence
 
 import torch
 
-from unsir_core.models.classifier import Classifier, ModelInfo
+from unsir_core.checkpoints.store import load_model, read_info, save_model, slug
 from unsir_core.common.config import TrainConfig
-from unsir_core.data import ImageData
 from unsir_core.common.errors import CheckpointError
 from unsir_core.common.paths import ASSETS_DIR, home
 from unsir_core.common.progress import CancelToken, ProgressFn
-from unsir_core.checkpoints.store import load_model, read_info, save_model, slug
+from unsir_core.data import ImageData
+from unsir_core.models.classifier import Classifier, ModelInfo
 from unsir_core.training.train import fit
 
 SHIPPED_DIR = ASSETS_DIR.parent / "references"  # read-only references that come with the project
@@ -54,16 +55,21 @@ class ReferenceKey:
     train: TrainConfig  # every training setting, seed included
 
     @classmethod
-    def for_original(cls, original: ModelInfo, gone: Sequence[int], cfg: TrainConfig) -> "ReferenceKey":
+    def for_original(cls, original: ModelInfo, gone: Sequence[int], cfg: TrainConfig) -> ReferenceKey:
         return cls(original.dataset, original.arch, float(original.width), tuple(sorted(gone)), cfg)
 
     @classmethod
-    def of(cls, info: ModelInfo) -> "ReferenceKey | None":
+    def of(cls, info: ModelInfo) -> ReferenceKey | None:
         """The key of a stored retrained model; None for anything else."""
         if info.origin != "retrained" or not info.forgotten or "train_config" not in info.details:
             return None
-        return cls(info.dataset, info.arch, float(info.width), tuple(sorted(info.forgotten)),
-                   _train_config(info.details["train_config"]))
+        return cls(
+            info.dataset,
+            info.arch,
+            float(info.width),
+            tuple(sorted(info.forgotten)),
+            _train_config(info.details["train_config"]),
+        )
 
     def file_name(self, class_names: Sequence[str]) -> str:
         """`<data set>-<arch>-without-<classes>-<8 hex digits of width and settings>.safetensors`."""
@@ -92,17 +98,31 @@ def find(key: ReferenceKey, dirs: Sequence[Path] | None = None) -> Path | None:
     return None
 
 
-def obtain(original: Classifier, data: ImageData, gone: Sequence[int], cfg: TrainConfig,
-           device: str | torch.device | None = "auto", progress: ProgressFn | None = None,
-           cancel: CancelToken | None = None) -> Reference:
+def obtain(
+    original: Classifier,
+    data: ImageData,
+    gone: Sequence[int],
+    cfg: TrainConfig,
+    device: str | torch.device | None = "auto",
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> Reference:
     """The reference for `original` without classes `gone` trained with `cfg`: loaded when stored, else
     trained now (never reading a forget-class image) and saved to the store for every later use."""
     key = ReferenceKey.for_original(original.info, gone, cfg)
     path = find(key)
     if path is not None:
         return Reference(load_model(path), path, True, path.parent == SHIPPED_DIR)
-    model = fit(data, original.info.arch, cfg, exclude=key.forgotten, width=original.info.width, device=device,
-                progress=progress, cancel=cancel)
+    model = fit(
+        data,
+        original.info.arch,
+        cfg,
+        exclude=key.forgotten,
+        width=original.info.width,
+        device=device,
+        progress=progress,
+        cancel=cancel,
+    )
     target = store_dir() / key.file_name(data.class_names)
     try:
         save_model(model, target)
@@ -124,7 +144,9 @@ def warning(reference_retain_acc: float, original_retain_acc: float) -> str | No
     """The under-trained warning to show next to anything measured against this reference, or None."""
     if not under_trained(reference_retain_acc, original_retain_acc):
         return None
-    return (f"Under-trained reference: its A_Dr is {reference_retain_acc:.1f}%, "
-            f"{strength(reference_retain_acc, original_retain_acc):.0%} of the original's "
-            f"{original_retain_acc:.1f}% (a full-strength reference reaches at least {UNDER_TRAINED_BELOW:.0%}). "
-            "Distances to it and its A_Df say little about real retraining: retrain with the original's epochs.")
+    return (
+        f"Under-trained reference: its A_Dr is {reference_retain_acc:.1f}%, "
+        f"{strength(reference_retain_acc, original_retain_acc):.0%} of the original's "
+        f"{original_retain_acc:.1f}% (a full-strength reference reaches at least {UNDER_TRAINED_BELOW:.0%}). "
+        "Distances to it and its A_Df say little about real retraining: retrain with the original's epochs."
+    )

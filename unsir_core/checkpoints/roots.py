@@ -11,6 +11,7 @@ files to share. A path outside the roots gets the same message whether or not it
 dashboard tells nothing about the rest of the disk. The command line is not limited: its user owns
 the machine.
 """
+
 from __future__ import annotations
 
 import os
@@ -63,14 +64,17 @@ def checkpoint_file(text: str) -> Path:
     roots = checkpoint_roots()
     path = within(text, roots)
     if path is None:
-        raise CheckpointError(f"Checkpoints can be loaded by path only from {_roots_text(roots)}. Copy the file "
-                              "there, or upload it.")
+        raise CheckpointError(
+            f"Checkpoints can be loaded by path only from {_roots_text(roots)}. Copy the file there, or upload it."
+        )
     if not path.is_file():
         raise CheckpointError(f"No file at {path}: give the full path of a .safetensors, .pt or .pth checkpoint.")
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
-        raise CheckpointError(f"{path.name} is {size / 1024**2:,.0f} MB, more than any checkpoint here needs "
-                              f"({MAX_FILE_BYTES // 1024**2} MB); it was not read.")
+        raise CheckpointError(
+            f"{path.name} is {size / 1024**2:,.0f} MB, more than any checkpoint here needs "
+            f"({MAX_FILE_BYTES // 1024**2} MB); it was not read."
+        )
     return path
 
 

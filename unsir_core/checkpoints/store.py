@@ -5,6 +5,7 @@ One file per model: the weights, and `ModelInfo` as JSON under the header key "u
 file replaced with `os.replace` means a crash never leaves a half-written checkpoint. Loading never
 unpickles arbitrary objects: `.pt`/`.pth` files are read with `weights_only=True`.
 """
+
 from __future__ import annotations
 
 import io
@@ -17,15 +18,35 @@ from pathlib import Path
 
 import torch
 
-from unsir_core.checkpoints.catalog import (META_KEY, StoredModel, check_not_empty, default_checkpoint, list_models, read_info,
-                      stream_sha256)
-from unsir_core.models.classifier import Classifier, ModelInfo
+from unsir_core.checkpoints.catalog import (
+    META_KEY,
+    StoredModel,
+    check_not_empty,
+    default_checkpoint,
+    list_models,
+    read_info,
+    stream_sha256,
+)
 from unsir_core.common.errors import CheckpointError
 from unsir_core.common.files import atomic_write
 from unsir_core.models import get_spec
+from unsir_core.models.classifier import Classifier, ModelInfo
 
-__all__ = ["META_KEY", "SUFFIXES", "StoredModel", "atomic_write", "check_state_fits", "check_suffix",
-           "default_checkpoint", "list_models", "load_model", "non_finite_tensors", "read_info", "save_model", "slug"]
+__all__ = [
+    "META_KEY",
+    "SUFFIXES",
+    "StoredModel",
+    "atomic_write",
+    "check_state_fits",
+    "check_suffix",
+    "default_checkpoint",
+    "list_models",
+    "load_model",
+    "non_finite_tensors",
+    "read_info",
+    "save_model",
+    "slug",
+]
 
 SUFFIXES = (".safetensors", ".pt", ".pth")
 
@@ -63,8 +84,10 @@ def state_sha256(model: Classifier) -> str:
 
 def check_suffix(path: Path) -> None:
     if path.suffix.lower() not in SUFFIXES:
-        raise CheckpointError(f"Unsupported checkpoint type {path.suffix or 'without a suffix'!r} ({path.name}): "
-                              "use .safetensors, .pt or .pth.")
+        raise CheckpointError(
+            f"Unsupported checkpoint type {path.suffix or 'without a suffix'!r} ({path.name}): "
+            "use .safetensors, .pt or .pth."
+        )
 
 
 def _read_state(path: Path) -> dict[str, torch.Tensor]:
@@ -95,8 +118,10 @@ def _read_state(path: Path) -> dict[str, torch.Tensor]:
                 "would run code when unpickled. Only tensors are accepted; re-save it with "
                 "torch.save(model.state_dict(), ...) or as .safetensors."
             ) from err
-        raise CheckpointError(f"{path.name} is damaged: it is not a readable PyTorch checkpoint (or it was cut "
-                              "short). Get the file again, or re-save it.") from err
+        raise CheckpointError(
+            f"{path.name} is damaged: it is not a readable PyTorch checkpoint (or it was cut "
+            "short). Get the file again, or re-save it."
+        ) from err
     for key in ("state_dict", "model_state_dict", "model", "net"):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]
@@ -228,8 +253,7 @@ def check_state_fits(info: ModelInfo, state: dict[str, torch.Tensor], name: str)
         )
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
-    wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k])}" for k in own
-             if k in state and state[k].shape != own[k]]
+    wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k])}" for k in own if k in state and state[k].shape != own[k]]
     if missing or unexpected or wrong:
         parts = []
         if missing:

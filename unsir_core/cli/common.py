@@ -1,5 +1,6 @@
 """What every command shares: argument types, the checks made before any work (`preflight`), loading the data
 set and model of the flags, the UNSIR settings of the flags, progress bars and JSON output."""
+
 from __future__ import annotations
 
 import argparse
@@ -7,12 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from unsir_core.common.config import (MAX_SEED, TUNING, UnsirConfig, check_value, flag,
-                                      setting_info)
-from unsir_core.common.config import TrainConfig
-from unsir_core.models.info import LIMITS
+from unsir_core.common.config import MAX_SEED, TUNING, TrainConfig, UnsirConfig, check_value, flag, setting_info
 from unsir_core.common.errors import ConfigError, UnsirError
 from unsir_core.common.progress import ProgressEvent
+from unsir_core.models.info import LIMITS
 
 
 class DegradedResult(UnsirError):
@@ -33,8 +32,7 @@ class BarProgress:
         if ev.phase != self.phase or self.bar is None:
             self.close()
             self.phase = ev.phase
-            self.bar = tqdm(total=ev.total, desc=f"{ev.phase:>7}", file=sys.stderr, leave=True,
-                            dynamic_ncols=True)
+            self.bar = tqdm(total=ev.total, desc=f"{ev.phase:>7}", file=sys.stderr, leave=True, dynamic_ncols=True)
         self.bar.n = ev.step
         postfix = {"loss": f"{ev.loss:.3f}"} if ev.loss is not None else {}
         postfix.update({k: f"{v:.1f}" for k, v in ev.metrics.items()})
@@ -97,11 +95,11 @@ COMPARE_SUFFIXES = {"json": (".json",), "csv": (".csv",), "markdown": (".md", ".
 
 def preflight(args) -> None:
     """Check every argument that needs no data or model, before any work: ConfigError/CheckpointError."""
+    from unsir_core.checkpoints.store import check_suffix, slug
     from unsir_core.common.device import pick_device
     from unsir_core.common.files import check_output
-    from unsir_core.models import DEFAULT_MODEL
     from unsir_core.common.paths import model_store
-    from unsir_core.checkpoints.store import check_suffix, slug
+    from unsir_core.models import DEFAULT_MODEL
 
     if hasattr(args, "device"):  # `report` runs no model
         pick_device(args.device)
@@ -117,8 +115,8 @@ def preflight(args) -> None:
         for seed in args.seeds or ():
             check_value("--seeds", seed, setting_info("seed"), int)
     if args.command in ("unlearn", "sweep"):
-        from unsir_core.common.config import UnsirConfig
         from unsir_core.algorithm.presets import get_preset
+        from unsir_core.common.config import UnsirConfig
 
         if args.preset and args.preset != "auto":
             get_preset(args.preset)
@@ -153,9 +151,9 @@ def write_json(payload: dict[str, Any], out: str | None) -> None:
 
 def load_data_and_model(args) -> tuple[Any, Any]:
     """Data set and model from --dataset/--data-root/--arch/--checkpoint (the path goes to args.checkpoint_path)."""
-    from unsir_core.models.classifier import ModelInfo
-    from unsir_core.data import load_dataset
     from unsir_core.checkpoints.store import default_checkpoint, load_model, read_info
+    from unsir_core.data import load_dataset
+    from unsir_core.models.classifier import ModelInfo
 
     data = load_dataset(args.dataset, args.data_root, download=not args.offline)
     path = Path(args.checkpoint).expanduser() if args.checkpoint else default_checkpoint(data.name, args.arch)
@@ -163,8 +161,10 @@ def load_data_and_model(args) -> tuple[Any, Any]:
     info = read_info(path, missing_ok=True) if path.suffix.lower() == ".safetensors" else None
     if info is None:  # .pt/.pth, or a .safetensors from elsewhere: the classes are the data set's
         if not args.arch:
-            raise ConfigError(f"{path.name} carries no UNSIR Studio metadata: add --arch to say which architecture "
-                              "it is (and --dataset which data set it was trained on).")
+            raise ConfigError(
+                f"{path.name} carries no UNSIR Studio metadata: add --arch to say which architecture "
+                "it is (and --dataset which data set it was trained on)."
+            )
         info = ModelInfo.for_data(args.arch, data, origin="imported")
     model = load_model(path, info)
     if args.arch and model.info.arch != args.arch:
@@ -209,11 +209,18 @@ WIDTH = {"help": "channel multiplier of the architecture", "min": 0, "max": LIMI
 
 def train_config(args) -> TrainConfig:
     """The training settings of the flags; an out-of-range flag is an error naming it (TrainConfig's ranges)."""
-    flags = {"epochs": args.epochs, "seed": args.seed, "lr": args.lr, "batch_size": args.batch_size,
-             "pretrained": args.pretrained}
+    flags = {
+        "epochs": args.epochs,
+        "seed": args.seed,
+        "lr": args.lr,
+        "batch_size": args.batch_size,
+        "pretrained": args.pretrained,
+    }
     try:
         return TrainConfig(**{k: v for k, v in flags.items() if v is not None})
     except ConfigError as err:
         flag = next((k for k in flags if str(err).startswith(k)), None)
         raise ConfigError(f"--{flag.replace('_', '-')}: {err}" if flag else str(err)) from None
+
+
 REPEATS = {"help": "warm repeats of the 1-class run", "min": 1, "max": 100}

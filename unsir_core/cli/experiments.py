@@ -1,16 +1,15 @@
 """`bench`, `compare`, `robustness` and `sweep`: the experiments built on the algorithm."""
+
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 from typing import Any
 
-from unsir_core.common.config import (MAX_SEED, TrainConfig)
+from unsir_core.cli.common import BarProgress, classes, load_data_and_model, unsir_recipe
+from unsir_core.common.config import MAX_SEED, TrainConfig
 from unsir_core.common.errors import ConfigError
 from unsir_core.common.progress import ProgressEvent
-from unsir_core.cli.common import BarProgress, classes, load_data_and_model, unsir_recipe
-
-
 
 
 def cmd_bench(args) -> dict[str, Any]:
@@ -36,11 +35,11 @@ def _settings_overrides(pairs: list[str] | None) -> dict[str, dict[str, str]]:
 def cmd_compare(args) -> dict[str, Any]:
     from dataclasses import replace
 
-    from unsir_core.experiments.compare import compare
-    from unsir_core.metrics.audits import MetricSettings
-    from unsir_core.methods import METHODS, get_method
-    from unsir_core.common.files import atomic_write
     from unsir_core.checkpoints.store import load_model, save_model
+    from unsir_core.common.files import atomic_write
+    from unsir_core.experiments.compare import compare
+    from unsir_core.methods import METHODS, get_method
+    from unsir_core.metrics.audits import MetricSettings
 
     names = [get_method(n).name for n in classes(args.methods)] if args.methods else list(METHODS)  # unknown: exit 2
     if args.threads is not None:
@@ -67,8 +66,18 @@ def cmd_compare(args) -> dict[str, Any]:
         metrics = replace(metrics, seed=args.seed)
         settings = {n: {"seed": args.seed, **settings.get(n, {})} for n in dict.fromkeys([*names, "retrain"])}
     bar = BarProgress(not args.quiet)
-    result = compare(model, data, classes(args.forget), names, settings, args.device, progress=bar,
-                     reference=reference, train_reference=not args.no_reference, metrics=metrics)
+    result = compare(
+        model,
+        data,
+        classes(args.forget),
+        names,
+        settings,
+        args.device,
+        progress=bar,
+        reference=reference,
+        train_reference=not args.no_reference,
+        metrics=metrics,
+    )
     bar.close()
     print(result.to_markdown(), file=sys.stderr)
     if args.save_reference and "retrain" in result.models and not result.row("retrain").details.get("reused"):
@@ -97,12 +106,20 @@ def cmd_robustness(args) -> dict[str, Any]:
 
     def on_cell(cell, done: int, total: int) -> None:
         bar.total = total
-        bar.set_postfix({"last": f"{cell.data}/{cell.arch} A_Df {cell.forget_acc:.1f} A_Dr {cell.retain_share:.0f}%"},
-                        refresh=False)
+        bar.set_postfix(
+            {"last": f"{cell.data}/{cell.arch} A_Df {cell.forget_acc:.1f} A_Dr {cell.retain_share:.0f}%"}, refresh=False
+        )
         bar.update(1)
 
-    report = timed_matrix(data, archs, seeds, quick=args.quick, device=args.device, on_cell=on_cell,
-                          log=lambda text: bar.write(text, file=sys.stderr))
+    report = timed_matrix(
+        data,
+        archs,
+        seeds,
+        quick=args.quick,
+        device=args.device,
+        on_cell=on_cell,
+        log=lambda text: bar.write(text, file=sys.stderr),
+    )
     bar.close()
     table = to_markdown(report["rows"])
     print(table, file=sys.stderr)
@@ -144,8 +161,8 @@ def cmd_sweep(args) -> dict[str, Any]:
 
     from unsir_core.common.device import pick_device
     from unsir_core.experiments.sweep import check_parquet, mean_by, run_sweep
-    from unsir_core.experiments.sweep_grid import check_time, expand, sweep_seconds
     from unsir_core.experiments.sweep_backends import make_backend
+    from unsir_core.experiments.sweep_grid import check_time, expand, sweep_seconds
     from unsir_core.training.train import training_speed
 
     if args.out and Path(args.out).suffix.lower() == ".parquet":  # preflight checked the suffix and the path
@@ -154,15 +171,24 @@ def cmd_sweep(args) -> dict[str, Any]:
     data, model = load_data_and_model(args)
     preset_name, spec = _sweep_spec(args, data, model.info)
     cells = expand(spec, data)  # refuses too many runs (check_size) before making the grid
-    _, speed = training_speed(model.info, data, TrainConfig(batch_size=spec.base.impair.batch_size),
-                              pick_device(args.device), batches=4)
+    _, speed = training_speed(
+        model.info, data, TrainConfig(batch_size=spec.base.impair.batch_size), pick_device(args.device), batches=4
+    )
     check_time(len(cells), sweep_seconds(spec, cells, model, data, speed))  # and their time, at the speed here
     bar = BarProgress(not args.quiet)
 
     def show(ev: ProgressEvent) -> None:  # one bar over the cells, with the last cell's A_Df and A_Dr after repair
         if ev.phase == "sweep":
-            bar(ProgressEvent("cells", ev.step, ev.total, None, ev.elapsed_s, {
-                "A_Df": ev.metrics["forget_acc_repair"], "A_Dr": ev.metrics["retain_acc_repair"]}))
+            bar(
+                ProgressEvent(
+                    "cells",
+                    ev.step,
+                    ev.total,
+                    None,
+                    ev.elapsed_s,
+                    {"A_Df": ev.metrics["forget_acc_repair"], "A_Dr": ev.metrics["retain_acc_repair"]},
+                )
+            )
 
     try:
         result = run_sweep(spec, model, data, backend, args.device, progress=show, use_cache=not args.no_cache)
@@ -175,12 +201,24 @@ def cmd_sweep(args) -> dict[str, Any]:
     by = [a.name for a in spec.axes] + (["forget"] if len(spec.forget_sets) > 1 else [])
     if len(frame):
         print(mean_by(frame, by or ["forget"]).to_string(index=False), file=sys.stderr)
-    print(f"{len(result.records)} of {len(result.cells)} cells, {result.ran} run now and {len(result.cached)} from "
-          f"the cache, on {result.backend}, in {result.total_s:.1f} s", file=sys.stderr)
+    print(
+        f"{len(result.records)} of {len(result.cells)} cells, {result.ran} run now and {len(result.cached)} from "
+        f"the cache, on {result.backend}, in {result.total_s:.1f} s",
+        file=sys.stderr,
+    )
     if args.out:
         result.write(args.out)
         print(f"wrote {args.out}", file=sys.stderr)
         args.out = None  # stdout still gets the JSON
-    return {"dataset": data.name, "arch": model.info.arch, "preset": preset_name, "backend": result.backend,
-            "cells": len(result.cells), "ran": result.ran, "cached": len(result.cached), "cancelled": result.cancelled,
-            "total_s": result.total_s, "rows": json.loads(frame.to_json(orient="records"))}
+    return {
+        "dataset": data.name,
+        "arch": model.info.arch,
+        "preset": preset_name,
+        "backend": result.backend,
+        "cells": len(result.cells),
+        "ran": result.ran,
+        "cached": len(result.cached),
+        "cancelled": result.cancelled,
+        "total_s": result.total_s,
+        "rows": json.loads(frame.to_json(orient="records")),
+    }

@@ -1,4 +1,5 @@
 """`train` (an original model, or a gold standard with --exclude) and `evaluate` (a checkpoint's accuracy)."""
+
 from __future__ import annotations
 
 import sys
@@ -9,9 +10,9 @@ from unsir_core.cli.common import BarProgress, classes, load_data_and_model, tra
 
 
 def cmd_train(args) -> dict[str, Any]:
+    from unsir_core.checkpoints.store import save_model
     from unsir_core.data import load_dataset
     from unsir_core.models import DEFAULT_MODEL
-    from unsir_core.checkpoints.store import save_model
 
     arch = args.arch or DEFAULT_MODEL
     data = load_dataset(args.dataset, args.data_root, download=not args.offline)
@@ -19,9 +20,9 @@ def cmd_train(args) -> dict[str, Any]:
     if args.out:
         out = Path(args.out)  # checked (or defaulted into the model store) by preflight
     else:  # a gold standard goes to the reference store, where every session and command finds it
+        from unsir_core.checkpoints.references import ReferenceKey, store_dir
         from unsir_core.common.files import check_output
         from unsir_core.models import get_spec
-        from unsir_core.checkpoints.references import ReferenceKey, store_dir
 
         width = args.width if args.width is not None else get_spec(arch).default_width
         gone = tuple(sorted(data.forget_classes(classes(args.exclude))))
@@ -31,25 +32,32 @@ def cmd_train(args) -> dict[str, Any]:
     from unsir_core.training.train import fit
 
     bar = BarProgress(not args.quiet)
-    model = fit(data, arch, cfg, exclude=classes(args.exclude), width=args.width,
-                device=args.device, progress=bar)
+    model = fit(data, arch, cfg, exclude=classes(args.exclude), width=args.width, device=args.device, progress=bar)
     bar.close()
     save_model(model, out)
     return {"checkpoint": str(out), "info": model.info.to_dict()}
 
 
 def cmd_evaluate(args) -> dict[str, Any]:
-    from unsir_core.metrics.evaluate import evaluate
     from unsir_core.checkpoints.store import non_finite_tensors
+    from unsir_core.metrics.evaluate import evaluate
 
     data, model = load_data_and_model(args)
     forget = data.resolve_classes(classes(args.forget)) or list(model.info.forgotten)
     ev = evaluate(model, data, forget)
     broken = non_finite_tensors(model)
-    report = {"dataset": data.name, "arch": model.info.arch, "forget": [data.class_names[c] for c in forget],
-              "metrics": ev.to_dict(), "non_finite_weights": broken, "info": model.info.to_dict()}
+    report = {
+        "dataset": data.name,
+        "arch": model.info.arch,
+        "forget": [data.class_names[c] for c in forget],
+        "metrics": ev.to_dict(),
+        "non_finite_weights": broken,
+        "info": model.info.to_dict(),
+    }
     if broken:  # such a model answers one class for everything: A_Df 0 would look like perfect forgetting
-        report["warning"] = (f"{len(broken)} weight tensors hold NaN or inf (e.g. {broken[0]}): the model is broken "
-                             "and these accuracies say nothing about forgetting.")
+        report["warning"] = (
+            f"{len(broken)} weight tensors hold NaN or inf (e.g. {broken[0]}): the model is broken "
+            "and these accuracies say nothing about forgetting."
+        )
         print(f"warning: {report['warning']}", file=sys.stderr)
     return report

@@ -1,12 +1,13 @@
 """`unlearn` (one UNSIR request, chained ones included) and `report` (the HTML report of a run JSON)."""
+
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 from typing import Any
 
-from unsir_core.common.errors import ConfigError
 from unsir_core.cli.common import BarProgress, DegradedResult, classes, given_settings, load_data_and_model
+from unsir_core.common.errors import ConfigError
 
 
 def cmd_unlearn(args) -> dict[str, Any]:
@@ -22,15 +23,19 @@ def cmd_unlearn(args) -> dict[str, Any]:
     given = given_settings(args)
     retrain = gold_standard_config(model.info, given.get("seed", 0)) if args.retrain else None
     bar = BarProgress(not args.quiet)
-    request = UnlearningRequest(model, data, tuple(classes(args.forget)), args.preset, given,
-                                checkpoint=args.checkpoint_path, retrain=retrain)
+    request = UnlearningRequest(
+        model, data, tuple(classes(args.forget)), args.preset, given, checkpoint=args.checkpoint_path, retrain=retrain
+    )
     run = run_request(request, args.device, progress=bar)
     bar.close()
     report = run.to_json()
     if report["extras"].get("root_found") is False:
-        print(f"warning: {args.checkpoint_path.name} already forgot some classes and its original was not found in "
-              f"{ASSETS_DIR} or {model_store()} (by the digest of its weights): 'original' in the JSON is the starting "
-              "model.", file=sys.stderr)
+        print(
+            f"warning: {args.checkpoint_path.name} already forgot some classes and its original was not found in "
+            f"{ASSETS_DIR} or {model_store()} (by the digest of its weights): 'original' in the JSON is the starting "
+            "model.",
+            file=sys.stderr,
+        )
     reference = run.extras.get("reference")
     if reference:
         how = "reused" if reference["reused"] else "trained and stored as"
@@ -39,8 +44,9 @@ def cmd_unlearn(args) -> dict[str, Any]:
             print(f"warning: {reference['warning']}", file=sys.stderr)
     if run.degraded and not args.allow_degraded:
         print(strict_json.dumps(report))
-        raise DegradedResult(f"{run.result.repair_outcome.message} Nothing was saved; add --allow-degraded to keep "
-                             "the result anyway.")
+        raise DegradedResult(
+            f"{run.result.repair_outcome.message} Nothing was saved; add --allow-degraded to keep the result anyway."
+        )
     if args.save_model:
         save_model(finalize(run.result.model, report), Path(args.save_model))
     return report
@@ -61,8 +67,10 @@ def cmd_report(args) -> dict[str, Any]:
     except ValueError as err:
         raise ConfigError(f"{args.run} is not valid JSON ({err}).") from None
     except RecursionError:  # json.loads of lists nested about 1,000 deep or more
-        raise ConfigError(f"{args.run} is not a run JSON: it nests lists or objects more than {MAX_DEPTH} deep; "
-                          "give the JSON of `unlearn --out` or the dashboard's.") from None
+        raise ConfigError(
+            f"{args.run} is not a run JSON: it nests lists or objects more than {MAX_DEPTH} deep; "
+            "give the JSON of `unlearn --out` or the dashboard's."
+        ) from None
     runs = payload if isinstance(payload, list) else [payload]
     if not runs or not all(isinstance(r, dict) and "metrics" in r for r in runs):
         raise ConfigError(f"{args.run} holds no UNSIR run: expected the JSON of `unlearn --out` or the dashboard's.")
@@ -72,8 +80,9 @@ def cmd_report(args) -> dict[str, Any]:
     try:
         check_run(runs[index - 1])
     except ConfigError as err:
-        raise ConfigError(f"{args.run} is not a run JSON: {err}; give the JSON of `unlearn --out` or the "
-                          "dashboard's.") from None
+        raise ConfigError(
+            f"{args.run} is not a run JSON: {err}; give the JSON of `unlearn --out` or the dashboard's."
+        ) from None
     html = render(runs[index - 1], args.base_url)
     out = Path(args.out)  # checked (or defaulted beside the run JSON) by preflight
     atomic_write(out, lambda tmp: tmp.write_text(html, encoding="utf-8"))

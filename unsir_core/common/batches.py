@@ -3,16 +3,18 @@
 As in airbench: the whole split sits on the device as uint8; a batch is an index tensor; class
 subsets are label masks; flips and crops are per-sample masks and gathers, with no host round trip.
 """
+
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
 
 
-def index_batches(n: int, batch_size: int, generator: torch.Generator, device: torch.device,
-                  drop_last: bool = False) -> Iterator[torch.Tensor]:
+def index_batches(
+    n: int, batch_size: int, generator: torch.Generator, device: torch.device, drop_last: bool = False
+) -> Iterator[torch.Tensor]:
     """Shuffled index batches over range(n); the permutation is drawn on the CPU for determinism."""
     perm = torch.randperm(n, generator=generator).to(device)
     stop = n - n % batch_size if drop_last and n >= batch_size else n

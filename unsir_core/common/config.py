@@ -6,6 +6,7 @@ presets in `presets.py`. Every numeric setting carries its help text and valid r
 metadata (`setting(...)`): `UnsirConfig` refuses a value outside it before any work is done, and the
 dashboard and the docs read the same metadata.
 """
+
 from __future__ import annotations
 
 import math
@@ -15,12 +16,22 @@ from typing import Any
 from unsir_core.common.errors import ConfigError
 
 
-def setting(default: Any, help: str, lo: float | None = None, hi: float | None = None, *,
-            choices: tuple[str, ...] = (), low_open: bool = False, short: str = "") -> Any:
+def setting(
+    default: Any,
+    help: str,
+    lo: float | None = None,
+    hi: float | None = None,
+    *,
+    choices: tuple[str, ...] = (),
+    low_open: bool = False,
+    short: str = "",
+) -> Any:
     """A dataclass field with its help text and valid range [lo, hi] ((lo, hi] when `low_open`) as metadata;
     `short` names it in flags instead of the field name (`noise.batch_size` -> `--noise-batch`)."""
-    return field(default=default, metadata={"help": help, "min": lo, "max": hi, "choices": choices,
-                                            "low_open": low_open, "short": short})
+    return field(
+        default=default,
+        metadata={"help": help, "min": lo, "max": hi, "choices": choices, "low_open": low_open, "short": short},
+    )
 
 
 def _fmt(value: float) -> str:
@@ -48,8 +59,9 @@ def check_value(name: str, value: Any, meta: dict[str, Any], kind: type = float)
     below = value <= lo if meta.get("low_open") else value < lo
     if below or value > hi:
         low = f"above {_fmt(lo)}" if meta.get("low_open") else f"from {_fmt(lo)}"
-        raise ConfigError(f"{name} = {_fmt(value)} is out of range: give a value {low} up to {_fmt(hi)} "
-                          f"({meta['help']}).")
+        raise ConfigError(
+            f"{name} = {_fmt(value)} is out of range: give a value {low} up to {_fmt(hi)} ({meta['help']})."
+        )
 
 
 def validate(obj: Any, prefix: str = "") -> None:
@@ -73,8 +85,12 @@ def setting_info(name: str, config: type | None = None) -> dict[str, Any]:
         if found is None:
             raise ConfigError(f"Unknown setting {name!r}.")
         cls = found.default_factory() if callable(found.default_factory) else found  # nested config or leaf
-    return {"help": found.metadata["help"], "min": found.metadata["min"], "max": found.metadata["max"],
-            "low_open": found.metadata["low_open"]}
+    return {
+        "help": found.metadata["help"],
+        "min": found.metadata["min"],
+        "max": found.metadata["max"],
+        "low_open": found.metadata["low_open"],
+    }
 
 
 MAX_SEED = 2**31 - 1  # numpy and every torch generator accept it
@@ -88,8 +104,13 @@ class NoiseConfig:
     batch_size: int = setting(256, "noise samples learned per forget class (paper: 256)", 1, 4096, short="batch")
     steps: int = setting(40, "Adam steps on the noise pixels (authors' notebook: 5 epochs x 8 steps)", 1, 5000)
     lr: float = setting(0.1, "Adam learning rate on the noise pixels (paper: 0.1)", 0, 10, low_open=True)
-    l2_weight: float = setting(0.1, "lambda in -CE(f(N), y) + lambda * mean_b(sum_chw N^2); larger keeps the noise "
-                                    "smaller (paper: 0.1, Table 9)", 0, 100, short="l2")
+    l2_weight: float = setting(
+        0.1,
+        "lambda in -CE(f(N), y) + lambda * mean_b(sum_chw N^2); larger keeps the noise smaller (paper: 0.1, Table 9)",
+        0,
+        100,
+        short="l2",
+    )
     init_std: float = setting(1.0, "N ~ Normal(0, init_std) in normalised input space", 0, 100, low_open=True)
 
 
@@ -97,17 +118,20 @@ class NoiseConfig:
 class PhaseConfig:
     """One optimisation phase (impair or repair): optimiser, learning rates and length."""
 
-    lr: float = setting(0.01, "learning rate of the body, every parameter not in the classifier head",
-                        0, LR_MAX, low_open=True)
+    lr: float = setting(
+        0.01, "learning rate of the body, every parameter not in the classifier head", 0, LR_MAX, low_open=True
+    )
     epochs: int = setting(1, "passes over the phase's data (paper: 1 impair, 1 repair)", 1, 100)
     batch_size: int = setting(256, "samples per step (paper: 256)", 1, 8192)
-    head_lr: float | None = setting(None, "learning rate of the classifier head; None means the body's",
-                                    0, LR_MAX, low_open=True)
+    head_lr: float | None = setting(
+        None, "learning rate of the classifier head; None means the body's", 0, LR_MAX, low_open=True
+    )
     optimizer: str = setting("adam", "optimizer: adam (paper) or sgd (momentum 0.9)", choices=("adam", "sgd"))
     weight_decay: float = setting(0.0, "L2 penalty of the optimiser (paper: none)", 0, 1)
     frozen: tuple[str, ...] = ()  # parameter-name prefixes not trained in this phase (lr 0; backward skipped)
-    anneal: float = setting(0.0, "final fraction of the steps over which the learning rates fall linearly to 0 "
-                                 "(paper: 0, constant)", 0, 1)
+    anneal: float = setting(
+        0.0, "final fraction of the steps over which the learning rates fall linearly to 0 (paper: 0, constant)", 0, 1
+    )
 
     def __post_init__(self):  # JSON and URLs give lists; keep the config hashable and comparable
         object.__setattr__(self, "frozen", tuple(self.frozen))
@@ -119,13 +143,19 @@ class CheckConfig:
     images only (never in the retain subset, never a forget-class image) and compares the model's accuracy there
     with the original model's on the same images."""
 
-    val_per_class: int = setting(50, "held-out retain-class training images per class for the check (0: no check, "
-                                     "no guard)", 0, 10_000)
-    target: float = setting(0.98, "repair stops early once the validation accuracy is back to this fraction of the "
-                                  "original's", 0, 1.5)
+    val_per_class: int = setting(
+        50, "held-out retain-class training images per class for the check (0: no check, no guard)", 0, 10_000
+    )
+    target: float = setting(
+        0.98, "repair stops early once the validation accuracy is back to this fraction of the original's", 0, 1.5
+    )
     extra_epochs: int = setting(2, "repair epochs added at most, at half the rates, while below the target", 0, 20)
-    guard: float = setting(0.85, "below this fraction of the original's validation accuracy after repair, the "
-                                 "result is marked degraded", 0, 1)
+    guard: float = setting(
+        0.85,
+        "below this fraction of the original's validation accuracy after repair, the result is marked degraded",
+        0,
+        1,
+    )
 
 
 @dataclass(frozen=True)
@@ -147,18 +177,25 @@ class UnsirConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "UnsirConfig":
+    def from_dict(cls, d: dict[str, Any]) -> UnsirConfig:
         """Inverse of `to_dict`; unknown keys are an error so that typos do not pass silently."""
         d = dict(d)
-        parts = {name: kind(**d.pop(name)) for name, kind in (("noise", NoiseConfig), ("impair", PhaseConfig),
-                                                             ("repair", PhaseConfig), ("check", CheckConfig))
-                 if name in d}
+        parts = {
+            name: kind(**d.pop(name))
+            for name, kind in (
+                ("noise", NoiseConfig),
+                ("impair", PhaseConfig),
+                ("repair", PhaseConfig),
+                ("check", CheckConfig),
+            )
+            if name in d
+        }
         try:
             return cls(**parts, **d)
         except TypeError as err:
             raise ConfigError(f"Unknown UNSIR setting: {err}.") from None
 
-    def with_overrides(self, **overrides: Any) -> "UnsirConfig":
+    def with_overrides(self, **overrides: Any) -> UnsirConfig:
         """Replace fields by dotted names, e.g. `with_overrides(**{"impair.lr": 0.01, "seed": 3})`."""
         top: dict[str, Any] = {}
         nested: dict[str, dict[str, Any]] = {}
@@ -203,8 +240,18 @@ class TrainConfig:
 # --- the settings vocabulary: every UNSIR setting by dotted name, as CLI flags, sweeps, methods, links and knobs
 # read it (scikit-learn's get_params/set_params idea). Adding a setting is adding one field above.
 
-TUNING = ("retain_per_class", "noise_copies", "noise.batch_size", "noise.steps", "noise.lr", "noise.l2_weight",
-          "impair.lr", "impair.epochs", "repair.lr", "repair.epochs")  # the most sensitive: CLI flags, method fields
+TUNING = (
+    "retain_per_class",
+    "noise_copies",
+    "noise.batch_size",
+    "noise.steps",
+    "noise.lr",
+    "noise.l2_weight",
+    "impair.lr",
+    "impair.epochs",
+    "repair.lr",
+    "repair.epochs",
+)  # the most sensitive: CLI flags, method fields
 
 
 def config_value(config: UnsirConfig, name: str) -> Any:
@@ -215,7 +262,9 @@ def config_value(config: UnsirConfig, name: str) -> Any:
             raise ConfigError(f"Unknown setting {name!r}. Sweepable settings: {', '.join(scalar_settings(config))}.")
         value = getattr(value, part)
     if is_dataclass(value) or isinstance(value, tuple):
-        raise ConfigError(f"{name!r} is not a single number or word; sweep one of: {', '.join(scalar_settings(config))}.")
+        raise ConfigError(
+            f"{name!r} is not a single number or word; sweep one of: {', '.join(scalar_settings(config))}."
+        )
     return value
 
 
@@ -266,7 +315,12 @@ def parse_setting(name: str, text: Any, current: Any) -> Any:
         if isinstance(current, float) or current is None:
             return float(text)
     except ValueError:
-        kind = "a whole number" if isinstance(current, int) and not isinstance(current, bool) else \
-            "true or false" if isinstance(current, bool) else "a number"
+        kind = (
+            "a whole number"
+            if isinstance(current, int) and not isinstance(current, bool)
+            else "true or false"
+            if isinstance(current, bool)
+            else "a number"
+        )
         raise ConfigError(f"{name} takes {kind}, not {text!r}.") from None
     return text

@@ -22,9 +22,7 @@ class DivergedError(UnsirError):
 
     def __init__(self, phase: str, step: int, hint: str):
         self.phase, self.step = phase, step
-        super().__init__(
-            f"The {phase} loss became NaN or inf at step {step}; the original model was kept. {hint}"
-        )
+        super().__init__(f"The {phase} loss became NaN or inf at step {step}; the original model was kept. {hint}")
 
 
 class Cancelled(UnsirError):

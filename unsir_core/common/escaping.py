@@ -24,6 +24,7 @@ Each output escapes it where it is written, with the helper for its format:
 
 Torch-free, and no pandas import: `csv_text` takes a DataFrame.
 """
+
 from __future__ import annotations
 
 import csv
@@ -48,7 +49,8 @@ _MD_ACTIVE = re.compile(
     r"[\\`*~\[\]<>&|$]"  # escapes, code, emphasis, strikethrough, links and images, HTML, entities, tables, math
     r"|(?<![^\W_])_|_(?![^\W_])"  # emphasis by _ (an _ between letters or digits opens none)
     r"|:(?=[^\W\d_])"  # a directive (:red[...]), an icon (:material/...:) or an emoji (:smile:)
-    r"|^[ \t]*(?:[-+#]|\d{1,9}[.)])|^[ \t]+")  # where the text starts a line: a list, a heading, code
+    r"|^[ \t]*(?:[-+#]|\d{1,9}[.)])|^[ \t]+"
+)  # where the text starts a line: a list, a heading, code
 _AUTOLINK = re.compile(r"(?<=:)(?=//)|(?<=www)(?=\.)|(?=@)", re.IGNORECASE)  # inside http://, www. and a@b.c
 WORD_JOINER = "\u2060"  # invisible, and neither space nor punctuation: no autolink starts or ends at it
 _LINE_BREAK = re.compile(r"\r\n|[\r\n]")
@@ -68,7 +70,7 @@ def csv_cell(value: Any) -> Any:
     return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
 
 
-def csv_text(frame: "pd.DataFrame") -> str:
+def csv_text(frame: pd.DataFrame) -> str:
     """The frame as CSV (no index), every text cell and header through `csv_cell` and in quotes (a carriage
     return inside a cell must not start a new row)."""
     safe = frame.rename(columns=csv_cell)

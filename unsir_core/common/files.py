@@ -7,13 +7,14 @@ A temporary file is named `.<target>.unsir-XXXXXXXX.tmp` beside its target: a do
 `.tmp` suffix, so the model store (which lists `*.safetensors`) never offers it, and a name distinct
 enough that the sweep removes only our own leftovers (from a crash or `kill -9` mid-save).
 """
+
 from __future__ import annotations
 
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from unsir_core.common.errors import ConfigError
 

@@ -1,4 +1,5 @@
 """Optimisers with per-layer learning rates (the paper's pretrained settings give the head its own)."""
+
 from __future__ import annotations
 
 import torch
@@ -46,8 +47,10 @@ def frozen_names(net: nn.Module, prefixes: tuple[str, ...]) -> set[str]:
             raise ConfigError(f"Cannot freeze {prefix!r}: no parameter has that name. This model's layers: {layers}.")
         frozen |= under
     if names and len(frozen) == len(names):
-        raise ConfigError(f"Cannot freeze {', '.join(prefixes)}: that is every parameter, so nothing would be "
-                          "trained. Leave at least the classifier head out.")
+        raise ConfigError(
+            f"Cannot freeze {', '.join(prefixes)}: that is every parameter, so nothing would be "
+            "trained. Leave at least the classifier head out."
+        )
     return frozen
 
 

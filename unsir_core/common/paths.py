@@ -1,4 +1,5 @@
 """Where the project keeps files on disk. Override with environment variables."""
+
 from __future__ import annotations
 
 import os

@@ -3,12 +3,14 @@
 A UI passes `progress` (called once per step) and `cancel` (any object with `is_set()`, such as a
 threading.Event). Without a callback nothing is synchronised with the host inside the loops.
 """
+
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import torch
 
@@ -39,8 +41,14 @@ class Reporter:
     one, losses stay on the device and are checked once, at `finish()`, naming the first bad step.
     """
 
-    def __init__(self, phase: str, total: int, progress: ProgressFn | None = None,
-                 cancel: CancelToken | None = None, hint: str = ""):
+    def __init__(
+        self,
+        phase: str,
+        total: int,
+        progress: ProgressFn | None = None,
+        cancel: CancelToken | None = None,
+        hint: str = "",
+    ):
         self.phase, self.total, self.progress, self.cancel, self.hint = phase, total, progress, cancel, hint
         self.start = time.perf_counter()
         self.losses: list[torch.Tensor] = []

@@ -5,6 +5,7 @@ Python's parser recurses once per nesting level: a header nested 100,000 deep ra
 traceback rather than an answer. Here the depth is counted first, on the brackets outside strings, and
 stops counting at the first level too deep.
 """
+
 from __future__ import annotations
 
 import json

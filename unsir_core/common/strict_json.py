@@ -4,6 +4,7 @@ Python's `json` writes bare `NaN`/`Infinity`, which strict parsers (JavaScript's
 refuse. A metric is NaN when it has nothing to measure (e.g. the loss on an empty forget set), so the
 value is kept as null and its place is listed under `NON_FINITE`.
 """
+
 from __future__ import annotations
 
 import json

@@ -4,6 +4,7 @@ The engine keys its evaluations by stage ("original", "impair", "repair", "retra
 a chained request); people read the titles.
 Colours too: forget classes warm, retain classes cool, one colour per model, in the pages and the report.
 """
+
 from __future__ import annotations
 
 FORGET = "#E4572E"  # forget classes and A_Df
@@ -17,8 +18,13 @@ STAGE_TITLES = {
     "retrain": "Retrained",  # trained from scratch without the forgotten classes: the gold standard
 }
 
-STAGE_COLORS = {"original": "#8C8C99", "start": "#5D6D7E", "impair": "#F5A623", "repair": "#8E44AD",
-                "retrain": "#27AE60"}
+STAGE_COLORS = {
+    "original": "#8C8C99",
+    "start": "#5D6D7E",
+    "impair": "#F5A623",
+    "repair": "#8E44AD",
+    "retrain": "#27AE60",
+}
 
 
 def stage_title(stage: str) -> str:

@@ -3,11 +3,13 @@
 The registry is torch-free: `ImageData` and the loaders are imported on first use (module
 `__getattr__`), so the first page of the dashboard lists data sets without waiting for torch.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from unsir_core.common.errors import ConfigError
 from unsir_core.common.paths import data_root
@@ -49,10 +51,12 @@ def load_torchvision(key: str, root: Path, download: bool) -> ImageData:
 
 DATASETS: dict[str, DatasetSpec] = {
     "shapes10": DatasetSpec(
-        "shapes10", "Shapes-10 (embedded)",
+        "shapes10",
+        "Shapes-10 (embedded)",
         "10 shapes at random colour, position, scale and rotation on cluttered backgrounds; generated "
         "locally from a seed, no download.",
-        lambda root, download: load_shapes(), True,
+        lambda root, download: load_shapes(),
+        True,
     ),
     **{
         key: DatasetSpec(key, title, desc, lambda root, download, key=key: load_torchvision(key, root, download), False)

@@ -3,10 +3,11 @@
 Images are kept as uint8 [N, C, H, W] (4x smaller than float) and batched by index; class subsets are
 label masks, as in airbench. Normalisation happens per batch in `batches.py`.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Iterable, Sequence
 
 import torch
 
@@ -47,7 +48,7 @@ class ImageData:
     def device(self) -> torch.device:
         return self.train_x.device
 
-    def to(self, device: torch.device | str) -> "ImageData":
+    def to(self, device: torch.device | str) -> ImageData:
         device = torch.device(device)
         if self.train_x.device == device:
             return self
@@ -76,9 +77,7 @@ class ImageData:
                     )
                 out.add(i)
             else:
-                raise ConfigError(
-                    f"Unknown class {c!r} in {self.name}. Known classes: {', '.join(self.class_names)}."
-                )
+                raise ConfigError(f"Unknown class {c!r} in {self.name}. Known classes: {', '.join(self.class_names)}.")
         return sorted(out)
 
     def forget_classes(self, classes: Iterable[int | str], already_forgotten: Sequence[int] = ()) -> list[int]:

@@ -9,6 +9,7 @@
 
 The robustness matrix keeps both out of the auto recipe's tuning (see recipe.py).
 """
+
 from __future__ import annotations
 
 import math

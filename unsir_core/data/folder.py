@@ -3,6 +3,7 @@
 Layouts: `path/<class>/<image>` (split here, stratified and seeded) or `path/train/<class>/<image>` plus
 `path/test/<class>/<image>` (used as given). Images become RGB, centre-cropped to a square and resized.
 """
+
 from __future__ import annotations
 
 import random
@@ -33,8 +34,10 @@ def load_image_folder(path: Path, image_size: int = 32, test_fraction: float = 0
     try:
         train_files, test_files = _splits(path, test_fraction, seed)
     except OSError as exc:  # an unreadable subfolder (e.g. under /proc): say so, never a traceback
-        raise DataError(f"Cannot read the image folder {path}: {exc.strerror or exc} ({exc.filename}). Give a "
-                        "folder of your own images with one subfolder per class.") from exc
+        raise DataError(
+            f"Cannot read the image folder {path}: {exc.strerror or exc} ({exc.filename}). Give a "
+            "folder of your own images with one subfolder per class."
+        ) from exc
     if not any(test_files.values()):
         raise DataError(
             f"{path} leaves no images for the test split: every class has a single image. "
@@ -108,7 +111,8 @@ def _class_files(folder: Path) -> ClassFiles:
 def _images_in(folder: Path) -> list[Path]:
     """Visible files in `folder` with an image extension (any case), sorted by name."""
     return sorted(
-        p for p in folder.iterdir()
+        p
+        for p in folder.iterdir()
         if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS
     )
 

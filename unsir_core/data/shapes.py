@@ -6,6 +6,7 @@ RGB (anti-aliased edges). The object sits somewhere else in every image, so Grad
 something to find. Evidence (2-core CPU): 12,500 images generate in about 1 s; the shipped small CNN
 reaches about 93-96% test accuracy, not 100% (see README).
 """
+
 from __future__ import annotations
 
 import functools
@@ -46,7 +47,7 @@ def _inside(cls: int, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return (r < 0.9) & (torch.sqrt((x - 0.42) ** 2 + y * y) > 0.72)
     if cls == 7:  # heart: (u^2 + v^2 - 1)^3 - u^2 v^3 < 0
         u, v = x * 1.3, -y * 1.3 + 0.25
-        return (u * u + v * v - 1) ** 3 - u * u * v ** 3 < 0
+        return (u * u + v * v - 1) ** 3 - u * u * v**3 < 0
     if cls == 8:  # arrow: shaft plus head
         shaft = (y.abs() < 0.17) & (x > -0.9) & (x < 0.1)
         head = (x >= 0.0) & (x < 0.9) & (y.abs() < (0.9 - x) * 0.75)

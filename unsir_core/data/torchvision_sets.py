@@ -5,6 +5,7 @@ built straight from the data sets' internal arrays (never image by image) and ca
 Torchvision's own integrity checks (md5 sums) stay on; missing, offline and corrupted files raise
 `DataError` naming the folder or file and what to do.
 """
+
 from __future__ import annotations
 
 import pickle

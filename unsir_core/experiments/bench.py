@@ -8,28 +8,30 @@ the embedded Shapes-10 data with their tuned presets. All figures come from one 
 timings (the first call's CUDA set-up is reported separately), images per second, peak GPU memory,
 peak host RSS, and the ratio of one training epoch to a whole UNSIR run.
 """
+
 from __future__ import annotations
 
 import platform
 import resource
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
-from unsir_core.models.classifier import Classifier, ModelInfo
-from unsir_core.common.config import TrainConfig, UnsirConfig
-from unsir_core.data import ImageData, load_dataset
-from unsir_core.common.errors import ConfigError
-from unsir_core.common.device import describe, memory_format, pick_device, synchronize
-from unsir_core.metrics.evaluate import evaluate
-from unsir_core.models import DEFAULT_MODEL
 from unsir_core.algorithm.presets import PRESETS
 from unsir_core.algorithm.recipe import choose_recipe
-from unsir_core.training.train import training_speed
 from unsir_core.algorithm.unlearn import unlearn
+from unsir_core.common.config import TrainConfig, UnsirConfig
+from unsir_core.common.device import describe, memory_format, pick_device, synchronize
+from unsir_core.common.errors import ConfigError
+from unsir_core.data import ImageData, load_dataset
+from unsir_core.metrics.evaluate import evaluate
+from unsir_core.models import DEFAULT_MODEL
+from unsir_core.models.classifier import Classifier, ModelInfo
+from unsir_core.training.train import training_speed
 
 
 @dataclass(frozen=True)
@@ -63,8 +65,9 @@ def peak_rss_mib() -> float:
     return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
 
 
-def bench_case(case: Case, data: ImageData, device: torch.device, model: Classifier | None = None,
-               repeats: int = 1) -> dict[str, Any]:
+def bench_case(
+    case: Case, data: ImageData, device: torch.device, model: Classifier | None = None, repeats: int = 1
+) -> dict[str, Any]:
     """Time one architecture; `model` defaults to a freshly initialised one (timing only)."""
     from unsir_core.explain.gradcam import heatmaps
 
@@ -136,16 +139,19 @@ def cases_for(device: torch.device) -> tuple[list[Case], ImageData, dict[str, Cl
     return cases, data, models
 
 
-def run_bench(device: str | None = "auto", archs: list[str] | None = None, repeats: int = 3,
-              quick: bool = False) -> dict[str, Any]:
+def run_bench(
+    device: str | None = "auto", archs: list[str] | None = None, repeats: int = 3, quick: bool = False
+) -> dict[str, Any]:
     """Time every case on `device`; `quick` (the CI smoke test) times the default model once on 2,000 images."""
     dev = pick_device(device)
     cases, data, models = cases_for(dev)
     if archs:
         unknown = set(archs) - {c.arch for c in cases}
         if unknown:
-            raise ConfigError(f"No benchmark case for {', '.join(sorted(unknown))} on {dev.type}; "
-                              f"cases: {', '.join(c.arch for c in cases)}.")
+            raise ConfigError(
+                f"No benchmark case for {', '.join(sorted(unknown))} on {dev.type}; "
+                f"cases: {', '.join(c.arch for c in cases)}."
+            )
         cases = [c for c in cases if c.arch in archs]
     if quick:  # a smoke test: small enough for CI, same code path
         c = cases[0]
@@ -166,15 +172,23 @@ def run_bench(device: str | None = "auto", archs: list[str] | None = None, repea
 
 def format_table(report: dict[str, Any]) -> str:
     """A Markdown table of the main figures, for the terminal and the README."""
-    head = ("| model | preset | noise ms | impair ms | repair ms | eval ms | UNSIR total ms | 5 classes / 1 | "
-            "train epoch ms | train img/s | epoch / UNSIR | GradCAM 32 ms | first call ms | peak GPU MiB |")
-    lines = [f"Device: {report['device']} (torch {report['torch']}, {report['threads']} threads); data "
-             f"{report['data']['name']} {report['data']['train']}/{report['data']['test']}; "
-             f"peak RSS {report['peak_rss_mib']} MiB", "", head, "|" + "---|" * 14]
+    head = (
+        "| model | preset | noise ms | impair ms | repair ms | eval ms | UNSIR total ms | 5 classes / 1 | "
+        "train epoch ms | train img/s | epoch / UNSIR | GradCAM 32 ms | first call ms | peak GPU MiB |"
+    )
+    lines = [
+        f"Device: {report['device']} (torch {report['torch']}, {report['threads']} threads); data "
+        f"{report['data']['name']} {report['data']['train']}/{report['data']['test']}; "
+        f"peak RSS {report['peak_rss_mib']} MiB",
+        "",
+        head,
+        "|" + "---|" * 14,
+    ]
     for r in report["rows"]:
         lines.append(
             f"| {r['arch']} (w {r['width']}) | {r['preset']} | {r['noise_ms']} | {r['impair_ms']} | {r['repair_ms']} | "
             f"{r['evaluate_ms']} | **{r['total_ms']}** | {r['ratio_5_to_1_classes']} | {r['train_epoch_ms']} | "
             f"{r['images_per_s']['train']} | {r['ratio_train_epoch_to_unsir']} | {r['gradcam_32_ms']} | "
-            f"{r['first_call_ms']} | {r.get('peak_gpu_mib', '-')} |")
+            f"{r['first_call_ms']} | {r.get('peak_gpu_mib', '-')} |"
+        )
     return "\n".join(lines)

@@ -1,8 +1,8 @@
 """Run several unlearning methods on one request and measure them all the same way (paper Table 1).
 
-`compare` (the table it fills: `compare_table`) takes the retrained reference first (the gold standard that activation distance, JS
-divergence, the privacy score and weight distance are measured against; from the reference store, or
-trained once and stored there), then runs each method on its own copy of
+`compare` (the table it fills: `compare_table`) takes the retrained reference first (the gold standard that
+activation distance, JS divergence, the privacy score and weight distance are measured against; from the reference
+store, or trained once and stored there), then runs each method on its own copy of
 the model and measures, on every result:
 
 - A_Df, A_Dr and overall test accuracy, and the prediction distribution on forget test images;
@@ -19,32 +19,34 @@ the model and measures, on every result:
 A method that fails (unknown name, bad settings, NaN, a model it cannot handle) gets a row with
 status "failed: <why>" and the others still run. Cancelling keeps every finished row.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import torch
 
-from unsir_core.models.classifier import Classifier
+from unsir_core.checkpoints.references import warning as reference_warning
 from unsir_core.common.config import TrainConfig
-from unsir_core.data import ImageData
 from unsir_core.common.device import describe, pick_device
 from unsir_core.common.errors import Cancelled, ConfigError, UnsirError
+from unsir_core.common.progress import CancelToken, ProgressFn, emit
+from unsir_core.data import ImageData
+from unsir_core.experiments.compare_table import Comparison, MethodRow
 from unsir_core.methods import METHODS, Request, RetrainSettings, get_method
-from unsir_core.metrics.evaluate import Evaluation, evaluate, predict_logits
-from unsir_core.metrics.privacy import (MIA_VARIANTS, activation_distance, js_divergence, zrf_score)
-from unsir_core.metrics.probe import feature_probe
 from unsir_core.metrics import audits
 from unsir_core.metrics.audits import MetricSettings
+from unsir_core.metrics.evaluate import Evaluation, evaluate, predict_logits
+from unsir_core.metrics.privacy import MIA_VARIANTS, activation_distance, js_divergence, zrf_score
+from unsir_core.metrics.probe import feature_probe
 from unsir_core.metrics.retrain_privacy import retrain_privacy
 from unsir_core.metrics.weights import LayerDistance, layer_distances
-from unsir_core.common.progress import CancelToken, ProgressFn, emit
-from unsir_core.checkpoints.references import warning as reference_warning
+from unsir_core.models.classifier import Classifier
 
-from unsir_core.experiments.compare_table import Comparison, MethodRow
 
 def _key(name: str) -> str:
     """The registry key of a method name or alias ("NegGrad+" -> "neggrad_plus"); unknown names as given."""
@@ -73,8 +75,15 @@ def _with_prefix(progress: ProgressFn | None, prefix: str) -> ProgressFn | None:
 class _Measure:
     """Everything each row is measured with, computed once: original, reference, probes, logits."""
 
-    def __init__(self, original: Classifier, data: ImageData, gone: Sequence[int], ms: MetricSettings,
-                 progress: ProgressFn | None, cancel: CancelToken | None):
+    def __init__(
+        self,
+        original: Classifier,
+        data: ImageData,
+        gone: Sequence[int],
+        ms: MetricSettings,
+        progress: ProgressFn | None,
+        cancel: CancelToken | None,
+    ):
         self.original, self.data, self.gone, self.ms = original, data, list(gone), ms
         self.progress, self.cancel = progress, cancel
         self.forget_x = data.test_x[data.class_mask(data.test_y, gone)]  # [F, C, H, W] forget test images
@@ -93,10 +102,14 @@ class _Measure:
         logits = predict_logits(model, self.forget_x)
         layers = layer_distances(model, self.reference)
         privacy = retrain_privacy(model, self.reference, self.data, self.gone)
-        return {"act_dist": round(activation_distance(logits, self.reference_logits), 5),
-                "js_div": round(js_divergence(logits, self.reference_logits), 5),
-                "privacy_score": privacy.score, "layers_retrain": tuple(layers),
-                "weight_dist_retrain": round(_total(layers), 5), "_privacy": privacy.to_dict()}
+        return {
+            "act_dist": round(activation_distance(logits, self.reference_logits), 5),
+            "js_div": round(js_divergence(logits, self.reference_logits), 5),
+            "privacy_score": privacy.score,
+            "layers_retrain": tuple(layers),
+            "weight_dist_retrain": round(_total(layers), 5),
+            "_privacy": privacy.to_dict(),
+        }
 
     def row(self, name: str, title: str, model: Classifier, base: dict[str, Any]) -> MethodRow:
         """Measure `model` and return its row; a metric that fails is recorded, not raised."""
@@ -118,9 +131,13 @@ class _Measure:
 
         def acc() -> None:
             ev: Evaluation = evaluate(model, self.data, self.gone)
-            out.update(forget_acc=ev.forget_acc, retain_acc=ev.retain_acc, test_acc=ev.overall_acc,
-                       prediction_distribution=tuple(ev.prediction_distribution),
-                       per_class_acc=tuple(ev.per_class_acc))
+            out.update(
+                forget_acc=ev.forget_acc,
+                retain_acc=ev.retain_acc,
+                test_acc=ev.overall_acc,
+                prediction_distribution=tuple(ev.prediction_distribution),
+                per_class_acc=tuple(ev.per_class_acc),
+            )
 
         def relearn() -> None:
             if not self.ms.relearn:
@@ -163,7 +180,7 @@ class _Measure:
 
 
 def _total(layers: Sequence[LayerDistance]) -> float:
-    return sum(d.l2 ** 2 for d in layers) ** 0.5
+    return sum(d.l2**2 for d in layers) ** 0.5
 
 
 def _failure(err: BaseException) -> str:
@@ -172,11 +189,20 @@ def _failure(err: BaseException) -> str:
     return f"failed: {type(err).__name__}: {err}"
 
 
-def compare(model: Classifier, data: ImageData, forget: Sequence[int | str], methods: Sequence[str] = tuple(METHODS),
-            settings: Mapping[str, Mapping[str, Any] | Any] | None = None, device: str | torch.device | None = "auto",
-            progress: ProgressFn | None = None, cancel: CancelToken | None = None,
-            retrain_config: TrainConfig | None = None, metrics: MetricSettings = MetricSettings(),
-            reference: Classifier | None = None, train_reference: bool = True) -> Comparison:
+def compare(
+    model: Classifier,
+    data: ImageData,
+    forget: Sequence[int | str],
+    methods: Sequence[str] = tuple(METHODS),
+    settings: Mapping[str, Mapping[str, Any] | Any] | None = None,
+    device: str | torch.device | None = "auto",
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+    retrain_config: TrainConfig | None = None,
+    metrics: MetricSettings = MetricSettings(),
+    reference: Classifier | None = None,
+    train_reference: bool = True,
+) -> Comparison:
     """Run `methods` on `model` forgetting `forget`, measure every result the same way, return the table.
 
     settings: {method: {field: value}} overrides of each method's defaults (or a settings instance).
@@ -209,8 +235,9 @@ def compare(model: Classifier, data: ImageData, forget: Sequence[int | str], met
     cancelled = False
 
     # the reference first: requested as a row, handed in, or trained only for the metrics
-    retrain_settings: Any = RetrainSettings.from_train_config(retrain_config) if retrain_config is not None \
-        else settings.get("retrain")
+    retrain_settings: Any = (
+        RetrainSettings.from_train_config(retrain_config) if retrain_config is not None else settings.get("retrain")
+    )
     reference_name = "none"
     if reference is not None:
         reference = reference.copy()
@@ -220,9 +247,11 @@ def compare(model: Classifier, data: ImageData, forget: Sequence[int | str], met
         reference_name = "the retrained model handed in"
     elif "retrain" not in names and train_reference:
         names.insert(0, "retrain")
-        notes.append("'retrain' was not requested but was added (from the reference store when it holds one): it is "
-                     "the reference of activation distance, JS divergence, the privacy score and weight distance "
-                     "(train_reference=False skips it).")
+        notes.append(
+            "'retrain' was not requested but was added (from the reference store when it holds one): it is "
+            "the reference of activation distance, JS divergence, the privacy score and weight distance "
+            "(train_reference=False skips it)."
+        )
 
     try:
         rows.append(measure.row("original", "Original", original, {"reads_forget": False, "wall_s": 0.0}))
@@ -242,21 +271,40 @@ def compare(model: Classifier, data: ImageData, forget: Sequence[int | str], met
                 raise Cancelled("Cancelled before " + name)
             method = get_method(name)
             if name == "retrain" and reference is not None:
-                result_model, base = reference, {
-                    "reads_forget": False, "wall_s": reference.info.details.get("train_s"),
-                    "settings": reference.info.details.get("settings", reference.info.details.get("train_config", {})),
-                    "details": {"reused": True, "reference": {"handed_in": True}}}
+                result_model, base = (
+                    reference,
+                    {
+                        "reads_forget": False,
+                        "wall_s": reference.info.details.get("train_s"),
+                        "settings": reference.info.details.get(
+                            "settings", reference.info.details.get("train_config", {})
+                        ),
+                        "details": {"reused": True, "reference": {"handed_in": True}},
+                    },
+                )
             else:
-                result = method.run(model, data, request, retrain_settings if name == "retrain" else
-                                    settings.get(name), device, _with_prefix(progress, name), cancel)
+                result = method.run(
+                    model,
+                    data,
+                    request,
+                    retrain_settings if name == "retrain" else settings.get(name),
+                    device,
+                    _with_prefix(progress, name),
+                    cancel,
+                )
                 result_model = result.model
                 if result.read_forget != method.reads_forget:  # a method must say truthfully what it read
-                    notes.append(f"{method.title} declared reads_forget={method.reads_forget} but read_forget="
-                                 f"{result.read_forget}.")
-                base = {"reads_forget": result.read_forget, "wall_s": result.wall_s,
-                        "settings": method.resolved(result.settings, Request(model.info, data, tuple(request))),
-                        "losses": result.losses,
-                        "details": result.details}
+                    notes.append(
+                        f"{method.title} declared reads_forget={method.reads_forget} but read_forget="
+                        f"{result.read_forget}."
+                    )
+                base = {
+                    "reads_forget": result.read_forget,
+                    "wall_s": result.wall_s,
+                    "settings": method.resolved(result.settings, Request(model.info, data, tuple(request))),
+                    "losses": result.losses,
+                    "details": result.details,
+                }
                 if name == "retrain":
                     stored = result.details.get("reference", {})
                     if stored.get("reused"):  # loaded from the store: its time is the recorded training time
@@ -264,9 +312,11 @@ def compare(model: Classifier, data: ImageData, forget: Sequence[int | str], met
                         base["details"] = {**result.details, "reused": True}
                     measure.set_reference(result_model)
                     epochs = base["settings"].get("epochs")
-                    reference_name = (f"retrained from scratch ({epochs} epochs"
-                                      + (", from the reference store: " + Path(stored["path"]).name
-                                         if stored.get("reused") else "") + ")")
+                    reference_name = (
+                        f"retrained from scratch ({epochs} epochs"
+                        + (", from the reference store: " + Path(stored["path"]).name if stored.get("reused") else "")
+                        + ")"
+                    )
                     rows = [_with_reference(r, measure, models) for r in rows]
             row = measure.row(name, method.title, result_model, base)
             models[name] = result_model
@@ -276,19 +326,35 @@ def compare(model: Classifier, data: ImageData, forget: Sequence[int | str], met
         except Exception as err:  # one method's failure must not lose the others
             row = MethodRow(name, _title(name), _failure(err), None, settings=_settings_text(settings.get(name)))
             if name == "retrain":
-                notes.append(f"No retrained reference ({row.status}): activation distance, JS divergence and "
-                             "weight distance to retrain are empty.")
+                notes.append(
+                    f"No retrained reference ({row.status}): activation distance, JS divergence and "
+                    "weight distance to retrain are empty."
+                )
         rows.append(row)
 
     if measure.reference is None and not any(n.startswith("No retrained reference") for n in notes):
-        notes.append("No retrained reference: activation distance, JS divergence, the privacy score and weight "
-                     "distance to retrain are empty.")
+        notes.append(
+            "No retrained reference: activation distance, JS divergence, the privacy score and weight "
+            "distance to retrain are empty."
+        )
     weak = _reference_warning(rows)
     if weak:
         notes.append(weak)
-    return Comparison(data.name, model.info.arch, data.class_names, gone, describe(device), tuple(rows),
-                      reference_name, metrics, round(time.perf_counter() - start, 2), cancelled, tuple(notes),
-                      weak, models)
+    return Comparison(
+        data.name,
+        model.info.arch,
+        data.class_names,
+        gone,
+        describe(device),
+        tuple(rows),
+        reference_name,
+        metrics,
+        round(time.perf_counter() - start, 2),
+        cancelled,
+        tuple(notes),
+        weak,
+        models,
+    )
 
 
 def _reference_warning(rows: Sequence[MethodRow]) -> str | None:
@@ -328,8 +394,12 @@ def _settings_text(value: Any) -> dict[str, Any]:
 
 def _check_reference(reference: Classifier, model: Classifier, gone: Sequence[int]) -> None:
     if reference.info.arch != model.info.arch or reference.info.num_classes != model.info.num_classes:
-        raise ConfigError(f"The reference is a {reference.info.arch} with {reference.info.num_classes} classes; it "
-                          f"must match the model ({model.info.arch}, {model.info.num_classes} classes).")
+        raise ConfigError(
+            f"The reference is a {reference.info.arch} with {reference.info.num_classes} classes; it "
+            f"must match the model ({model.info.arch}, {model.info.num_classes} classes)."
+        )
     if tuple(reference.info.forgotten) != tuple(gone):
-        raise ConfigError(f"The reference was trained without classes {list(reference.info.forgotten)}, but this "
-                          f"comparison forgets {list(gone)}: retrain it without exactly these classes.")
+        raise ConfigError(
+            f"The reference was trained without classes {list(reference.info.forgotten)}, but this "
+            f"comparison forgets {list(gone)}: retrain it without exactly these classes."
+        )

@@ -1,18 +1,17 @@
 """The comparison table: its columns (what each metric means and how it is shown), one row per method, and its
 exports (CSV with formula-safe cells, Markdown, JSON)."""
+
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-
-from unsir_core.models.classifier import Classifier
 from unsir_core.common.escaping import csv_text, md
-from unsir_core.metrics.privacy import MIA_VARIANTS
 from unsir_core.metrics.audits import MetricSettings
+from unsir_core.metrics.privacy import MIA_VARIANTS
 from unsir_core.metrics.weights import LayerDistance
-
+from unsir_core.models.classifier import Classifier
 
 
 @dataclass(frozen=True)
@@ -26,35 +25,86 @@ class Column:
 COLUMNS: tuple[Column, ...] = (
     Column("title", "Method", "The unlearning method.", ""),
     Column("status", "Status", "ok, or why the method failed or was skipped.", ""),
-    Column("reads_forget", "Reads D_f", "Whether the method read forget-class training images (UNSIR, fine-tune "
-           "and retrain never do).", ""),
+    Column(
+        "reads_forget",
+        "Reads D_f",
+        "Whether the method read forget-class training images (UNSIR, fine-tune and retrain never do).",
+        "",
+    ),
     Column("forget_acc", "A_Df (%)", "Accuracy on the test images of the forgotten classes.", "retrain"),
     Column("retain_acc", "A_Dr (%)", "Accuracy on the test images of the retained classes.", "higher"),
     Column("test_acc", "Test (%)", "Accuracy on all test images.", "higher"),
     Column("wall_s", "Time (s)", "Wall-clock seconds the method took on this device.", "lower"),
-    Column("relearn_epochs", "Relearn (ep.)", "Epochs of fine-tuning on 500 random training samples each until the "
-           "forget accuracy is back at 90% of the original's (the first crossing of that line); '>N' when the cap "
-           "was reached.", "higher"),
-    Column("mia_entropy", "MIA entropy (%)", MIA_VARIANTS["entropy"] + " Reported: % of forget images called "
-           "'member'.", "retrain"),
-    Column("mia_entropy_acc", "Entropy attack acc. (%)", "The entropy attack's own accuracy on held-out retain-class "
-           "members and non-members (50% = chance: then its member rate carries no information).", ""),
-    Column("mia_confidence", "MIA confidence (%)", MIA_VARIANTS["confidence"] + " Reported: % of forget images "
-           "called 'member'.", "retrain"),
-    Column("mia_confidence_acc", "Confidence attack acc. (%)", "The confidence attack's own accuracy on held-out "
-           "retain-class members and non-members (50% = chance).", ""),
-    Column("privacy_score", "Privacy vs retrain", "Worst-case privacy score referenced to the retrained model "
-           "(Unlearning Comparator, TVCG 2025): 1 - the best threshold attack's score at telling this model's "
-           "outputs on forget-class training images from the retrained model's (1 = indistinguishable).", "higher"),
-    Column("probe_forget_acc", "Probe A_Df (%)", "Feature probe: accuracy of a linear classifier on this model's "
-           "penultimate features on forget-class test images (an audit that reads forget images): high = the "
-           "features still recognise the class.", "retrain"),
-    Column("act_dist", "Act. dist.", "Mean L2 distance between this model's and the retrained model's softmax "
-           "outputs on forget test images (0 = identical).", "lower"),
-    Column("js_div", "JS div.", "Mean Jensen-Shannon divergence to the retrained model's softmax outputs on "
-           "forget test images (natural log, 0 = identical).", "lower"),
-    Column("zrf", "ZRF", "1 - mean JS divergence to a randomly initialised model's outputs on forget test images "
-           "(1 = as uninformed as random).", "retrain"),
+    Column(
+        "relearn_epochs",
+        "Relearn (ep.)",
+        "Epochs of fine-tuning on 500 random training samples each until the "
+        "forget accuracy is back at 90% of the original's (the first crossing of that line); '>N' when the cap "
+        "was reached.",
+        "higher",
+    ),
+    Column(
+        "mia_entropy",
+        "MIA entropy (%)",
+        MIA_VARIANTS["entropy"] + " Reported: % of forget images called 'member'.",
+        "retrain",
+    ),
+    Column(
+        "mia_entropy_acc",
+        "Entropy attack acc. (%)",
+        "The entropy attack's own accuracy on held-out retain-class "
+        "members and non-members (50% = chance: then its member rate carries no information).",
+        "",
+    ),
+    Column(
+        "mia_confidence",
+        "MIA confidence (%)",
+        MIA_VARIANTS["confidence"] + " Reported: % of forget images called 'member'.",
+        "retrain",
+    ),
+    Column(
+        "mia_confidence_acc",
+        "Confidence attack acc. (%)",
+        "The confidence attack's own accuracy on held-out retain-class members and non-members (50% = chance).",
+        "",
+    ),
+    Column(
+        "privacy_score",
+        "Privacy vs retrain",
+        "Worst-case privacy score referenced to the retrained model "
+        "(Unlearning Comparator, TVCG 2025): 1 - the best threshold attack's score at telling this model's "
+        "outputs on forget-class training images from the retrained model's (1 = indistinguishable).",
+        "higher",
+    ),
+    Column(
+        "probe_forget_acc",
+        "Probe A_Df (%)",
+        "Feature probe: accuracy of a linear classifier on this model's "
+        "penultimate features on forget-class test images (an audit that reads forget images): high = the "
+        "features still recognise the class.",
+        "retrain",
+    ),
+    Column(
+        "act_dist",
+        "Act. dist.",
+        "Mean L2 distance between this model's and the retrained model's softmax "
+        "outputs on forget test images (0 = identical).",
+        "lower",
+    ),
+    Column(
+        "js_div",
+        "JS div.",
+        "Mean Jensen-Shannon divergence to the retrained model's softmax outputs on "
+        "forget test images (natural log, 0 = identical).",
+        "lower",
+    ),
+    Column(
+        "zrf",
+        "ZRF",
+        "1 - mean JS divergence to a randomly initialised model's outputs on forget test images "
+        "(1 = as uninformed as random).",
+        "retrain",
+    ),
     Column("weight_dist_original", "W-dist. orig.", "L2 distance of all weights to the original model.", ""),
     Column("weight_dist_retrain", "W-dist. retrain", "L2 distance of all weights to the retrained model.", "lower"),
 )
@@ -179,24 +229,38 @@ class Comparison:
                 return f"{value:.{1 if key == 'wall_s' else digits if abs(value) >= 1 or value == 0 else 3}f}"
             return str(value).replace("|", "/")
 
-        lines = ["| " + " | ".join(c.header for c in COLUMNS) + " |",
-                 "|" + "|".join("---" if i < 2 else "---:" for i, _ in enumerate(COLUMNS)) + "|"]
+        lines = [
+            "| " + " | ".join(c.header for c in COLUMNS) + " |",
+            "|" + "|".join("---" if i < 2 else "---:" for i, _ in enumerate(COLUMNS)) + "|",
+        ]
         lines += ["| " + " | ".join(fmt(r, c.key) for c in COLUMNS) + " |" for r in self.rows]
         forgot = ", ".join(self.class_names[c] for c in self.forget)
-        lines += ["", f"{md(self.dataset)}, {self.arch}, forgetting {md(forgot)}; {self.device}; "
-                  f"total {self.total_s:.1f} s. "
-                  f"Reference: {self.reference}."]
+        lines += [
+            "",
+            f"{md(self.dataset)}, {self.arch}, forgetting {md(forgot)}; {self.device}; "
+            f"total {self.total_s:.1f} s. "
+            f"Reference: {self.reference}.",
+        ]
         lines += [f"- {n}" for n in self.notes]
         return "\n".join(lines) + "\n"
 
     def to_json(self) -> dict[str, Any]:
-        return _clean({
-            "dataset": self.dataset, "arch": self.arch, "class_names": list(self.class_names),
-            "forget": [self.class_names[c] for c in self.forget], "forget_indices": list(self.forget),
-            "device": self.device, "total_s": self.total_s, "cancelled": self.cancelled,
-            "reference": self.reference, "reference_warning": self.reference_warning, "notes": list(self.notes),
-            "metric_settings": asdict(self.metric_settings),
-            "columns": [asdict(c) for c in COLUMNS],
-            "mia_variants": dict(MIA_VARIANTS),
-            "rows": [r.to_dict() for r in self.rows],
-        })
+        return _clean(
+            {
+                "dataset": self.dataset,
+                "arch": self.arch,
+                "class_names": list(self.class_names),
+                "forget": [self.class_names[c] for c in self.forget],
+                "forget_indices": list(self.forget),
+                "device": self.device,
+                "total_s": self.total_s,
+                "cancelled": self.cancelled,
+                "reference": self.reference,
+                "reference_warning": self.reference_warning,
+                "notes": list(self.notes),
+                "metric_settings": asdict(self.metric_settings),
+                "columns": [asdict(c) for c in COLUMNS],
+                "mia_variants": dict(MIA_VARIANTS),
+                "rows": [r.to_dict() for r in self.rows],
+            }
+        )

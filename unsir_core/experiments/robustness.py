@@ -7,25 +7,26 @@ Every model is trained by the project's own `train.fit` (the CLI's `train`) and 
 $UNSIR_HOME/robustness, the two Shapes-10 models excepted: those are the shipped checkpoints. Each cell is one
 `run_request` with no preset, exactly as `python -m unsir_core unlearn` without a preset runs it.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from statistics import mean
-from typing import Callable, Iterable
 
 import numpy as np
 
-from unsir_core.models.classifier import Classifier
+from unsir_core.algorithm.request import UnlearningRequest, run_request
+from unsir_core.checkpoints.store import default_checkpoint, load_model, save_model, slug
 from unsir_core.common.config import TrainConfig
+from unsir_core.common.paths import home
 from unsir_core.data import ImageData, load_dataset
 from unsir_core.data.digits import write_digits_folder, write_digits_mnist
 from unsir_core.data.folder import load_image_folder
 from unsir_core.data.shapes import generate_shapes
-from unsir_core.common.paths import home
-from unsir_core.algorithm.request import UnlearningRequest, run_request
-from unsir_core.checkpoints.store import default_checkpoint, load_model, save_model, slug
+from unsir_core.models.classifier import Classifier
 
 # Done-criteria of the matrix (issue: "UNSIR right on whatever a user brings").
 MAX_FORGET_ACC = 2.0  # A_Df, %, mean over seeds
@@ -55,13 +56,20 @@ def _digits_mnist(work: Path, quick: bool) -> ImageData:
     return load_dataset("mnist", root, download=False)
 
 
-DATA: dict[str, DataCase] = {c.key: c for c in (
-    DataCase("shapes10", "Shapes-10 (10 classes x 1,000)", False, lambda work, quick: load_dataset("shapes10")),
-    DataCase("shapes5-200", "Shapes-5 (5 classes x 200)", False,
-             lambda work, quick: generate_shapes(1000, 500, seed=5, classes=5)),
-    DataCase("digits-folder", "Digits, image folder (10 x ~144, real)", True, _digits_folder),
-    DataCase("digits-60k", "Digits, MNIST files (10 x 6,000)", True, _digits_mnist),
-)}
+DATA: dict[str, DataCase] = {
+    c.key: c
+    for c in (
+        DataCase("shapes10", "Shapes-10 (10 classes x 1,000)", False, lambda work, quick: load_dataset("shapes10")),
+        DataCase(
+            "shapes5-200",
+            "Shapes-5 (5 classes x 200)",
+            False,
+            lambda work, quick: generate_shapes(1000, 500, seed=5, classes=5),
+        ),
+        DataCase("digits-folder", "Digits, image folder (10 x ~144, real)", True, _digits_folder),
+        DataCase("digits-60k", "Digits, MNIST files (10 x 6,000)", True, _digits_mnist),
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -71,13 +79,18 @@ class ArchCase:
     held_out: bool  # kept out of the recipe's tuning
 
 
-ARCHS: dict[str, ArchCase] = {a.arch: a for a in (
-    ArchCase("smallcnn", None, False),
-    ArchCase("allcnn", 0.25, False),
-    ArchCase("resnet18", 0.25, True),
-    ArchCase("mobilenet_v2", 0.5, True),
-    ArchCase("vit_small", 0.5, False),  # held out until it failed there (A_Df 45-47%): the recipe is tuned on it since
-)}
+ARCHS: dict[str, ArchCase] = {
+    a.arch: a
+    for a in (
+        ArchCase("smallcnn", None, False),
+        ArchCase("allcnn", 0.25, False),
+        ArchCase("resnet18", 0.25, True),
+        ArchCase("mobilenet_v2", 0.5, True),
+        ArchCase(
+            "vit_small", 0.5, False
+        ),  # held out until it failed there (A_Df 45-47%): the recipe is tuned on it since
+    )
+}
 
 
 QUICK = {"data": ["shapes5-200", "digits-folder"], "arch": ["smallcnn"]}  # --quick: the matrix CI runs
@@ -96,20 +109,25 @@ def forget_sets(num_classes: int) -> list[tuple[int, ...]]:
 def train_config(n_train: int) -> TrainConfig:
     """About 40,000 training images seen, 2-60 epochs (the 60,000-image set: 2); batches of 64 below 5,000 images
     (600+ steps even on the smallest set: 40 epochs over 500 images in batches of 128 left a Small CNN at chance)."""
-    return TrainConfig(epochs=int(np.clip(round(40_000 / n_train), 2, 60)), batch_size=64 if n_train < 5_000 else 128,
-                       seed=0)
+    return TrainConfig(
+        epochs=int(np.clip(round(40_000 / n_train), 2, 60)), batch_size=64 if n_train < 5_000 else 128, seed=0
+    )
 
 
-def original_model(data: ImageData, case: DataCase, arch: ArchCase, device: str,
-                   log: Callable[[str], None]) -> Classifier:
+def original_model(
+    data: ImageData, case: DataCase, arch: ArchCase, device: str, log: Callable[[str], None]
+) -> Classifier:
     """The shipped checkpoint for Shapes-10's Small CNN and All-CNN; otherwise trained by `fit` once, cached."""
     if case.key == "shapes10" and arch.arch in ("smallcnn", "allcnn"):
         return load_model(default_checkpoint("shapes10", arch.arch))
     from unsir_core.training.train import fit
 
     cfg = train_config(len(data.train_y))
-    path = home() / "robustness" / slug(f"{case.key}-{len(data.train_y)}-{arch.arch}-w{arch.width}-e{cfg.epochs}"
-                                        f"-b{cfg.batch_size}.safetensors")
+    path = (
+        home()
+        / "robustness"
+        / slug(f"{case.key}-{len(data.train_y)}-{arch.arch}-w{arch.width}-e{cfg.epochs}-b{cfg.batch_size}.safetensors")
+    )
     if path.exists():
         return load_model(path)
     log(f"training {arch.arch} on {case.key}: {cfg.epochs} epochs over {len(data.train_y):,} images")
@@ -136,21 +154,40 @@ class Cell:
     unlearn_s: float  # noise + impair + repair
 
 
-def run_cell(model: Classifier, data: ImageData, case: DataCase, arch: ArchCase, forget: tuple[int, ...],
-             seed: int, device: str) -> Cell:
+def run_cell(
+    model: Classifier, data: ImageData, case: DataCase, arch: ArchCase, forget: tuple[int, ...], seed: int, device: str
+) -> Cell:
     run = run_request(UnlearningRequest(model, data, tuple(forget), overrides={"seed": seed}), device)
     recipe = run.recipe
     ev, outcome = run.evaluations, run.result.repair_outcome
-    return Cell(case.key, arch.arch, tuple(data.class_names[c] for c in forget), seed, case.held_out or arch.held_out,
-                ev["repair"].forget_acc, ev["impair"].forget_acc,
-                round(100 * ev["repair"].retain_acc / ev["original"].retain_acc, 2), ev["original"].retain_acc,
-                recipe.config.retain_per_class, outcome.epochs if outcome else recipe.config.repair.epochs,
-                outcome.gap if outcome else None, run.degraded, run.timings_s["unlearn"])
+    return Cell(
+        case.key,
+        arch.arch,
+        tuple(data.class_names[c] for c in forget),
+        seed,
+        case.held_out or arch.held_out,
+        ev["repair"].forget_acc,
+        ev["impair"].forget_acc,
+        round(100 * ev["repair"].retain_acc / ev["original"].retain_acc, 2),
+        ev["original"].retain_acc,
+        recipe.config.retain_per_class,
+        outcome.epochs if outcome else recipe.config.repair.epochs,
+        outcome.gap if outcome else None,
+        run.degraded,
+        run.timings_s["unlearn"],
+    )
 
 
-def run_matrix(data_keys: Iterable[str], arch_keys: Iterable[str], seeds: Iterable[int], quick: bool = False,
-               device: str = "cpu", work: Path | None = None, on_cell: Callable[[Cell, int, int], None] | None = None,
-               log: Callable[[str], None] = print) -> list[Cell]:
+def run_matrix(
+    data_keys: Iterable[str],
+    arch_keys: Iterable[str],
+    seeds: Iterable[int],
+    quick: bool = False,
+    device: str = "cpu",
+    work: Path | None = None,
+    on_cell: Callable[[Cell, int, int], None] | None = None,
+    log: Callable[[str], None] = print,
+) -> list[Cell]:
     """Every data set x architecture x forget set x seed; `on_cell(cell, done, total)` after each."""
     work = work or home() / "robustness" / "data"
     work.mkdir(parents=True, exist_ok=True)
@@ -180,37 +217,56 @@ def table_rows(cells: list[Cell]) -> list[dict]:
     for (data, arch, forget), group in groups.items():
         df, dr = mean(c.forget_acc for c in group), mean(c.retain_share for c in group)
         worst = min(c.retain_share for c in group)
-        rows.append({
-            "data": data, "arch": arch, "forget": ", ".join(forget), "held_out": group[0].held_out,
-            "seeds": len(group), "forget_acc": round(df, 2), "retain_share": round(dr, 1),
-            "worst_retain_share": round(worst, 1), "original_retain_acc": round(mean(c.original_retain_acc
-                                                                                    for c in group), 1),
-            "retain_per_class": group[0].retain_per_class,
-            "repair_epochs": round(mean(c.repair_epochs for c in group), 1),
-            "degraded": sum(c.degraded for c in group), "unlearn_s": round(mean(c.unlearn_s for c in group), 2),
-            "passed": df <= MAX_FORGET_ACC and dr >= MIN_RETAIN_SHARE and worst >= MIN_RETAIN_SHARE_ONE_SEED,
-        })
+        rows.append(
+            {
+                "data": data,
+                "arch": arch,
+                "forget": ", ".join(forget),
+                "held_out": group[0].held_out,
+                "seeds": len(group),
+                "forget_acc": round(df, 2),
+                "retain_share": round(dr, 1),
+                "worst_retain_share": round(worst, 1),
+                "original_retain_acc": round(mean(c.original_retain_acc for c in group), 1),
+                "retain_per_class": group[0].retain_per_class,
+                "repair_epochs": round(mean(c.repair_epochs for c in group), 1),
+                "degraded": sum(c.degraded for c in group),
+                "unlearn_s": round(mean(c.unlearn_s for c in group), 2),
+                "passed": df <= MAX_FORGET_ACC and dr >= MIN_RETAIN_SHARE and worst >= MIN_RETAIN_SHARE_ONE_SEED,
+            }
+        )
     return sorted(rows, key=lambda r: (r["held_out"], list(DATA).index(r["data"]), list(ARCHS).index(r["arch"])))
 
 
 def to_markdown(rows: list[dict]) -> str:
-    head = ("| | data set | model | forget | A_Df % | A_Dr % of original (worst seed) | original A_Dr % | "
-            "retain / class | repair epochs | degraded | unlearn s | pass |")
+    head = (
+        "| | data set | model | forget | A_Df % | A_Dr % of original (worst seed) | original A_Dr % | "
+        "retain / class | repair epochs | degraded | unlearn s | pass |"
+    )
     lines = [head, "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
-        lines.append(f"| {'held out' if r['held_out'] else 'tuned'} | {DATA[r['data']].title} | {r['arch']} | "
-                     f"{r['forget']} | {r['forget_acc']:.2f} | {r['retain_share']:.1f} ({r['worst_retain_share']:.1f}) "
-                     f"| {r['original_retain_acc']:.1f} | {r['retain_per_class']} | {r['repair_epochs']:g} | "
-                     f"{r['degraded']} | {r['unlearn_s']:.2f} | {'yes' if r['passed'] else '**no**'} |")
+        lines.append(
+            f"| {'held out' if r['held_out'] else 'tuned'} | {DATA[r['data']].title} | {r['arch']} | "
+            f"{r['forget']} | {r['forget_acc']:.2f} | {r['retain_share']:.1f} ({r['worst_retain_share']:.1f}) "
+            f"| {r['original_retain_acc']:.1f} | {r['retain_per_class']} | {r['repair_epochs']:g} | "
+            f"{r['degraded']} | {r['unlearn_s']:.2f} | {'yes' if r['passed'] else '**no**'} |"
+        )
     return "\n".join(lines)
 
 
 def report(cells: list[Cell], seconds: float) -> dict:
     rows = table_rows(cells)
-    return {"criteria": {"max_forget_acc": MAX_FORGET_ACC, "min_retain_share": MIN_RETAIN_SHARE,
-                         "min_retain_share_one_seed": MIN_RETAIN_SHARE_ONE_SEED},
-            "passed": all(r["passed"] for r in rows), "seconds": round(seconds, 1), "rows": rows,
-            "cells": [asdict(c) for c in cells]}
+    return {
+        "criteria": {
+            "max_forget_acc": MAX_FORGET_ACC,
+            "min_retain_share": MIN_RETAIN_SHARE,
+            "min_retain_share_one_seed": MIN_RETAIN_SHARE_ONE_SEED,
+        },
+        "passed": all(r["passed"] for r in rows),
+        "seconds": round(seconds, 1),
+        "rows": rows,
+        "cells": [asdict(c) for c in cells],
+    }
 
 
 def timed_matrix(*args, **kwargs) -> dict:

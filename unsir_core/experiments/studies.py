@@ -5,6 +5,7 @@ the paper's CIFAR-10 value, so a reference point can line up). `finding` says wh
 `reference` holds published numbers where we have them, with the data set and architecture they were measured on:
 they are shown only beside a sweep of that same setup.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,8 +13,10 @@ from dataclasses import dataclass
 from unsir_core.common.errors import ConfigError
 
 PAPER = "Tarun et al., Fast Yet Effective Machine Unlearning (IEEE TNNLS 2023, arXiv:2111.08947)"
-NOTEBOOK = ("the authors' notebook, Machine Unlearning.ipynb in github.com/vikram2000b/Fast-Machine-Unlearning "
-            "(CIFAR-10, torchvision ResNet18, forgetting airplane and bird; impair Adam 0.02, repair Adam 0.01)")
+NOTEBOOK = (
+    "the authors' notebook, Machine Unlearning.ipynb in github.com/vikram2000b/Fast-Machine-Unlearning "
+    "(CIFAR-10, torchvision ResNet18, forgetting airplane and bird; impair Adam 0.02, repair Adam 0.01)"
+)
 
 
 @dataclass(frozen=True)
@@ -30,8 +33,15 @@ class ReferencePoint:
     source: str  # where the numbers come from
 
 
-NOTEBOOK_RUN = dict(forget_acc_impair=0.63, retain_acc_impair=68.18, forget_acc_repair=0.0, retain_acc_repair=70.95,
-                    dataset="cifar10", arch="resnet18_tv", source=NOTEBOOK)
+NOTEBOOK_RUN = dict(
+    forget_acc_impair=0.63,
+    retain_acc_impair=68.18,
+    forget_acc_repair=0.0,
+    retain_acc_repair=70.95,
+    dataset="cifar10",
+    arch="resnet18_tv",
+    source=NOTEBOOK,
+)
 
 
 @dataclass(frozen=True)
@@ -52,25 +62,61 @@ class Study:
 STUDIES: dict[str, Study] = {
     s.key: s
     for s in (
-        Study("table5", "Impair learning rate (paper Table 5)", "impair.lr", (0.001, 0.01, 0.02, 0.1, 1.0),
-              "The learning rates are the most sensitive settings: an impair rate of 0.001 does not forget, while 0.1 "
-              "or 1 wrecks the retain accuracy (CIFAR-10; 0.02 is the paper's choice).", f"{PAPER}, Tables 5-6",
-              (ReferencePoint(0.02, **NOTEBOOK_RUN),)),
-        Study("table6", "Repair learning rate (paper Table 6)", "repair.lr", (0.001, 0.002, 0.005, 0.01, 0.05),
-              "Repair restores the retain classes; like impair, its learning rate is among the most sensitive "
-              "settings, and too high a rate damages the network again (CIFAR-10; 0.01 is the paper's choice).",
-              f"{PAPER}, Tables 5-6", (ReferencePoint(0.01, **NOTEBOOK_RUN),)),
-        Study("table8", "Retain samples per class (paper Table 8)", "retain_per_class", (10, 50, 100, 250, 500),
-              "1% of the retain data is too little to repair the network; 10-20% works (CIFAR-10 uses 1000 per "
-              "class, 20%).", f"{PAPER}, Table 8"),
-        Study("table9", "λ, the noise penalty (paper Table 9)", "noise.l2_weight", (0.0, 0.001, 0.01, 0.1, 1.0, 10.0),
-              "λ = 0.1 works across tasks; Table 9 sweeps λ from 0 to 10.", f"{PAPER}, Table 9"),
-        Study("fig7", "Repair epochs (paper Fig. 7)", "repair.epochs", (1, 2, 3, 4, 5),
-              "More repair epochs help a little: the retain accuracy heals further while the forget classes stay "
-              "forgotten.", f"{PAPER}, Fig. 7"),
-        Study("table1", "Number of forgotten classes (paper Table 1)", None, (1, 2, 4, 7),
-              "Unlearning several classes needs about as many update steps as one, and with more classes to forget "
-              "repair becomes more effective: A_Dr comes closer to the original's.", f"{PAPER}, Table 1 and abstract"),
+        Study(
+            "table5",
+            "Impair learning rate (paper Table 5)",
+            "impair.lr",
+            (0.001, 0.01, 0.02, 0.1, 1.0),
+            "The learning rates are the most sensitive settings: an impair rate of 0.001 does not forget, while 0.1 "
+            "or 1 wrecks the retain accuracy (CIFAR-10; 0.02 is the paper's choice).",
+            f"{PAPER}, Tables 5-6",
+            (ReferencePoint(0.02, **NOTEBOOK_RUN),),
+        ),
+        Study(
+            "table6",
+            "Repair learning rate (paper Table 6)",
+            "repair.lr",
+            (0.001, 0.002, 0.005, 0.01, 0.05),
+            "Repair restores the retain classes; like impair, its learning rate is among the most sensitive "
+            "settings, and too high a rate damages the network again (CIFAR-10; 0.01 is the paper's choice).",
+            f"{PAPER}, Tables 5-6",
+            (ReferencePoint(0.01, **NOTEBOOK_RUN),),
+        ),
+        Study(
+            "table8",
+            "Retain samples per class (paper Table 8)",
+            "retain_per_class",
+            (10, 50, 100, 250, 500),
+            "1% of the retain data is too little to repair the network; 10-20% works (CIFAR-10 uses 1000 per "
+            "class, 20%).",
+            f"{PAPER}, Table 8",
+        ),
+        Study(
+            "table9",
+            "λ, the noise penalty (paper Table 9)",
+            "noise.l2_weight",
+            (0.0, 0.001, 0.01, 0.1, 1.0, 10.0),
+            "λ = 0.1 works across tasks; Table 9 sweeps λ from 0 to 10.",
+            f"{PAPER}, Table 9",
+        ),
+        Study(
+            "fig7",
+            "Repair epochs (paper Fig. 7)",
+            "repair.epochs",
+            (1, 2, 3, 4, 5),
+            "More repair epochs help a little: the retain accuracy heals further while the forget classes stay "
+            "forgotten.",
+            f"{PAPER}, Fig. 7",
+        ),
+        Study(
+            "table1",
+            "Number of forgotten classes (paper Table 1)",
+            None,
+            (1, 2, 4, 7),
+            "Unlearning several classes needs about as many update steps as one, and with more classes to forget "
+            "repair becomes more effective: A_Dr comes closer to the original's.",
+            f"{PAPER}, Table 1 and abstract",
+        ),
     )
 }
 

@@ -1,38 +1,50 @@
 """Where the cells of a sweep run: in this process, in a local process pool, or on a Ray cluster.
 
 Every backend runs `sweep_cells.measure` on the same model and data and yields (cell index, record) as cells finish.
-Data, model and the original's evaluations go to each worker once: as the pool's initializer arguments, or into Ray's object store with
-`ray.put` (each task gets references, not copies sent per cell). Each worker sets its torch thread count
-explicitly, since CPU kernels may sum in another order with another thread count; the runs themselves are seeded,
-so every backend gives the same numbers for the same thread count.
+Data, model and the original's evaluations go to each worker once: as the pool's initializer arguments, or into
+Ray's object store with `ray.put` (each task gets references, not copies sent per cell). Each worker sets its torch
+thread count explicitly, since CPU kernels may sum in another order with another thread count; the runs themselves are
+seeded, so every backend gives the same numbers for the same thread count.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 import torch
 
-from unsir_core.models.classifier import Classifier
-from unsir_core.data import ImageData
 from unsir_core.common.device import pick_device
 from unsir_core.common.errors import Cancelled, ConfigError
-from unsir_core.metrics.evaluate import Evaluation
 from unsir_core.common.progress import CancelToken, ProgressFn
+from unsir_core.data import ImageData
 from unsir_core.experiments.sweep_cells import measure
 from unsir_core.experiments.sweep_grid import Cell, SweepMetrics
+from unsir_core.metrics.evaluate import Evaluation
+from unsir_core.models.classifier import Classifier
 
 Record = tuple[int, dict[str, Any]]
-Originals = Mapping[tuple[int, ...], Evaluation]  # the original's evaluation by forgotten classes (sweep_cells.original_evaluations)
+Originals = Mapping[
+    tuple[int, ...], Evaluation
+]  # the original's evaluation by forgotten classes (sweep_cells.original_evaluations)
 
 
 class Backend(Protocol):
     def start(self, device: str | torch.device) -> str:
         """Get ready (start workers or connect); returns the device type the cells will run on ("cpu", "cuda")."""
 
-    def run(self, cells: Sequence[Cell], model: Classifier, data: ImageData, metrics: SweepMetrics,
-            originals: Originals, progress: ProgressFn | None, cancel: CancelToken | None) -> Iterator[Record]:
+    def run(
+        self,
+        cells: Sequence[Cell],
+        model: Classifier,
+        data: ImageData,
+        metrics: SweepMetrics,
+        originals: Originals,
+        progress: ProgressFn | None,
+        cancel: CancelToken | None,
+    ) -> Iterator[Record]:
         """Yield (cell index, record) as cells finish; stop early (or raise Cancelled) once `cancel` is set."""
 
     def describe(self) -> str: ...
@@ -64,8 +76,10 @@ class InProcess:
             for cell in cells:
                 if cancel is not None and cancel.is_set():
                     raise Cancelled("Sweep cancelled; finished cells are cached.")
-                yield cell.index, measure(model, data, cell.forget, cell.config, metrics, self.device, progress, cancel,
-                                          originals)
+                yield (
+                    cell.index,
+                    measure(model, data, cell.forget, cell.config, metrics, self.device, progress, cancel, originals),
+                )
         finally:
             torch.set_num_threads(before)
 
@@ -84,8 +98,15 @@ def _init_worker(model: Classifier, data: ImageData, originals: Originals, devic
 
 
 def _pool_cell(cell: Cell, metrics: SweepMetrics) -> Record:
-    return cell.index, measure(_WORKER["model"], _WORKER["data"], cell.forget, cell.config, metrics, _WORKER["device"],
-                               originals=_WORKER["originals"])
+    return cell.index, measure(
+        _WORKER["model"],
+        _WORKER["data"],
+        cell.forget,
+        cell.config,
+        metrics,
+        _WORKER["device"],
+        originals=_WORKER["originals"],
+    )
 
 
 class ProcessPool:
@@ -111,9 +132,12 @@ class ProcessPool:
             return
         cpu_model = model.copy()
         cpu_model.net.to("cpu")
-        pool = ProcessPoolExecutor(min(self.workers, len(cells)), mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_worker,
-                                   initargs=(cpu_model, data.to("cpu"), originals, self.device, self.threads))
+        pool = ProcessPoolExecutor(
+            min(self.workers, len(cells)),
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(cpu_model, data.to("cpu"), originals, self.device, self.threads),
+        )
         try:
             pending = {pool.submit(_pool_cell, cell, metrics) for cell in cells}
             while pending:
@@ -138,14 +162,25 @@ def import_ray():
     try:
         import ray
     except ImportError:
-        raise ConfigError("Ray is not installed: `pip install -r requirements-ray.txt` (or run without --ray).") from None
+        raise ConfigError(
+            "Ray is not installed: `pip install -r requirements-ray.txt` (or run without --ray)."
+        ) from None
     return ray
 
 
-def _ray_cell(model: Classifier, data: ImageData, originals: Originals, cell: Cell, metrics: SweepMetrics, device: str,
-              threads: int) -> Record:
+def _ray_cell(
+    model: Classifier,
+    data: ImageData,
+    originals: Originals,
+    cell: Cell,
+    metrics: SweepMetrics,
+    device: str,
+    threads: int,
+) -> Record:
     torch.set_num_threads(threads)
-    return cell.index, measure(model, data, cell.forget, cell.config, metrics, torch.device(device), originals=originals)
+    return cell.index, measure(
+        model, data, cell.forget, cell.config, metrics, torch.device(device), originals=originals
+    )
 
 
 class RayBackend:
@@ -167,8 +202,10 @@ class RayBackend:
             try:
                 ray.init(address=self.address, **options)
             except ConnectionError as err:
-                raise ConfigError(f"Cannot reach the Ray cluster at {self.address}: {err}. Start it with "
-                                  "`ray start --head`, or pass its address (ray://HOST:10001).") from err
+                raise ConfigError(
+                    f"Cannot reach the Ray cluster at {self.address}: {err}. Start it with "
+                    "`ray start --head`, or pass its address (ray://HOST:10001)."
+                ) from err
         gpus = ray.cluster_resources().get("GPU", 0)
         self.device = "cuda" if gpus >= 1 and str(device) != "cpu" else "cpu"
         return self.device
@@ -181,8 +218,9 @@ class RayBackend:
         cpu_model.net.to("cpu")
         model_ref, data_ref, originals_ref = ray.put(cpu_model), ray.put(data.to("cpu")), ray.put(dict(originals))
         task = ray.remote(_ray_cell).options(num_cpus=self.threads, num_gpus=1 if self.device == "cuda" else 0)
-        pending = [task.remote(model_ref, data_ref, originals_ref, cell, metrics, self.device, self.threads)
-                   for cell in cells]
+        pending = [
+            task.remote(model_ref, data_ref, originals_ref, cell, metrics, self.device, self.threads) for cell in cells
+        ]
         try:
             while pending:
                 if cancel is not None and cancel.is_set():

@@ -4,23 +4,23 @@ configuration (data set and model fingerprints, forget set, UNSIR config, metric
 import hashlib
 import json
 import math
-from dataclasses import replace, asdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from unsir_core.models.classifier import Classifier
 from unsir_core.common.config import UnsirConfig
-from unsir_core.data import ImageData
 from unsir_core.common.device import pick_device
 from unsir_core.common.errors import Cancelled, UnsirError
-from unsir_core.metrics.evaluate import Evaluation
 from unsir_core.common.paths import home
 from unsir_core.common.progress import CancelToken, ProgressFn
+from unsir_core.data import ImageData
+from unsir_core.metrics.evaluate import Evaluation
+from unsir_core.models.classifier import Classifier
 
 if TYPE_CHECKING:
-
     pass
 from unsir_core.experiments.sweep_grid import Cell, SweepMetrics
 
@@ -54,18 +54,35 @@ def data_fingerprint(data: ImageData) -> str:
 def model_fingerprint(model: Classifier) -> str:
     """A digest of the model's weights and of what it is (architecture, classes, width, forgotten classes)."""
     info = model.info
-    head = json.dumps([info.arch, list(info.class_names), info.width, list(info.forgotten), list(info.mean),
-                       list(info.std), info.input_size]).encode()
+    head = json.dumps(
+        [
+            info.arch,
+            list(info.class_names),
+            info.width,
+            list(info.forgotten),
+            list(info.mean),
+            list(info.std),
+            info.input_size,
+        ]
+    ).encode()
     state = model.net.state_dict()
     return _digest([head, *(k.encode() + _tensor_bytes(state[k]) for k in sorted(state))])
 
 
-def cell_key(data_fp: str, model_fp: str, cell: Cell, forget_indices: Sequence[int], metrics: SweepMetrics,
-             device_type: str) -> str:
+def cell_key(
+    data_fp: str, model_fp: str, cell: Cell, forget_indices: Sequence[int], metrics: SweepMetrics, device_type: str
+) -> str:
     """The cache key of a cell: everything its numbers depend on."""
-    payload = {"version": CACHE_VERSION, "data": data_fp, "model": model_fp, "forget": sorted(forget_indices),
-               "config": cell.config.to_dict(), "metrics": asdict(metrics),
-               "metric_settings": asdict(metrics.settings), "device": device_type}
+    payload = {
+        "version": CACHE_VERSION,
+        "data": data_fp,
+        "model": model_fp,
+        "forget": sorted(forget_indices),
+        "config": cell.config.to_dict(),
+        "metrics": asdict(metrics),
+        "metric_settings": asdict(metrics.settings),
+        "device": device_type,
+    }
     return _digest([json.dumps(payload, sort_keys=True, default=list).encode()])
 
 
@@ -89,8 +106,9 @@ class CellCache:
         atomic_write(self.folder / f"{key}.json", lambda tmp: tmp.write_text(text))
 
 
-def original_evaluations(model: Classifier, data: ImageData, cells: Sequence[Cell],
-                         device: str | torch.device) -> dict[tuple[int, ...], Evaluation]:
+def original_evaluations(
+    model: Classifier, data: ImageData, cells: Sequence[Cell], device: str | torch.device
+) -> dict[tuple[int, ...], Evaluation]:
     """The original's evaluation once per forget set of `cells` (by forgotten classes), so that no cell
     evaluates it again: every cell of a forget set reports the same Original figures."""
     from unsir_core.algorithm.pipeline import evaluate_original
@@ -108,9 +126,17 @@ def original_evaluations(model: Classifier, data: ImageData, cells: Sequence[Cel
     return out
 
 
-def measure(model: Classifier, data: ImageData, forget: Sequence[str], config: UnsirConfig, metrics: SweepMetrics,
-            device: str | torch.device, progress: ProgressFn | None = None, cancel: CancelToken | None = None,
-            originals: Mapping[tuple[int, ...], Evaluation] | None = None) -> dict[str, Any]:
+def measure(
+    model: Classifier,
+    data: ImageData,
+    forget: Sequence[str],
+    config: UnsirConfig,
+    metrics: SweepMetrics,
+    device: str | torch.device,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+    originals: Mapping[tuple[int, ...], Evaluation] | None = None,
+) -> dict[str, Any]:
     """One cell: `run_request`, the record a run on the dashboard makes, plus the audits asked for (`originals`:
     the original's evaluations the sweep already has, see `original_evaluations`).
 
@@ -145,8 +171,13 @@ def measure(model: Classifier, data: ImageData, forget: Sequence[str], config: U
 
 def row(cell: Cell, record: Mapping[str, Any]) -> dict[str, Any]:
     """The cell's row of the results table (NaN for what was not measured or failed)."""
-    out: dict[str, Any] = {"cell": cell.index, "forget": ", ".join(cell.forget), "n_forget": len(cell.forget),
-                           **dict(cell.values), "seed": cell.seed}
+    out: dict[str, Any] = {
+        "cell": cell.index,
+        "forget": ", ".join(cell.forget),
+        "n_forget": len(cell.forget),
+        **dict(cell.values),
+        "seed": cell.seed,
+    }
     report, audits = record.get("report"), record.get("audits", {})
     out["status"] = "ok" if report else f"failed: {record.get('error', 'unknown')}"
     metrics = report["metrics"] if report else {}
@@ -165,4 +196,3 @@ def row(cell: Cell, record: Mapping[str, Any]) -> dict[str, Any]:
     out["degraded"] = report.get("degraded") if report else None  # the collapse guard's verdict on the run
     out["device"] = report["device"] if report else ""
     return out
-

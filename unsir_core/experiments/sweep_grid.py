@@ -3,19 +3,19 @@ cells, with the caps on a sweep's size checked before anything runs."""
 
 import itertools
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
-
-from unsir_core.models.classifier import Classifier
-from unsir_core.metrics.audits import MetricSettings
 from unsir_core.common.config import UnsirConfig, config_value, parse_setting
-from unsir_core.data import ImageData
 from unsir_core.common.errors import ConfigError
+from unsir_core.data import ImageData
+from unsir_core.metrics.audits import MetricSettings
+from unsir_core.models.classifier import Classifier
 
 if TYPE_CHECKING:
-
     pass
+
 
 def parse_ints(text: str, what: str) -> list[int]:
     """ "0, 1, 2" -> [0, 1, 2]; ConfigError naming `what` otherwise."""
@@ -102,8 +102,9 @@ def grid_size(spec: SweepSpec) -> int:
     return len(spec.forget_sets) * math.prod(len(a.values) for a in spec.axes) * len(dict.fromkeys(spec.seeds))
 
 
-def sweep_seconds(spec: SweepSpec, cells: Sequence[Cell], model: Classifier, data: ImageData,
-                  images_per_s: float) -> float:
+def sweep_seconds(
+    spec: SweepSpec, cells: Sequence[Cell], model: Classifier, data: ImageData, images_per_s: float
+) -> float:
     """About how long `cells` run here: each cell's UNSIR training images (with its own settings) and those of
     its measurements, as the Compare page estimates a row (`compare_plan`), at `images_per_s`
     (`train.training_speed`)."""
@@ -117,31 +118,39 @@ def sweep_seconds(spec: SweepSpec, cells: Sequence[Cell], model: Classifier, dat
         if cell.forget not in per_forget:
             request = tuple(data.forget_classes(cell.forget, model.info.forgotten))
             gone = tuple(sorted(set(request) | set(model.info.forgotten)))
-            per_forget[cell.forget] = (Request(model.info, data, request).workload(),
-                                       measurement_images(data, spec.metrics.settings, gone))
+            per_forget[cell.forget] = (
+                Request(model.info, data, request).workload(),
+                measurement_images(data, spec.metrics.settings, gone),
+            )
         work, measured = per_forget[cell.forget]
         images += unsir_images(cell.config, work) + measured
     return images / images_per_s
 
 
-SPLIT = ("Give fewer values, forget sets or seeds, or split it into several sweeps (finished runs are cached, so "
-         "the parts add up).")
+SPLIT = (
+    "Give fewer values, forget sets or seeds, or split it into several sweeps (finished runs are cached, so "
+    "the parts add up)."
+)
 
 
 def check_size(spec: SweepSpec) -> None:
     """Refuse a sweep of more than MAX_CELLS cells, before its grid is made."""
     cells = grid_size(spec)
     if cells > MAX_CELLS:
-        raise ConfigError(f"This sweep has {cells:,} runs (values x forget sets x seeds); one sweep runs at most "
-                          f"{MAX_CELLS:,}. {SPLIT}")
+        raise ConfigError(
+            f"This sweep has {cells:,} runs (values x forget sets x seeds); one sweep runs at most "
+            f"{MAX_CELLS:,}. {SPLIT}"
+        )
 
 
 def check_time(cells: int, seconds: float) -> None:
     """Refuse a sweep of `cells` runs estimated (`sweep_seconds`) to take more than MAX_SECONDS, before it runs."""
     if seconds > MAX_SECONDS:
-        raise ConfigError(f"This sweep of {cells:,} runs would take about {seconds / 3600:,.1f} hours here "
-                          f"({seconds / cells:,.1f} s per run, estimated); one sweep runs at most "
-                          f"{MAX_SECONDS / 3600:g} hours. {SPLIT}")
+        raise ConfigError(
+            f"This sweep of {cells:,} runs would take about {seconds / 3600:,.1f} hours here "
+            f"({seconds / cells:,.1f} s per run, estimated); one sweep runs at most "
+            f"{MAX_SECONDS / 3600:g} hours. {SPLIT}"
+        )
 
 
 def expand(spec: SweepSpec, data: ImageData) -> list[Cell]:
@@ -191,4 +200,3 @@ def nested_forget_sets(data: ImageData, first: Sequence[str], counts: Iterable[i
             raise ConfigError(f"Forget 1 to {data.num_classes - 1} classes of {data.name}, not {k}.")
         out.append(tuple(order[:k]))
     return tuple(dict.fromkeys(out))
-

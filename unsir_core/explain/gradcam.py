@@ -6,10 +6,11 @@ images. So `heatmaps` works on a deep copy with gradients enabled, uses the cont
 removes the hooks), and demands one target class per image. The target layer and the reshape
 transform for token models come from the model registry.
 """
+
 from __future__ import annotations
 
 import copy
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -18,10 +19,10 @@ from pytorch_grad_cam import EigenCAM, GradCAM, GradCAMPlusPlus
 from pytorch_grad_cam.utils.image import show_cam_on_image
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-from unsir_core.models.classifier import Classifier
 from unsir_core.common.device import pick_device
 from unsir_core.common.errors import ConfigError
 from unsir_core.models import get_spec
+from unsir_core.models.classifier import Classifier
 
 METHODS = {"gradcam": GradCAM, "gradcam++": GradCAMPlusPlus, "eigencam": EigenCAM}
 
@@ -32,16 +33,24 @@ def _check_request(model: Classifier, x_uint8: torch.Tensor, targets: Sequence[i
     if x_uint8.dtype != torch.uint8 or x_uint8.ndim != 4:
         raise ConfigError(f"Images must be uint8 [B, C, H, W], got {x_uint8.dtype} {tuple(x_uint8.shape)}.")
     if len(targets) != len(x_uint8):
-        raise ConfigError(f"Give one target class per image: {len(x_uint8)} images but {len(targets)} targets "
-                          "(pytorch-grad-cam would silently return empty maps).")
+        raise ConfigError(
+            f"Give one target class per image: {len(x_uint8)} images but {len(targets)} targets "
+            "(pytorch-grad-cam would silently return empty maps)."
+        )
     bad = [t for t in targets if not 0 <= int(t) < model.info.num_classes]
     if bad:
-        raise ConfigError(f"Target classes {bad} are out of range: "
-                          f"the model has classes 0..{model.info.num_classes - 1}.")
+        raise ConfigError(
+            f"Target classes {bad} are out of range: the model has classes 0..{model.info.num_classes - 1}."
+        )
 
 
-def heatmaps(model: Classifier, x_uint8: torch.Tensor, targets: Sequence[int], method: str = "gradcam",
-             device: str | torch.device | None = None) -> np.ndarray:
+def heatmaps(
+    model: Classifier,
+    x_uint8: torch.Tensor,
+    targets: Sequence[int],
+    method: str = "gradcam",
+    device: str | torch.device | None = None,
+) -> np.ndarray:
     """Class activation maps [B, S, S] in [0, 1] for uint8 images [B, C, H, W], one target class per image.
 
     S is the model's input size. Computed on a deep copy of the network (gradients enabled, so frozen
@@ -54,8 +63,12 @@ def heatmaps(model: Classifier, x_uint8: torch.Tensor, targets: Sequence[int], m
     net = copy.deepcopy(model.net).to(device).requires_grad_(True)
     inputs = model.prepare(x_uint8.to(device))  # [B, C, S, S]
     maps = None
-    with torch.enable_grad(), METHODS[method](model=net, target_layers=[spec.gradcam_layer(net)],
-                                              reshape_transform=spec.reshape_transform) as cam:
+    with (
+        torch.enable_grad(),
+        METHODS[method](
+            model=net, target_layers=[spec.gradcam_layer(net)], reshape_transform=spec.reshape_transform
+        ) as cam,
+    ):
         maps = cam(input_tensor=inputs, targets=[ClassifierOutputTarget(int(t)) for t in targets])  # [B, S, S]
     if maps is None:  # the CAM context manager swallows IndexError (and prints it)
         raise RuntimeError(f"{method} failed inside pytorch-grad-cam; see the message printed above.")
@@ -75,7 +88,8 @@ def overlay(x_uint8: torch.Tensor, heatmap: np.ndarray, alpha: float = 0.5) -> n
     if not 0 <= alpha <= 1:
         raise ConfigError(f"The overlay alpha must be in [0, 1], got {alpha}.")
     size = heatmap.shape
-    img = F.interpolate(x_uint8.detach().cpu().float()[None] / 255, size=size, mode="bilinear",
-                        align_corners=False)[0].clamp(0, 1)  # [C, S, S]
+    img = F.interpolate(x_uint8.detach().cpu().float()[None] / 255, size=size, mode="bilinear", align_corners=False)[
+        0
+    ].clamp(0, 1)  # [C, S, S]
     rgb = img.expand(3, *size).permute(1, 2, 0).numpy()  # [S, S, 3], grey repeated
     return show_cam_on_image(rgb, np.clip(heatmap, 0, 1), use_rgb=True, image_weight=1 - alpha)

@@ -4,12 +4,12 @@ Each method is one small file: a frozen settings dataclass with a comment on eve
 subclass of `UnlearningMethod` that implements `unlearn`. `METHODS` keeps the order of the tables:
 the gold standard first, then the baselines from weakest to strongest, UNSIR last.
 """
+
 from __future__ import annotations
 
 from unsir_core.common.errors import ConfigError
 from unsir_core.methods.bad_teacher import BadTeacher, BadTeacherSettings
 from unsir_core.methods.base import Context, MethodResult, Request, UnlearningMethod, Workload, pool_size
-from unsir_core.methods.settings import SettingField, make_settings, setting_fields
 from unsir_core.methods.finetune import Finetune, FinetuneSettings
 from unsir_core.methods.neggrad import NegGrad, NegGradSettings
 from unsir_core.methods.neggrad_plus import NegGradPlus, NegGradPlusSettings
@@ -17,12 +17,12 @@ from unsir_core.methods.random_labels import RandomLabels, RandomLabelsSettings
 from unsir_core.methods.retrain import Retrain, RetrainSettings
 from unsir_core.methods.salun import SalUn, SalUnSettings
 from unsir_core.methods.scrub import Scrub, ScrubSettings
+from unsir_core.methods.settings import SettingField, make_settings, setting_fields
 from unsir_core.methods.unsir import Unsir, UnsirSettings
 
 METHODS: dict[str, UnlearningMethod] = {
     m.name: m
-    for m in (Retrain(), Finetune(), NegGrad(), NegGradPlus(), RandomLabels(), BadTeacher(), Scrub(), SalUn(),
-              Unsir())
+    for m in (Retrain(), Finetune(), NegGrad(), NegGradPlus(), RandomLabels(), BadTeacher(), Scrub(), SalUn(), Unsir())
 }
 
 
@@ -35,8 +35,34 @@ def get_method(name: str) -> UnlearningMethod:
     return method
 
 
-__all__ = ["METHODS", "BadTeacher", "BadTeacherSettings", "Context", "Finetune", "FinetuneSettings", "MethodResult",
-           "NegGrad", "NegGradPlus", "NegGradPlusSettings", "NegGradSettings", "RandomLabels", "RandomLabelsSettings",
-           "Request", "Retrain", "RetrainSettings", "SalUn", "SalUnSettings", "Scrub", "ScrubSettings", "SettingField",
-           "UnlearningMethod", "Unsir", "UnsirSettings", "Workload", "get_method", "make_settings", "pool_size",
-           "setting_fields"]
+__all__ = [
+    "METHODS",
+    "BadTeacher",
+    "BadTeacherSettings",
+    "Context",
+    "Finetune",
+    "FinetuneSettings",
+    "MethodResult",
+    "NegGrad",
+    "NegGradPlus",
+    "NegGradPlusSettings",
+    "NegGradSettings",
+    "RandomLabels",
+    "RandomLabelsSettings",
+    "Request",
+    "Retrain",
+    "RetrainSettings",
+    "SalUn",
+    "SalUnSettings",
+    "Scrub",
+    "ScrubSettings",
+    "SettingField",
+    "UnlearningMethod",
+    "Unsir",
+    "UnsirSettings",
+    "Workload",
+    "get_method",
+    "make_settings",
+    "pool_size",
+    "setting_fields",
+]

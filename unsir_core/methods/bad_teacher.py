@@ -7,22 +7,24 @@ teacher), so its answers there become as uninformed as random. Reads forget-clas
 Evidence (shipped Small CNN, 1 CPU thread, defaults): A_Df / A_Dr as % of the original's: star 0.8% /
 95.6%, triangle 3.8% / 84.0%, circle 0.8% / 87.5%; about 5 s. lr 5e-4 leaves star at 12% A_Df.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import torch
 
-from unsir_core.models.classifier import Classifier
 from unsir_core.common.config import LR_MAX, MAX_SEED, setting
 from unsir_core.methods.base import Context, UnlearningMethod, kl_to
+from unsir_core.models.classifier import Classifier
 
 
 @dataclass(frozen=True)
 class BadTeacherSettings:
     epochs: int = setting(1, "passes over forget + retain samples (paper: 1)", 1, 100)
-    lr: float = setting(1e-3, "Adam learning rate (paper: 1e-4 on ResNet18; the small CNN needs "
-                        "more)", 0, LR_MAX, low_open=True)
+    lr: float = setting(
+        1e-3, "Adam learning rate (paper: 1e-4 on ResNet18; the small CNN needs more)", 0, LR_MAX, low_open=True
+    )
     temperature: float = setting(1.0, "distillation temperature (paper: KL_temperature 1)", 0, 100, low_open=True)
     batch_size: int = setting(128, "samples per step (mixed forget and retain)", 1, 8192)
     forget_samples: int = setting(500, "forget-class training images read (0: all)", 0, 1_000_000)
@@ -56,6 +58,12 @@ class BadTeacher(UnlearningMethod):
                 target = torch.where(is_forget[idx].view(-1, 1), bad, good)
             return kl_to(ctx.logits(work, xb), target, s.temperature)
 
-        ctx.optimise(work, "distil", ctx.steps(len(x), s.batch_size, s.epochs), loss, ctx.optimiser(work, s.lr),
-                     hint=f"Lower the learning rate (now {s.lr}).")
+        ctx.optimise(
+            work,
+            "distil",
+            ctx.steps(len(x), s.batch_size, s.epochs),
+            loss,
+            ctx.optimiser(work, s.lr),
+            hint=f"Lower the learning rate (now {s.lr}).",
+        )
         return work

@@ -9,24 +9,26 @@ forget-class training image was read (UNSIR, fine-tune and retrain never do; the
 Rules for a hook: never modify `model` (work on `ctx.working_copy(model)`), run every optimisation
 loop through `ctx.optimise` (progress, cancel, NaN -> DivergedError), and return a new Classifier.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 
+from unsir_core.algorithm.unlearn import sample_retain_subset
 from unsir_core.common.batches import num_batches
-from unsir_core.models.classifier import Classifier, ModelInfo
-from unsir_core.data import ImageData
 from unsir_core.common.device import autocast, memory_format, pick_device, synchronize
 from unsir_core.common.errors import ConfigError
 from unsir_core.common.optim import make_optimizer
 from unsir_core.common.progress import CancelToken, ProgressFn, Reporter
-from unsir_core.algorithm.unlearn import sample_retain_subset
+from unsir_core.data import ImageData
 from unsir_core.methods.settings import SettingField, make_settings, setting_fields
+from unsir_core.models.classifier import Classifier, ModelInfo
 
 
 @dataclass(frozen=True)
@@ -51,8 +53,7 @@ class Request:
         gone = set(self.forget) | set(self.original.forgotten)
         keep = [c for c in range(self.data.num_classes) if c not in gone]
         counts = self.data.train_y.bincount(minlength=self.data.num_classes).tolist()
-        return Workload(len(keep), min(counts[c] for c in keep), len(self.forget),
-                        sum(counts[c] for c in self.forget))
+        return Workload(len(keep), min(counts[c] for c in keep), len(self.forget), sum(counts[c] for c in self.forget))
 
 
 def pool_size(requested: int | None, available: int) -> int:
@@ -70,8 +71,17 @@ class Context:
     is handed out (`forget_train`); the result reports it.
     """
 
-    def __init__(self, method: str, data: ImageData, forget: Sequence[int], gone: Sequence[int],
-                 device: torch.device, progress: ProgressFn | None, cancel: CancelToken | None, seed: int):
+    def __init__(
+        self,
+        method: str,
+        data: ImageData,
+        forget: Sequence[int],
+        gone: Sequence[int],
+        device: torch.device,
+        progress: ProgressFn | None,
+        cancel: CancelToken | None,
+        seed: int,
+    ):
         self.method, self.data, self.device = method, data, device
         self.forget = tuple(forget)  # classes of this request
         self.gone = tuple(gone)  # classes of this request plus those the model had already forgotten
@@ -164,8 +174,16 @@ class Context:
         params = list(work.net.parameters()) if params is None else list(params)
         return make_optimizer(optimizer, [{"params": params, "lr": lr}])
 
-    def optimise(self, work: Classifier, phase: str, steps: int, loss_fn: Callable[[int], torch.Tensor],
-                 opt: torch.optim.Optimizer, hint: str, before_step: Callable[[], None] | None = None) -> list[float]:
+    def optimise(
+        self,
+        work: Classifier,
+        phase: str,
+        steps: int,
+        loss_fn: Callable[[int], torch.Tensor],
+        opt: torch.optim.Optimizer,
+        hint: str,
+        before_step: Callable[[], None] | None = None,
+    ) -> list[float]:
         """`steps` optimiser steps on `work` (train mode): loss_fn(step) -> loss, backward, step.
 
         Progress and cancel go through `Reporter`; a NaN/inf loss raises DivergedError naming the
@@ -195,7 +213,7 @@ class Context:
 def kl_to(student_logits: torch.Tensor, teacher_probs: torch.Tensor, temperature: float) -> torch.Tensor:
     """KL(teacher || student) per batch at temperature T (scaled by T^2, as in distillation)."""
     log_p = F.log_softmax(student_logits / temperature, dim=1)
-    return F.kl_div(log_p, teacher_probs, reduction="batchmean") * temperature ** 2
+    return F.kl_div(log_p, teacher_probs, reduction="batchmean") * temperature**2
 
 
 # ------------------------------------------------------------------ the method template
@@ -250,9 +268,16 @@ class UnlearningMethod:
     def unlearn(self, model: Classifier, ctx: Context, s: Any) -> Classifier:  # pragma: no cover - interface
         raise NotImplementedError
 
-    def run(self, model: Classifier, data: ImageData, forget: Sequence[int | str], settings: Any = None,
-            device: str | torch.device | None = "auto", progress: ProgressFn | None = None,
-            cancel: CancelToken | None = None) -> MethodResult:
+    def run(
+        self,
+        model: Classifier,
+        data: ImageData,
+        forget: Sequence[int | str],
+        settings: Any = None,
+        device: str | torch.device | None = "auto",
+        progress: ProgressFn | None = None,
+        cancel: CancelToken | None = None,
+    ) -> MethodResult:
         """Forget `forget` (names or indices) from `model` with these settings; returns a new model."""
         s = self.settings(settings)
         device = pick_device(device) if not isinstance(device, torch.device) else device
@@ -268,9 +293,21 @@ class UnlearningMethod:
         synchronize(device)
         wall = time.perf_counter() - start
         out.net.to(device).eval()
-        details = {"method": self.name, "settings": asdict(s), "parent": model.info.origin,
-                   "forget_request": list(forget), "parent_test_acc": model.info.test_acc, **ctx.details}
-        info = replace(model.info, forgotten=gone, origin="retrained" if self.name == "retrain" else "unlearned",
-                       test_acc=out.info.test_acc if self.name == "retrain" else None, details=details)
-        return MethodResult(self.name, Classifier(out.net, info), s, ctx.read_forget, round(wall, 4),
-                            ctx.losses, ctx.details)
+        details = {
+            "method": self.name,
+            "settings": asdict(s),
+            "parent": model.info.origin,
+            "forget_request": list(forget),
+            "parent_test_acc": model.info.test_acc,
+            **ctx.details,
+        }
+        info = replace(
+            model.info,
+            forgotten=gone,
+            origin="retrained" if self.name == "retrain" else "unlearned",
+            test_acc=out.info.test_acc if self.name == "retrain" else None,
+            details=details,
+        )
+        return MethodResult(
+            self.name, Classifier(out.net, info), s, ctx.read_forget, round(wall, 4), ctx.losses, ctx.details
+        )

@@ -6,25 +6,32 @@ keeps most of the forget accuracy when run briefly: it is the "too weak" end of 
 Evidence (shipped Small CNN, 1 CPU thread, defaults): A_Df / A_Dr as % of the original's: star 85.7% /
 99.4%, triangle 91.2% / 99.1%, circle 75.5% / 99.4%; about 5 s.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import torch.nn.functional as F
 
-from unsir_core.models.classifier import Classifier
 from unsir_core.common.config import LR_MAX, MAX_SEED, setting
 from unsir_core.methods.base import Context, UnlearningMethod
+from unsir_core.models.classifier import Classifier
 
 
 @dataclass(frozen=True)
 class FinetuneSettings:
     epochs: int = setting(2, "passes over the retain subset", 1, 100)
-    lr: float = setting(5e-4, "Adam learning rate; 1e-3 forgets a little more (circle: A_Df 67% instead of "
-                        "76%)", 0, LR_MAX, low_open=True)
+    lr: float = setting(
+        5e-4,
+        "Adam learning rate; 1e-3 forgets a little more (circle: A_Df 67% instead of 76%)",
+        0,
+        LR_MAX,
+        low_open=True,
+    )
     batch_size: int = setting(128, "samples per step", 1, 8192)
-    retain_per_class: int = setting(300, "retain training images per class (0: all); about 30% of "
-                                    "Shapes-10's", 0, 100_000)
+    retain_per_class: int = setting(
+        300, "retain training images per class (0: all); about 30% of Shapes-10's", 0, 100_000
+    )
     seed: int = setting(0, "subset choice and shuffling", 0, MAX_SEED)
 
 
@@ -45,6 +52,12 @@ class Finetune(UnlearningMethod):
             idx = next(batches)
             return F.cross_entropy(ctx.logits(work, x[idx]), y[idx])
 
-        ctx.optimise(work, "finetune", ctx.steps(len(x), s.batch_size, s.epochs), loss, ctx.optimiser(work, s.lr),
-                     hint=f"Lower the fine-tune learning rate (now {s.lr}).")
+        ctx.optimise(
+            work,
+            "finetune",
+            ctx.steps(len(x), s.batch_size, s.epochs),
+            loss,
+            ctx.optimiser(work, s.lr),
+            hint=f"Lower the fine-tune learning rate (now {s.lr}).",
+        )
         return work

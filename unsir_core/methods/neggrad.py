@@ -7,15 +7,16 @@ reports a large loss of retain accuracy, which these defaults reproduce on Shape
 Evidence (shipped Small CNN, 1 CPU thread, defaults): A_Df / A_Dr as % of the original's: star 1.3% /
 46.8%, triangle 0.0% / 42.7%, circle 0.0% / 48.8%; about 0.5 s.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import torch.nn.functional as F
 
-from unsir_core.models.classifier import Classifier
 from unsir_core.common.config import LR_MAX, MAX_SEED, setting
 from unsir_core.methods.base import Context, UnlearningMethod
+from unsir_core.models.classifier import Classifier
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,12 @@ class NegGrad(UnlearningMethod):
             idx = next(batches)
             return -F.cross_entropy(ctx.logits(work, x[idx]), y[idx])
 
-        ctx.optimise(work, "ascent", ctx.steps(len(x), s.batch_size, s.epochs), loss, ctx.optimiser(work, s.lr),
-                     hint=f"Lower the NegGrad learning rate (now {s.lr}).")
+        ctx.optimise(
+            work,
+            "ascent",
+            ctx.steps(len(x), s.batch_size, s.epochs),
+            loss,
+            ctx.optimiser(work, s.lr),
+            hint=f"Lower the NegGrad learning rate (now {s.lr}).",
+        )
         return work

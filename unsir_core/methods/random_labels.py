@@ -7,6 +7,7 @@ Reads forget-class images.
 Evidence (shipped Small CNN, 1 CPU thread, defaults): A_Df / A_Dr as % of the original's: star 1.3% /
 97.1%, triangle 0.0% / 91.8%, circle 1.6% / 92.0%; about 6 s.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,9 +15,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from unsir_core.models.classifier import Classifier
 from unsir_core.common.config import LR_MAX, MAX_SEED, setting
 from unsir_core.methods.base import Context, UnlearningMethod
+from unsir_core.models.classifier import Classifier
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,12 @@ class RandomLabels(UnlearningMethod):
             idx = next(batches)
             return F.cross_entropy(ctx.logits(work, x[idx]), y[idx])
 
-        ctx.optimise(work, "relabel", ctx.steps(len(x), s.batch_size, s.epochs), loss, ctx.optimiser(work, s.lr),
-                     hint=f"Lower the learning rate (now {s.lr}).")
+        ctx.optimise(
+            work,
+            "relabel",
+            ctx.steps(len(x), s.batch_size, s.epochs),
+            loss,
+            ctx.optimiser(work, s.lr),
+            hint=f"Lower the learning rate (now {s.lr}).",
+        )
         return work

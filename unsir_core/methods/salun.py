@@ -8,6 +8,7 @@ Reads forget-class images.
 Evidence (shipped Small CNN, 1 CPU thread, defaults): A_Df / A_Dr as % of the original's: star 2.1% /
 96.6%, triangle 0.8% / 92.3%, circle 1.6% / 88.2%; about 7 s.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,28 +16,39 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from unsir_core.models.classifier import Classifier
 from unsir_core.common.config import LR_MAX, MAX_SEED, setting
 from unsir_core.common.progress import Reporter
 from unsir_core.methods.base import Context, UnlearningMethod
 from unsir_core.methods.random_labels import relabelled_pool
+from unsir_core.models.classifier import Classifier
 
 
 @dataclass(frozen=True)
 class SalUnSettings:
-    mask_ratio: float = setting(0.5, "fraction of weights updated: those with the largest forget-loss gradient (paper: "
-                                "0.5)", 0, 1, low_open=True)
+    mask_ratio: float = setting(
+        0.5,
+        "fraction of weights updated: those with the largest forget-loss gradient (paper: 0.5)",
+        0,
+        1,
+        low_open=True,
+    )
     epochs: int = setting(2, "passes over forget (relabelled) + retain samples", 1, 100)
-    lr: float = setting(2e-3, "Adam learning rate (half the weights move, so a little more than random "
-                        "labels)", 0, LR_MAX, low_open=True)
+    lr: float = setting(
+        2e-3,
+        "Adam learning rate (half the weights move, so a little more than random labels)",
+        0,
+        LR_MAX,
+        low_open=True,
+    )
     batch_size: int = setting(128, "samples per step", 1, 8192)
     forget_samples: int = setting(500, "forget-class training images read (0: all)", 0, 1_000_000)
     retain_per_class: int = setting(300, "retain training images per class (0: all)", 0, 100_000)
     seed: int = setting(0, "relabelling, sample choice and shuffling", 0, MAX_SEED)
 
 
-def saliency_masks(ctx: Context, model: Classifier, x: torch.Tensor, y: torch.Tensor, ratio: float,
-                   batch_size: int) -> list[torch.Tensor]:
+def saliency_masks(
+    ctx: Context, model: Classifier, x: torch.Tensor, y: torch.Tensor, ratio: float, batch_size: int
+) -> list[torch.Tensor]:
     """Per parameter, a 0/1 mask of the `ratio` share of weights with the largest |d CE(forget) / d w|."""
     net = model.net
     net.zero_grad(set_to_none=True)
@@ -82,6 +94,13 @@ class SalUn(UnlearningMethod):
                 if p.grad is not None:
                     p.grad.mul_(m)
 
-        ctx.optimise(work, "relabel", ctx.steps(len(x), s.batch_size, s.epochs), loss, ctx.optimiser(work, s.lr),
-                     hint=f"Lower the learning rate (now {s.lr}).", before_step=mask_gradients)
+        ctx.optimise(
+            work,
+            "relabel",
+            ctx.steps(len(x), s.batch_size, s.epochs),
+            loss,
+            ctx.optimiser(work, s.lr),
+            hint=f"Lower the learning rate (now {s.lr}).",
+            before_step=mask_gradients,
+        )
         return work

@@ -9,6 +9,7 @@ Evidence (shipped Small CNN, 1 CPU thread, defaults): A_Df / A_Dr as % of the or
 93.0%, triangle 0.4% / 93.3%, circle 0.0% / 95.0%; about 9-11 s. With the paper's lr 5e-4 (Adam here)
 and T = 4 it keeps circle at 81% A_Df: too weak on this model.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,20 +17,27 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from unsir_core.models.classifier import Classifier
 from unsir_core.common.config import LR_MAX, MAX_SEED, setting
 from unsir_core.methods.base import Context, Request, UnlearningMethod, kl_to, pool_size
+from unsir_core.models.classifier import Classifier
 
 
 @dataclass(frozen=True)
 class ScrubSettings:
     epochs: int = setting(4, "min passes over the retain subset (paper: sgda_epochs)", 1, 100)
-    max_epochs: int = setting(3, "the first this many epochs also run a max pass over the forget samples (paper: "
-                              "msteps)", 0, 100)
-    lr: float = setting(2e-3, "Adam learning rate (paper: 5e-4 with SGD; at 5e-4 Adam keeps A_Df near 80% "
-                        "here)", 0, LR_MAX, low_open=True)
-    temperature: float = setting(2.0, "distillation temperature (paper: kd_T 4; 2 forgets star 3.8% instead of "
-                                 "14.8%)", 0, 100, low_open=True)
+    max_epochs: int = setting(
+        3, "the first this many epochs also run a max pass over the forget samples (paper: msteps)", 0, 100
+    )
+    lr: float = setting(
+        2e-3,
+        "Adam learning rate (paper: 5e-4 with SGD; at 5e-4 Adam keeps A_Df near 80% here)",
+        0,
+        LR_MAX,
+        low_open=True,
+    )
+    temperature: float = setting(
+        2.0, "distillation temperature (paper: kd_T 4; 2 forgets star 3.8% instead of 14.8%)", 0, 100, low_open=True
+    )
     alpha: float = setting(0.5, "weight of KL to the teacher in the min pass (paper: 0.001-0.5)", 0, 1)
     gamma: float = setting(1.0, "weight of cross-entropy in the min pass (paper: 0.99)", 0, 100)
     batch_size: int = setting(64, "samples per step, both passes", 1, 8192)
@@ -48,8 +56,9 @@ class Scrub(UnlearningMethod):
 
     def planned_images(self, s: ScrubSettings, req: Request) -> float:
         w = req.workload()
-        return (s.epochs * pool_size(s.retain_per_class, w.retain_per_class) * w.retain_classes
-                + min(s.max_epochs, s.epochs) * pool_size(s.forget_samples, w.forget_images))
+        return s.epochs * pool_size(s.retain_per_class, w.retain_per_class) * w.retain_classes + min(
+            s.max_epochs, s.epochs
+        ) * pool_size(s.forget_samples, w.forget_images)
 
     def unlearn(self, model: Classifier, ctx: Context, s: ScrubSettings) -> Classifier:
         fx, _ = ctx.forget_train(s.forget_samples)
@@ -69,8 +78,9 @@ class Scrub(UnlearningMethod):
         def min_loss(_: int):
             idx = next(r_batches)
             logits = ctx.logits(work, rx[idx])
-            return s.gamma * F.cross_entropy(logits, ry[idx]) + s.alpha * kl_to(logits, teacher_probs(rx[idx]),
-                                                                                 s.temperature)
+            return s.gamma * F.cross_entropy(logits, ry[idx]) + s.alpha * kl_to(
+                logits, teacher_probs(rx[idx]), s.temperature
+            )
 
         hint = f"Lower the learning rate (now {s.lr}) or max_epochs (now {s.max_epochs})."
         for epoch in range(1, s.epochs + 1):

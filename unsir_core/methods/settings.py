@@ -1,14 +1,14 @@
 """A method's settings: a frozen dataclass whose fields carry help and range (`common.config.setting`), read as
 `SettingField`s by the pages and the CLI, and built from text or a mapping by `make_settings` with clear errors."""
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, fields, replace
-from typing import Any, Mapping
-
+from typing import Any
 
 from unsir_core.common.config import validate
 from unsir_core.common.errors import ConfigError
-
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,19 @@ def setting_fields(cls: type) -> list[SettingField]:
         kind = next((_KINDS[p] for p in parts if p in _KINDS), str)
         default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
         choices = tuple(f.metadata.get("choices", ()))
-        out.append(SettingField(f.name, kind, default, optional, f.metadata.get("help", ""), choices,
-                                f.metadata.get("min"), f.metadata.get("max"), f.metadata.get("low_open", False)))
+        out.append(
+            SettingField(
+                f.name,
+                kind,
+                default,
+                optional,
+                f.metadata.get("help", ""),
+                choices,
+                f.metadata.get("min"),
+                f.metadata.get("max"),
+                f.metadata.get("low_open", False),
+            )
+        )
     return out
 
 

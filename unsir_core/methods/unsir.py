@@ -4,19 +4,22 @@ Zero-glance: it reads a small retain subset and never a forget-class image. The 
 preset ("auto": the recipe derived from the data and the model, see recipe.py) and optionally override
 its most sensitive fields; None keeps the recipe's value.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import field, make_dataclass
-from typing import Any, Sequence
+from typing import Any
 
-from unsir_core.models.classifier import Classifier, ModelInfo
-from unsir_core.common.config import TUNING, UnsirConfig, config_value, flag, setting_info
-from unsir_core.data import ImageData
 from unsir_core.algorithm.presets import PRESETS
 from unsir_core.algorithm.recipe import Recipe
 from unsir_core.algorithm.request import resolve_recipe
 from unsir_core.algorithm.unlearn import unlearn
+from unsir_core.common.config import TUNING, UnsirConfig, config_value, flag, setting_info
+from unsir_core.data import ImageData
 from unsir_core.methods.base import Context, Request, UnlearningMethod, Workload
+from unsir_core.models.classifier import Classifier, ModelInfo
+
 
 def _override(name: str) -> tuple[str, str, Any]:
     """The UnsirSettings field of a tuning setting: named like its flag ("noise.batch_size" -> noise_batch), help
@@ -40,32 +43,54 @@ class _Recipe:
         """The recipe for this request (auto or the named preset), with these settings' overrides applied: the
         same choice as every other request (`request.resolve_recipe`)."""
         overrides = {dotted: getattr(self, name) for name, dotted in CONFIG_FIELDS.items()}
-        return resolve_recipe(data, info, forget, self.preset,
-                              {"seed": self.seed, **{k: v for k, v in overrides.items() if v is not None}})
+        return resolve_recipe(
+            data,
+            info,
+            forget,
+            self.preset,
+            {"seed": self.seed, **{k: v for k, v in overrides.items() if v is not None}},
+        )
 
     def recipe(self, ctx: Context, model: Classifier) -> Recipe:
         return self.recipe_for(ctx.data, model.info, ctx.forget)
 
     def apply(self, base: UnsirConfig) -> UnsirConfig:
-        return base.with_overrides(seed=self.seed, **{dotted: getattr(self, name)
-                                                      for name, dotted in CONFIG_FIELDS.items()})
+        return base.with_overrides(
+            seed=self.seed, **{dotted: getattr(self, name) for name, dotted in CONFIG_FIELDS.items()}
+        )
 
     @classmethod
-    def from_config(cls, preset: str, cfg: UnsirConfig) -> "UnsirSettings":
+    def from_config(cls, preset: str, cfg: UnsirConfig) -> UnsirSettings:
         """Settings that run exactly `cfg`'s values for every field here, on top of `preset` (e.g. a session's)."""
-        return cls(preset=preset if preset in PRESETS else "auto", seed=cfg.seed,
-                   **{name: config_value(cfg, dotted) for name, dotted in CONFIG_FIELDS.items()})
+        return cls(
+            preset=preset if preset in PRESETS else "auto",
+            seed=cfg.seed,
+            **{name: config_value(cfg, dotted) for name, dotted in CONFIG_FIELDS.items()},
+        )
 
 
 # UNSIR's settings in Compare: a preset, the tuning settings of the vocabulary (common.config.TUNING), the seed.
-UnsirSettings = make_dataclass("UnsirSettings", [
-    ("preset", "str", field(default="auto", metadata={  # "auto": the recipe derived from the data and the model
-        "choices": ("auto", *PRESETS),
-        "help": "Where the other settings start: auto = the recipe derived from the data, the model and the forget "
-                "set (recipe.py), or a preset name."})),
-    *(_override(name) for name in TUNING),
-    ("seed", "int", field(default=0, metadata={"help": "Seeds the noise, the retain subset and the shuffling."})),
-], bases=(_Recipe,), frozen=True)
+UnsirSettings = make_dataclass(
+    "UnsirSettings",
+    [
+        (
+            "preset",
+            "str",
+            field(
+                default="auto",
+                metadata={  # "auto": the recipe derived from the data and the model
+                    "choices": ("auto", *PRESETS),
+                    "help": "Where the other settings start: auto = the recipe derived from the data, the model and "
+                    "the forget set (recipe.py), or a preset name.",
+                },
+            ),
+        ),
+        *(_override(name) for name in TUNING),
+        ("seed", "int", field(default=0, metadata={"help": "Seeds the noise, the retain subset and the shuffling."})),
+    ],
+    bases=(_Recipe,),
+    frozen=True,
+)
 UnsirSettings.__module__ = __name__  # pickled by reference (process pools, Ray)
 
 
@@ -73,8 +98,9 @@ def unsir_images(cfg: UnsirConfig, w: Workload) -> float:
     """Training images (forward + backward) one UNSIR run with `cfg` processes: noise, impair and repair."""
     retain = min(cfg.retain_per_class, w.retain_per_class) * w.retain_classes
     noise = cfg.noise.batch_size * w.forget_classes
-    return (cfg.noise.steps * noise + cfg.impair.epochs * (retain + cfg.noise_copies * noise)
-            + cfg.repair.epochs * retain)
+    return (
+        cfg.noise.steps * noise + cfg.impair.epochs * (retain + cfg.noise_copies * noise) + cfg.repair.epochs * retain
+    )
 
 
 class Unsir(UnlearningMethod):
@@ -90,18 +116,28 @@ class Unsir(UnlearningMethod):
 
     def resolved(self, s: UnsirSettings, req: Request) -> dict:
         cfg = s.recipe_for(req.data, req.original, req.forget).config
-        return {"preset": s.preset, **{name: config_value(cfg, dotted) for name, dotted in CONFIG_FIELDS.items()},
-                "seed": cfg.seed}
+        return {
+            "preset": s.preset,
+            **{name: config_value(cfg, dotted) for name, dotted in CONFIG_FIELDS.items()},
+            "seed": cfg.seed,
+        }
 
     def unlearn(self, model: Classifier, ctx: Context, s: UnsirSettings) -> Classifier:
         recipe = s.recipe(ctx, model)
         cfg = recipe.config
-        result = unlearn(model, ctx.data, list(ctx.forget), cfg, ctx.device, ctx.progress, ctx.cancel,
-                         keep_impaired=False)
+        result = unlearn(
+            model, ctx.data, list(ctx.forget), cfg, ctx.device, ctx.progress, ctx.cancel, keep_impaired=False
+        )
         ctx.losses.update({"noise": result.noise.loss_history, **result.losses})
         outcome = result.repair_outcome
-        ctx.details.update({"timings_s": result.timings_s, "retain_samples": len(result.retain_indices),
-                            "unsir_config": cfg.to_dict(), "recipe": recipe.to_dict(),
-                            "repair_check": outcome.to_dict() if outcome else None,
-                            "degraded": bool(outcome and outcome.degraded)})
+        ctx.details.update(
+            {
+                "timings_s": result.timings_s,
+                "retain_samples": len(result.retain_indices),
+                "unsir_config": cfg.to_dict(),
+                "recipe": recipe.to_dict(),
+                "repair_check": outcome.to_dict() if outcome else None,
+                "degraded": bool(outcome and outcome.degraded),
+            }
+        )
         return result.model

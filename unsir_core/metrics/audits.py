@@ -4,10 +4,12 @@ An audit reads forget-class images (that is what it measures), unlike unlearning
 how every page measures; the functions below are the only places that turn it into calls of the metrics, so the
 Results page, a Compare row and a sweep cell report the same relearn time and the same attack for the same model.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from unsir_core.metrics.privacy import MIA_SAMPLES
 
@@ -32,8 +34,9 @@ class MetricSettings:
     seed: int = 0  # seeds relearning, the attacks' sampling, the probe's images and ZRF's random model
 
 
-def relearn_baseline(original: Classifier, data: ImageData, gone: Sequence[int],
-                     s: MetricSettings) -> tuple[float, float]:
+def relearn_baseline(
+    original: Classifier, data: ImageData, gone: Sequence[int], s: MetricSettings
+) -> tuple[float, float]:
     """The original's forget accuracy (%) on the relearn probe, and the accuracy that counts as relearned."""
     from unsir_core.metrics.relearn import accuracy, forget_probe, relearn_target
 
@@ -41,17 +44,31 @@ def relearn_baseline(original: Classifier, data: ImageData, gone: Sequence[int],
     return original_acc, relearn_target(original_acc)
 
 
-def relearn(model: Classifier, data: ImageData, gone: Sequence[int], target: float,
-            s: MetricSettings) -> RelearnResult:
+def relearn(model: Classifier, data: ImageData, gone: Sequence[int], target: float, s: MetricSettings) -> RelearnResult:
     """Epochs of fine-tuning until `model`'s forget accuracy is back at `target` (see metrics.relearn)."""
     from unsir_core.metrics.relearn import relearn_time
 
-    return relearn_time(model, data, list(gone), target, s.relearn_max_epochs, s.relearn_samples, s.relearn_lr,
-                        s.seed, probe_per_class=s.relearn_probe)
+    return relearn_time(
+        model,
+        data,
+        list(gone),
+        target,
+        s.relearn_max_epochs,
+        s.relearn_samples,
+        s.relearn_lr,
+        s.seed,
+        probe_per_class=s.relearn_probe,
+    )
 
 
-def relearn_audit(original: Classifier, models: Mapping[str, Classifier], data: ImageData, gone: Sequence[int],
-                  s: MetricSettings, done: Any = None) -> dict[str, Any]:
+def relearn_audit(
+    original: Classifier,
+    models: Mapping[str, Classifier],
+    data: ImageData,
+    gone: Sequence[int],
+    s: MetricSettings,
+    done: Any = None,
+) -> dict[str, Any]:
     """{"target", "original", stage: relearn result} for each of `models`, measured against `original`'s
     probe accuracy; `done(i, n)` is called after each model."""
     original_acc, target = relearn_baseline(original, data, gone, s)
@@ -63,8 +80,7 @@ def relearn_audit(original: Classifier, models: Mapping[str, Classifier], data: 
     return out
 
 
-def membership(model: Classifier, data: ImageData, gone: Sequence[int], variant: str,
-               s: MetricSettings) -> MiaResult:
+def membership(model: Classifier, data: ImageData, gone: Sequence[int], variant: str, s: MetricSettings) -> MiaResult:
     """The membership-inference attack `variant` on `model`, with the settings' sample count and seed."""
     from unsir_core.metrics.privacy import membership_inference
 

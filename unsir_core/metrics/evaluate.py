@@ -2,17 +2,18 @@
 
 A_Df / A_Dr (UNSIR convention): accuracy on the *test* images of the forget / retain classes.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 
-from unsir_core.models.classifier import Classifier
-from unsir_core.data import ImageData
 from unsir_core.common.device import autocast, memory_format
+from unsir_core.data import ImageData
+from unsir_core.models.classifier import Classifier
 from unsir_core.models.fold import fold_batchnorm
 
 
@@ -63,10 +64,22 @@ def evaluation_of(logits: torch.Tensor, y: torch.Tensor, forget: Sequence[int]) 
     def mean(v: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         return v[m].mean() if m.any() else torch.tensor(float("nan"), device=v.device)
 
-    stats = torch.stack([mean(correct, fmask) * 100, mean(correct, rmask) * 100, correct.mean() * 100,
-                         mean(loss, fmask), mean(loss, rmask)]).tolist()
-    return Evaluation(*[round(v, 4) for v in stats], per_class_acc=[round(v, 2) for v in per_class.tolist()],
-                      prediction_distribution=dist.tolist(), n_forget=int(fmask.sum()), n_retain=int(rmask.sum()))
+    stats = torch.stack(
+        [
+            mean(correct, fmask) * 100,
+            mean(correct, rmask) * 100,
+            correct.mean() * 100,
+            mean(loss, fmask),
+            mean(loss, rmask),
+        ]
+    ).tolist()
+    return Evaluation(
+        *[round(v, 4) for v in stats],
+        per_class_acc=[round(v, 2) for v in per_class.tolist()],
+        prediction_distribution=dist.tolist(),
+        n_forget=int(fmask.sum()),
+        n_retain=int(rmask.sum()),
+    )
 
 
 def evaluate(model: Classifier, data: ImageData, forget: Sequence[int]) -> Evaluation:

@@ -15,10 +15,11 @@ forget-class *training* samples) to measure what the model still gives away.
 - ZRF (Bad Teacher, Chundawat et al.): 1 - mean JS divergence between the model's and a randomly
   initialised model's softmax outputs on the forget-class test images; 1 = as uninformed as random.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -27,18 +28,18 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from unsir_core.models.classifier import Classifier
-from unsir_core.data import ImageData
 from unsir_core.common.errors import ConfigError
+from unsir_core.data import ImageData
 from unsir_core.metrics.evaluate import predict_logits
+from unsir_core.models.classifier import Classifier
 
 MIA_VARIANTS: dict[str, str] = {
     "entropy": "Entropy attack: a logistic regression on the entropy of the softmax output, trained to tell "
-               "retain-class training images (members) from test images (non-members), then applied to the "
-               "forget-class training images.",
+    "retain-class training images (members) from test images (non-members), then applied to the "
+    "forget-class training images.",
     "confidence": "Confidence attack: a logistic regression on the softmax probability of the true class, trained "
-                  "to tell retain-class training images (members) from test images (non-members), then applied "
-                  "to the forget-class training images.",
+    "to tell retain-class training images (members) from test images (non-members), then applied "
+    "to the forget-class training images.",
 }
 MIA_SAMPLES = 500  # members and non-members drawn per attack, by Results and Compare alike (halves fit / score)
 CHANCE = 50.0  # % accuracy of guessing member or non-member (equal numbers of each)
@@ -92,8 +93,9 @@ def _pick(candidates: torch.Tensor, k: int, gen: torch.Generator) -> torch.Tenso
     return candidates[torch.randperm(len(candidates), generator=gen)[:k]]
 
 
-def _member_pool(data: ImageData, forget: Sequence[int],
-                 retain_train_idx: Sequence[int] | torch.Tensor | None) -> torch.Tensor:
+def _member_pool(
+    data: ImageData, forget: Sequence[int], retain_train_idx: Sequence[int] | torch.Tensor | None
+) -> torch.Tensor:
     """Training indices of retain-class samples: `retain_train_idx` (checked) or all of them."""
     if retain_train_idx is None:
         return (~data.class_mask(data.train_y, forget)).nonzero().flatten().cpu()
@@ -103,9 +105,15 @@ def _member_pool(data: ImageData, forget: Sequence[int],
     return idx
 
 
-def membership_inference(model: Classifier, data: ImageData, forget: Sequence[int],
-                         retain_train_idx: Sequence[int] | torch.Tensor | None = None, variant: str = "entropy",
-                         n: int = MIA_SAMPLES, seed: int = 0) -> MiaResult:
+def membership_inference(
+    model: Classifier,
+    data: ImageData,
+    forget: Sequence[int],
+    retain_train_idx: Sequence[int] | torch.Tensor | None = None,
+    variant: str = "entropy",
+    n: int = MIA_SAMPLES,
+    seed: int = 0,
+) -> MiaResult:
     """Fit the `variant` attack on up to `n` members and `n` non-members, apply it to the forget samples.
 
     Members: retain-class training samples (`retain_train_idx`, or all of them); non-members:
@@ -118,8 +126,7 @@ def membership_inference(model: Classifier, data: ImageData, forget: Sequence[in
     training data, which unlearning itself never does.
     """
     if variant not in MIA_VARIANTS:
-        raise ConfigError(f"Unknown membership-inference variant {variant!r}: "
-                          f"choose one of {', '.join(MIA_VARIANTS)}.")
+        raise ConfigError(f"Unknown membership-inference variant {variant!r}: choose one of {', '.join(MIA_VARIANTS)}.")
     if not forget:
         raise ConfigError("Membership inference needs at least one forgotten class.")
     gen = torch.Generator().manual_seed(seed)
@@ -151,15 +158,28 @@ def membership_inference(model: Classifier, data: ImageData, forget: Sequence[in
     auc = roc_auc_score(score_y, attack.decision_function(score_x))
     member_rate = attack.predict(feature(data.train_x, data.train_y, forget_idx)).mean() * 100
     low, high = wilson_interval(correct, len(score_y))
-    return MiaResult(variant, MIA_VARIANTS[variant], round(float(member_rate), 2), round(float(attack_acc), 2),
-                     2 * half, len(forget_idx), round(float(auc), 4), low, high, len(score_y), seed)
+    return MiaResult(
+        variant,
+        MIA_VARIANTS[variant],
+        round(float(member_rate), 2),
+        round(float(attack_acc), 2),
+        2 * half,
+        len(forget_idx),
+        round(float(auc), 4),
+        low,
+        high,
+        len(score_y),
+        seed,
+    )
 
 
 def _softmax_pair(logits_a: torch.Tensor, logits_b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Two logits [N, K] -> their softmax in float64 (b moved to a's device); ConfigError if shapes differ."""
     if logits_a.shape != logits_b.shape or logits_a.ndim != 2:
-        raise ConfigError(f"Need two logit tensors of one shape [N, K], got {tuple(logits_a.shape)} and "
-                          f"{tuple(logits_b.shape)}: compare models with the same classes on the same images.")
+        raise ConfigError(
+            f"Need two logit tensors of one shape [N, K], got {tuple(logits_a.shape)} and "
+            f"{tuple(logits_b.shape)}: compare models with the same classes on the same images."
+        )
     return logits_a.double().softmax(1), logits_b.to(logits_a.device).double().softmax(1)
 
 
@@ -204,4 +224,3 @@ def zrf_score(model: Classifier, data: ImageData, forget: Sequence[int], seed: i
         raise ConfigError(f"ZRF needs forget-class test images; {data.name} has none of classes {list(forget)}.")
     x = data.test_x[mask]
     return 1 - js_divergence(predict_logits(model, x), predict_logits(random_model(model, seed), x))
-

@@ -12,10 +12,11 @@ the original forgot in the head only, close to the retrained model forgot in the
 An audit: it reads forget-class images (training images to fit, test images to score), which
 unlearning itself never does.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -23,11 +24,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from unsir_core.models.classifier import Classifier
-from unsir_core.data import ImageData
 from unsir_core.common.device import memory_format
 from unsir_core.common.errors import ConfigError
+from unsir_core.data import ImageData
 from unsir_core.models import get_spec
+from unsir_core.models.classifier import Classifier
 
 PROBE_PER_CLASS = 200  # training images per class the probe is fitted on
 
@@ -73,8 +74,9 @@ def _fit_indices(data: ImageData, per_class: int, seed: int) -> torch.Tensor:
     return torch.cat(picks)
 
 
-def feature_probe(model: Classifier, data: ImageData, forget: Sequence[int], per_class: int = PROBE_PER_CLASS,
-                  seed: int = 0) -> ProbeResult:
+def feature_probe(
+    model: Classifier, data: ImageData, forget: Sequence[int], per_class: int = PROBE_PER_CLASS, seed: int = 0
+) -> ProbeResult:
     """Fit the probe on `per_class` training images of every class, score it on the test split."""
     if not forget:
         raise ConfigError("The feature probe needs at least one forgotten class.")
@@ -90,6 +92,11 @@ def feature_probe(model: Classifier, data: ImageData, forget: Sequence[int], per
         raise ConfigError(f"The test split of {data.name} has no images of classes {list(forget)}.")
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(fit_x, fit_y)
     right = probe.predict(test_x) == test_y
-    return ProbeResult(round(float(right[forget_mask].mean() * 100), 2),
-                       round(float(right[~forget_mask].mean() * 100), 2), round(100 / data.num_classes, 2),
-                       len(fit_y), int(forget_mask.sum()), fit_x.shape[1])
+    return ProbeResult(
+        round(float(right[forget_mask].mean() * 100), 2),
+        round(float(right[~forget_mask].mean() * 100), 2),
+        round(100 / data.num_classes, 2),
+        len(fit_y),
+        int(forget_mask.sum()),
+        fit_x.shape[1],
+    )

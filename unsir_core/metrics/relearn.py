@@ -6,15 +6,17 @@ until the forget accuracy returns to the original model's. Here "returns" means 
 500 mixed images rarely lands exactly on the original's figure, and a curve at 88% of a 93.5% target
 is back in every practical sense. The headline number is always the curve's first crossing of that
 line (`crossing`), so card and chart cannot disagree. The definition (`relearn_target`, `crossing`) needs no
-torch: torch is imported inside the functions that measure, so pages drawing relearn curves render without it. Few epochs mean the knowledge was only hidden,
-not removed. This is an attack measurement, so unlike unlearning it reads forget-class
-training samples. The model is fine-tuned on a copy with Adam; forget accuracy is measured on a fixed
+torch: torch is imported inside the functions that measure, so pages drawing relearn curves render without it.
+Few epochs mean the knowledge was only hidden, not removed. This is an attack measurement, so unlike unlearning it
+reads forget-class training samples. The model is fine-tuned on a copy with Adam; forget accuracy is measured on a fixed
 subset of the forget-class test images every `eval_every` epochs, and the run stops at `max_epochs`.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from unsir_core.common.errors import ConfigError
 
@@ -60,8 +62,10 @@ def forget_probe(data: ImageData, forget: Sequence[int], per_class: int) -> tupl
         raise ConfigError("Relearn time needs at least one forgotten class.")
     idx = torch.cat([(data.test_y == c).nonzero().flatten()[:per_class] for c in forget])
     if len(idx) == 0:
-        raise ConfigError(f"The test split of {data.name} has no images of classes {list(forget)}: "
-                          "relearn time cannot be measured without them.")
+        raise ConfigError(
+            f"The test split of {data.name} has no images of classes {list(forget)}: "
+            "relearn time cannot be measured without them."
+        )
     return data.test_x[idx], data.test_y[idx]
 
 
@@ -74,16 +78,31 @@ def accuracy(model: Classifier, x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 def _check(max_epochs: int, samples_per_epoch: int, eval_every: int, batch_size: int, probe_per_class: int) -> None:
-    for name, value in (("max_epochs", max_epochs), ("samples_per_epoch", samples_per_epoch),
-                        ("eval_every", eval_every), ("batch_size", batch_size), ("probe_per_class", probe_per_class)):
+    for name, value in (
+        ("max_epochs", max_epochs),
+        ("samples_per_epoch", samples_per_epoch),
+        ("eval_every", eval_every),
+        ("batch_size", batch_size),
+        ("probe_per_class", probe_per_class),
+    ):
         if value < 1:
             raise ConfigError(f"Relearn {name} must be at least 1, got {value}.")
 
 
-def relearn_time(model: Classifier, data: ImageData, forget: Sequence[int], target_acc: float, max_epochs: int = 20,
-                 samples_per_epoch: int = 500, lr: float = 1e-3, seed: int = 0, eval_every: int = 1,
-                 probe_per_class: int = 100, batch_size: int = 100,
-                 device: str | torch.device | None = None) -> RelearnResult:
+def relearn_time(
+    model: Classifier,
+    data: ImageData,
+    forget: Sequence[int],
+    target_acc: float,
+    max_epochs: int = 20,
+    samples_per_epoch: int = 500,
+    lr: float = 1e-3,
+    seed: int = 0,
+    eval_every: int = 1,
+    probe_per_class: int = 100,
+    batch_size: int = 100,
+    device: str | torch.device | None = None,
+) -> RelearnResult:
     """Epochs of fine-tuning a copy of `model` until its forget accuracy reaches `target_acc` (%).
 
     Each epoch draws `samples_per_epoch` random training samples from all classes (seeded) and takes
@@ -117,8 +136,14 @@ def relearn_time(model: Classifier, data: ImageData, forget: Sequence[int], targ
     return RelearnResult(reached, reached is None, history, epochs_seen, target_acc, samples_per_epoch)
 
 
-def fine_tune(model: Classifier, x: torch.Tensor, y: torch.Tensor, opt: torch.optim.Optimizer, batch_size: int,
-              gen: torch.Generator) -> None:
+def fine_tune(
+    model: Classifier,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    opt: torch.optim.Optimizer,
+    batch_size: int,
+    gen: torch.Generator,
+) -> None:
     """One shuffled pass of Adam steps over uint8 images x [E, C, H, W] and labels y [E], in place."""
     import torch.nn.functional as F
 

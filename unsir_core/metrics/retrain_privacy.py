@@ -15,18 +15,19 @@ both features, thresholds and directions: 1 = the unlearned model's outputs cann
 retrained model's by any such threshold, 0 = some threshold separates them perfectly. It reads
 forget-class training images: an audit after the fact. Deterministic: no sampling, no fitting.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 import numpy as np
 import torch
 
-from unsir_core.models.classifier import Classifier
-from unsir_core.data import ImageData
 from unsir_core.common.errors import ConfigError
+from unsir_core.data import ImageData
 from unsir_core.metrics.evaluate import predict_logits
+from unsir_core.models.classifier import Classifier
 
 DELTA = 1e-5  # d in the epsilon formula
 THRESHOLDS = 51  # thresholds per feature, evenly spaced over its range
@@ -37,7 +38,8 @@ DEFINITION = (
     "temperature 2, or log p_max − log(1 − p_max)) and, with a threshold, guesses whether it is the unlearned or the "
     "retrained model. Each of 51 thresholds per feature and direction gives ε = max(0, min(log(1 − δ − FPR) − "
     "log FNR, log(1 − δ − FNR) − log FPR)), δ = 10⁻⁵, and an attack score 1 − 2^(−ε). Privacy score = 1 − the "
-    "best attack score: 1 = indistinguishable from retraining, 0 = perfectly distinguishable.")
+    "best attack score: 1 = indistinguishable from retraining, 0 = perfectly distinguishable."
+)
 
 
 @dataclass(frozen=True)
@@ -66,8 +68,9 @@ def comparator_features(logits: torch.Tensor) -> dict[str, np.ndarray]:
     return {"entropy": entropy.cpu().numpy(), "confidence": confidence.cpu().numpy()}
 
 
-def attack_scores(unlearned: np.ndarray, retrained: np.ndarray, low: float, high: float
-                  ) -> list[tuple[float, str, float, float, float]]:
+def attack_scores(
+    unlearned: np.ndarray, retrained: np.ndarray, low: float, high: float
+) -> list[tuple[float, str, float, float, float]]:
     """(attack score, direction, threshold, FPR, FNR) for every threshold and direction."""
     out = []
     for t in np.linspace(low, high, THRESHOLDS):
@@ -75,8 +78,13 @@ def attack_scores(unlearned: np.ndarray, retrained: np.ndarray, low: float, high
             called_u = (unlearned > t) if direction == "above" else (unlearned <= t)
             called_r = (retrained > t) if direction == "above" else (retrained <= t)
             fnr, fpr = 1 - called_u.mean(), called_r.mean()
-            eps = max(0.0, min(np.log(max(1 - DELTA - fpr, DELTA)) - np.log(max(fnr, DELTA)),
-                               np.log(max(1 - DELTA - fnr, DELTA)) - np.log(max(fpr, DELTA))))
+            eps = max(
+                0.0,
+                min(
+                    np.log(max(1 - DELTA - fpr, DELTA)) - np.log(max(fnr, DELTA)),
+                    np.log(max(1 - DELTA - fnr, DELTA)) - np.log(max(fpr, DELTA)),
+                ),
+            )
             out.append((1 - 2.0 ** (-eps), direction, float(t), float(fpr), float(fnr)))
     return out
 
@@ -84,22 +92,39 @@ def attack_scores(unlearned: np.ndarray, retrained: np.ndarray, low: float, high
 def privacy_from_logits(unlearned: torch.Tensor, retrained: torch.Tensor) -> RetrainPrivacy:
     """The worst-case privacy score of two models' logits [N, K] on the same forget-class images."""
     if unlearned.shape != retrained.shape or unlearned.ndim != 2 or len(unlearned) == 0:
-        raise ConfigError(f"Need two non-empty logit tensors of one shape [N, K], got {tuple(unlearned.shape)} and "
-                          f"{tuple(retrained.shape)}.")
+        raise ConfigError(
+            f"Need two non-empty logit tensors of one shape [N, K], got {tuple(unlearned.shape)} and "
+            f"{tuple(retrained.shape)}."
+        )
     fu, fr = comparator_features(unlearned), comparator_features(retrained)
-    best = max(((*a, name) for name, (low, high) in FEATURE_RANGES.items()
-                for a in attack_scores(fu[name], fr[name], low, high)), key=lambda a: a[0])
+    best = max(
+        (
+            (*a, name)
+            for name, (low, high) in FEATURE_RANGES.items()
+            for a in attack_scores(fu[name], fr[name], low, high)
+        ),
+        key=lambda a: a[0],
+    )
     attack, direction, threshold, fpr, fnr, feature = best
-    return RetrainPrivacy(round(1 - attack, 4), round(attack, 4), feature, round(threshold, 4), direction,
-                          round(fpr, 4), round(fnr, 4), len(unlearned))
+    return RetrainPrivacy(
+        round(1 - attack, 4),
+        round(attack, 4),
+        feature,
+        round(threshold, 4),
+        direction,
+        round(fpr, 4),
+        round(fnr, 4),
+        len(unlearned),
+    )
 
 
 def forget_train_images(data: ImageData, forget: Sequence[int]) -> torch.Tensor:
     """Every training image [F, C, H, W] of the forget classes."""
     mask = data.class_mask(data.train_y, forget)
     if not forget or not mask.any():
-        raise ConfigError(f"The privacy score needs forget-class training images; {data.name} has none of "
-                          f"classes {list(forget)}.")
+        raise ConfigError(
+            f"The privacy score needs forget-class training images; {data.name} has none of classes {list(forget)}."
+        )
     return data.train_x[mask]
 
 

@@ -6,6 +6,7 @@ parameters are concatenated into one vector w. Per layer: `l2 = ||w_a - w_b||_2`
 original -> unlearned with original -> retrained on a log scale. Buffers (BatchNorm running
 statistics) are not parameters and are left out.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -13,8 +14,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from unsir_core.models.classifier import Classifier
 from unsir_core.common.errors import ConfigError
+from unsir_core.models.classifier import Classifier
 
 Model = Classifier | nn.Module
 
@@ -41,8 +42,11 @@ def _check_same_parameters(a: nn.Module, b: nn.Module) -> None:
     if shapes_a == shapes_b:
         return
     first = next(((x, y) for x, y in zip(shapes_a, shapes_b) if x != y), None)
-    where = (f"first difference: {first[0][0]} {first[0][1]} vs {first[1][0]} {first[1][1]}" if first
-             else f"{len(shapes_a)} vs {len(shapes_b)} parameter tensors")
+    where = (
+        f"first difference: {first[0][0]} {first[0][1]} vs {first[1][0]} {first[1][1]}"
+        if first
+        else f"{len(shapes_a)} vs {len(shapes_b)} parameter tensors"
+    )
     raise ConfigError(
         f"The two models have different parameters ({where}). Weight distance needs two models of the same "
         "architecture and width: compare an unlearned or retrained model with the original it came from."
@@ -90,4 +94,4 @@ def _ratio(l2: float, ref: float) -> float:
 
 def total_distance(a: Model, b: Model) -> float:
     """||w_a - w_b||_2 over all parameters of the two models (paper Table 7)."""
-    return sum(d.l2 ** 2 for d in layer_distances(a, b)) ** 0.5
+    return sum(d.l2**2 for d in layer_distances(a, b)) ** 0.5

@@ -7,11 +7,13 @@ larger than 1x1 at that input size), the reshape transform for token models, the
 The registry itself is torch-free: the networks' modules are imported when one is built, so pages
 that only show names and titles (the first page, the sidebar) never wait for torch.
 """
+
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from unsir_core.common.errors import CheckpointError, ConfigError
 
@@ -25,6 +27,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 def lazy(module: str, name: str, **kwargs: Any) -> Callable[..., Any]:
     """`unsir_core.models.<module>.<name>(*args, **kwargs)`, importing the module (and torch) on the first call."""
+
     def call(*args: Any) -> Any:
         return getattr(importlib.import_module(f"{__name__}.{module}"), name)(*args, **kwargs)
 
@@ -58,14 +61,18 @@ class ModelSpec:
 
 
 def _prefixes(module: str, n: int) -> tuple[str, ...]:
-    """"module.0" ... "module.{n-1}": the first n blocks of a Sequential (each must hold parameters)."""
+    """ "module.0" ... "module.{n-1}": the first n blocks of a Sequential (each must hold parameters)."""
     return tuple(f"{module}.{i}" for i in range(n))
 
 
 def _vit_early(layers: int) -> tuple[str, ...]:
     """Patch embedding, class token, position embedding and all encoder layers but the last two."""
-    return ("class_token", "conv_proj", "encoder.pos_embedding",
-            *(f"encoder.layers.encoder_layer_{i}" for i in range(layers - 2)))
+    return (
+        "class_token",
+        "conv_proj",
+        "encoder.pos_embedding",
+        *(f"encoder.layers.encoder_layer_{i}" for i in range(layers - 2)),
+    )
 
 
 RESNET_EARLY = ("conv1", "bn1", "layer1", "layer2", "layer3")  # everything before layer4
@@ -74,29 +81,82 @@ VIT_TOKENS = lazy("vision", "vit_reshape_transform")  # GradCAM's reshape of a V
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
-        ModelSpec("smallcnn", "Small CNN", "Five conv layers, ~0.1M parameters; the fast CPU default.",
-                  lazy("cnn", "SmallCNN"), "features.4", "fc", default_width=0.5, cpu_friendly=True,
-                  early=_prefixes("features", 4)),
-        ModelSpec("allcnn", "All-CNN", "All-CNN-C, the paper's CIFAR-10 model (width 0.25 for CPU demos).",
-                  lazy("cnn", "AllCNN"), "features.9", "classifier", default_width=1.0, cpu_friendly=True,
-                  early=("features.0", "features.1", "features.2", "features.4", "features.5", "features.6")),
-        ModelSpec("resnet18", "ResNet18 (CIFAR stem)", "ResNet18 with a 3x3 stride-1 stem, the standard CIFAR model.",
-                  lazy("resnet", "ResNet18"), "layer4", "fc", pretrained_weights="ResNet18_Weights.IMAGENET1K_V1",
-                  early=RESNET_EARLY),
-        ModelSpec("resnet18_tv", "ResNet18 (torchvision stem)",
-                  "torchvision's ResNet18 with the ImageNet stem, as in the authors' notebook (layer4 is 1x1 at 32x32).",
-                  lazy("resnet", "ResNet18", stem="imagenet"), "layer3", "fc",
-                  pretrained_weights="ResNet18_Weights.IMAGENET1K_V1", early=RESNET_EARLY),
-        ModelSpec("mobilenet_v2", "MobileNetV2", "MobileNetV2 with a stride-1 stem for 32x32 images.",
-                  lazy("vision", "mobilenet_v2_small"), "features.18", "classifier",
-                  pretrained_weights="MobileNet_V2_Weights.IMAGENET1K_V1", early=_prefixes("features", 14)),
-        ModelSpec("vit_small", "ViT (small, 32x32)", "A 6-layer Vision Transformer with 4x4 patches.",
-                  lazy("vision", "vit_small"), "encoder.layers.encoder_layer_5.ln_1", "heads",
-                  reshape_transform=VIT_TOKENS, family="transformer", early=_vit_early(6)),
-        ModelSpec("vit_b_16", "ViT-B/16 (224x224)", "torchvision ViT-B/16 at 224x224 for ImageNet-pretrained fine-tuning.",
-                  lazy("vision", "vit_b16"), "encoder.layers.encoder_layer_11.ln_1", "heads", input_size=224,
-                  pretrained_weights="ViT_B_16_Weights.IMAGENET1K_V1", reshape_transform=VIT_TOKENS,
-                  family="transformer", early=_vit_early(12)),
+        ModelSpec(
+            "smallcnn",
+            "Small CNN",
+            "Five conv layers, ~0.1M parameters; the fast CPU default.",
+            lazy("cnn", "SmallCNN"),
+            "features.4",
+            "fc",
+            default_width=0.5,
+            cpu_friendly=True,
+            early=_prefixes("features", 4),
+        ),
+        ModelSpec(
+            "allcnn",
+            "All-CNN",
+            "All-CNN-C, the paper's CIFAR-10 model (width 0.25 for CPU demos).",
+            lazy("cnn", "AllCNN"),
+            "features.9",
+            "classifier",
+            default_width=1.0,
+            cpu_friendly=True,
+            early=("features.0", "features.1", "features.2", "features.4", "features.5", "features.6"),
+        ),
+        ModelSpec(
+            "resnet18",
+            "ResNet18 (CIFAR stem)",
+            "ResNet18 with a 3x3 stride-1 stem, the standard CIFAR model.",
+            lazy("resnet", "ResNet18"),
+            "layer4",
+            "fc",
+            pretrained_weights="ResNet18_Weights.IMAGENET1K_V1",
+            early=RESNET_EARLY,
+        ),
+        ModelSpec(
+            "resnet18_tv",
+            "ResNet18 (torchvision stem)",
+            "torchvision's ResNet18 with the ImageNet stem, as in the authors' notebook (layer4 is 1x1 at 32x32).",
+            lazy("resnet", "ResNet18", stem="imagenet"),
+            "layer3",
+            "fc",
+            pretrained_weights="ResNet18_Weights.IMAGENET1K_V1",
+            early=RESNET_EARLY,
+        ),
+        ModelSpec(
+            "mobilenet_v2",
+            "MobileNetV2",
+            "MobileNetV2 with a stride-1 stem for 32x32 images.",
+            lazy("vision", "mobilenet_v2_small"),
+            "features.18",
+            "classifier",
+            pretrained_weights="MobileNet_V2_Weights.IMAGENET1K_V1",
+            early=_prefixes("features", 14),
+        ),
+        ModelSpec(
+            "vit_small",
+            "ViT (small, 32x32)",
+            "A 6-layer Vision Transformer with 4x4 patches.",
+            lazy("vision", "vit_small"),
+            "encoder.layers.encoder_layer_5.ln_1",
+            "heads",
+            reshape_transform=VIT_TOKENS,
+            family="transformer",
+            early=_vit_early(6),
+        ),
+        ModelSpec(
+            "vit_b_16",
+            "ViT-B/16 (224x224)",
+            "torchvision ViT-B/16 at 224x224 for ImageNet-pretrained fine-tuning.",
+            lazy("vision", "vit_b16"),
+            "encoder.layers.encoder_layer_11.ln_1",
+            "heads",
+            input_size=224,
+            pretrained_weights="ViT_B_16_Weights.IMAGENET1K_V1",
+            reshape_transform=VIT_TOKENS,
+            family="transformer",
+            early=_vit_early(12),
+        ),
     )
 }
 
@@ -136,5 +196,4 @@ def load_imagenet_weights(model: nn.Module, spec: ModelSpec) -> list[str]:
     return sorted(set(own) - set(fitting))
 
 
-__all__ = ["DEFAULT_MODEL", "IMAGENET_MEAN", "IMAGENET_STD", "MODELS", "ModelSpec", "get_spec",
-           "load_imagenet_weights"]
+__all__ = ["DEFAULT_MODEL", "IMAGENET_MEAN", "IMAGENET_STD", "MODELS", "ModelSpec", "get_spec", "load_imagenet_weights"]

@@ -3,6 +3,7 @@
 The network takes normalised, resized float input [B, C, S, S]; `Classifier.prepare` turns uint8
 images into that. The paper's noise lives in the same normalised space.
 """
+
 from __future__ import annotations
 
 import copy
@@ -14,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from unsir_core.models.info import ModelInfo
 from unsir_core.models import get_spec
+from unsir_core.models.info import ModelInfo
 
 __all__ = ["Classifier", "ModelInfo", "prepare", "unprepare"]
 
@@ -26,14 +27,14 @@ class Classifier:
     info: ModelInfo
 
     @classmethod
-    def create(cls, info: ModelInfo) -> "Classifier":
+    def create(cls, info: ModelInfo) -> Classifier:
         return cls(get_spec(info.arch).create(info.num_classes, info.in_channels, info.width), info)
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
         """uint8 [B, C, H, W] -> normalised float [B, C, S, S] on x's device."""
         return prepare(x, self.info.mean, self.info.std, self.info.input_size)
 
-    def copy(self, **info_changes: Any) -> "Classifier":
+    def copy(self, **info_changes: Any) -> Classifier:
         """A deep copy of the network (the original is never touched) with updated info."""
         return Classifier(copy.deepcopy(self.net), replace(self.info, **info_changes))
 

@@ -1,4 +1,5 @@
 """Plain convolutional networks: SmallCNN (the fast CPU default) and All-CNN-C (the paper's CIFAR model)."""
+
 from __future__ import annotations
 
 from torch import nn
@@ -44,11 +45,16 @@ class AllCNN(nn.Module):
         super().__init__()
         a, b = max(8, int(96 * width)), max(8, int(192 * width))
         self.features = nn.Sequential(
-            conv_bn(in_channels, a), conv_bn(a, a), conv_bn(a, a, stride=2),  # [B, a, 16, 16]
+            conv_bn(in_channels, a),
+            conv_bn(a, a),
+            conv_bn(a, a, stride=2),  # [B, a, 16, 16]
             nn.Dropout(0.2),
-            conv_bn(a, b), conv_bn(b, b), conv_bn(b, b, stride=2),  # [B, b, 8, 8]
+            conv_bn(a, b),
+            conv_bn(b, b),
+            conv_bn(b, b, stride=2),  # [B, b, 8, 8]
             nn.Dropout(0.2),
-            conv_bn(b, b), conv_bn(b, b, kernel=1),  # [B, b, 8, 8]
+            conv_bn(b, b),
+            conv_bn(b, b, kernel=1),  # [B, b, 8, 8]
         )
         self.classifier = nn.Conv2d(b, num_classes, 1)  # [B, K, 8, 8]
         self.pool = nn.AdaptiveAvgPool2d(1)

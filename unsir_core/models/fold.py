@@ -5,10 +5,11 @@ convolution's weights: one pass over the activations instead of two. Evidence (s
 2-core CPU, 1,024 images, channels_last): 317-336 ms -> 236-249 ms per forward pass, outputs equal
 up to 1.3e-5.
 """
+
 from __future__ import annotations
 
 import copy
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 from torch import nn

@@ -4,6 +4,7 @@ and the checks its metadata must pass (it is untrusted input).
 Torch-free, so the dashboard can read checkpoint headers (`unsir_core.checkpoints.catalog`) before any page
 needs torch. `Classifier` (unsir_core.models.classifier) pairs it with the network.
 """
+
 from __future__ import annotations
 
 import math
@@ -11,8 +12,8 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from unsir_core.common.errors import CheckpointError
-from unsir_core.models.info_schema import check_details, is_int, is_number, need
 from unsir_core.models import IMAGENET_MEAN, IMAGENET_STD, MODELS, get_spec
+from unsir_core.models.info_schema import check_details, is_int, is_number, need
 
 if TYPE_CHECKING:
     from unsir_core.data import ImageData
@@ -41,7 +42,7 @@ class ModelInfo:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: Any) -> "ModelInfo":
+    def from_dict(cls, d: Any) -> ModelInfo:
         """Metadata read from a checkpoint: untrusted, so every field is checked for type and bounds here,
         before anything is built from it (CheckpointError saying which field is wrong)."""
         if not isinstance(d, dict):
@@ -65,38 +66,61 @@ class ModelInfo:
         need(isinstance(self.arch, str) and self.arch in MODELS, f"unknown architecture {self.arch!r}")
         need(_text(self.dataset), f"dataset must be a short text, not {self.dataset!r}")
         names = self.class_names
-        need(2 <= len(names) <= LIMITS["classes"] and all(_text(n) for n in names) and len(set(names)) == len(names),
-              f"class_names must be 2 to {LIMITS['classes']} different non-empty names")
-        need(is_int(self.in_channels) and 1 <= self.in_channels <= LIMITS["channels"],
-              f"in_channels must be 1 to {LIMITS['channels']}, not {self.in_channels!r}")
+        need(
+            2 <= len(names) <= LIMITS["classes"] and all(_text(n) for n in names) and len(set(names)) == len(names),
+            f"class_names must be 2 to {LIMITS['classes']} different non-empty names",
+        )
+        need(
+            is_int(self.in_channels) and 1 <= self.in_channels <= LIMITS["channels"],
+            f"in_channels must be 1 to {LIMITS['channels']}, not {self.in_channels!r}",
+        )
         size = MODELS[self.arch].input_size
-        need(is_int(self.input_size) and self.input_size == size,
-              f"input_size must be {size} for {MODELS[self.arch].title}, not {self.input_size!r}")
+        need(
+            is_int(self.input_size) and self.input_size == size,
+            f"input_size must be {size} for {MODELS[self.arch].title}, not {self.input_size!r}",
+        )
         for key in ("mean", "std"):
             values = getattr(self, key)
-            need(len(values) == self.in_channels and all(_number(v) and abs(v) <= 10 for v in values),
-                  f"{key} must hold {self.in_channels} numbers, not {values!r}")
+            need(
+                len(values) == self.in_channels and all(_number(v) and abs(v) <= 10 for v in values),
+                f"{key} must hold {self.in_channels} numbers, not {values!r}",
+            )
         need(all(v > 0 for v in self.std), f"std must be positive, not {self.std!r}")
-        need(_number(self.width) and 0 < self.width <= LIMITS["width"],
-              f"width must be a number above 0 and at most {LIMITS['width']:g}, not {self.width!r}")
-        need(all(is_int(c) and 0 <= c < len(names) for c in self.forgotten) and len(set(self.forgotten)) < len(names),
-              f"forgotten must list class indices below {len(names)}, not {self.forgotten!r}")
+        need(
+            _number(self.width) and 0 < self.width <= LIMITS["width"],
+            f"width must be a number above 0 and at most {LIMITS['width']:g}, not {self.width!r}",
+        )
+        need(
+            all(is_int(c) and 0 <= c < len(names) for c in self.forgotten) and len(set(self.forgotten)) < len(names),
+            f"forgotten must list class indices below {len(names)}, not {self.forgotten!r}",
+        )
         need(_text(self.origin), f"origin must be a short text, not {self.origin!r}")
-        need(self.test_acc is None or (_number(self.test_acc) and 0 <= self.test_acc <= 100),
-              f"test_acc must be a percentage from 0 to 100, not {self.test_acc!r}")
+        need(
+            self.test_acc is None or (_number(self.test_acc) and 0 <= self.test_acc <= 100),
+            f"test_acc must be a percentage from 0 to 100, not {self.test_acc!r}",
+        )
         check_details(self.details, names)
 
     @classmethod
-    def for_data(cls, arch: str, data: ImageData, width: float | None = None, pretrained: bool = False,
-                 **kw: Any) -> "ModelInfo":
+    def for_data(
+        cls, arch: str, data: ImageData, width: float | None = None, pretrained: bool = False, **kw: Any
+    ) -> ModelInfo:
         spec = get_spec(arch)
         mean, std = data.mean, data.std
         if pretrained:  # ImageNet weights expect ImageNet statistics
             mean = IMAGENET_MEAN[: data.channels] if data.channels == 3 else (sum(IMAGENET_MEAN) / 3,)
             std = IMAGENET_STD[: data.channels] if data.channels == 3 else (sum(IMAGENET_STD) / 3,)
-        return cls(arch=arch, dataset=data.name, class_names=data.class_names, in_channels=data.channels,
-                   input_size=spec.input_size, mean=tuple(mean), std=tuple(std),
-                   width=spec.default_width if width is None else width, **kw)
+        return cls(
+            arch=arch,
+            dataset=data.name,
+            class_names=data.class_names,
+            in_channels=data.channels,
+            input_size=spec.input_size,
+            mean=tuple(mean),
+            std=tuple(std),
+            width=spec.default_width if width is None else width,
+            **kw,
+        )
 
     def check_fits(self, data: ImageData) -> None:
         """Raise CheckpointError unless this model can classify `data` (classes and channels)."""

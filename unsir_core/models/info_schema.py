@@ -16,12 +16,14 @@ The rule, one for every field:
 
 Torch-free, like `model_info`.
 """
+
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields as dataclass_fields
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from unsir_core.common.config import MAX_SEED, TrainConfig, UnsirConfig, numeric_settings
 from unsir_core.common.errors import CheckpointError, ConfigError
@@ -63,8 +65,10 @@ def plain(value: Any, where: str) -> None:
             need(depth < LIMITS["depth"], f"{at} is nested more than {LIMITS['depth']} levels deep")
             need(len(v) <= LIMITS["items"], f"{at} has more than {LIMITS['items']:,} items")
             if isinstance(v, dict):
-                need(all(isinstance(k, str) and len(k) <= LIMITS["text"] for k in v),
-                      f"{at} has a key that is not a name of at most {LIMITS['text']} characters")
+                need(
+                    all(isinstance(k, str) and len(k) <= LIMITS["text"] for k in v),
+                    f"{at} has a key that is not a name of at most {LIMITS['text']} characters",
+                )
                 todo.extend((item, f"{at}.{k}", depth + 1) for k, item in v.items())
             else:
                 todo.extend((item, f"{at}[{i}]", depth + 1) for i, item in enumerate(v))
@@ -73,6 +77,7 @@ def plain(value: Any, where: str) -> None:
 
 
 # --- rules for one value ------------------------------------------------------------------------------------
+
 
 def need(ok: bool, what: str) -> None:
     """Raise CheckpointError saying `what` unless `ok`."""
@@ -91,24 +96,30 @@ def is_number(v: Any) -> bool:
 def whole(lo: int, hi: int) -> Rule:
     def rule(v: Any, at: str, names: Sequence[str]) -> None:
         need(is_int(v) and lo <= v <= hi, f"{at} must be a whole number from {lo:,} to {hi:,}, not {v!r}")
+
     return rule
 
 
 def number(lo: float, hi: float, low_open: bool = False, nan_ok: bool = False) -> Rule:
     """A finite number in [lo, hi] ((lo, hi] when `low_open`); NaN too with `nan_ok` (a metric with nothing to
     measure)."""
+
     def rule(v: Any, at: str, names: Sequence[str]) -> None:
         if nan_ok and isinstance(v, float) and math.isnan(v):
             return
         ok = is_number(v) and math.isfinite(v) and (lo < v if low_open else lo <= v) and v <= hi
         need(ok, f"{at} must be a number {'above' if low_open else 'from'} {lo:g} up to {hi:g}, not {v!r}")
+
     return rule
 
 
 def text(empty_ok: bool = False) -> Rule:
     def rule(v: Any, at: str, names: Sequence[str]) -> None:
-        need(isinstance(v, str) and (empty_ok or v) and len(v) <= LIMITS["text"],
-              f"{at} must be a {'' if empty_ok else 'non-empty '}text of at most {LIMITS['text']} characters")
+        need(
+            isinstance(v, str) and (empty_ok or v) and len(v) <= LIMITS["text"],
+            f"{at} must be a {'' if empty_ok else 'non-empty '}text of at most {LIMITS['text']} characters",
+        )
+
     return rule
 
 
@@ -119,12 +130,14 @@ def boolean(v: Any, at: str, names: Sequence[str]) -> None:
 def choice(*options: str) -> Rule:
     def rule(v: Any, at: str, names: Sequence[str]) -> None:
         need(v in options, f"{at} must be one of {', '.join(options)}, not {v!r}")
+
     return rule
 
 
 def obj(fields: Mapping[str, Rule], required: Sequence[str] = ()) -> Rule:
     """An object whose keys in `fields` follow their rules (those in `required` must be there); other keys are
     plain description."""
+
     def rule(v: Any, at: str, names: Sequence[str]) -> None:
         need(isinstance(v, dict), f"{at} must be a JSON object")
         missing = [k for k in required if k not in v]
@@ -132,12 +145,15 @@ def obj(fields: Mapping[str, Rule], required: Sequence[str] = ()) -> Rule:
         for key, value in v.items():
             if key in fields:
                 fields[key](value, f"{at}.{key}", names)
+
     return rule
 
 
 def class_list(v: Any, at: str, names: Sequence[str]) -> None:
-    need(isinstance(v, list) and len(v) == len(set(v)) and all(isinstance(c, str) and c in names for c in v),
-          f"{at} must list different class names of the model")
+    need(
+        isinstance(v, list) and len(v) == len(set(v)) and all(isinstance(c, str) and c in names for c in v),
+        f"{at} must list different class names of the model",
+    )
 
 
 def hex_digest(v: Any, at: str, names: Sequence[str]) -> None:
@@ -155,8 +171,10 @@ def _settings(v: Any, at: str, names: Sequence[str]) -> None:
 
 def _overrides(v: Any, at: str, names: Sequence[str]) -> None:
     """Settings a user changed: names a link may carry, values UnsirConfig accepts."""
-    need(isinstance(v, dict) and all(k in NUMERIC and is_number(x) for k, x in v.items()),
-          f"{at} must map UNSIR setting names ({', '.join(sorted(NUMERIC)[:3])}, ...) to numbers")
+    need(
+        isinstance(v, dict) and all(k in NUMERIC and is_number(x) for k, x in v.items()),
+        f"{at} must map UNSIR setting names ({', '.join(sorted(NUMERIC)[:3])}, ...) to numbers",
+    )
     try:
         UnsirConfig().with_overrides(**v)
     except ConfigError as err:
@@ -172,14 +190,18 @@ def _per_class(v: Any, at: str, names: Sequence[str]) -> None:
         PERCENT(x, f"{at}[{i}]", names)
 
 
-STAGE = obj({"forget_acc": PERCENT, "retain_acc": PERCENT, "overall_acc": PERCENT, "per_class_acc": _per_class},
-            required=("forget_acc", "retain_acc", "overall_acc", "per_class_acc"))
+STAGE = obj(
+    {"forget_acc": PERCENT, "retain_acc": PERCENT, "overall_acc": PERCENT, "per_class_acc": _per_class},
+    required=("forget_acc", "retain_acc", "overall_acc", "per_class_acc"),
+)
 
 
 def _metrics(v: Any, at: str, names: Sequence[str]) -> None:
     """Per stage, the summary of a request's evaluation; the original and the unlearned model at least."""
-    need(isinstance(v, dict) and "original" in v and "repair" in v,
-          f"{at} must be an object with the stages original and repair")
+    need(
+        isinstance(v, dict) and "original" in v and "repair" in v,
+        f"{at} must be an object with the stages original and repair",
+    )
     for stage, ev in v.items():
         STAGE(ev, f"{at}.{stage}", names)
 
@@ -189,10 +211,20 @@ def _entry_forget(v: Any, at: str, names: Sequence[str]) -> None:
     need(len(v) >= 1, f"{at} must name at least one class")
 
 
-ENTRY = obj({"forget": _entry_forget, "forgotten_total": class_list, "config": _settings,
-             "seed": whole(0, MAX_SEED), "preset": text(), "overrides": _overrides, "metrics": _metrics,
-             "unlearn_s": number(0, LIMITS["seconds"]), "parent": text(empty_ok=True)},
-            required=("forget", "forgotten_total", "seed", "metrics", "unlearn_s", "parent"))
+ENTRY = obj(
+    {
+        "forget": _entry_forget,
+        "forgotten_total": class_list,
+        "config": _settings,
+        "seed": whole(0, MAX_SEED),
+        "preset": text(),
+        "overrides": _overrides,
+        "metrics": _metrics,
+        "unlearn_s": number(0, LIMITS["seconds"]),
+        "parent": text(empty_ok=True),
+    },
+    required=("forget", "forgotten_total", "seed", "metrics", "unlearn_s", "parent"),
+)
 
 
 def _lineage(v: Any, at: str, names: Sequence[str]) -> None:
@@ -207,8 +239,10 @@ def _train_config(v: Any, at: str, names: Sequence[str]) -> None:
     need(isinstance(v, dict), f"{at} must be a JSON object")
     known = {f.name: f for f in dataclass_fields(TrainConfig)}
     need(set(v) <= set(known), f"{at} has unknown keys {sorted(set(v) - set(known))!r}")
-    need(all(isinstance(v[k], bool) for k in v if known[k].type in ("bool", bool)),
-          f"{at}: augment and pretrained must be true or false")
+    need(
+        all(isinstance(v[k], bool) for k in v if known[k].type in ("bool", bool)),
+        f"{at}: augment and pretrained must be true or false",
+    )
     try:
         TrainConfig(**v)
     except ConfigError as err:  # its message starts with the field's name

@@ -4,6 +4,7 @@
 - "imagenet" stem: 7x7 conv stride 2 + max-pool, as torchvision's resnet18 (the authors' notebook);
   at 32x32 layer4 is 1x1, so GradCAM uses layer3 (2x2).
 """
+
 from __future__ import annotations
 
 from torch import nn

@@ -3,6 +3,7 @@
 torchvision is imported inside the builders: importing it costs about 2 s, which the dashboard's
 first page (Small CNN) does not need to pay.
 """
+
 from __future__ import annotations
 
 import torch
@@ -15,8 +16,13 @@ def _first_conv_to(model: nn.Module, conv_path: str, in_channels: int) -> None:
     parent = model.get_submodule(parent_path) if parent_path else model
     old = getattr(parent, attr)
     if old.in_channels != in_channels:
-        setattr(parent, attr, nn.Conv2d(in_channels, old.out_channels, old.kernel_size, old.stride,
-                                        old.padding, bias=old.bias is not None))
+        setattr(
+            parent,
+            attr,
+            nn.Conv2d(
+                in_channels, old.out_channels, old.kernel_size, old.stride, old.padding, bias=old.bias is not None
+            ),
+        )
 
 
 def mobilenet_v2_small(num_classes: int, in_channels: int = 3, width: float = 1.0) -> nn.Module:
@@ -36,8 +42,15 @@ def vit_small(num_classes: int, in_channels: int = 3, width: float = 1.0) -> nn.
 
     heads = 3
     hidden = max(heads * 16, int(192 * width) // heads * heads)
-    model = VisionTransformer(image_size=32, patch_size=4, num_layers=6, num_heads=heads,
-                              hidden_dim=hidden, mlp_dim=2 * hidden, num_classes=num_classes)
+    model = VisionTransformer(
+        image_size=32,
+        patch_size=4,
+        num_layers=6,
+        num_heads=heads,
+        hidden_dim=hidden,
+        mlp_dim=2 * hidden,
+        num_classes=num_classes,
+    )
     _first_conv_to(model, "conv_proj", in_channels)
     return model
 

@@ -4,19 +4,21 @@ The images travel in the run JSON as small PNG data URIs (about 1 KB each at 32x
 needs neither the data set nor torch. The choice is fixed (the first test images of each class), so
 two runs on the same data show the same pictures.
 """
+
 from __future__ import annotations
 
 import base64
 import io
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
 
-from unsir_core.models.classifier import Classifier
 from unsir_core.data import ImageData
 from unsir_core.metrics.evaluate import predict_logits
+from unsir_core.models.classifier import Classifier
 from unsir_core.report.html import PNG_URI
 
 PER_GROUP = 6  # images of forget classes, and of retain classes
@@ -41,8 +43,13 @@ def pick(data: ImageData, classes: Sequence[int], count: int) -> list[int]:
     return chosen
 
 
-def gallery(models: Mapping[str, Classifier], data: ImageData, request: Sequence[int], gone: Sequence[int],
-            per_group: int = PER_GROUP) -> dict[str, Any]:
+def gallery(
+    models: Mapping[str, Classifier],
+    data: ImageData,
+    request: Sequence[int],
+    gone: Sequence[int],
+    per_group: int = PER_GROUP,
+) -> dict[str, Any]:
     """{"images": [{index, label, group, png}], "predictions": {stage: [[class, confidence %], ...]}}.
 
     Forget images come from this request's classes first, then the earlier forgotten ones; retain
@@ -52,8 +59,15 @@ def gallery(models: Mapping[str, Classifier], data: ImageData, request: Sequence
     retain = [c for c in range(data.num_classes) if c not in gone]
     idx = pick(data, [*request, *earlier], per_group) + pick(data, retain, per_group)
     x, y = data.test_x[torch.tensor(idx, device=data.test_x.device)], data.test_y[idx].tolist()
-    images = [{"index": i, "label": data.class_names[c], "group": "forget" if c in gone else "retain",
-               "png": png_data_uri(img)} for i, c, img in zip(idx, y, x)]
+    images = [
+        {
+            "index": i,
+            "label": data.class_names[c],
+            "group": "forget" if c in gone else "retain",
+            "png": png_data_uri(img),
+        }
+        for i, c, img in zip(idx, y, x)
+    ]
     predictions = {}
     for stage, model in models.items():
         probs = predict_logits(model, x.to(model.device)).softmax(1).cpu()

@@ -4,12 +4,14 @@ A run JSON given to `report` is untrusted input: every key the report reads is c
 range and its length, and the nesting is bounded, so a damaged or forged file is refused with one message
 saying where it is wrong instead of a traceback halfway through rendering. Torch-free.
 """
+
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from unsir_core.common.config import MAX_SEED
 from unsir_core.common.errors import ConfigError
@@ -45,8 +47,9 @@ class Text:
         if not isinstance(value, str) or len(value) > self.longest:
             raise ConfigError(f"{where} must be a text of at most {self.longest:,} characters, not {_short(value)}")
         if (self.choices and value not in self.choices) or not value.startswith(self.prefix):
-            raise ConfigError(f"{where} must be {' or '.join(self.choices) or self.prefix + '...'}, "
-                              f"not {_short(value)}")
+            raise ConfigError(
+                f"{where} must be {' or '.join(self.choices) or self.prefix + '...'}, not {_short(value)}"
+            )
 
 
 @dataclass(frozen=True)
@@ -118,24 +121,56 @@ NAME, NAMES = Text(), Items(Text())
 SUMMARY = Obj({"forget_acc": PERCENT, "retain_acc": PERCENT, "per_class_acc": Items(PERCENT)})  # lineage.SUMMARY_KEYS
 STAGE = Obj({**SUMMARY.keys, "prediction_distribution": Items(COUNT)})
 STAGES = ("original", "start", "impair", "repair", "retrain")  # vocabulary.STAGE_TITLES
-ENTRY = Obj({"forget": NAMES, "forgotten_total": NAMES, "seed": Num(0, MAX_SEED, whole=True), "unlearn_s": SECONDS,
-             "metrics": Obj({"original": SUMMARY, "repair": SUMMARY}), "parent": Text(1000)},
-            frozenset({"parent"}))
-GALLERY = Obj({"images": Items(Obj({"label": NAME, "group": Text(choices=("forget", "retain")),
-                                    "png": Text(10**7, prefix="data:image/png;base64,")}), 1000),
-               "predictions": Obj({}, values=Items(Pair(NAME, PERCENT), 1000))})
-RUN = Obj({
-    "dataset": NAME, "arch": NAME, "class_names": NAMES, "forget": NAMES, "forgotten_total": NAMES,
-    "forget_indices": Items(COUNT), "config": Obj({"seed": Num(0, MAX_SEED, whole=True)}),
-    "timings_s": Obj({"unlearn": SECONDS}, values=SECONDS),
-    "metrics": Obj({stage: STAGE for stage in STAGES}, frozenset(STAGES) - {"original", "repair"}),
-    "preset": NAME, "device": NAME, "degraded": Flag(), "repair_check": Obj({"message": Text(10_000)}),
-    "recipe": Obj({"choices": Items(Text(10_000), 100)}, frozenset({"choices"})),
-    "overrides": Obj({}, values=Num(-1e300, 1e300)),
-    "extras": Obj({"parent": Text(1000), "lineage": Items(ENTRY, 1000), "gallery": GALLERY,
-                   "environment": Obj({})}, frozenset({"parent", "lineage", "gallery",
-                                                                         "environment"})),
-}, frozenset({"preset", "device", "degraded", "repair_check", "recipe", "overrides", "extras"}))
+ENTRY = Obj(
+    {
+        "forget": NAMES,
+        "forgotten_total": NAMES,
+        "seed": Num(0, MAX_SEED, whole=True),
+        "unlearn_s": SECONDS,
+        "metrics": Obj({"original": SUMMARY, "repair": SUMMARY}),
+        "parent": Text(1000),
+    },
+    frozenset({"parent"}),
+)
+GALLERY = Obj(
+    {
+        "images": Items(
+            Obj(
+                {
+                    "label": NAME,
+                    "group": Text(choices=("forget", "retain")),
+                    "png": Text(10**7, prefix="data:image/png;base64,"),
+                }
+            ),
+            1000,
+        ),
+        "predictions": Obj({}, values=Items(Pair(NAME, PERCENT), 1000)),
+    }
+)
+RUN = Obj(
+    {
+        "dataset": NAME,
+        "arch": NAME,
+        "class_names": NAMES,
+        "forget": NAMES,
+        "forgotten_total": NAMES,
+        "forget_indices": Items(COUNT),
+        "config": Obj({"seed": Num(0, MAX_SEED, whole=True)}),
+        "timings_s": Obj({"unlearn": SECONDS}, values=SECONDS),
+        "metrics": Obj({stage: STAGE for stage in STAGES}, frozenset(STAGES) - {"original", "repair"}),
+        "preset": NAME,
+        "device": NAME,
+        "degraded": Flag(),
+        "repair_check": Obj({"message": Text(10_000)}),
+        "recipe": Obj({"choices": Items(Text(10_000), 100)}, frozenset({"choices"})),
+        "overrides": Obj({}, values=Num(-1e300, 1e300)),
+        "extras": Obj(
+            {"parent": Text(1000), "lineage": Items(ENTRY, 1000), "gallery": GALLERY, "environment": Obj({})},
+            frozenset({"parent", "lineage", "gallery", "environment"}),
+        ),
+    },
+    frozenset({"preset", "device", "degraded", "repair_check", "recipe", "overrides", "extras"}),
+)
 
 
 def depth(value: Any) -> int:
@@ -167,8 +202,12 @@ def check_run(run: Any, where: str = "$") -> None:
         raise ConfigError(f"{where}.forget_indices must be class indices below {len(names)}")
     stages = [(f"{where}.metrics.{s}", ev) for s, ev in run["metrics"].items() if s in STAGES]
     lineage = (run.get("extras") or {}).get("lineage") or []
-    stages += [(f"{where}.extras.lineage[{i}].metrics.{s}", ev) for i, e in enumerate(lineage)
-               for s, ev in e["metrics"].items() if s in ("original", "repair")]
+    stages += [
+        (f"{where}.extras.lineage[{i}].metrics.{s}", ev)
+        for i, e in enumerate(lineage)
+        for s, ev in e["metrics"].items()
+        if s in ("original", "repair")
+    ]
     for place, ev in stages:
         for key in ("per_class_acc", "prediction_distribution"):
             if key in ev and len(ev[key]) != len(names):

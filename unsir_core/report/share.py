@@ -7,16 +7,23 @@ oldest first, each with the settings its user changed: `triangle|seed=0;circle,h
 the recipe derives the rest again) and `result` (the headline numbers,
 `df=0,dr=87.6,odf=93.5,odr=94.3,t=3.31`). Torch-free.
 """
+
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 from urllib.parse import urlencode
 
 from unsir_core.common.config import numeric_settings
 
 STEP_SEP, PART_SEP = ";", "|"  # between the requests of a chain; between a request's classes and its settings
-RESULT_KEYS = {"df": "A_Df unlearned", "dr": "A_Dr unlearned", "odf": "A_Df original", "odr": "A_Dr original",
-               "t": "unlearning seconds"}  # the headline numbers a link carries
+RESULT_KEYS = {
+    "df": "A_Df unlearned",
+    "dr": "A_Dr unlearned",
+    "odf": "A_Df original",
+    "odr": "A_Dr original",
+    "t": "unlearning seconds",
+}  # the headline numbers a link carries
 
 
 NUMERIC = numeric_settings()  # settings a link may set: name -> type
@@ -29,8 +36,13 @@ def number(v: int | float) -> str:
 def encode_step(forget: Sequence[str], preset: str | None, overrides: Mapping[str, Any]) -> str:
     """One earlier request of a chain: its classes, its preset (when not the link's) and the settings the user
     changed (the seed among them); the recipe derives the rest again, deterministically."""
-    return PART_SEP.join([",".join(forget), *([f"preset={preset}"] if preset else []),
-                          *(f"{k}={number(v)}" for k, v in overrides.items())])
+    return PART_SEP.join(
+        [
+            ",".join(forget),
+            *([f"preset={preset}"] if preset else []),
+            *(f"{k}={number(v)}" for k, v in overrides.items()),
+        ]
+    )
 
 
 def decode_step(text: str) -> tuple[tuple[str, ...], str | None, dict[str, int | float]]:
@@ -54,9 +66,13 @@ def decode_step(text: str) -> tuple[tuple[str, ...], str | None, dict[str, int |
 def headline(report: Mapping[str, Any]) -> dict[str, float]:
     """The numbers a link carries: A_Df and A_Dr before and after, and the unlearning time."""
     m = report["metrics"]
-    return {"df": round(m["repair"]["forget_acc"], 2), "dr": round(m["repair"]["retain_acc"], 2),
-            "odf": round(m["original"]["forget_acc"], 2), "odr": round(m["original"]["retain_acc"], 2),
-            "t": round(report["timings_s"]["unlearn"], 2)}
+    return {
+        "df": round(m["repair"]["forget_acc"], 2),
+        "dr": round(m["repair"]["retain_acc"], 2),
+        "odf": round(m["original"]["forget_acc"], 2),
+        "odr": round(m["original"]["retain_acc"], 2),
+        "t": round(report["timings_s"]["unlearn"], 2),
+    }
 
 
 def encode_result(numbers: Mapping[str, float]) -> str:
@@ -85,8 +101,14 @@ def run_query(report: Mapping[str, Any]) -> dict[str, str]:
         q["retrain"] = "auto"
     earlier = report.get("extras", {}).get("lineage", [])
     if earlier:
-        q["chain"] = STEP_SEP.join(encode_step(r["forget"], r.get("preset") if r.get("preset") != preset else None,
-                                               {"seed": r["seed"], **r.get("overrides", {})}) for r in earlier)
+        q["chain"] = STEP_SEP.join(
+            encode_step(
+                r["forget"],
+                r.get("preset") if r.get("preset") != preset else None,
+                {"seed": r["seed"], **r.get("overrides", {})},
+            )
+            for r in earlier
+        )
     q["result"] = encode_result(headline(report))
     return q
 

@@ -7,9 +7,11 @@ retrained gold standard sends them, when there is one), how much of the retain a
 and how long it took. A chained request names what the starting model had already forgotten, and a
 run flagged as degraded leads with that warning.
 """
+
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from unsir_core.common.vocabulary import stage_title
 
@@ -63,8 +65,11 @@ def destinations(distribution: Sequence[int], names: Sequence[str], limit: int =
     """The (up to `limit`) classes that get at least SHOWN_SHARE % of the forget images: 'arrow (50%)'."""
     total = sum(distribution) or 1
     ranked = sorted(range(len(names)), key=lambda c: -distribution[c])
-    return [f"{names[c]} ({distribution[c] / total:.0%})" for c in ranked[:limit]
-            if distribution[c] / total * 100 >= SHOWN_SHARE]
+    return [
+        f"{names[c]} ({distribution[c] / total:.0%})"
+        for c in ranked[:limit]
+        if distribution[c] / total * 100 >= SHOWN_SHARE
+    ]
 
 
 def degraded_message(report: Mapping[str, Any]) -> str | None:
@@ -82,8 +87,10 @@ def summarize(report: Mapping[str, Any], degraded: str | None = None) -> str:
     forget = [plural(n) for n in report["forget"]]
     out: list[str] = []
     if degraded:
-        out.append(f"Warning: this run was flagged as degraded ({degraded.rstrip('.')}). Do not read the numbers "
-                   "below as a successful unlearning.")
+        out.append(
+            f"Warning: this run was flagged as degraded ({degraded.rstrip('.')}). Do not read the numbers "
+            "below as a successful unlearning."
+        )
     earlier = [n for n in report["forgotten_total"] if n not in report["forget"]]
     if earlier and "start" in m:
         out.append(f"This request started from a model that had already forgotten {join(earlier)}.")
@@ -93,15 +100,19 @@ def summarize(report: Mapping[str, Any], degraded: str | None = None) -> str:
     elif after < PARTLY_BELOW:
         out.append(f"The model mostly forgot {join(forget)}: {pct(after)} are still recognised (was {pct(before)}).")
     else:
-        out.append(f"The model still recognises {join(forget)}: {pct(after)} (was {pct(before)}): forgetting is "
-                   "incomplete.")
+        out.append(
+            f"The model still recognises {join(forget)}: {pct(after)} (was {pct(before)}): forgetting is incomplete."
+        )
     where = destinations(m["repair"]["prediction_distribution"], names)
     if where:
         sentence = f"It now calls them {join(where)}"
         if "retrain" in m:
             gold = destinations(m["retrain"]["prediction_distribution"], names)
-            sentence += (f"; the model retrained without {join(forget)} calls them {join(gold)}" if gold else
-                         "; the retrained model spreads them over many classes")
+            sentence += (
+                f"; the model retrained without {join(forget)} calls them {join(gold)}"
+                if gold
+                else "; the retrained model spreads them over many classes"
+            )
         else:
             sentence += "; no retrained model was trained to compare with"
         out.append(sentence + ".")
@@ -109,12 +120,16 @@ def summarize(report: Mapping[str, Any], degraded: str | None = None) -> str:
     kept = unlearned / original if original else 0.0
     base = stage_title("original").lower()
     if kept >= KEPT_WELL:
-        out.append(f"The other classes keep {kept:.0%} of their accuracy ({pct(unlearned)} vs {pct(original)} for the "
-                   f"{base} model).")
+        out.append(
+            f"The other classes keep {kept:.0%} of their accuracy ({pct(unlearned)} vs {pct(original)} for the "
+            f"{base} model)."
+        )
     else:
-        out.append(f"The other classes lost a lot: they keep only {kept:.0%} of their accuracy ({pct(unlearned)} vs "
-                   f"{pct(original)} for the {base} model). A lower impair learning rate or more repair usually "
-                   "helps.")
+        out.append(
+            f"The other classes lost a lot: they keep only {kept:.0%} of their accuracy ({pct(unlearned)} vs "
+            f"{pct(original)} for the {base} model). A lower impair learning rate or more repair usually "
+            "helps."
+        )
     if "retrain" in m:
         out.append(f"The retrained model reaches {pct(m['retrain']['retain_acc'])} on them.")
     t = report["timings_s"]

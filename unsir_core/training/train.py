@@ -4,28 +4,38 @@ One code path for both: `fit` with `exclude=forget classes` is "retrain from scr
 data sits on the GPU as uint8, batches are index tensors, flips/crops happen on the GPU, and the
 forward runs under bf16 autocast in channels_last; on CPU it is plain fp32.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import fields, replace
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 
 from unsir_core.common.batches import flip_and_crop, index_batches, num_batches
-from unsir_core.models.classifier import Classifier, ModelInfo
 from unsir_core.common.config import TrainConfig
-from unsir_core.data import ImageData
 from unsir_core.common.device import autocast, memory_format, pick_device, synchronize
-from unsir_core.metrics.evaluate import evaluate
-from unsir_core.models import get_spec, load_imagenet_weights
 from unsir_core.common.optim import make_optimizer, param_groups
 from unsir_core.common.progress import CancelToken, ProgressFn, Reporter
+from unsir_core.data import ImageData
+from unsir_core.metrics.evaluate import evaluate
+from unsir_core.models import get_spec, load_imagenet_weights
+from unsir_core.models.classifier import Classifier, ModelInfo
 
 
-def train_one_epoch(model: Classifier, x: torch.Tensor, y: torch.Tensor, opt: torch.optim.Optimizer,
-                    sched, cfg: TrainConfig, gen: torch.Generator, reporter: Reporter, step0: int) -> int:
+def train_one_epoch(
+    model: Classifier,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    opt: torch.optim.Optimizer,
+    sched,
+    cfg: TrainConfig,
+    gen: torch.Generator,
+    reporter: Reporter,
+    step0: int,
+) -> int:
     """One pass over uint8 images x [N, C, H, W] and labels y [N] on the model's device."""
     device = x.device
     model.net.train()
@@ -47,9 +57,16 @@ def train_one_epoch(model: Classifier, x: torch.Tensor, y: torch.Tensor, opt: to
     return step
 
 
-def fit(data: ImageData, arch: str, cfg: TrainConfig = TrainConfig(), exclude: Sequence[int | str] = (),
-        width: float | None = None, device: str | torch.device | None = "auto",
-        progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> Classifier:
+def fit(
+    data: ImageData,
+    arch: str,
+    cfg: TrainConfig = TrainConfig(),
+    exclude: Sequence[int | str] = (),
+    width: float | None = None,
+    device: str | torch.device | None = "auto",
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> Classifier:
     """Train `arch` from scratch (or from ImageNet weights) on `data`, leaving out classes `exclude`.
 
     Returns a new Classifier (on the CPU) whose info records the config, the excluded classes and
@@ -60,9 +77,15 @@ def fit(data: ImageData, arch: str, cfg: TrainConfig = TrainConfig(), exclude: S
     if excluded:
         data.forget_classes(excluded)  # refuses leaving out every class
     torch.manual_seed(cfg.seed)
-    info = ModelInfo.for_data(arch, data, width, pretrained=cfg.pretrained, forgotten=tuple(excluded),
-                              origin="retrained" if excluded else "trained",
-                              details={"train_config": cfg.to_dict()})
+    info = ModelInfo.for_data(
+        arch,
+        data,
+        width,
+        pretrained=cfg.pretrained,
+        forgotten=tuple(excluded),
+        origin="retrained" if excluded else "trained",
+        details={"train_config": cfg.to_dict()},
+    )
     model = Classifier.create(info)
     if cfg.pretrained:
         load_imagenet_weights(model.net, get_spec(arch))
@@ -103,14 +126,16 @@ def gold_standard_config(info: ModelInfo, seed: int, epochs: int | None = None) 
     return replace(TrainConfig(**recorded), seed=seed, **({"epochs": epochs} if epochs else {}))
 
 
-def training_speed(info: ModelInfo, data: ImageData, cfg: TrainConfig, device: torch.device,
-                   batches: int | None = None) -> tuple[float, float]:
+def training_speed(
+    info: ModelInfo, data: ImageData, cfg: TrainConfig, device: torch.device, batches: int | None = None
+) -> tuple[float, float]:
     """How fast `fit` trains `info`'s architecture on `device`: (ms, images per second) for `batches`
     steps of `cfg.batch_size` (None: one epoch of `data`), timed after 2 warm-up steps, on fresh weights."""
     model = Classifier.create(info)
     model.net.to(device, memory_format=memory_format(device))
-    opt = make_optimizer(cfg.optimizer, param_groups(model.net, get_spec(info.arch).head, cfg.lr, None),
-                         cfg.weight_decay)
+    opt = make_optimizer(
+        cfg.optimizer, param_groups(model.net, get_spec(info.arch).head, cfg.lr, None), cfg.weight_decay
+    )
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
     gen = torch.Generator().manual_seed(0)
     n = len(data.train_x) if batches is None else min(len(data.train_x), batches * cfg.batch_size)
