@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from unsir_core.checkpoints.lineage import chain, timeline
-from unsir_core.common.escaping import md
+from unsir_core.common.escaping import md, plot_text
 from unsir_core.report.summary import join
 
 from . import jobs, nav, state
@@ -73,13 +73,13 @@ def baseline_caption(record: RunRecord) -> None:
 def timeline_figure(record: RunRecord) -> go.Figure:
     """A_Df of every forgotten class and A_Dr after each request of the chain, with the cumulative time."""
     points = timeline(chain(record.report), record.class_names)
-    x = [f"{p['label']}<br>{p['time_s']:.1f} s" for p in points]
+    x = [f"{plot_text(p['label'])}<br>{p['time_s']:.1f} s" for p in points]
     fig = go.Figure()
     for i, c in enumerate(record.report["forgotten_total"]):
         fig.add_scatter(
             x=x,
             y=[p["forget"][c] for p in points],
-            name=f"A_Df {c}",
+            name=f"A_Df {plot_text(c)}",
             mode="lines+markers",
             line=dict(color=FORGET_SHADES[i % len(FORGET_SHADES)], width=3),
         )

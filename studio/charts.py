@@ -11,6 +11,7 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from unsir_core.common.escaping import plot_text
 from unsir_core.metrics.relearn import RELEARN_SHARE, crossing
 
 from .palette import FORGET, RETAIN, SERIES, class_colors, stage_color, stage_title
@@ -127,7 +128,7 @@ def class_panels(
     colors = class_colors(len(class_names), forget)
     for i, values in enumerate(panels.values(), start=1):
         fig.add_bar(
-            x=list(class_names),
+            x=[plot_text(c) for c in class_names],
             y=list(values),
             marker_color=colors,
             showlegend=False,

@@ -28,6 +28,7 @@ SCRIPT = "<script>alert(1)</script>"
 FORMULA = '=HYPERLINK("evil.example";"click")'
 PIXEL = "![x](http://127.0.0.1:9/pixel.png)"
 LINK = "[Click here to re-run](http://127.0.0.1:9/phish)"
+LINK_TAG = '<a href="http://127.0.0.1:9/">click</a>'  # Plotly's markup for a link
 HOSTILE = {"circle": IMG, "square": FORMULA, "triangle": SCRIPT, "star": PIXEL}  # NAMES -> hostile class names
 
 
@@ -283,3 +284,13 @@ def test_markdown_escaping_leaves_no_syntax_and_keeps_the_text(text):
     assert not set(out) & set("[]<>*`$|~\\\n\r")  # ( ) ! open nothing without [ ]
     assert shown(out) == text.replace("\r\n", " ").replace("\r", " ").replace("\n", " ").replace(WORD_JOINER, "")
     assert not re.search(r"(?i)https?://|www\.|\w@\w", unescape(out))  # no autolink in what the browser parses
+
+
+def test_class_names_in_charts_are_text_not_plotly_markup():
+    """Plotly reads <a href>, <b> and <br> in axis categories and trace names: a class folder named like a link must
+    show as text in the per-class bars and the chain's timeline, not become a link in every visitor's chart."""
+    from studio.charts import class_panels
+
+    names = [LINK_TAG, "circle", "b&w"]
+    spec = class_panels({"Unlearned": [1.0, 2.0, 3.0]}, names, [0], "%").to_json()
+    assert "<a " not in spec and "&lt;a href" in spec and "b&amp;w" in spec

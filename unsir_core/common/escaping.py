@@ -45,6 +45,12 @@ def html(value: Any) -> str:
     return value if isinstance(value, Markup) else escape(str(value), quote=True)
 
 
+def plot_text(value: Any) -> str:
+    """`value` as text in a Plotly chart (axis categories, trace names, hover): Plotly reads a subset of HTML there
+    (`<a href>`, `<b>`, `<br>`) and decodes entities, so < > & become entities and show as themselves."""
+    return escape(str(value), quote=False)
+
+
 _MD_ACTIVE = re.compile(
     r"[\\`*~\[\]<>&|$]"  # escapes, code, emphasis, strikethrough, links and images, HTML, entities, tables, math
     r"|(?<![^\W_])_|_(?![^\W_])"  # emphasis by _ (an _ between letters or digits opens none)
