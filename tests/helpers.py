@@ -102,3 +102,20 @@ def chained():
     second["extras"]["lineage"] = [entry(first, "shapes10-smallcnn.safetensors")]
     second["extras"]["parent"] = "run 1"
     return second
+
+
+# the short UNSIR flags of CLI tests: a quick run, not the tuned recipe
+FAST = ["--retain-per-class", "20", "--noise-batch", "8", "--noise-steps", "2", "--noise-copies", "2"]
+FAST += ["--repair-epochs", "1", "--quiet", "--device", "cpu"]
+
+
+def run_cli(capsys, *args):
+    """`python -m unsir_core ARGS` in this process: (status, stdout, stderr); argparse errors exit 2 too."""
+    from unsir_core.cli import main as cli
+
+    try:
+        code = cli.main(list(args))
+    except SystemExit as stop:
+        code = stop.code
+    out = capsys.readouterr()
+    return code, out.out, out.err

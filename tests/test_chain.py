@@ -12,6 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from studio import nav
+from tests.helpers import FAST
 from unsir_core.checkpoints.catalog import weights_sha256
 from unsir_core.checkpoints.store import read_info
 from unsir_core.common.paths import ASSETS_DIR
@@ -19,21 +20,6 @@ from unsir_core.common.paths import ASSETS_DIR
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
 SHORT = {"retain_per_class": "40", "noise.steps": "5", "repair.epochs": "1"}  # a quick run, not the tuned preset
-FAST = [
-    "--retain-per-class",
-    "20",
-    "--noise-batch",
-    "8",
-    "--noise-steps",
-    "2",
-    "--noise-copies",
-    "2",
-    "--repair-epochs",
-    "1",
-    "--quiet",
-    "--device",
-    "cpu",
-]
 LONG_S = 600
 
 

@@ -27,9 +27,9 @@ from streamlit.testing.v1 import AppTest
 
 from studio import imports, nav
 from studio.setup import Setup
+from tests.helpers import FAST, run_cli
 from unsir_core.checkpoints.catalog import weights_sha256
 from unsir_core.checkpoints.store import META_KEY, list_models, load_model, read_info
-from unsir_core.cli import main as cli
 from unsir_core.common.config import TrainConfig
 from unsir_core.common.errors import CheckpointError
 from unsir_core.common.paths import ASSETS_DIR, model_store
@@ -38,33 +38,8 @@ from unsir_core.models.info_schema import RULES
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
 SHIPPED = ASSETS_DIR / "shapes10-smallcnn.safetensors"
-FAST = [
-    "--retain-per-class",
-    "20",
-    "--noise-batch",
-    "8",
-    "--noise-steps",
-    "2",
-    "--noise-copies",
-    "2",
-    "--repair-epochs",
-    "1",
-    "--quiet",
-    "--device",
-    "cpu",
-]
 SHORT = {"retain_per_class": "40", "noise.steps": "5", "repair.epochs": "1"}
 LONG_S = 600
-
-
-def run_cli(capsys, *args):
-    """`python -m unsir_core ARGS` in this process: (status, stdout, stderr)."""
-    try:
-        code = cli.main(list(args))
-    except SystemExit as stop:
-        code = stop.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def metadata(path: Path) -> dict:

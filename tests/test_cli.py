@@ -10,22 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import FAST
+
 ROOT = Path(__file__).resolve().parent.parent
-FAST = [
-    "--retain-per-class",
-    "20",
-    "--noise-batch",
-    "8",
-    "--noise-steps",
-    "2",
-    "--noise-copies",
-    "2",
-    "--repair-epochs",
-    "1",
-    "--quiet",
-    "--device",
-    "cpu",
-]
 
 
 def cli(*args, env=None):

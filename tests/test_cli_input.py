@@ -9,22 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.helpers import SHIPPED
-from unsir_core.cli import main as cli
+from tests.helpers import SHIPPED, run_cli
 from unsir_core.cli.common import classes
 from unsir_core.common.errors import ConfigError
 
 # --- command line ---------------------------------------------------------------------------------------
-
-
-def run_cli(capsys, *args):
-    """`python -m unsir_core ARGS` in this process: (status, stdout, stderr); argparse errors exit 2 too."""
-    try:
-        code = cli.main(list(args))
-    except SystemExit as stop:
-        code = stop.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def cli_cases(tmp: Path) -> dict[str, list[str]]:
