@@ -261,6 +261,29 @@ def test_a_stored_reference_is_used_without_training(shipped_model):
     assert any("is in the reference store" in c.value and references.find(key).name in c.value for c in at.caption)
 
 
+def test_a_model_at_chance_is_flagged_in_the_menu_and_on_the_page(shipped_model):
+    """A stored model whose recorded test accuracy is chance (10% of 10 classes) says so: menu label and warning."""
+    from dataclasses import replace as with_info
+
+    from unsir_core.checkpoints.store import save_model
+    from unsir_core.common.paths import model_store
+    from unsir_core.models.classifier import Classifier
+
+    model_store().mkdir(parents=True, exist_ok=True)
+    save_model(
+        Classifier(shipped_model.copy().net, with_info(shipped_model.info, test_acc=10.4)),
+        model_store() / "at-chance.safetensors",
+    )
+    at = visit(start(model="at-chance.safetensors"), nav.MODEL)
+    assert any(
+        "learned (almost) nothing" in w.value and "10.4% is at or near chance (10.0% for 10 classes" in w.value
+        for w in at.warning
+    )
+    assert any(o.startswith("at-chance · 10.4% · near chance") for o in at.selectbox(key="setup:model").options)
+    shipped = visit(start(), nav.MODEL)
+    assert not any("learned (almost) nothing" in w.value for w in shipped.warning)
+
+
 def test_an_empty_forget_set_cannot_run():
     at = visit(start(), nav.UNLEARN)
     assert any("forget set is empty" in w.value for w in at.warning)
