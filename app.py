@@ -9,7 +9,9 @@ import streamlit as st
 
 from studio import handout, jobs, nav, state, ui
 
-st.set_page_config(page_title="UNSIR Studio", page_icon=":material/ink_eraser:", layout="wide")
+ASSETS = Path(__file__).parent / "assets"
+# a shipped file, inlined into the page: a material icon would be fetched from a font server and miss offline
+st.set_page_config(page_title="UNSIR Studio", page_icon=ASSETS / "favicon.svg", layout="wide")
 if state.start_session():
     handout.remember_shared(st.query_params.to_dict(), state.setup())
 jobs.claim()
@@ -20,6 +22,6 @@ page = st.navigation(
     ]
 )
 state.sync_url(handout.result_query())
-st.logo(Path(__file__).parent / "assets" / "logo.svg", size="large")
+st.logo(ASSETS / "logo.svg", size="large")
 ui.sidebar()
 page.run()

@@ -9,6 +9,7 @@ from unsir_core.common.config import TrainConfig
 from unsir_core.common.errors import UnsirError
 from unsir_core.common.escaping import md
 from unsir_core.data import DATASETS
+from unsir_core.metrics.chance import model_chance_warning
 from unsir_core.models import MODELS, get_spec
 
 ui.header(
@@ -60,7 +61,8 @@ def stored_label(name: str, by_name: dict) -> str:
         return f"{name} (missing or invalid)"
     acc = f"{m.info.test_acc:.1f}%" if m.info.test_acc is not None else "accuracy unknown"
     gone = f" · forgot {', '.join(m.info.class_names[c] for c in m.info.forgotten)}" if m.info.forgotten else ""
-    return f"{m.path.stem} · {acc} · {m.info.origin}{gone} · {'shipped' if m.shipped else 'model store'}"
+    chance = " · near chance" if model_chance_warning(m.info) else ""
+    return f"{m.path.stem} · {acc}{chance} · {m.info.origin}{gone} · {'shipped' if m.shipped else 'model store'}"
 
 
 store_tab, upload_tab, source_tab, train_tab = st.tabs(["Model store", "Upload", "Path or URL", "Train now"])
@@ -205,6 +207,8 @@ cols[2].metric(
     "imported: brought in from elsewhere.",
 )
 cols[3].metric("Classes", f"{info.num_classes}", border=True, help="Outputs of the classifier.")
+if chance := model_chance_warning(info):
+    st.warning(f"This model learned (almost) nothing, so forgetting is meaningless on it: {md(chance)}")
 if info.forgotten:
     st.info(
         f"This model has already forgotten {md(', '.join(info.class_names[c] for c in info.forgotten))}; "

@@ -1,6 +1,7 @@
 import streamlit as st
 
 from studio import charts, diagram, handout, jobs, nav, runs, ui
+from unsir_core.algorithm.recipe import retain_rule
 from unsir_core.common.escaping import md
 
 ui.header(
@@ -18,8 +19,8 @@ st.html(diagram.pipeline())
 left, right = st.columns([3, 2], gap="large")
 with left:
     st.subheader("Zero-glance unlearning")
-    st.markdown("""
-The only training images UNSIR reads are a few per **retain** class, the retain subset. Forget-class
+    st.markdown(f"""
+The only training images UNSIR reads are the **retain** subset: with the auto recipe, {retain_rule()}. Forget-class
 training data is never read: not for the noise, not for impair, not for repair. The noise is learned from
 the model alone, as the input the model finds most unlike each forget class. Only the evaluation (test
 accuracy A_Df on the forget classes and A_Dr on the retain classes, and the optional audits) looks at

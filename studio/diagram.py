@@ -3,6 +3,8 @@ fills are translucent) and responsive (the steps wrap on narrow screens)."""
 
 from __future__ import annotations
 
+from unsir_core.algorithm.recipe import retain_rule
+
 from .palette import FORGET, RETAIN, stage_color
 
 STEPS = (  # (title, body, colour)
@@ -53,7 +55,7 @@ def pipeline() -> str:
     flow = '<div class="unsir-arrow">→</div>'.join(boxes)
     data = (
         f'<div class="unsir-data"><span class="unsir-pill" style="--c:{RETAIN}">Retain subset D<sub>r,sub</sub>: '
-        f"a few training images per retain class, read by ② and ③</span>"
+        f"{retain_rule()} (auto recipe), read by ② and ③</span>"
         f'<span class="unsir-pill" style="--c:{FORGET}">Forget-class training data: never read (zero-glance)'
         f"</span></div>"
     )

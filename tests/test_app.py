@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from studio import nav
 from studio.setup import Setup
+from unsir_core.algorithm.recipe import retain_rule
 from unsir_core.common.device import describe, pick_device
 from unsir_core.common.errors import DataError
 from unsir_core.data import DATASETS
@@ -75,6 +76,8 @@ def test_first_page_shows_the_pipeline_and_the_sidebar():
     assert at.button(key="demo").label == "Run the guided demo"
     sidebar = " ".join(m.value for m in at.sidebar.markdown)
     assert "Shapes-10" in sidebar and "smallcnn" in sidebar and describe(pick_device()) in sidebar
+    words = " ".join(m.value for m in at.markdown)
+    assert f"with the auto recipe, {retain_rule()}" in words and "a few per" not in words  # the recipe's numbers
 
 
 @pytest.mark.parametrize("page", nav.PAGES, ids=lambda p: p.url_path or "overview")
@@ -259,6 +262,48 @@ def test_a_stored_reference_is_used_without_training(shipped_model):
         )
     at = visit(start(forget="cross"), nav.UNLEARN)
     assert any("is in the reference store" in c.value and references.find(key).name in c.value for c in at.caption)
+
+
+def test_a_model_at_chance_is_flagged_in_the_menu_and_on_the_page(shipped_model):
+    """A stored model whose recorded test accuracy is chance (10% of 10 classes) says so: menu label and warning."""
+    from dataclasses import replace as with_info
+
+    from unsir_core.checkpoints.store import save_model
+    from unsir_core.common.paths import model_store
+    from unsir_core.models.classifier import Classifier
+
+    model_store().mkdir(parents=True, exist_ok=True)
+    save_model(
+        Classifier(shipped_model.copy().net, with_info(shipped_model.info, test_acc=10.4)),
+        model_store() / "at-chance.safetensors",
+    )
+    at = visit(start(model="at-chance.safetensors"), nav.MODEL)
+    assert any(
+        "learned (almost) nothing" in w.value and "10.4% is at or near chance (10.0% for 10 classes" in w.value
+        for w in at.warning
+    )
+    assert any(o.startswith("at-chance · 10.4% · near chance") for o in at.selectbox(key="setup:model").options)
+    shipped = visit(start(), nav.MODEL)
+    assert not any("learned (almost) nothing" in w.value for w in shipped.warning)
+
+
+def test_the_tab_icon_is_a_shipped_file_inlined_into_the_page(monkeypatch):
+    """The browser tab's icon works offline: a file in assets/, sent as a data URL (no font server)."""
+    import streamlit as st
+    from streamlit.commands.page_config import _get_favicon_string
+
+    given = {}
+    real = st.set_page_config
+
+    def record(**kwargs):
+        given.update(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr(st, "set_page_config", record)
+    start()
+    icon = Path(given["page_icon"])
+    assert icon.parent == Path(APP).parent / "assets" and icon.is_file()
+    assert _get_favicon_string(icon).startswith("data:image/svg+xml;base64,")
 
 
 def test_an_empty_forget_set_cannot_run():

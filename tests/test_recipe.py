@@ -7,7 +7,15 @@ import json
 
 import pytest
 
-from unsir_core.algorithm.recipe import RATES, RETAIN_CAP, RETAIN_FLOOR, RETAIN_TOTAL, auto_recipe, choose_recipe
+from unsir_core.algorithm.recipe import (
+    RATES,
+    RETAIN_CAP,
+    RETAIN_FLOOR,
+    RETAIN_TOTAL,
+    auto_recipe,
+    choose_recipe,
+    retain_rule,
+)
 from unsir_core.cli import main as cli
 from unsir_core.common.config import UnsirConfig
 from unsir_core.common.errors import ConfigError
@@ -26,6 +34,17 @@ def test_big_classes_stop_at_the_cap_and_small_ones_at_the_floor():
     small = auto_recipe([144] * 10, [3, 8], "smallcnn").config
     assert small.retain_per_class == RETAIN_FLOOR and small.check.val_per_class == 14
     assert small.retain_per_class + small.check.val_per_class <= 144
+
+
+def test_the_rule_in_words_names_the_sizes_the_recipe_picks():
+    """The Overview says this sentence instead of loading a data set: its numbers are the recipe's own."""
+    floor = auto_recipe([144] * 10, [3], "smallcnn").config.retain_per_class
+    cap = auto_recipe([6000] * 10, [3], "smallcnn").config.retain_per_class
+    most = auto_recipe([6000] * 100, [3], "smallcnn").config.retain_per_class * 99
+    assert (
+        f"a quarter of the smallest retain class's training images, {floor} to {cap} per retain class" in retain_rule()
+    )
+    assert f"at most {RETAIN_TOTAL:,} in all" in retain_rule() and most <= RETAIN_TOTAL
 
 
 def test_tiny_classes_give_all_they_have_and_batches_stay_small():

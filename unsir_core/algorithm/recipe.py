@@ -87,6 +87,14 @@ def _clamp(value: int, lo: int, hi: int) -> int:
     return max(lo, min(hi, value))
 
 
+def retain_rule() -> str:
+    """The auto recipe's retain-subset size in words, for pages that must not load a data set to compute it."""
+    return (
+        f"a quarter of the smallest retain class's training images, {RETAIN_FLOOR} to {RETAIN_CAP} per retain class "
+        f"and at most {RETAIN_TOTAL:,} in all"
+    )
+
+
 def _retain_size(n_min: int, n_classes: int, held_out: int) -> tuple[int, str]:
     """Retain images per class, and which rule decided it."""
     rules = [(RETAIN_FLOOR, "the floor"), (round(RETAIN_FRACTION * n_min), "a quarter"), (RETAIN_CAP, "the cap")]

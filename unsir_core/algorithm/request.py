@@ -26,6 +26,7 @@ from unsir_core.common.config import TrainConfig
 from unsir_core.common.errors import CheckpointError
 from unsir_core.common.progress import CancelToken, ProgressFn
 from unsir_core.data import ImageData
+from unsir_core.metrics.chance import chance_warning
 from unsir_core.metrics.evaluate import evaluate
 from unsir_core.metrics.weights import layer_distances
 from unsir_core.models.classifier import Classifier, ModelInfo
@@ -183,6 +184,11 @@ def run_request(
         for stage, m in (("repair", run.result.model), ("retrain", run.retrained))
         if m is not None
     }
+    original = evaluations["original"]
+    known = [c for c in range(data.num_classes) if c not in models["original"].info.forgotten]
+    chance = chance_warning(  # class-balanced over the classes the original still knows: chance is 100/len(known)
+        sum(original.per_class_acc[c] for c in known) / len(known), len(known), model.info.arch
+    )
     extras: dict[str, Any] = {
         "parent": request.parent or (request.checkpoint.name if request.checkpoint else ""),
         "root_sha256": root_sha256(model, root),
@@ -194,6 +200,7 @@ def run_request(
         "original_file": root_path.name if root_path is not None else "",  # shown, never opened
         **({"root": name} if (name := link_checkpoint(data, root_path)) else {}),
         **({"root_found": False} if not found else {}),
+        **({"chance_warning": chance} if chance else {}),
         **(
             {"retrain_estimate_s": round(request.retrain_estimate_s, 1)}
             if request.retrain is None and request.retrain_estimate_s is not None

@@ -12,6 +12,7 @@ from unsir_core.cli.common import BarProgress, classes, load_data_and_model, tra
 def cmd_train(args) -> dict[str, Any]:
     from unsir_core.checkpoints.store import save_model
     from unsir_core.data import load_dataset
+    from unsir_core.metrics.chance import model_chance_warning
     from unsir_core.models import DEFAULT_MODEL
 
     arch = args.arch or DEFAULT_MODEL
@@ -35,7 +36,11 @@ def cmd_train(args) -> dict[str, Any]:
     model = fit(data, arch, cfg, exclude=classes(args.exclude), width=args.width, device=args.device, progress=bar)
     bar.close()
     save_model(model, out)
-    return {"checkpoint": str(out), "info": model.info.to_dict()}
+    report = {"checkpoint": str(out), "info": model.info.to_dict()}
+    if warning := model_chance_warning(model.info):
+        report["warning"] = warning
+        print(f"warning: {warning}", file=sys.stderr)
+    return report
 
 
 def cmd_evaluate(args) -> dict[str, Any]:

@@ -36,6 +36,8 @@ def cmd_unlearn(args) -> dict[str, Any]:
             "model.",
             file=sys.stderr,
         )
+    if chance := run.extras.get("chance_warning"):
+        print(f"warning: forgetting is meaningless on a model that learned nothing: {chance}", file=sys.stderr)
     reference = run.extras.get("reference")
     if reference:
         how = "reused" if reference["reused"] else "trained and stored as"
