@@ -83,10 +83,11 @@ class UnsirRun:
 
 
 def evaluate_original(model: Classifier, data: ImageData, gone: Sequence[int], device: torch.device) -> Evaluation:
-    """The original's accuracies with `gone` forgotten, measured on a copy on `device` (`model` stays where it is)."""
+    """The original's accuracies with `gone` forgotten, measured on a copy on `device` (`model` stays where it is);
+    its test-set predictions are computed once per (weights, data set) and reused by every later request."""
     original = model.copy()
     original.net.to(device)
-    return evaluate(original, data.to(device), gone)
+    return evaluate(original, data.to(device), gone, fixed=True)
 
 
 def run_unsir(
@@ -129,7 +130,7 @@ def run_unsir(
         reference = obtain(model, data, gone, retrain, device, progress, cancel)
         retrained = reference.model
         retrained.net.to(device)
-        evaluations["retrain"] = evaluate(retrained, data, gone)
+        evaluations["retrain"] = evaluate(retrained, data, gone, fixed=True)  # a stored reference never changes
         # a reference reused from the store was not trained now: its seconds here are loading and evaluating it
         timings["reference" if reference.reused else "retrain"] = round(time.perf_counter() - start, 4)
         ref_acc, orig_acc = evaluations["retrain"].retain_acc, evaluations["original"].retain_acc
