@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from unsir_core.checkpoints.store import save_model, slug
 from unsir_core.common.config import TrainConfig
@@ -24,11 +25,15 @@ def recorded_config(setup: Setup) -> dict:
         return {}
 
 
+def data_label(dataset: str) -> str:
+    """A data set in a few words: the folder's own name for `folder:PATH` (the path stays on the server)."""
+    return Path(dataset.split(":", 1)[1]).name if dataset.startswith("folder:") else dataset
+
+
 def request(setup: Setup, cfg: TrainConfig) -> None:
     """on_click: train the setup's architecture on its data set with `cfg`."""
-    jobs.request(
-        "train", f"Training {get_spec(setup.arch).title} on {setup.dataset} ({cfg.epochs} epochs)", setup=setup, cfg=cfg
-    )
+    title = f"Training {get_spec(setup.arch).title} on {data_label(setup.dataset)} ({cfg.epochs} epochs)"
+    jobs.request("train", title, setup=setup, cfg=cfg)
 
 
 def execute() -> None:
@@ -38,7 +43,9 @@ def execute() -> None:
 def _work(job: jobs.Job, progress: jobs.ProgressView) -> str:
     setup, cfg = job.params["setup"], job.params["cfg"]
     model = fit(loaders.data(setup.dataset), setup.arch, cfg, device=loaders.device(), progress=progress)
-    name = slug(f"{setup.dataset}-{setup.arch}-{cfg.epochs}ep-seed{cfg.seed}-{time.strftime('%H%M%S')}.safetensors")
+    name = slug(
+        f"{data_label(setup.dataset)}-{setup.arch}-{cfg.epochs}ep-seed{cfg.seed}-{time.strftime('%H%M%S')}.safetensors"
+    )
     return save_model(model, unique_path(model_store() / name)).name  # atomic: a whole file or none
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import plotly.graph_objects as go
 import streamlit as st
 
-from unsir_core.common.errors import UnsirError
+from unsir_core.common.errors import CheckpointError, UnsirError
 from unsir_core.common.escaping import md
 from unsir_core.data import DATASETS
 from unsir_core.models import get_spec
@@ -156,13 +156,8 @@ def metric_cards(record: RunRecord) -> None:
 
 def sidebar() -> None:
     """The setup at a glance on every page: data set, model, forget classes, device and the current run."""
+    model = _model_row()
     setup = state.setup()
-    try:
-        info = loaders.model_info(setup)
-        acc = f" · {info.test_acc:.1f}% test acc." if info.test_acc is not None else ""
-        model = f"{md(loaders.model_path(setup).stem)}<br><small>{get_spec(info.arch).title}{acc}</small>"
-    except UnsirError:
-        model = f"<span style='color:{FORGET}'>none for {get_spec(setup.arch).title}</span>"
     forget = ", ".join(f"<b style='color:{FORGET}'>{md(c)}</b>" for c in setup.forget) or "<i>none chosen</i>"
     if setup.chain:
         forget += f"<br><small>after {md(', '.join(setup.forgotten_before))} (already forgotten)</small>"
@@ -196,6 +191,28 @@ def sidebar() -> None:
         )
         st.caption("The address bar holds this setup: share the link to reproduce it.")
         st.caption(f"Served to {serving.current()}.")
+
+
+def _model_row() -> str:
+    """The sidebar's model: the setup's checkpoint when it can be used; a chosen one that cannot (a link's, a file
+    gone or of another architecture) gives way to the default, with a warning; with no checkpoint at all for the
+    data set and architecture, what to do."""
+    setup = state.setup()
+    try:
+        info = loaders.model_info(setup)
+        if info.arch != setup.arch:
+            raise CheckpointError(f"{setup.model} is a {get_spec(info.arch).title} checkpoint.")
+    except UnsirError as err:
+        if setup.model:
+            state.set_setup(setup.with_value("model", ""))
+            state.notify("warning", f"{err} Using the default model of this data set and architecture instead.")
+            return _model_row()
+        return (
+            f"<span style='color:{FORGET}'>no {get_spec(setup.arch).title} model for this data set yet</span>"
+            "<br><small>train or upload one on Model and data</small>"
+        )
+    acc = f" · {info.test_acc:.1f}% test acc." if info.test_acc is not None else ""
+    return f"{md(loaders.model_path(setup).stem)}<br><small>{get_spec(info.arch).title}{acc}</small>"
 
 
 def knob(name: str) -> None:

@@ -83,10 +83,18 @@ def unpack_image_zip(source: Path | BinaryIO, dest: Path, limits: ArchiveLimits 
             _extract(archive, members, work, limits)
             root = _dataset_root(work)
             classes = class_counts(root)
-            os.rename(root, dest)  # same folder, same file system: atomic
+            _move(root, dest)
         finally:
             shutil.rmtree(work, ignore_errors=True)
     return Unpacked(dest, classes, tuple(skipped))
+
+
+def _move(root: Path, dest: Path) -> None:
+    """Rename the checked folder into place: the same parent, so one atomic step on one file system."""
+    try:
+        os.rename(root, dest)
+    except OSError as exc:  # another upload took the name meanwhile
+        raise DataError(f"Cannot put the images at {dest} ({exc.strerror}). Upload the archive again.") from exc
 
 
 def _size(source: Path | BinaryIO) -> int:
