@@ -13,7 +13,7 @@ from unsir_core.common.escaping import md
 from unsir_core.data import DATASETS
 from unsir_core.models import get_spec
 
-from . import handout, jobs, loaders, nav, runs, serving, state
+from . import chain, handout, jobs, loaders, nav, runs, serving, state
 from .palette import FORGET, stage_title
 from .runs import RunRecord
 from .setup import KNOBS, Setup
@@ -189,6 +189,7 @@ def sidebar() -> None:
             ),
             unsafe_allow_html=True,
         )
+        chain.back_to_original("sidebar-back-to-original")
         st.caption("The address bar holds this setup: share the link to reproduce it.")
         st.caption(f"Served to {serving.current()}.")
 
