@@ -158,3 +158,10 @@ def test_bytes_are_counted_while_reading_whatever_the_reader_returns(tmp_path, m
     source = image_zip()
     monkeypatch.setattr(zipfile.ZipFile, "open", lambda self, info: io.BytesIO(bytes(info.file_size + 1)))
     refused(source, tmp_path / "out" / "set", "unpacks to more than its header says")
+
+
+def test_the_archive_limit_is_the_dashboards_upload_limit():
+    import tomllib
+
+    config = tomllib.loads((Path(__file__).resolve().parent.parent / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["maxUploadSize"] * 1024**2 == ArchiveLimits().max_zip_bytes
