@@ -166,7 +166,8 @@ with source_tab:
 
 with train_tab:
     st.markdown(
-        f"Train **{get_spec(setup.arch).title}** from scratch on all classes of **{md(setup.dataset)}**; "
+        f"Train **{get_spec(setup.arch).title}** from scratch on all classes of "
+        f"**{md(ui.data_label(setup.dataset))}**; "
         "the checkpoint is saved in the model store and selected."
     )
     cols = st.columns(4)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from unsir_core.algorithm.request import find_root
 from unsir_core.checkpoints.lineage import chain, timeline
 from unsir_core.common.errors import CheckpointError, UnsirError
 from unsir_core.common.escaping import md, plot_text
@@ -66,6 +65,8 @@ def original_of(setup: Setup) -> Setup:
     """The setup on its true original model: no earlier requests; for a model that forgot classes, the original
     its lineage's weights digest finds among the shipped and stored models (`find_root`). CheckpointError when
     that original is not here."""
+    from unsir_core.algorithm.request import find_root  # torch: not on the first page, which shows this button
+
     info, path = loaders.model_info(setup), loaders.model_path(setup)
     root = find_root(info, path) if info.forgotten else path
     if root is None:

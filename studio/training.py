@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from unsir_core.checkpoints.store import save_model, slug
 from unsir_core.common.config import TrainConfig
@@ -15,6 +14,7 @@ from unsir_core.training.train import fit
 from . import jobs, loaders, state
 from .imports import unique_path
 from .setup import Setup
+from .ui import data_label
 
 
 def recorded_config(setup: Setup) -> dict:
@@ -23,11 +23,6 @@ def recorded_config(setup: Setup) -> dict:
         return loaders.model_info(setup).details.get("train_config", {})
     except UnsirError:
         return {}
-
-
-def data_label(dataset: str) -> str:
-    """A data set in a few words: the folder's own name for `folder:PATH` (the path stays on the server)."""
-    return Path(dataset.split(":", 1)[1]).name if dataset.startswith("folder:") else dataset
 
 
 def request(setup: Setup, cfg: TrainConfig) -> None:

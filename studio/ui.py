@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import plotly.graph_objects as go
@@ -161,7 +162,11 @@ def sidebar() -> None:
     forget = ", ".join(f"<b style='color:{FORGET}'>{md(c)}</b>" for c in setup.forget) or "<i>none chosen</i>"
     if setup.chain:
         forget += f"<br><small>after {md(', '.join(setup.forgotten_before))} (already forgotten)</small>"
-    dataset = DATASETS[setup.dataset].title if setup.dataset in DATASETS else md(setup.dataset)
+    dataset = (
+        DATASETS[setup.dataset].title
+        if setup.dataset in DATASETS
+        else f"{md(data_label(setup.dataset))} <small>(image folder)</small>"
+    )
     job = jobs.active()
     last = runs.latest()
     if job is not None:
@@ -214,6 +219,11 @@ def _model_row() -> str:
         )
     acc = f" · {info.test_acc:.1f}% test acc." if info.test_acc is not None else ""
     return f"{md(loaders.model_path(setup).stem)}<br><small>{get_spec(info.arch).title}{acc}</small>"
+
+
+def data_label(dataset: str) -> str:
+    """A data set in a few words: the folder's own name for `folder:PATH` (an uploaded set: the zip's name)."""
+    return Path(dataset.split(":", 1)[1]).name if dataset.startswith("folder:") else dataset
 
 
 def knob(name: str) -> None:

@@ -42,7 +42,7 @@ CHUNK = 64 * 1024  # bytes copied per read while an entry is written and counted
 class ArchiveLimits:
     """What an uploaded image-folder archive may hold."""
 
-    max_zip_bytes: int = 50 * MB  # the archive itself: as the dashboard's upload limit (.streamlit/config.toml)
+    max_zip_bytes: int = 50 * MB  # the archive itself: the dashboard's upload limit (server.maxUploadSize)
     max_unpacked_bytes: int = 300 * MB  # all entries unpacked: 50,000 small photos fit, a disk-filling bomb does not
     max_entries: int = 50_000  # files and folders: a large class-per-folder set, not millions of empty entries
     max_ratio: float = 100.0  # unpacked / compressed per entry: PNG and JPEG stay near 1, a bomb is in the 1000s
