@@ -24,6 +24,7 @@ from unsir_core.checkpoints import fetch, roots
 from unsir_core.checkpoints.store import check_suffix, load_model, non_finite_tensors, read_info, save_model, slug
 from unsir_core.common.errors import CheckpointError, DataError
 from unsir_core.common.paths import ASSETS_DIR, data_root, model_store
+from unsir_core.data import ImageData
 from unsir_core.data.archive import Unpacked, unpack_image_zip
 from unsir_core.metrics.evaluate import evaluate
 from unsir_core.models import MODELS, get_spec
@@ -86,9 +87,9 @@ def _load_checked(path: Path, name: str, setup: Setup) -> Classifier:
     return model
 
 
-def _load_state_dict(path: Path, arch: str, data) -> Classifier:
+def _load_state_dict(path: Path, arch: str, data: ImageData) -> Classifier:
     """A checkpoint without metadata, as the first architecture whose shapes it fits (`arch` first); when none
-    fits, the refusal for `arch` (naming the layers that differ)."""
+    fits, the refusal for `arch` (naming the layers that differ), saying that no other one fits either."""
     refusal = None
     for candidate in dict.fromkeys([arch, *MODELS]):
         try:
@@ -113,7 +114,7 @@ def imported_message(source: str, name: str, before: Setup) -> str:
             f" It is {article(get_spec(after.arch).title)} checkpoint, so the architecture switched from "
             f"{get_spec(before.arch).title} to {get_spec(after.arch).title}."
         )
-    wanted = f"{stored_stem(source)}.safetensors"
+    wanted = f"{stored_stem(file_name(source))}.safetensors"
     if name != wanted:
         owner = "a shipped checkpoint" if (ASSETS_DIR / wanted).exists() else "a checkpoint already in the store"
         text += f" The name {wanted} is taken by {owner}, so this one is {name}."
@@ -138,8 +139,8 @@ def unique_path(path: Path) -> Path:
 def from_source(source: str, setup: Setup) -> str:
     """A checkpoint from a path inside the configured roots or an http(s) URL; returns its name in the store."""
     source = source.strip()
-    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", source):
-        name = Path(urllib.parse.unquote(urllib.parse.urlsplit(source).path)).name or "download.safetensors"
+    if is_url(source):
+        name = file_name(source)
         check_suffix(Path(name))  # before any byte is fetched
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / f"download{Path(name).suffix.lower()}"
@@ -147,6 +148,17 @@ def from_source(source: str, setup: Setup) -> str:
             return from_file(path, name, setup)
     path = roots.checkpoint_file(source)
     return from_file(path, path.name, setup)
+
+
+def is_url(source: str) -> bool:
+    return re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", source) is not None
+
+
+def file_name(source: str) -> str:
+    """The file name of an upload's name, a path or a URL (its path's last part, unquoted)."""
+    if is_url(source):
+        return Path(urllib.parse.unquote(urllib.parse.urlsplit(source).path)).name or "download.safetensors"
+    return Path(source).name
 
 
 def upload_dir() -> Path:

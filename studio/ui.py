@@ -206,8 +206,11 @@ def _model_row() -> str:
     setup = state.setup()
     try:
         info = loaders.model_info(setup)
-        if info.arch != setup.arch:
-            raise CheckpointError(f"{setup.model} is a {get_spec(info.arch).title} checkpoint.")
+        if info.arch != setup.arch or info.dataset != setup.dataset:
+            raise CheckpointError(
+                f"{setup.model} is a {get_spec(info.arch).title} checkpoint for {info.dataset}, not "
+                f"{get_spec(setup.arch).title} for {setup.dataset}."
+            )
     except UnsirError as err:
         if setup.model:
             state.set_setup(setup.with_value("model", ""))
