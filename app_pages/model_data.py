@@ -219,6 +219,12 @@ with train_tab:
     training.execute()
 
 st.divider()
+if not has_model:
+    st.info(
+        f"No {get_spec(setup.arch).title} model for {md(ui.data_label(setup.dataset))} yet: train one with "
+        "**Train now** above, or bring one in with Upload or Path or URL."
+    )
+    st.stop()
 data, model = ui.require_model()
 info = model.info
 st.subheader(f"Selected model: {md(loaders.model_path(setup).stem)}")

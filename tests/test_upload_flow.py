@@ -112,6 +112,7 @@ def test_a_zip_of_photos_is_unpacked_selected_and_trained_on():
     assert "3 classes" in notice and "cat (8 + 2)" in notice and "Train now" in notice
     assert at.tabs[0].label == "Train now"  # no model yet: training comes first
     assert "no Small CNN model for this data set yet" in sidebar(at)
+    assert not at.error and "No Small CNN model for pets yet: train one with **Train now**" in at.info[0].value
     at.number_input(key="train-epochs").set_value(2).run()
     at.button(key="train").click().run(timeout=300)
     assert not at.exception and not at.error, errors(at)
