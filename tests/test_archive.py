@@ -165,3 +165,9 @@ def test_the_archive_limit_is_the_dashboards_upload_limit():
 
     config = tomllib.loads((Path(__file__).resolve().parent.parent / ".streamlit" / "config.toml").read_text())
     assert config["server"]["maxUploadSize"] * 1024**2 == ArchiveLimits().max_zip_bytes
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name")  # zipfile warns when the test writes the same name twice
+@pytest.mark.parametrize("name", ["cat/0.png", "cat/0.png/1.png"], ids=["twice", "file-as-folder"])
+def test_entries_that_collide_are_refused(tmp_path, name):
+    refused(with_entry(name, png()), tmp_path / "out" / "set", "Cannot unpack")

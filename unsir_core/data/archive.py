@@ -172,8 +172,8 @@ def _extract(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], work: Pat
     written = 0
     for info in members:
         target = work.joinpath(*_safe_parts(info))
-        target.parent.mkdir(parents=True, exist_ok=True)
         try:
+            target.parent.mkdir(parents=True, exist_ok=True)  # fails where a file took the folder's name
             with archive.open(info) as src, open(target, "xb") as out:
                 size = 0
                 while chunk := src.read(CHUNK):
