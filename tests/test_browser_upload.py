@@ -16,18 +16,11 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from tests.helpers import SHIPPED
-from tests.test_browser import LONG, browser_page, chromium, idle, server, shot  # noqa: F401 (fixture)
+from tests.test_browser import LONG, browser_page, chromium, go, idle, server, shot  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(600)]  # as in test_browser.py
 
 HOSTILE = "<i>owl"  # a folder name is a class name: shown as text, never as markup
-
-
-def go(page, title: str) -> None:
-    """To the page `title` through the sidebar, waiting as long as a busy machine needs for it to render."""
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
-    idle(page)
-    expect(page.get_by_role("heading", name=title).first).to_be_visible(timeout=LONG)
 
 
 def photos_zip(path) -> None:
