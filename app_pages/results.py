@@ -21,6 +21,7 @@ metrics = record.metrics
 handout.shared_box("results-shared")
 handout.summary_box(record)
 chain.forget_more(record, "results-forget-more")
+chain.back_to_original("results-back-to-original")
 ui.metric_cards(record)
 audit_views.reference_notice(record)
 chain.baseline_caption(record)

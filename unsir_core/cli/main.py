@@ -20,7 +20,9 @@ from unsir_core.common.errors import UnsirError
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", default="shapes10", help="data set name, or folder:PATH (default: shapes10)")
+    p.add_argument(
+        "--dataset", default=None, help="data set name, or folder:PATH (default: the checkpoint's, or shapes10)"
+    )
     p.add_argument("--data-root", default=None, help="where torchvision data sets live (default: $UNSIR_DATA_ROOT)")
     p.add_argument("--offline", action="store_true", help="never download; fail with instructions if files are missing")
     p.add_argument("--arch", default=None, help="architecture (default: the checkpoint's, or smallcnn)")
