@@ -4,6 +4,7 @@ summary, on Results and on Compare, and one rounding for every figure."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,6 +16,7 @@ from unsir_core.metrics.privacy import js_divergence
 from unsir_core.metrics.verdict import Evidence, Measure, standing, verdict
 from unsir_core.report.summary import summarize
 
+ROOT = Path(__file__).resolve().parent.parent
 PROBE_LIKE_ORIGINAL = {
     "probe": {"original": {"forget_acc": 94.0}, "repair": {"forget_acc": 93.0}, "retrain": {"forget_acc": 72.0}}
 }
@@ -102,3 +104,98 @@ def test_one_rounding_half_up_from_the_stored_value():
     assert fixed(93.75, 1) == "93.8" and fixed(93.25, 1) == "93.3"  # Python's format gives 93.2 for the second
     assert fixed(93.7456, 1) == "93.7"  # rounded once, not via 93.75
     assert pct(0.04) == "0%" and pct(None) == "—" and pp(-0.04) == "+0.0 pp" and pp(-1.25) == "-1.3 pp"
+
+
+# ------------------------------------------------------------------ Compare
+
+
+def _row(method, title, df, dr, test, probe, relearn, capped, privacy, js):
+    from unsir_core.experiments.compare_table import MethodRow
+
+    return MethodRow(
+        method,
+        title,
+        "ok",
+        method not in ("unsir", "finetune", "original", "retrain"),
+        df,
+        dr,
+        test,
+        1.0,
+        relearn,
+        capped,
+        40.0,
+        10.0,
+        50.0,
+        50.0,
+        privacy,
+        probe,
+        0.5,
+        js,
+        prediction_distribution=(10, 0, 90),
+        per_class_acc=(90.0, dr, df),
+        details={"mia": {"entropy": {"at_chance": True}}},
+    )
+
+
+def comparison():
+    """Forget star (the figures of docs/results.md, shortened): UNSIR is closest by ToW; Fine-tune keeps A_Dr nearest
+    the retrained model's and NegGrad's probe is nearest; NegGrad over-forgets the rest."""
+    from unsir_core.experiments.compare_table import Comparison
+    from unsir_core.metrics.audits import MetricSettings
+
+    rows = (
+        _row("original", "Original", 96.2, 94.0, 94.2, 94.5, 0, False, 0.445, 0.619),
+        _row("retrain", "Retrain", 0.0, 93.1, 84.2, 75.5, None, True, 1.0, 0.0),
+        _row("finetune", "Fine-tune", 85.7, 93.5, 92.8, 96.2, 2, False, 0.758, 0.508),
+        _row("neggrad", "NegGrad", 1.3, 44.0, 39.9, 83.5, 2, False, 0.855, 0.593),
+        _row("unsir", "UNSIR", 0.0, 93.7, 84.8, 94.5, 7, False, 0.869, 0.099),
+    )
+    names = ("circle", "square", "star")
+    return Comparison("shapes10", "smallcnn", names, (2,), "CPU", rows, "retrained", MetricSettings(), 9.0)
+
+
+def test_compare_verdict_names_the_method_closest_by_tow_and_per_question():
+    result = comparison()
+    tows = {r.method: result.tow(r) for r in result.candidates()}
+    best = max(tows, key=tows.get)
+    assert best == "unsir"
+    sentences = result.verdict()
+    assert sentences[0].startswith(f"Closest to the retrained model overall: {result.row(best).title} (ToW ")
+    assert "In the features: NegGrad (probe 83.5%; the retrained model 75.5%)." in sentences
+    assert "At what cost to the rest: Fine-tune (A_Dr 93.5%; the retrained model 93.1%)." in sentences
+    assert "Against relearning: UNSIR (epochs to relearn 7; the retrained model >10)." in sentences
+    assert any(s.startswith("Over-forgetting") and "NegGrad (at what cost to the rest)" in s for s in sentences)
+    assert result.to_json()["verdict"] == sentences and "**Verdict**" in result.to_markdown()
+    assert "Still in the features" in result.row_verdict(result.row("unsir")) and not result.row_verdict(
+        result.row("original")
+    )
+
+
+def test_compare_verdict_explains_a_high_privacy_score_of_the_original():
+    from dataclasses import replace
+
+    result = comparison()
+    rows = tuple(replace(r, privacy_score=0.9) if r.method == "original" else r for r in result.rows)
+    sentence = next(s for s in replace(result, rows=rows).verdict() if s.startswith("For privacy"))
+    assert "The original scores 0.900, as high as" in sentence and "not which class it names" in sentence
+
+
+@pytest.mark.slow
+def test_compare_page_states_the_verdict_with_a_compact_table():
+    from streamlit.testing.v1 import AppTest
+
+    from studio import compare_job
+    from unsir_core.experiments.compare_table import COLUMNS, COMPACT
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.query_params = {"forget": "star"}
+    at.run()
+    at.session_state[compare_job.RESULT] = comparison()
+    at.switch_page("app_pages/compare.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Closest to the retrained model overall: UNSIR" in m.value for m in at.markdown)
+    table = next(d.value for d in at.dataframe if "Method" in d.value.columns and "ToW" in d.value.columns)
+    assert len(table.columns) == len(COMPACT)
+    at.toggle(key="cmp:all-columns").set_value(True).run()
+    table = next(d.value for d in at.dataframe if "Method" in d.value.columns and "ToW" in d.value.columns)
+    assert len(table.columns) == len(COLUMNS)

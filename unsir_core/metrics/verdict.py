@@ -83,6 +83,12 @@ RELATION = {
     "over": "over-forgetting: past the retrained model and further from it than the original",
     "unknown": "no retrained model to compare with",
 }
+PRIVACY_BLIND_SPOT = (
+    "Why the original can score high: the attack sees only how confident a model is on each forget image (its "
+    "entropy or its top probability), never which class it names. The retrained model often names a look-alike "
+    "class with high confidence, so an original that names the forget class just as confidently looks alike to "
+    "this attack. Read the privacy score together with A_Df and the feature probe."
+)
 CONFIDENCE_ONLY = (
     "the privacy score reads only how confident a model is on the forget images, not which class it names, so "
     "a model that still names the class with the retrained model's confidence scores high: read it with the "
