@@ -22,6 +22,7 @@ handout.shared_box("results-shared")
 handout.summary_box(record)
 chain.forget_more(record, "results-forget-more")
 ui.metric_cards(record)
+audit_views.verdict(record)
 audit_views.reference_notice(record)
 chain.baseline_caption(record)
 if "retrain" not in metrics:

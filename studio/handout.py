@@ -9,21 +9,42 @@ from typing import Any
 import streamlit as st
 
 from unsir_core.common.escaping import md
+from unsir_core.metrics.closeness import js_to_retrained
 from unsir_core.report.html import render, render_comparison
 from unsir_core.report.share import RESULT_KEYS, decode_result, encode_result, headline
 from unsir_core.report.summary import summarize
 
-from . import jobs, nav, runs, state
+from . import jobs, loaders, nav, runs, state
 from .runs import RunRecord
 from .setup import KNOBS, Setup
 
 SHARED = "shared_result"  # session key: (setup, numbers) of the result a link carried
 
 
+JS_DIGITS = 5  # decimals a JS divergence is stored with (as Compare's)
+
+
+def measure_closeness(record: RunRecord) -> None:
+    """JS divergence of the original's and the unlearned model's outputs to the retrained model's on the forget
+    test images, into the run's audits once (a forward pass over a few hundred images: no job needed)."""
+    models = record.models()
+    if "closeness" in record.audits or "retrain" not in models:
+        return
+    data = loaders.data(record.setup.dataset)
+    forget = data.resolve_classes(record.report["forgotten_total"])
+    found = {
+        stage: {"js": round(js_to_retrained(models[stage], models["retrain"], data, forget), JS_DIGITS)}
+        for stage in ("original", "repair")
+    }
+    record.audits = {**record.audits, "closeness": found}
+
+
 def summary_box(record: RunRecord) -> None:
-    """The run in a few sentences (a warning box when the collapse guard flagged it)."""
+    """The run in a few sentences, the verdict first, from its audits too (a warning box when the collapse guard
+    flagged it)."""
+    measure_closeness(record)
     (st.warning if record.report.get("degraded") else st.info)(
-        md(summarize(record.report)), icon=":material/summarize:"
+        md(summarize(record.report, audits=record.audits)), icon=":material/summarize:"
     )
 
 
@@ -35,7 +56,7 @@ def base_url() -> str:
 
 def report_html(record: RunRecord, url: str) -> bytes:
     """The printable report of a run (see unsir_core.report.html)."""
-    return render(record.report, url, title=f"Unlearning report: {record.title}").encode()
+    return render(record.report, url, title=f"Unlearning report: {record.title}", audits=record.audits).encode()
 
 
 def setting_label(name: str) -> str:

@@ -17,9 +17,14 @@ from unsir_core.metrics.verdict import Evidence, Measure, standing, verdict
 from unsir_core.report.summary import summarize
 
 ROOT = Path(__file__).resolve().parent.parent
-PROBE_LIKE_ORIGINAL = {
-    "probe": {"original": {"forget_acc": 94.0}, "repair": {"forget_acc": 93.0}, "retrain": {"forget_acc": 72.0}}
-}
+
+
+def probe(forget_acc: float) -> dict:
+    """A feature-probe result as `ProbeResult.to_dict` writes it."""
+    return {"forget_acc": forget_acc, "retain_acc": 95.0, "chance": 25.0, "dim": 64, "n_forget": 100, "n_fit": 800}
+
+
+PROBE_LIKE_ORIGINAL = {"probe": {"original": probe(94.0), "repair": probe(93.0), "retrain": probe(72.0)}}
 
 
 def test_tow_is_one_for_the_retrained_accuracies_and_falls_with_either_direction():
@@ -199,3 +204,51 @@ def test_compare_page_states_the_verdict_with_a_compact_table():
     at.toggle(key="cmp:all-columns").set_value(True).run()
     table = next(d.value for d in at.dataframe if "Method" in d.value.columns and "ToW" in d.value.columns)
     assert len(table.columns) == len(COLUMNS)
+
+
+# ------------------------------------------------------------------ Results
+
+
+def _record(audits):
+    """A finished run (4 classes, triangle forgotten, with the retrained model) whose models were released."""
+    from studio.runs import RunRecord
+    from studio.setup import Setup
+
+    run = report()
+    run["degraded"] = False
+    run["extras"]["weights"] = {"repair": [{"name": "fc", "l2": 0.5, "normalized": 0.1, "n_params": 40}]}
+    setup = Setup.fresh().with_value("forget", ("triangle",))
+    return RunRecord(1, setup, "m.safetensors", "12:00:00", run, [], None, audits=audits)
+
+
+def _verdict_lines(audits) -> list[str]:
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.query_params = {"forget": "triangle"}
+    at.run()
+    at.session_state["runs"] = [_record(audits)]
+    at.switch_page("app_pages/results.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    panel = next(m.value for m in at.markdown if m.value.startswith("- **Forgotten in the decision**"))
+    summary = next(i.value for i in at.info if "Forgotten in the decision" in i.value)
+    return panel.splitlines() + [summary]
+
+
+def test_results_verdict_follows_the_computed_audits_and_says_not_measured_for_the_rest():
+    bare = _verdict_lines({})
+    assert bare[0].startswith("- **Forgotten in the decision**: A_Df 0% on triangles")
+    for question in ("In the features", "Against relearning", "For privacy"):
+        assert any(line.startswith(f"- **{question}**: not measured") for line in bare), question
+    assert "Not measured: in the features (the feature probe), against relearning" in bare[-1]
+
+    relearn = {"target": 84.15, "original": 93.5, "repair": {"history": [0.0, 90.0], "history_epochs": [0, 3]}}
+    probed = _verdict_lines({**PROBE_LIKE_ORIGINAL, "relearn": relearn})
+    features = next(line for line in probed if line.startswith("- **Still in the features**"))
+    assert "93.0%" in features and "like the original" in features
+    assert any(
+        line.startswith("- **Against relearning**: 3 epochs to relearn triangles (original 0)") for line in probed
+    )
+    assert any(line.startswith("- **For privacy**: not measured") for line in probed)
+    assert "Still in the features" in " ".join(probed[-1].split(". ")[:2])  # the summary's first two sentences
+    assert "Not measured: for privacy" in probed[-1]

@@ -116,10 +116,8 @@ class Measure:
 
     def context(self) -> str:
         """'original 93.5%, retrained model 0%' (what was measured)."""
-        parts = [
-            f"{label} {self.show(who)}" for who, label in (("original", "original"), ("retrained", "retrained model"))
-        ]
-        return ", ".join(p for who, p in zip(("original", "retrained"), parts) if getattr(self, who) is not None)
+        labels = (("original", "original"), ("retrained", "retrained model"))
+        return ", ".join(f"{label} {self.show(who)}" for who, label in labels if getattr(self, who) is not None)
 
 
 def standing(m: Measure) -> str:
