@@ -17,7 +17,7 @@ import streamlit as st
 
 from unsir_core.common import strict_json
 from unsir_core.common.escaping import md
-from unsir_core.common.numbers import PCT_DIGITS, SCORE_DIGITS, rounded
+from unsir_core.common.numbers import rounded
 from unsir_core.data import ImageData
 from unsir_core.experiments.compare_plan import plan
 from unsir_core.experiments.compare_table import COLUMNS, COMPACT, Comparison
@@ -33,17 +33,6 @@ from .compare_charts import all_figures, figures_html, layer_chart
 from .setup import SMALLEST, Setup
 
 TEXT = ("title", "status", "reads_forget", "relearn_epochs")
-ONE_DECIMAL = (
-    "forget_acc",
-    "retain_acc",
-    "test_acc",
-    "wall_s",
-    "mia_entropy",
-    "mia_confidence",
-    "mia_entropy_acc",
-    "mia_confidence_acc",
-    "probe_forget_acc",
-)
 
 
 # ------------------------------------------------------------------ settings
@@ -285,10 +274,6 @@ def verdict_view(result: Comparison) -> None:
         )
 
 
-def digits(key: str) -> int:
-    return PCT_DIGITS if key in ONE_DECIMAL else SCORE_DIGITS
-
-
 def table(result: Comparison) -> None:
     """The table: the compact columns by default, all of them behind a toggle; figures rounded once
     (common.numbers), so the browser's formatting shows them as rounded everywhere else."""
@@ -302,12 +287,12 @@ def table(result: Comparison) -> None:
     frame = result.to_frame(headers=True)[[c.header for c in shown]]
     for c in shown:
         if c.key not in TEXT:
-            frame[c.header] = [None if pd.isna(v) else rounded(v, digits(c.key)) for v in frame[c.header]]
+            frame[c.header] = [None if pd.isna(v) else rounded(v, c.digits) for v in frame[c.header]]
     if every:
         reads = next(c.header for c in COLUMNS if c.key == "reads_forget")
         frame[reads] = ["" if v is None else ("yes" if v else "no") for v in frame[reads]]
     formats = {
-        c.header: st.column_config.NumberColumn(c.header, help=column_help(c), format=f"%.{digits(c.key)}f")
+        c.header: st.column_config.NumberColumn(c.header, help=column_help(c), format=f"%.{c.digits}f")
         for c in shown
         if c.key not in TEXT
     }

@@ -9,6 +9,7 @@ from typing import Any
 import streamlit as st
 
 from unsir_core.common.escaping import md
+from unsir_core.common.numbers import fixed, pct, rounded
 from unsir_core.metrics.closeness import js_to_retrained
 from unsir_core.report.html import render, render_comparison
 from unsir_core.report.share import RESULT_KEYS, decode_result, encode_result, headline
@@ -124,8 +125,8 @@ def shared_box(key: str) -> None:
     with st.container(border=True):
         st.markdown(
             f"**This link shares a result**: forget {md(', '.join(setup.forget))}{after}, seed "
-            f"{setup.config.seed}: A_Df {numbers['odf']:.1f}% → {numbers['df']:.1f}%, A_Dr "
-            f"{numbers['odr']:.1f}% → {numbers['dr']:.1f}% in {numbers['t']:.1f} s of unlearning."
+            f"{setup.config.seed}: A_Df {pct(numbers['odf'])} → {pct(numbers['df'])}, A_Dr "
+            f"{pct(numbers['odr'])} → {pct(numbers['dr'])} in {fixed(numbers['t'], 1)} s of unlearning."
         )
         if record is None:
             if st.button(
@@ -153,7 +154,8 @@ def shared_box(key: str) -> None:
                 }
                 for k in RESULT_KEYS
             ]
-        ).round(2)
+        )
+        table[table.columns[1:]] = table[table.columns[1:]].map(lambda v: rounded(v, 2))
         st.dataframe(table, hide_index=True, key=f"{key}-table")
         st.caption(
             "Same settings and seed: the accuracies should match to within run-to-run noise (exactly on the "

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from unsir_core.common.escaping import csv_text, md
-from unsir_core.common.numbers import fixed, pct, score
+from unsir_core.common.numbers import PCT_DIGITS, SCORE_DIGITS, fixed, pct, score
 from unsir_core.metrics.audits import MetricSettings
 from unsir_core.metrics.closeness import JS_DEFINITION, TOW_DEFINITION
 from unsir_core.metrics.privacy import MIA_VARIANTS
@@ -25,6 +25,24 @@ class Column:
     header: str  # shown in tables
     help: str  # one-sentence definition for the UI
     better: str  # "lower", "higher", "retrain" (closer to the retrained model) or ""
+
+    @property
+    def digits(self) -> int:
+        """Decimals the pages show (common.numbers rounds): percentages and seconds 1, scores and distances 3."""
+        return PCT_DIGITS if self.key in ONE_DECIMAL else SCORE_DIGITS
+
+
+ONE_DECIMAL = (
+    "forget_acc",
+    "retain_acc",
+    "test_acc",
+    "wall_s",
+    "mia_entropy",
+    "mia_confidence",
+    "mia_entropy_acc",
+    "mia_confidence_acc",
+    "probe_forget_acc",
+)  # the columns in % or seconds
 
 
 COLUMNS: tuple[Column, ...] = (

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from unsir_core.common.numbers import share
 from unsir_core.metrics.relearn import crossing
 from unsir_core.metrics.verdict import Evidence, Measure, Verdict, verdict
 
@@ -63,7 +64,7 @@ def destinations(distribution: Sequence[int], names: Sequence[str], limit: int =
     total = sum(distribution) or 1
     ranked = sorted(range(len(names)), key=lambda c: -distribution[c])
     return [
-        f"{names[c]} ({distribution[c] / total:.0%})"
+        f"{names[c]} ({share(distribution[c] / total)})"
         for c in ranked[:limit]
         if distribution[c] / total * 100 >= SHOWN_SHARE
     ]
