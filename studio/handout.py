@@ -91,7 +91,8 @@ def setup_changes(a: RunRecord, b: RunRecord) -> list[str]:
 
 def comparison_html(a: RunRecord, b: RunRecord, url: str) -> bytes:
     """The printable comparison of two runs (see unsir_core.report.html)."""
-    return render_comparison(a.report, b.report, (a.title, b.title), setup_changes(a, b), url).encode()
+    with_audits = [{**r.report, "audits": r.audits} for r in (a, b)]  # each summary reads its run's audits
+    return render_comparison(*with_audits, (a.title, b.title), setup_changes(a, b), url).encode()
 
 
 def remember_shared(query: dict[str, str], setup: Setup) -> None:
