@@ -180,7 +180,9 @@ def _sentence(key: str, m: Measure, what: str, context: str | None = None) -> tu
 def _decision(e: Evidence) -> Clause:
     s, text = _sentence("decision", e.decision, f"A_Df {e.decision.show('unlearned')} on {e.forget}")
     if s == "unknown":  # no gold standard: say how low, and that it is all that can be said
-        lead = LEADS["decision"]["retrained" if e.decision.unlearned < FORGOTTEN_BELOW else "original"]
+        m = e.decision
+        low = m.original is not None and m.unlearned < m.original - TOLERANCE["pct"]
+        lead = LEADS["decision"]["retrained" if m.unlearned < FORGOTTEN_BELOW else "closer" if low else "original"]
         text = lead + text.removeprefix(LEADS["decision"]["unknown"])
     return Clause("decision", True, s, text)
 
@@ -275,11 +277,8 @@ class Verdict:
         """ToW and JS in one sentence, defined in place (None without a retrained model)."""
         if self.tow is None:
             return None
-        text = f"Closeness to the retrained model: ToW {score(self.tow)}"
-        text += (
-            f" (original {score(self.tow_original)}; 1 = the retrained model's accuracies on forget, retain and test"
-        )
-        text += " images)"
+        scale = "1 = the retrained model's accuracies on forget, retain and test images"
+        text = f"Closeness to the retrained model: ToW {score(self.tow)} (original {score(self.tow_original)}; {scale})"
         if self.js is not None:
             original = f", original {score(self.js_original)}" if self.js_original is not None else ""
             text += f", JS divergence of the outputs on the forget images {score(self.js)} (0 = the same{original})"

@@ -19,7 +19,6 @@ from unsir_core.common.numbers import share
 from unsir_core.metrics.relearn import crossing
 from unsir_core.metrics.verdict import Evidence, Measure, Verdict, verdict
 
-FORGOTTEN_BELOW = 5.0  # A_Df (%) under which the classes count as forgotten (no retrained model to compare with)
 KEPT_WELL = 0.9  # share of the original's A_Dr under which the summary advises a gentler impair
 SHOWN_SHARE = 10.0  # % of the forget images a class must get to be named as where they go
 
