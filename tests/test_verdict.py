@@ -252,3 +252,20 @@ def test_results_verdict_follows_the_computed_audits_and_says_not_measured_for_t
     assert any(line.startswith("- **For privacy**: not measured") for line in probed)
     assert "Still in the features" in " ".join(probed[-1].split(". ")[:2])  # the summary's first two sentences
     assert "Not measured: for privacy" in probed[-1]
+
+
+def test_the_runs_csv_and_the_report_carry_the_verdict():
+    import csv
+    import io
+
+    from studio.export import runs_csv
+    from unsir_core.report.html import render
+
+    record = _record(PROBE_LIKE_ORIGINAL)
+    row = next(csv.DictReader(io.StringIO(runs_csv([record]).decode())))
+    assert row["verdict in the features"].startswith("Still in the features: a linear probe")
+    assert row["verdict against relearning"] == "not measured"
+    assert row["ToW"] == "0.922" and row["JS to retrained"] == ""
+    page = render(record.report, audits=record.audits)
+    assert "Verdict: how close to the retrained model" in page and "Still in the features" in page
+    assert "not measured (relearn time was not computed)" in page
