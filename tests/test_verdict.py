@@ -167,6 +167,7 @@ def test_compare_verdict_names_the_method_closest_by_tow_and_per_question():
     sentences = result.verdict()
     assert sentences[0].startswith(f"Closest to the retrained model overall: {result.row(best).title} (ToW ")
     assert "In the features: NegGrad (probe 83.5%; the retrained model 75.5%)." in sentences
+    assert "In the decision: UNSIR (A_Df 0%; the retrained model 0%)." in sentences
     assert "At what cost to the rest: Fine-tune (A_Dr 93.5%; the retrained model 93.1%)." in sentences
     assert "Against relearning: UNSIR (epochs to relearn 7; the retrained model >10)." in sentences
     assert any(s.startswith("Over-forgetting") and "NegGrad (at what cost to the rest)" in s for s in sentences)
@@ -174,6 +175,15 @@ def test_compare_verdict_names_the_method_closest_by_tow_and_per_question():
     assert "Still in the features" in result.row_verdict(result.row("unsir")) and not result.row_verdict(
         result.row("original")
     )
+
+
+def test_compare_verdict_names_every_method_that_ties_as_shown():
+    from dataclasses import replace
+
+    result = comparison()
+    rows = tuple(replace(r, forget_acc=0.04) if r.method == "neggrad" else r for r in result.rows)  # shows as 0%
+    sentences = replace(result, rows=rows).verdict()
+    assert "In the decision: NegGrad and UNSIR (A_Df 0%; the retrained model 0%)." in sentences
 
 
 def test_compare_verdict_explains_a_high_privacy_score_of_the_original():

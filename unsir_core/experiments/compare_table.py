@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from unsir_core.common.escaping import csv_text, md
-from unsir_core.common.numbers import PCT_DIGITS, SCORE_DIGITS, fixed, pct, score
+from unsir_core.common.numbers import PCT_DIGITS, SCORE_DIGITS, fixed, pct, rounded, score
 from unsir_core.metrics.audits import MetricSettings
 from unsir_core.metrics.closeness import JS_DEFINITION, TOW_DEFINITION
 from unsir_core.metrics.privacy import MIA_VARIANTS
@@ -291,22 +291,24 @@ class Comparison:
         """The unlearning methods that ran: every ok row but the original and the retrained model."""
         return [r for r in self.rows if r.ok and r.method not in ("original", "retrain")]
 
-    def closest(self, key: str) -> MethodRow | None:
-        """The candidate whose `key` is nearest the retrained model's (ToW and the privacy score: the highest)."""
-        reference = self._ok("retrain")
+    def closest(self, key: str) -> list[MethodRow]:
+        """The candidates whose `key` is nearest the retrained model's (ToW and the privacy score: the highest);
+        several when they tie as the table shows them (rounded to the column's digits)."""
+        rank: dict[str, float] = {}
         if key in ("tow", "privacy_score"):
-            values = {r.method: self.value(r, key) for r in self.candidates()}
-            found = [r for r in self.candidates() if values[r.method] is not None]
-            return max(found, key=lambda r: values[r.method], default=None)
-        found = {r.method: self.evidence(r) for r in self.candidates()}
-        question = next(q for q, k in DISTANCE.items() if k == key)
-        gaps = {}
-        for r in self.candidates():
-            m = getattr(found[r.method], question) if found[r.method] else None
-            if m is not None and m.retrained is not None and reference is not None:
-                both_capped = {"unlearned", "retrained"} <= m.capped
-                gaps[r.method] = 0.0 if both_capped else abs(m.unlearned - m.retrained)
-        return min((r for r in self.candidates() if r.method in gaps), key=lambda r: gaps[r.method], default=None)
+            rank = {r.method: -v for r in self.candidates() if (v := self.value(r, key)) is not None}
+        elif self._ok("retrain") is not None:
+            question = next(q for q, k in DISTANCE.items() if k == key)
+            for r in self.candidates():
+                m = getattr(self.evidence(r), question)
+                if m is not None and m.retrained is not None:
+                    both_capped = {"unlearned", "retrained"} <= m.capped
+                    rank[r.method] = 0.0 if both_capped else abs(m.unlearned - m.retrained)
+        if not rank:
+            return []
+        digits = next((c.digits for c in COLUMNS if c.key == key), SCORE_DIGITS)
+        best = min(rounded(v, digits) for v in rank.values())
+        return [r for r in self.candidates() if r.method in rank and rounded(rank[r.method], digits) == best]
 
     def verdict(self) -> list[str]:
         """The comparison's verdict, one sentence each: the method closest to the retrained model overall (ToW),
@@ -319,8 +321,8 @@ class Comparison:
         if not self.candidates():
             return ["No unlearning method finished: nothing to compare with the retrained model."]
         out = []
-        best = self.closest("tow")
-        if best is not None:
+        if self.closest("tow"):
+            best = self.closest("tow")[0]
             ranked = sorted(self.candidates(), key=lambda r: -(self.tow(r) or 0.0))
             runner = f"; next {ranked[1].title} {score(self.tow(ranked[1]))}" if len(ranked) > 1 else ""
             original = self._ok("original")
@@ -337,13 +339,14 @@ class Comparison:
             "retain_acc": ("A_Dr", lambda r: pct(r.retain_acc)),
         }
         for question, key in DISTANCE.items():
-            who = self.closest(key)
+            tied = self.closest(key)
             words = QUESTIONS[question].capitalize()
-            if who is None:
+            if not tied:
                 out.append(f"{words}: not measured.")
             else:
                 label, value = shown[key]
-                out.append(f"{words}: {who.title} ({label} {value(who)}; the retrained model {value(retrained)}).")
+                who = join([r.title for r in tied])
+                out.append(f"{words}: {who} ({label} {value(tied[0])}; the retrained model {value(retrained)}).")
             if question == "relearning":
                 out.append(self._privacy_sentence())
         over = [
@@ -359,10 +362,11 @@ class Comparison:
         return out
 
     def _privacy_sentence(self) -> str:
-        who = self.closest("privacy_score")
-        if who is None:
+        tied = self.closest("privacy_score")
+        if not tied:
             return "For privacy: not measured."
-        text = f"For privacy: {who.title} (privacy score {score(who.privacy_score)}; 1 = like the retrained model)."
+        who, value = join([r.title for r in tied]), score(tied[0].privacy_score)
+        text = f"For privacy: {who} (privacy score {value}; 1 = like the retrained model)."
         original = self._ok("original")
         below = [
             r.title
