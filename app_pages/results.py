@@ -23,6 +23,7 @@ handout.summary_box(record)
 chain.forget_more(record, "results-forget-more")
 chain.back_to_original("results-back-to-original")
 ui.metric_cards(record)
+audit_views.verdict(record)
 audit_views.reference_notice(record)
 chain.baseline_caption(record)
 if "retrain" not in metrics:

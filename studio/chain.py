@@ -15,6 +15,7 @@ import streamlit as st
 from unsir_core.checkpoints.lineage import chain, timeline
 from unsir_core.common.errors import CheckpointError, UnsirError
 from unsir_core.common.escaping import md, plot_text
+from unsir_core.common.numbers import pct
 from unsir_core.report.summary import join
 
 from . import jobs, loaders, nav, state
@@ -109,7 +110,7 @@ def baseline_caption(record: RunRecord) -> None:
         return
     names, start = record.class_names, record.metrics["start"]
     per_class = ", ".join(
-        f"{md(c)} {start['per_class_acc'][names.index(c)]:.1f}%" for c in record.report["forgotten_total"]
+        f"{md(c)} {pct(start['per_class_acc'][names.index(c)])}" for c in record.report["forgotten_total"]
     )
     start_is = f"run {record.parent}'s unlearned model" if record.parent is not None else md(record.model_name)
     unlearned_checkpoint = any(c not in record.setup.forgotten_before for c in record.already_forgotten)

@@ -11,6 +11,7 @@ import streamlit as st
 
 from unsir_core.common.errors import CheckpointError, UnsirError
 from unsir_core.common.escaping import md
+from unsir_core.common.numbers import pct, pp
 from unsir_core.data import DATASETS
 from unsir_core.models import get_spec
 
@@ -133,13 +134,13 @@ def metric_cards(record: RunRecord) -> None:
         base = metrics["original"][key]
         cols = st.columns(len(metrics))
         for col, (stage, ev) in zip(cols, metrics.items()):
-            delta = None if stage == "original" else f"{ev[key] - base:+.1f} pp"
+            delta = None if stage == "original" else pp(ev[key] - base)
             title = stage_title(stage) + (
                 f", already forgot {md(', '.join(record.already_forgotten))}" if stage == "start" else ""
             )
             col.metric(
                 f"{name} · {title}",
-                f"{ev[key]:.1f}%",
+                pct(ev[key]),
                 delta,
                 delta_color=better,
                 border=True,
@@ -150,7 +151,7 @@ def metric_cards(record: RunRecord) -> None:
     if impair is not None and impair["forget_acc"] >= metrics["original"]["forget_acc"]:
         st.caption(
             f"After impair A_Df went up, not down: the damaged network, just trained to give the noise the "
-            f"forget label, gives it to many real images too (A_Dr {impair['retain_acc']:.1f}%). Repair, on "
+            f"forget label, gives it to many real images too (A_Dr {pct(impair['retain_acc'])}). Repair, on "
             "retain images alone, takes that away."
         )
 
@@ -174,8 +175,8 @@ def sidebar() -> None:
     elif last is not None:
         m = last.metrics["repair"]
         status = (
-            f"{len(runs.history())} run(s) done. Last: run {last.id}, A_Df {m['forget_acc']:.1f}%, "
-            f"A_Dr {m['retain_acc']:.1f}%"
+            f"{len(runs.history())} run(s) done. Last: run {last.id}, A_Df {pct(m['forget_acc'])}, "
+            f"A_Dr {pct(m['retain_acc'])}"
         )
     else:
         status = "idle: no run yet"
