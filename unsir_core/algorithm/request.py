@@ -28,6 +28,7 @@ from unsir_core.common.progress import CancelToken, ProgressFn
 from unsir_core.data import ImageData
 from unsir_core.metrics.chance import chance_warning
 from unsir_core.metrics.evaluate import evaluate
+from unsir_core.metrics.views import run_views
 from unsir_core.metrics.weights import layer_distances
 from unsir_core.models.classifier import Classifier, ModelInfo
 from unsir_core.report.gallery import gallery
@@ -194,6 +195,7 @@ def run_request(
         "root_sha256": root_sha256(model, root),
         "lineage": lineage_of(model.info) if request.earlier is None else list(request.earlier),
         "gallery": gallery(models, data.to(run.original.device), run.result.forget, run.forgotten),
+        "views": run_views(models, data.to(run.original.device), run.forgotten, recipe.config.seed),
         "environment": environment(run.device),
         "weights": weights,
         "monitor_every": request.monitor_every,
