@@ -58,15 +58,16 @@ def test_cluster_membership_and_the_sentence_name_the_forget_class():
     moved = np.concatenate([original, rng.normal(centres[1], 0.5, (40, 2))])  # inside the square cluster
     split = np.concatenate([original, rng.normal(centres[0], 0.5, (20, 2)), rng.normal(centres[1], 0.5, (20, 2))])
     assert (clusters(apart, labels, [2], 90.0)[80:] == APART).all()
+    points = {"original": apart, "repair": moved, "retrain": split}
+    where = whereabouts(points, labels, [2], 90.0)
+    assert where == {"original": [[APART, 100.0]], "repair": [[1, 100.0]], "retrain": [[0, 50.0], [1, 50.0]]}
     emb = Embedding(
         list(range(120)),
         labels.tolist(),
-        {"original": apart.tolist(), "repair": moved.tolist(), "retrain": split.tolist()},
-        {s: labels.tolist() for s in ("original", "repair", "retrain")},
+        {s: p.tolist() for s, p in points.items()},
+        {s: labels.tolist() for s in points},
+        where,
     )
-    where = whereabouts(emb, [2])
-    assert where["original"] == {APART: 100.0} and where["repair"] == {1: 100.0}
-    assert where["retrain"] == {0: 50.0, 1: 50.0}
     text = sentence(
         emb, [2], NAMES, {"original": "original model", "repair": "unlearned model", "retrain": "retrained"}
     )
@@ -86,7 +87,7 @@ def test_the_embedding_of_the_shipped_model_is_shared_and_round_trips(shapes, sh
         == shipped_model.net(shipped_model.prepare(shapes.test_x[emb.index])).argmax(1).tolist()
     )
     again = Embedding.from_dict(json.loads(json.dumps(emb.to_dict())))
-    assert again.index == emb.index and again.settings == emb.settings
+    assert again.index == emb.index and again.settings == emb.settings and again.where == emb.where
     assert "PCA" in emb.settings.describe() and "UMAP" in EmbeddingSettings(method="umap").describe()
     with pytest.raises(ConfigError, match="Unknown projection"):
         EmbeddingSettings(method="tsne")

@@ -8,10 +8,11 @@ orthogonal Procrustes fitted on the retain-class points only (a retrained networ
 particular order, so without it its points would land anywhere); one projection (PCA, or seeded UMAP) is
 fitted once on the union of all models' points. Positions are therefore comparable across the panels.
 
-Cluster membership, in that 2-D space, per model: the cluster of a retain class is its own points (true
-labels) in that model; a forget-class point sits *inside* the cluster whose centroid is nearest when it is
-no farther from it than `inside` percent of that class's own points are; otherwise it sits *apart* (in a
-cluster of its own, as in the original). An audit: it reads forget-class test images.
+Cluster membership, in the shared feature space (aligned, before the projection, so that PCA and UMAP tell the
+same story), per model: the cluster of a retain class is its own points (true labels) in that model; a
+forget-class point sits *inside* the cluster whose centroid is nearest when it is no farther from it than
+`inside` percent of that class's own points are; otherwise it sits *apart* (in a cluster of its own, as in
+the original). An audit: it reads forget-class test images.
 """
 
 from __future__ import annotations
@@ -67,9 +68,10 @@ class EmbeddingSettings:
             f"{how}, fitted once on the union of the models' points; each model's penultimate features were "
             f"first centred, scaled and rotated onto the {self.reference} model's (orthogonal Procrustes on the "
             f"retain-class points), so positions compare across panels. Sample: up to {self.points} test images, "
-            f"the same number per class (seed {self.seed}). A forget-class point is inside a retain class's cluster "
-            f"when that class's centroid is the nearest and no farther than {self.inside:g}% of the class's own "
-            "points are; otherwise apart."
+            f"the same number per class (seed {self.seed}). The sentence is measured in the aligned feature space "
+            "(not the 2-D picture): a forget-class point is inside a retain class's cluster when that class's "
+            f"centroid is the nearest and no farther than {self.inside:g}% of the class's own points are; "
+            "otherwise apart."
         )
 
 
@@ -79,6 +81,7 @@ class Embedding:
     labels: list[int]  # true class of each point
     coords: dict[str, list[list[float]]]  # stage -> [N, 2] positions in the shared space
     predictions: dict[str, list[int]]  # stage -> class each model predicts for each point
+    where: dict[str, list[list[float]]]  # stage -> [[retain class or APART, % of forget points], ...], largest first
     settings: EmbeddingSettings = field(default_factory=EmbeddingSettings)  # how it was made
 
     def to_dict(self, decimals: int = 3) -> dict:
@@ -94,6 +97,7 @@ class Embedding:
             list(d["labels"]),
             {s: [list(p) for p in c] for s, c in d["coords"].items()},
             {s: list(p) for s, p in d["predictions"].items()},
+            {s: [list(p) for p in w] for s, w in d["where"].items()},
             EmbeddingSettings(**d["settings"]),
         )
 
@@ -177,50 +181,53 @@ def embed(
     if retain.sum() < 2:
         raise ConfigError("An embedding needs retain-class test images to align the models; this sample has none.")
     feats, preds = features_and_predictions(models, data.test_x[index.to(data.test_x.device)])
-    coords = project(shared_features(feats, retain, settings.reference), settings)
+    shared = shared_features(feats, retain, settings.reference)
+    coords = project(shared, settings)
     return Embedding(
         index.tolist(),
         labels.tolist(),
         {s: c.tolist() for s, c in coords.items()},
         preds,
+        whereabouts(shared, labels, forget, settings.inside),
         settings,
     )
 
 
-def clusters(coords: np.ndarray, labels: np.ndarray, forget: Sequence[int], inside: float) -> np.ndarray:
-    """For every point: the retain class whose cluster it sits inside (see the module docstring), or APART."""
+def clusters(points: np.ndarray, labels: np.ndarray, forget: Sequence[int], inside: float) -> np.ndarray:
+    """For every point [N, D]: the retain class whose cluster it sits inside (see the module docstring), or APART."""
     retain = [c for c in np.unique(labels) if c not in set(forget)]
     if not retain:
-        return np.full(len(coords), APART)
-    centroids = np.stack([coords[labels == c].mean(0) for c in retain])  # [R, 2]
+        return np.full(len(points), APART)
+    centroids = np.stack([points[labels == c].mean(0) for c in retain])  # [R, D]
     radius = np.array(
         [
-            np.percentile(np.linalg.norm(coords[labels == c] - centroids[i], axis=1), inside)
+            np.percentile(np.linalg.norm(points[labels == c] - centroids[i], axis=1), inside)
             for i, c in enumerate(retain)
         ]
     )  # [R]
-    dist = np.linalg.norm(coords[:, None, :] - centroids[None], axis=2)  # [N, R]
+    dist = np.linalg.norm(points[:, None, :] - centroids[None], axis=2)  # [N, R]
     nearest = dist.argmin(1)
-    within = dist[np.arange(len(coords)), nearest] <= radius[nearest]
+    within = dist[np.arange(len(points)), nearest] <= radius[nearest]
     return np.where(within, np.asarray(retain)[nearest], APART)
 
 
-def whereabouts(embedding: Embedding, forget: Sequence[int]) -> dict[str, dict[int, float]]:
-    """Per model: where its forget-class points sit, as {retain class or APART: share in %}, largest first."""
-    labels = np.asarray(embedding.labels)
+def whereabouts(
+    points: Mapping[str, np.ndarray], labels: np.ndarray, forget: Sequence[int], inside: float
+) -> dict[str, list[list[float]]]:
+    """Per model: where its forget-class points sit, as [[retain class or APART, share in %], ...], largest first."""
     mask = np.isin(labels, list(forget))
     if not mask.any():
         raise ConfigError("The embedding's sample holds no forget-class image: nothing to locate.")
     out = {}
-    for stage, coords in embedding.coords.items():
-        where = clusters(np.asarray(coords), labels, forget, embedding.settings.inside)[mask]
-        found, counts = np.unique(where, return_counts=True)
-        shares = {int(c): float(n / mask.sum() * 100) for c, n in zip(found, counts)}
-        out[stage] = dict(sorted(shares.items(), key=lambda kv: -kv[1]))
+    for stage, p in points.items():
+        found, counts = np.unique(clusters(p, labels, forget, inside)[mask], return_counts=True)
+        shares = sorted(((int(c), float(n / mask.sum() * 100)) for c, n in zip(found, counts)), key=lambda cs: -cs[1])
+        out[stage] = [[c, share] for c, share in shares]
     return out
 
 
-def _place(cls: int, class_names: Sequence[str]) -> str:
+def _place(cls: float, class_names: Sequence[str]) -> str:
+    cls = int(cls)
     return "apart from every retain-class cluster" if cls == APART else f"inside the {class_names[cls]} cluster"
 
 
@@ -231,12 +238,13 @@ def sentence(embedding: Embedding, forget: Sequence[int], class_names: Sequence[
     otherwise the two largest."""
     what = " and ".join(class_names[c] for c in forget) + " images"
     parts = []
-    for stage, shares in whereabouts(embedding, forget).items():
-        (first, a), *rest = shares.items()
+    for stage, shares in embedding.where.items():
+        (first, a), *rest = shares
         if a >= MAJORITY * 100 or not rest:
             parts.append(f"in the {titles.get(stage, stage)} {a:.0f}% of {what} sit {_place(first, class_names)}")
         else:
             second, b = rest[0]
+            second = int(second)
             parts.append(
                 f"in the {titles.get(stage, stage)} {what} spread: {a:.0f}% {_place(first, class_names)}, "
                 f"{b:.0f}% {_place(second, class_names)}"

@@ -18,11 +18,11 @@ EMBEDDED = ("original", "repair", "retrain")  # the models an embedding shows si
 UNLEARNED = "repair"  # the model CKA compares with each of the others
 
 
-def cka_pairs(stages: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """The unlearned model against the original and the retrained model, keyed by the other model's stage."""
-    if UNLEARNED not in stages:
+def cka_pairs(stages: Sequence[str], unlearned: str = UNLEARNED) -> dict[str, tuple[str, str]]:
+    """The `unlearned` model against the original and the retrained model, keyed by the other model's stage."""
+    if unlearned not in stages:
         return {}
-    return {other: (UNLEARNED, other) for other in ("original", "retrain") if other in stages}
+    return {other: (unlearned, other) for other in ("original", "retrain") if other in stages}
 
 
 def run_views(models: Mapping[str, Classifier], data: ImageData, forget: Sequence[int], seed: int) -> dict[str, Any]:
