@@ -45,8 +45,8 @@ EXPLAIN = (
 CKA_TEXT = (
     "**Layer by layer**: linear CKA (Kornblith et al. 2019) of each layer's output on a fixed batch of 250 test "
     "images, the unlearned model against the original and against the retrained model; 1 = the same "
-    "representation up to rotation and scale. Read it beside the weight distance above: where the weights moved "
-    "but CKA to the original stays near 1, the layer kept its representation."
+    "representation up to rotation and scale. Read it beside the weight distance: where the weights moved but "
+    "CKA to the original stays near 1, the layer kept its representation."
 )
 
 
@@ -183,10 +183,9 @@ def view(
     colors: Mapping[str, str],
     key: str,
     seed: int = 0,
-    unlearned: str = "repair",
     stored: Mapping[str, Any] | None = None,
 ) -> None:
-    """The embedding panels, the sentence, the CKA chart and the inspector for `models` (by stage, original first).
+    """The embedding panels, the sentence and the inspector for `models` (by stage, original first).
 
     `stored` is a run record's `extras["views"]`: its PCA embedding and CKA are shown without recomputing, and
     are all there is once the run's models were released."""
@@ -226,20 +225,35 @@ def view(
     phrases = {s: f"{t.lower()} model" for s, t in titles.items()}
     st.info(md(sentence(emb, forget, names, phrases)), icon=":material/travel_explore:")
     st.caption(md(emb.settings.describe()))
+    if models:
+        inspector(models, data, forget, titles, colors, key, seed, selected)
+
+
+def cka_view(
+    models: Mapping[str, Classifier],
+    data: ImageData,
+    titles: Mapping[str, str],
+    colors: Mapping[str, str],
+    key: str,
+    seed: int,
+    unlearned: str = "repair",
+    stored: Mapping[str, Any] | None = None,
+) -> None:
+    """Layer-wise CKA of the unlearned model against the others (the run record's when its models are gone)."""
     cka = stored.get("cka") if stored and not models else None
     if unlearned in models and len(models) > 1:
         cka = compute_cka(models, data, unlearned, seed)
-    if cka:
-        st.markdown(CKA_TEXT)
-        charts_names = {s: f"{titles[unlearned].lower()} vs {titles[s].lower()}" for s in cka}
-        st.plotly_chart(
-            charts.layer_cka(cka, charts_names, {s: colors[s] for s in cka}),
-            key=f"{key}-cka",
-            width="stretch",
-            config={"displaylogo": False},
-        )
-    if models:
-        inspector(models, data, forget, titles, colors, key, seed, selected)
+    if not cka:
+        return
+    st.subheader("How far did the representations move?")
+    st.markdown(CKA_TEXT)
+    names = {s: f"{titles[unlearned].lower()} vs {titles[s].lower()}" for s in cka}
+    st.plotly_chart(
+        charts.layer_cka(cka, names, {s: colors[s] for s in cka}),
+        key=f"{key}-cka",
+        width="stretch",
+        config={"displaylogo": False},
+    )
 
 
 def _random_forget_image(key: str, data: ImageData, forget: Sequence[int]) -> None:
@@ -367,23 +381,19 @@ def _inspect(
 
 
 def results_section(record: RunRecord) -> None:
-    """The Results page's section: a run's original, unlearned and retrained models."""
-    st.subheader("Where did the forget class go in feature space?")
-    st.markdown(EXPLAIN)
+    """The Results page's section, after the weight distance: layer-wise CKA beside it, then the embedding of the
+    run's original, unlearned and retrained models with the inspector."""
     data = loaders.data(record.setup.dataset)
     models = {s: m for s, m in record.models().items() if s in SHOWN}
     stored = record.report.get("extras", {}).get("views")
     shown = [s for s in SHOWN if s in models] or list((stored or {}).get("embedding", {}).get("coords", {}))
-    view(
-        {s: models[s] for s in shown if s in models},
-        data,
-        record.forget,
-        {s: stage_title(s) for s in shown},
-        {s: stage_color(s) for s in shown},
-        "results-views",
-        record.setup.config.seed,
-        stored=stored,
-    )
+    held = {s: models[s] for s in shown if s in models}
+    titles, colors = {s: stage_title(s) for s in shown}, {s: stage_color(s) for s in shown}
+    seed = record.setup.config.seed
+    cka_view(held, data, {**titles, "repair": stage_title("repair")}, colors, "results-views", seed, stored=stored)
+    st.subheader("Where did the forget class go in feature space?")
+    st.markdown(EXPLAIN)
+    view(held, data, record.forget, titles, colors, "results-views", seed, stored=stored)
 
 
 def compare_section(result: Comparison, data: ImageData, seed: int) -> None:
@@ -393,8 +403,7 @@ def compare_section(result: Comparison, data: ImageData, seed: int) -> None:
     methods = [r for r in result.rows if r.method in result.models and r.method not in ("original", "retrain")]
     if "original" not in result.models or not methods:
         return
-    st.subheader("Where did the forget class go in feature space?")
-    st.markdown(EXPLAIN)
+    st.subheader("Inside the models: one method against the original and the retrained model")
     titles = {r.method: r.title for r in result.rows}
     method = st.selectbox(
         "Method shown as the unlearned model",
@@ -404,13 +413,8 @@ def compare_section(result: Comparison, data: ImageData, seed: int) -> None:
         help="The embedding shows the original, this method's result and the retrained model side by side.",
     )
     shown = [s for s in ("original", method, "retrain") if s in result.models]
-    view(
-        {s: result.models[s] for s in shown},
-        data,
-        list(result.forget),
-        {s: titles[s] for s in shown},
-        {s: color(s) for s in shown},
-        "cmp-views",
-        seed,
-        unlearned=method,
-    )
+    models, colors = {s: result.models[s] for s in shown}, {s: color(s) for s in shown}
+    cka_view(models, data, titles, colors, "cmp-views", seed, unlearned=method)
+    st.subheader("Where did the forget class go in feature space?")
+    st.markdown(EXPLAIN)
+    view(models, data, list(result.forget), {s: titles[s] for s in shown}, colors, "cmp-views", seed)
