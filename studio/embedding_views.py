@@ -75,6 +75,12 @@ def _selected(chart_key: str, traces: Sequence[Sequence[int]]) -> list[int]:
     return sorted(chosen)
 
 
+def trace_indices(emb: Embedding, forget: Sequence[int]) -> list[list[int]]:
+    """The test indices of each trace's points, in `figure`'s trace order (to read a selection back)."""
+    index, is_forget = np.asarray(emb.index), np.isin(np.asarray(emb.labels), list(forget))
+    return [index[mask].tolist() for _ in emb.coords for mask in (~is_forget, is_forget)]
+
+
 def figure(
     emb: Embedding,
     class_names: Sequence[str],
@@ -82,11 +88,10 @@ def figure(
     titles: Mapping[str, str],
     colors: Mapping[str, str],
     selected: Sequence[int],
-) -> tuple[go.Figure, list[list[int]]]:
-    """The panels side by side, one shared scale; every trace's points' test indices (to read a selection back).
-
-    Two traces per panel (retain-class points, then forget-class points); `selectedpoints` marks the `selected`
-    images in every panel."""
+) -> go.Figure:
+    """The panels side by side, one shared scale: two traces per panel (retain-class points, then forget-class
+    points, as `trace_indices`), then the class legend; `selectedpoints` marks the `selected` images in every
+    panel."""
     stages = list(emb.coords)
     fig = make_subplots(
         rows=1,
@@ -105,13 +110,11 @@ def figure(
         + "<br>".join(f"{plot_text(titles[s])}: {plot_text(class_names[emb.predictions[s][k]])}" for s in stages)
         for k, (i, y) in enumerate(zip(index, labels))
     ]
-    traces: list[list[int]] = []
     for col, stage in enumerate(stages, start=1):
         xy = np.asarray(emb.coords[stage])
         preds = np.asarray(emb.predictions[stage])
         for mask, size, ring in ((~is_forget, 5, 0), (is_forget, 10, 1.5)):
             rows = np.flatnonzero(mask)
-            traces.append(index[rows].tolist())
             fig.add_scatter(
                 x=xy[rows, 0],
                 y=xy[rows, 1],
@@ -143,7 +146,7 @@ def figure(
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False)
     legend = dict(orientation="h", y=-0.02, yanchor="top", x=0)  # below the panels, clear of their titles
-    return charts.style(fig, height=470, dragmode="select", margin=dict(l=10, r=10, t=40, b=10), legend=legend), traces
+    return charts.style(fig, height=470, dragmode="select", margin=dict(l=10, r=10, t=40, b=10), legend=legend)
 
 
 def compute_embedding(
@@ -211,11 +214,9 @@ def view(
         st.info("This run's models were released and its record holds no embedding: run it again to see it.")
         return
     chart_key = f"{key}-chart"
-    _, traces = figure(emb, names, forget, titles, colors, [])
-    selected = _selected(chart_key, traces)
-    fig, _ = figure(emb, names, forget, titles, colors, selected)
+    selected = _selected(chart_key, trace_indices(emb, forget))
     st.plotly_chart(
-        fig,
+        figure(emb, names, forget, titles, colors, selected),
         key=chart_key,
         on_select="rerun",
         selection_mode=("points", "box", "lasso"),
@@ -327,11 +328,14 @@ def _inspect(
     from unsir_core.common.device import DEVICE_LOCK
     from unsir_core.explain import heatmaps, overlay
     from unsir_core.metrics.evaluate import predict_logits
-    from unsir_core.metrics.privacy import member_score
+    from unsir_core.metrics.privacy import fit_attack, member_score
 
     names = data.class_names
     x, y = data.test_x[index : index + 1], data.test_y[index : index + 1]
     label = int(y[0])
+
+    def attack(model: Classifier) -> Any:  # fitted once per model and seed, as Results' audit fits it
+        return cached("attack", {"model": model}, seed, lambda: fit_attack(model, data, forget, seed=seed)[0])
 
     def work() -> dict[str, Any]:
         with DEVICE_LOCK:
@@ -339,7 +343,7 @@ def _inspect(
                 s: {
                     "probs": predict_logits(m, x).softmax(1)[0].cpu().tolist(),
                     "cam": heatmaps(m, x, [label])[0],
-                    "member": float(member_score(m, data, forget, x, y, seed=seed)[0]),
+                    "member": float(member_score(attack(m), m, x, y, "entropy")[0]),
                 }
                 for s, m in models.items()
             }
@@ -409,7 +413,7 @@ def compare_section(result: Comparison, data: ImageData, seed: int) -> None:
         "Method shown as the unlearned model",
         [r.method for r in methods],
         format_func=titles.get,
-        key="cmp-views-method",
+        key="cmp-views-shown",
         help="The embedding shows the original, this method's result and the retrained model side by side.",
     )
     shown = [s for s in ("original", method, "retrain") if s in result.models]

@@ -152,3 +152,18 @@ def test_evaluate_writes_the_embedding_of_an_unlearned_checkpoint(tmp_path):
     assert set(report["embedding"]["models"]) == {"original", "repair", "retrain"}
     svg = out.read_text()
     assert svg.startswith("<svg") and svg.count("<circle") > 6000 and "Retrained" in svg
+
+
+def test_the_inspectors_membership_score_uses_the_audits_attack(tiny_shapes, shipped_model):
+    from unsir_core.metrics.privacy import fit_attack, member_score, membership_inference
+
+    attack, score_x, score_y, _, n_fit = fit_attack(shipped_model, tiny_shapes, [4], n=60, seed=2)
+    x, y = tiny_shapes.test_x[:5], tiny_shapes.test_y[:5]
+    p = member_score(attack, shipped_model, x, y, "entropy")
+    assert p.shape == (5,) and ((p >= 0) & (p <= 1)).all()
+    again, *_ = fit_attack(shipped_model, tiny_shapes, [4], n=60, seed=2)
+    assert np.allclose(p, member_score(again, shipped_model, x, y, "entropy"))  # the same data and seed
+    audit = membership_inference(shipped_model, tiny_shapes, [4], n=60, seed=2)
+    assert audit.n_train == n_fit and audit.attack_acc == round(
+        float((attack.predict(score_x) == score_y).mean() * 100), 2
+    )

@@ -96,6 +96,7 @@ class UnlearningRequest:
     retrain: TrainConfig | None = None  # train (or reuse) the retrained gold standard with these settings
     retrain_estimate_s: float | None = None  # the caller's estimate of that retraining, shown when it did not run
     monitor_every: int = 0  # live A_Df/A_Dr every this many steps (0: never)
+    views: bool = True  # carry the embedding and layer CKA the report draws (metrics/views.py); sweeps need neither
 
     @property
     def model(self) -> Classifier:
@@ -195,11 +196,15 @@ def run_request(
         "root_sha256": root_sha256(model, root),
         "lineage": lineage_of(model.info) if request.earlier is None else list(request.earlier),
         "gallery": gallery(models, data.to(run.original.device), run.result.forget, run.forgotten),
-        "views": run_views(models, data.to(run.original.device), run.forgotten, recipe.config.seed),
         "environment": environment(run.device),
         "weights": weights,
         "monitor_every": request.monitor_every,
         "original_file": root_path.name if root_path is not None else "",  # shown, never opened
+        **(
+            {"views": run_views(models, data.to(run.original.device), run.forgotten, recipe.config.seed)}
+            if request.views
+            else {}
+        ),
         **({"root": name} if (name := link_checkpoint(data, root_path)) else {}),
         **({"root_found": False} if not found else {}),
         **({"chance_warning": chance} if chance else {}),

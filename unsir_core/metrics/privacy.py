@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -148,14 +147,10 @@ def fit_attack(
     return attack, score_x, score_y, forget_idx, 2 * half
 
 
-def member_score(
-    model: Classifier, data: ImageData, forget: Sequence[int], x: torch.Tensor, y: torch.Tensor, **attack: Any
-) -> np.ndarray:
-    """The attack's probability [N] that each of the uint8 images x (true classes y) was a training member, with
-    the attack `membership_inference` fits on the same data and seed (keyword arguments: see `fit_attack`)."""
-    fitted, *_ = fit_attack(model, data, forget, **attack)
-    feature = mia_feature(predict_logits(model, x), y, attack.get("variant", "entropy"))
-    return fitted.predict_proba(feature)[:, 1]
+def member_score(attack: Pipeline, model: Classifier, x: torch.Tensor, y: torch.Tensor, variant: str) -> np.ndarray:
+    """The probability [N] a fitted `variant` attack (`fit_attack`) gives that each of the uint8 images x (true
+    classes y) was a training member of `model`."""
+    return attack.predict_proba(mia_feature(predict_logits(model, x), y, variant))[:, 1]
 
 
 def membership_inference(
