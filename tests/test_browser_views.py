@@ -10,7 +10,7 @@ from tests.test_browser import LONG, chromium, go, idle, shot
 from tests.test_browser import browser_page as open_page
 from tests.test_browser import server as server  # noqa: F401 (the fixture)
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(1200)]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(2400)]
 
 # Per panel, the test indices of its selected points (customdata is not sent: the hover text starts with them).
 SELECTED_BY_PANEL = """() => {
@@ -33,7 +33,7 @@ def test_selecting_points_in_one_panel_selects_them_in_the_others_and_opens_the_
         idle(page)
         page.get_by_role("button", name="Run the guided demo").click()
         idle(page)
-        expect_visible(page.get_by_text("Latest result:").first)
+        expect_visible(page.get_by_text("Latest result:").first, 4 * LONG)  # a whole run, its views included
         go(page, "Results")
         main = page.get_by_test_id("stMain")
         heading = main.get_by_role("heading", name="Where did the forget class go in feature space?")
@@ -71,7 +71,7 @@ def test_selecting_points_in_one_panel_selects_them_in_the_others_and_opens_the_
         shot(page, "views-2-inspector")
 
 
-def expect_visible(locator) -> None:
+def expect_visible(locator, timeout: int = LONG) -> None:
     from playwright.sync_api import expect
 
-    expect(locator).to_be_visible(timeout=LONG)
+    expect(locator).to_be_visible(timeout=timeout)

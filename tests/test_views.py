@@ -167,3 +167,27 @@ def test_the_inspectors_membership_score_uses_the_audits_attack(tiny_shapes, shi
     assert audit.n_train == n_fit and audit.attack_acc == round(
         float((attack.predict(score_x) == score_y).mean() * 100), 2
     )
+
+
+def _compare_page_section():
+    """An AppTest script: Compare's section on a comparison of the shipped model with itself as 'unsir'."""
+    from types import SimpleNamespace
+
+    from studio import embedding_views
+    from unsir_core import default_checkpoint, load_dataset, load_model
+
+    data, model = load_dataset("shapes10"), load_model(default_checkpoint("shapes10", "smallcnn"))
+    rows = [SimpleNamespace(method=m, title=t) for m, t in (("original", "Original"), ("unsir", "UNSIR"))]
+    result = SimpleNamespace(rows=rows, models={"original": model, "unsir": model.copy()}, forget=(4,))
+    embedding_views.compare_section(result, data, 0)
+
+
+@pytest.mark.slow
+def test_compare_shows_the_chosen_methods_embedding_and_cka():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_compare_page_section, default_timeout=600).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="cmp-views-shown").options == ["UNSIR"]
+    assert any("star images" in i.value for i in at.info)  # the sentence names the forget class
+    assert len(at.get("plotly_chart")) >= 3  # CKA, the panels, the inspector's probabilities
