@@ -199,12 +199,13 @@ def view(
     method = st.radio(
         "Projection",
         ["pca", "umap"],
-        format_func={"pca": "PCA (instant)", "umap": "UMAP (seeded; 10-30 s, longer the first time)"}.get,
+        format_func={"pca": "PCA (instant)", "umap": "UMAP (seeded; 15-40 s, minutes the first time)"}.get,
         horizontal=True,
         key=f"{key}-method",
         disabled=busy or not models,
         help="PCA: a linear projection, instant. UMAP keeps neighbourhoods and separates clusters better; the "
-        "first UMAP in a server process also compiles umap-learn's code (a minute or more on 2 cores).",
+        "first UMAP in a server process also compiles umap-learn's numba code (8 minutes measured on the busy "
+        "2-core CPU). Either way the sentence below is measured in the feature space, not in the picture.",
     )
     if method == "pca" and stored and set(stored["embedding"]["coords"]) == set(titles):
         emb = Embedding.from_dict(stored["embedding"])
