@@ -227,7 +227,14 @@ def view(
     phrases = {s: f"{t.lower()} model" for s, t in titles.items()}
     st.info(md(sentence(emb, forget, names, phrases)), icon=":material/travel_explore:")
     st.caption(md(emb.settings.describe()))
-    if models:
+    opened = st.toggle(
+        "Inspect one image",
+        key=f"{key}-inspect",
+        disabled=not models,
+        help="Class probabilities, GradCAM and the membership score of one test image under each model. Opens by "
+        "itself when points are selected above.",
+    )
+    if models and (opened or selected):
         inspector(models, data, forget, titles, colors, key, seed, selected)
 
 
@@ -241,9 +248,10 @@ def cka_view(
     unlearned: str = "repair",
     stored: Mapping[str, Any] | None = None,
 ) -> None:
-    """Layer-wise CKA of the unlearned model against the others (the run record's when its models are gone)."""
-    cka = stored.get("cka") if stored and not models else None
-    if unlearned in models and len(models) > 1:
+    """Layer-wise CKA of the unlearned model against the others: the run record's (measured on the same models
+    when the run was made), else computed from the models."""
+    cka = stored.get("cka") if stored else None
+    if not cka and unlearned in models and len(models) > 1:
         cka = compute_cka(models, data, unlearned, seed)
     if not cka:
         return

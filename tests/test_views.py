@@ -190,4 +190,7 @@ def test_compare_shows_the_chosen_methods_embedding_and_cka():
     assert not at.exception, [e.value for e in at.exception]
     assert at.selectbox(key="cmp-views-shown").options == ["UNSIR"]
     assert any("star images" in i.value for i in at.info)  # the sentence names the forget class
-    assert len(at.get("plotly_chart")) >= 3  # CKA, the panels, the inspector's probabilities
+    assert len(at.get("plotly_chart")) == 2  # CKA and the panels; the inspector opens on request
+    at.toggle(key="cmp-views-inspect").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.get("plotly_chart")) == 3 and any(c.value.startswith("Membership score") for c in at.caption)
