@@ -54,6 +54,9 @@ def test_selecting_points_in_one_panel_selects_them_in_the_others_and_opens_the_
         page.mouse.move(box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.8, steps=8)
         page.mouse.up()
         idle(page)
+        # the rerun the selection triggers opens the inspector and marks the same images in every panel
+        expect_visible(main.get_by_text("from the selection (").first)
+        page.wait_for_function(f"() => ({SELECTED_BY_PANEL})().length === 3", timeout=LONG)
         panels = page.evaluate(SELECTED_BY_PANEL)
         assert len(panels) == 3 and panels[0] and panels[0] == panels[1] == panels[2], panels
         shot(page, "views-1-selection")
