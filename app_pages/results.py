@@ -1,6 +1,6 @@
 import streamlit as st
 
-from studio import audit_views, audits, chain, handout, jobs, nav, ui
+from studio import audit_views, audits, chain, embedding_views, handout, jobs, nav, ui
 from studio.figures import run_figures
 from studio.palette import stage_title
 
@@ -65,6 +65,8 @@ ui.figure(figs["weights"], key="results-weights")
 weights = record.report["extras"]["weights"]
 totals = {s: sum(d["l2"] ** 2 for d in layers) ** 0.5 for s, layers in weights.items()}
 st.caption(" · ".join(f"Total distance original → {stage_title(s).lower()}: {v:.2f}" for s, v in totals.items()))
+
+embedding_views.results_section(record)
 
 st.subheader("Audits")
 st.markdown(

@@ -370,3 +370,26 @@ def timings(timings_s: Mapping[str, float]) -> go.Figure:
         margin=dict(l=10, r=10, t=30, b=10),
         legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0, traceorder="normal"),
     )
+
+
+def layer_cka(
+    cka: Mapping[str, Sequence[Mapping[str, Any]]], names: Mapping[str, str], colors: Mapping[str, str]
+) -> go.Figure:
+    """Linear CKA per layer of the unlearned model against each other model (one line per comparison), on the
+    weight distance's layer axis: 1 = the same representation up to rotation and scale."""
+    fig = go.Figure()
+    for other, layers in cka.items():
+        fig.add_scatter(
+            x=[d["name"] for d in layers],
+            y=[d["cka"] for d in layers],
+            name=names[other],
+            mode="lines+markers",
+            line=dict(color=colors[other], width=3),
+            hovertemplate="%{x}: CKA %{y:.3f}<extra>" + names[other] + "</extra>",
+        )
+    return style(
+        fig,
+        height=320,
+        xaxis=dict(title="layer", tickangle=-45),
+        yaxis=dict(title="linear CKA", range=[0, 1.05]),
+    )

@@ -81,7 +81,7 @@ def seed_type(text: str) -> int:
 OUTPUTS = {  # command -> (option, attribute, suffixes) of every file it writes
     "train": [("--out", "out", (".safetensors",))],
     "unlearn": [("--out", "out", (".json",)), ("--save-model", "save_model", (".safetensors",))],
-    "evaluate": [("--out", "out", (".json",))],
+    "evaluate": [("--out", "out", (".json",)), ("--embedding", "embedding", (".svg",))],
     "bench": [("--out", "out", (".json",))],
     "compare": [("--out", "out", None), ("--save-reference", "save_reference", (".safetensors",))],
     "robustness": [("--out", "out", (".json",)), ("--markdown", "markdown", (".md", ".markdown"))],

@@ -121,6 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--forget", default=None, help="classes counted as forget set (default: the model's forgotten classes)"
     )
+    p.add_argument(
+        "--embedding",
+        default=None,
+        help="also write where the forget classes went (.svg): the original, this model and the stored retrained "
+        "reference in one shared PCA space, with the sentence and layer-wise CKA in the JSON",
+    )
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("bench", help="time every phase (noise, impair, repair, evaluation, training, GradCAM)")

@@ -25,6 +25,7 @@ from unsir_core.models import MODELS
 from unsir_core.report import svgchart
 from unsir_core.report.share import link
 from unsir_core.report.summary import class_names, degraded_message, run_verdict, summarize
+from unsir_core.report.views import views_html
 
 COMPARED = ("original", "start", "repair", "retrain")  # the models the report puts side by side
 PNG_URI = "data:image/png;base64,"  # the only image source a report embeds (gallery.png_data_uri)
@@ -280,6 +281,7 @@ def render(
         "classes (blue frame), with each model's prediction and confidence. After unlearning a forget-class image "
         "should get another class; a retain-class image should keep its own.</p>" + gallery_html(report),
         "<h2>Charts</h2>" + "".join(charts(report)),
+        views_html(report, names),
     ]
     if len(requests) > 1:
         parts.append(
