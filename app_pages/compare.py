@@ -11,7 +11,7 @@ from dataclasses import asdict
 
 import streamlit as st
 
-from studio import compare_job, compare_views, jobs, nav, state, ui
+from studio import compare_job, compare_views, embedding_views, jobs, nav, state, ui
 from unsir_core.methods import Request
 
 state.start_session()  # a no-op under app.py; lets the page run on its own (AppTest)
@@ -54,3 +54,4 @@ if result is None:
     st.info("No comparison yet in this session: choose the methods above and run them.")
     st.stop()
 compare_views.results(result)
+embedding_views.compare_section(result, data, setup.config.seed)

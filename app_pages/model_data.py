@@ -4,11 +4,11 @@ from studio import charts, images, imports, jobs, loaders, nav, state, training,
 from studio.palette import FORGET, RETAIN
 from studio.setup import train_range
 from unsir_core.checkpoints import fetch, roots
-from unsir_core.checkpoints.store import default_checkpoint
 from unsir_core.common.config import TrainConfig
 from unsir_core.common.errors import UnsirError
 from unsir_core.common.escaping import md
 from unsir_core.data import DATASETS, dataset_availability
+from unsir_core.data.archive import ArchiveLimits
 from unsir_core.metrics.chance import model_chance_warning
 from unsir_core.models import MODELS, get_spec
 
@@ -59,11 +59,8 @@ with right:
 
 
 def stored_label(name: str, by_name: dict) -> str:
-    if not name:
-        try:
-            return f"Default for this data set and architecture ({default_checkpoint(setup.dataset, setup.arch).stem})"
-        except UnsirError:
-            return "Default for this data set and architecture (none yet: upload or train one)"
+    if not name:  # one label whatever the data set and architecture: the browser sends a stale label back as a value
+        return "Default for this data set and architecture"
     m = by_name.get(name)
     if m is None:
         return f"{name} (missing or invalid)"
@@ -73,7 +70,43 @@ def stored_label(name: str, by_name: dict) -> str:
     return f"{m.path.stem} · {acc}{chance} · {m.info.origin}{gone} · {'shipped' if m.shipped else 'model store'}"
 
 
-store_tab, upload_tab, source_tab, train_tab = st.tabs(["Model store", "Upload", "Path or URL", "Train now"])
+with st.expander("Your own images: upload a .zip of an image folder", icon=":material/folder_zip:"):
+    st.markdown(
+        "Zip a folder with **one subfolder of images per class** (the folder names become the class names), "
+        "optionally split into `train/` and `test/`. It is checked, unpacked on this server and selected; then "
+        "train a model on it with **Train now**."
+    )
+    limits = ArchiveLimits()
+    image_zip = st.file_uploader(
+        "Image folder (.zip)",
+        type=["zip"],
+        disabled=busy,
+        key="image-zip",
+        help=f"At most {limits.max_zip_bytes // 1024**2} MB ({limits.max_unpacked_bytes // 1024**2} MB unpacked), "
+        f"{limits.max_entries:,} files, images at most {limits.max_side:,} px on a side (.png, .jpg, .bmp, .gif, "
+        ".webp). No links, nested archives or paths outside the folder. Training resizes images to 32 px.",
+    )
+    unpacked = st.session_state.get("image-zip-done")  # (file id, refusal or None): each archive is unpacked once
+    if image_zip is not None and (unpacked is None or unpacked[0] != image_zip.file_id):
+        try:
+            with st.spinner("Checking and unpacking the archive…"):
+                found = imports.from_image_zip(image_zip.name, image_zip.getvalue())
+        except UnsirError as err:
+            st.session_state["image-zip-done"] = unpacked = (image_zip.file_id, str(err))
+        else:
+            st.session_state["image-zip-done"] = (image_zip.file_id, None)
+            state.set_setup(setup.with_value("dataset", f"folder:{found.path}"))
+            state.notify("success", imports.unpacked_message(image_zip.name, found))
+            st.rerun()
+    if image_zip is not None and unpacked is not None and unpacked[0] == image_zip.file_id and unpacked[1]:
+        st.error(md(unpacked[1]))
+
+has_model = bool(setup.model) or bool(loaders.stored_models(setup))
+tab_names = ["Model store", "Upload", "Path or URL", "Train now"]
+if not has_model:  # a new data set (an uploaded folder): training comes first
+    tab_names = tab_names[-1:] + tab_names[:-1]
+tabs = dict(zip(tab_names, st.tabs(tab_names)))
+store_tab, upload_tab, source_tab, train_tab = (tabs[n] for n in ("Model store", "Upload", "Path or URL", "Train now"))
 with store_tab:
     by_name = {m.path.name: m for m in loaders.stored_models(setup)}
     st.selectbox(
@@ -93,22 +126,25 @@ with upload_tab:
         disabled=busy,
         key="upload",
         help="A .safetensors checkpoint (with or without UNSIR Studio metadata) or a PyTorch state dict (.pt/.pth) "
-        f"for the architecture chosen above, at most {imports.MAX_UPLOAD_BYTES // 1024**2} MB. Pickles that would "
-        "run code are refused.",
+        f"for any architecture here (the setup switches to it), at most {imports.MAX_UPLOAD_BYTES // 1024**2} MB. "
+        "Pickles that would run code are refused.",
     )
-    done = st.session_state.get("upload_done")  # (file id, refusal or None): each file is checked once
-    if upload is not None and (done is None or done[0] != upload.file_id):
+    # (file id, data set, refusal or None): each file is checked once, and again after a refusal when the data
+    # set changed (the refusal's cause may be gone); a refusal is shown only while its file and data set are
+    done = st.session_state.get("upload_done")
+    fresh = done is None or done[0] != getattr(upload, "file_id", None) or (done[2] and done[1] != setup.dataset)
+    if upload is not None and fresh:
         try:
             name = imports.from_bytes(upload.name, upload.getvalue(), setup)
         except UnsirError as err:
-            st.session_state["upload_done"] = done = (upload.file_id, str(err))
+            st.session_state["upload_done"] = done = (upload.file_id, setup.dataset, str(err))
         else:
-            st.session_state["upload_done"] = (upload.file_id, None)
-            state.set_setup(setup.with_value("model", name))
-            state.notify("success", f"Imported {upload.name} into the model store as {name}; it is now selected.")
+            st.session_state["upload_done"] = (upload.file_id, setup.dataset, None)
+            state.set_setup(imports.selected(setup, name))
+            state.notify("success", imports.imported_message(upload.name, name, setup))
             st.rerun()
-    if upload is not None and done is not None and done[0] == upload.file_id and done[1]:
-        st.error(md(done[1]))
+    if upload is not None and done is not None and done[:2] == (upload.file_id, setup.dataset) and done[2]:
+        st.error(md(done[2]))
 
 with source_tab:
     source = st.text_input(
@@ -132,13 +168,14 @@ with source_tab:
         except UnsirError as err:
             st.error(md(err))
         else:
-            state.set_setup(setup.with_value("model", name))
-            state.notify("success", f"Loaded {source} into the model store as {name}; it is now selected.")
+            state.set_setup(imports.selected(setup, name))
+            state.notify("success", imports.imported_message(source, name, setup))
             st.rerun()
 
 with train_tab:
     st.markdown(
-        f"Train **{get_spec(setup.arch).title}** from scratch on all classes of **{md(setup.dataset)}**; "
+        f"Train **{get_spec(setup.arch).title}** from scratch on all classes of "
+        f"**{md(ui.data_label(setup.dataset))}**; "
         "the checkpoint is saved in the model store and selected."
     )
     cols = st.columns(4)
@@ -190,6 +227,12 @@ with train_tab:
     training.execute()
 
 st.divider()
+if not has_model:
+    st.info(
+        f"No {get_spec(setup.arch).title} model for {md(ui.data_label(setup.dataset))} yet: train one with "
+        "**Train now** above, or bring one in with Upload or Path or URL."
+    )
+    st.stop()
 data, model = ui.require_model()
 info = model.info
 st.subheader(f"Selected model: {md(loaders.model_path(setup).stem)}")

@@ -3,6 +3,7 @@ import streamlit as st
 from studio import charts, diagram, handout, jobs, nav, runs, ui
 from unsir_core.algorithm.recipe import retain_rule
 from unsir_core.common.escaping import md
+from unsir_core.common.numbers import pct, pp
 
 ui.header(
     nav.OVERVIEW,
@@ -54,28 +55,28 @@ if last is not None:
     cols = st.columns(4)
     cols[0].metric(
         "A_Df before",
-        f"{m['original']['forget_acc']:.1f}%",
+        pct(m["original"]["forget_acc"]),
         border=True,
         help="Forget-class test accuracy of the original model.",
     )
     cols[1].metric(
         "A_Df after",
-        f"{m['repair']['forget_acc']:.1f}%",
-        f"{m['repair']['forget_acc'] - m['original']['forget_acc']:+.1f} pp",
+        pct(m["repair"]["forget_acc"]),
+        pp(m["repair"]["forget_acc"] - m["original"]["forget_acc"]),
         delta_color="inverse",
         border=True,
         help="Forget-class test accuracy after impair and repair: near 0 means forgotten.",
     )
     cols[2].metric(
         "A_Dr before",
-        f"{m['original']['retain_acc']:.1f}%",
+        pct(m["original"]["retain_acc"]),
         border=True,
         help="Retain-class test accuracy of the original model.",
     )
     cols[3].metric(
         "A_Dr after",
-        f"{m['repair']['retain_acc']:.1f}%",
-        f"{m['repair']['retain_acc'] - m['original']['retain_acc']:+.1f} pp",
+        pct(m["repair"]["retain_acc"]),
+        pp(m["repair"]["retain_acc"] - m["original"]["retain_acc"]),
         border=True,
         help="Retain-class test accuracy after repair: close to the original means little collateral damage.",
     )

@@ -1,6 +1,6 @@
 import streamlit as st
 
-from studio import audit_views, audits, chain, handout, jobs, nav, ui
+from studio import audit_views, audits, chain, embedding_views, handout, jobs, nav, ui
 from studio.figures import run_figures
 from studio.palette import stage_title
 
@@ -21,7 +21,9 @@ metrics = record.metrics
 handout.shared_box("results-shared")
 handout.summary_box(record)
 chain.forget_more(record, "results-forget-more")
+chain.back_to_original("results-back-to-original")
 ui.metric_cards(record)
+audit_views.verdict(record)
 audit_views.reference_notice(record)
 chain.baseline_caption(record)
 if "retrain" not in metrics:
@@ -63,6 +65,8 @@ ui.figure(figs["weights"], key="results-weights")
 weights = record.report["extras"]["weights"]
 totals = {s: sum(d["l2"] ** 2 for d in layers) ** 0.5 for s, layers in weights.items()}
 st.caption(" · ".join(f"Total distance original → {stage_title(s).lower()}: {v:.2f}" for s, v in totals.items()))
+
+embedding_views.results_section(record)
 
 st.subheader("Audits")
 st.markdown(

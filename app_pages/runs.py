@@ -22,6 +22,7 @@ if not history:
     ui.pick_run("runs-none")
     st.stop()
 busy = jobs.busy()
+chain.back_to_original("runs-back-to-original")
 
 st.dataframe(
     pd.DataFrame([export.summary_row(r) for r in reversed(history)]), hide_index=True, width="stretch", key="runs-table"

@@ -1,5 +1,6 @@
-"""The Results page's audit views: relearn time, membership inference with its own accuracy, the privacy
-score against the retrained model, the feature probe, and where the retrained reference came from.
+"""The Results page's audit views: the verdict that reads them all, relearn time, membership inference with its
+own accuracy, the privacy score against the retrained model, the feature probe, and where the retrained reference
+came from.
 
 Every audit reads forget-class images after the fact (unlearning never does); each view says so and
 shows only what was computed: a missing audit is a button, never a zero.
@@ -10,11 +11,15 @@ from __future__ import annotations
 import streamlit as st
 
 from unsir_core.common.escaping import md
+from unsir_core.common.numbers import fixed, pct, score, share
+from unsir_core.metrics.closeness import JS_DEFINITION, TOW_DEFINITION
 from unsir_core.metrics.privacy import CHANCE, MIA_SAMPLES, MIA_VARIANTS
 from unsir_core.metrics.relearn import RELEARN_SHARE, crossing
 from unsir_core.metrics.retrain_privacy import DEFINITION as PRIVACY_DEFINITION
+from unsir_core.metrics.verdict import AUDIT_OF, PRIVACY_BLIND_SPOT, Clause
+from unsir_core.report.summary import run_verdict
 
-from . import audits, ui
+from . import audits, handout, ui
 from .figures import run_figures
 from .palette import stage_title
 from .runs import RunRecord
@@ -26,6 +31,33 @@ PROBE_TEXT = (
     "features still recognise them and only the head forgot; the retrained model, which never learned "
     "them, shows what generic features give away anyway."
 )
+
+
+def verdict_line(clause: Clause) -> str:
+    """A Markdown bullet: the clause with its lead in bold, or its question and "not measured"."""
+    if not clause.measured:
+        return (
+            f"- **{clause.question.capitalize()}**: not measured (compute {AUDIT_OF[clause.key]} under *Audits* below)"
+        )
+    lead, rest = clause.text.split(": ", 1)
+    return f"- **{md(lead)}**: {md(rest)}"
+
+
+def verdict(record: RunRecord) -> None:
+    """The verdict, question by question: each clause from its audit, "not measured" where the audit was not
+    computed; then ToW and JS, defined in place."""
+    handout.measure_closeness(record)
+    found = run_verdict(record.report, record.audits)
+    with st.container(border=True, key="results-verdict"):
+        st.markdown("**Verdict: how close to the retrained model?**")
+        st.markdown("\n".join(verdict_line(c) for c in found.clauses))
+        closeness = found.closeness()
+        st.caption(
+            (md(closeness) + " " if closeness else "No retrained model in this run: ToW and JS need one. ")
+            + md(TOW_DEFINITION)
+            + " "
+            + md(JS_DEFINITION)
+        )
 
 
 def reference_notice(record: RunRecord) -> None:
@@ -43,7 +75,7 @@ def reference_notice(record: RunRecord) -> None:
     st.caption(
         f"Retrained gold standard: {source}"
         + (f" ({md(ref['path'].rsplit('/', 1)[-1])})" if ref.get("path") else "")
-        + f"; its A_Dr is {ref['strength']:.0%} of the original's."
+        + f"; its A_Dr is {share(ref['strength'])} of the original's."
     )
     if ref.get("warning"):
         st.warning(ref["warning"], icon=":material/warning:")
@@ -58,12 +90,12 @@ def relearn_cards(result: dict) -> None:
             f"Relearn epochs · {stage_title(stage)}",
             f"> {r['history_epochs'][-1]}" if epoch is None else str(epoch),
             border=True,
-            help=f"The first epoch at which the curve below reaches {RELEARN_SHARE:.0%} of the original's "
-            f"forget accuracy ({result['target']:.1f}%); '>' means it did not within the maximum.",
+            help=f"The first epoch at which the curve below reaches {share(RELEARN_SHARE)} of the original's "
+            f"forget accuracy ({pct(result['target'])}); '>' means it did not within the maximum.",
         )
     st.caption(
-        f"Relearned = forget accuracy back at {RELEARN_SHARE:.0%} of the original's on the same probe "
-        f"({result['target']:.1f}%, dotted line); the number is where each curve first crosses it."
+        f"Relearned = forget accuracy back at {share(RELEARN_SHARE)} of the original's on the same probe "
+        f"({pct(result['target'])}, dotted line); the number is where each curve first crosses it."
     )
 
 
@@ -99,10 +131,10 @@ def membership(record: RunRecord, disabled: bool) -> None:
     used = next(iter(result.values()))["variant"]
     st.caption(
         f"{used.capitalize()} attack. Its own accuracy on held-out retain-class members and non-members "
-        f"(chance {CHANCE:.0f}%): "
+        f"(chance {pct(CHANCE, 0)}): "
         + ", ".join(
-            f"{stage_title(s).lower()} {r['attack_acc']:.1f}% (95% {r['acc_low']:.1f}-{r['acc_high']:.1f}%, "
-            f"AUC {r['attack_auc']:.2f})"
+            f"{stage_title(s).lower()} {pct(r['attack_acc'])} (95% {fixed(r['acc_low'], 1)}-{pct(r['acc_high'])}, "
+            f"AUC {fixed(r['attack_auc'], 2)})"
             for s, r in result.items()
         )
         + "."
@@ -111,7 +143,7 @@ def membership(record: RunRecord, disabled: bool) -> None:
     if at_chance:
         st.info(
             f"**At chance on {', '.join(at_chance)}**: the attack's 95% interval on held-out data includes "
-            f"{CHANCE:.0f}%, so it cannot tell members from non-members there. On these models the member rate "
+            f"{pct(CHANCE, 0)}, so it cannot tell members from non-members there. On these models the member rate "
             "carries no information: it is not a finding about privacy.",
             icon=":material/info:",
         )
@@ -120,7 +152,7 @@ def membership(record: RunRecord, disabled: bool) -> None:
 def retrain_privacy(record: RunRecord, disabled: bool) -> None:
     """The Comparator's worst-case privacy score of the original and the unlearned model, defined in place."""
     st.markdown("**Privacy against the retrained model**")
-    st.caption(PRIVACY_DEFINITION)
+    st.caption(PRIVACY_DEFINITION + " " + md(PRIVACY_BLIND_SPOT))
     has_reference = "retrain" in record.metrics
     st.button(
         "Compute the privacy score",
@@ -142,10 +174,11 @@ def retrain_privacy(record: RunRecord, disabled: bool) -> None:
     cards(
         record.audits.get("privacy"),
         "Privacy score",
-        lambda r: f"{r['score']:.3f}",
+        lambda r: score(r["score"]),
         lambda r: (
-            f"Best attack: {r['feature']} {'>' if r['direction'] == 'above' else '≤'} {r['threshold']:.2f} calls "
-            f"'unlearned' (FPR {r['fpr']:.2f}, FNR {r['fnr']:.2f}) on {r['n_images']} forget-class training images."
+            f"Best attack: {r['feature']} {'>' if r['direction'] == 'above' else '≤'} {fixed(r['threshold'], 2)} calls "
+            f"'unlearned' (FPR {fixed(r['fpr'], 2)}, FNR {fixed(r['fnr'], 2)}) on {r['n_images']} forget-class "
+            "training images."
         ),
     )
 
@@ -179,35 +212,11 @@ def probe(record: RunRecord, disabled: bool) -> None:
     cards(
         result,
         "",
-        lambda r: f"{r['forget_acc']:.1f}%",
+        lambda r: pct(r["forget_acc"]),
         lambda r: (
-            f"Linear probe on {r['dim']} penultimate features: {r['forget_acc']:.1f}% of {r['n_forget']} forget-class "
-            f"test images recognised (retain classes {r['retain_acc']:.1f}%; guessing {r['chance']:.0f}%)."
+            f"Linear probe on {r['dim']} penultimate features: {pct(r['forget_acc'])} of {r['n_forget']} forget-class "
+            f"test images recognised (retain classes {pct(r['retain_acc'])}; guessing {pct(r['chance'], 0)})."
         ),
     )
     if result:
-        st.caption(probe_reading(result))
-
-
-def probe_reading(result: dict) -> str:
-    """One sentence, computed from the figures: forgotten in the head only, or in the features too."""
-    if "repair" not in result:
-        return ""
-    unlearned, original = result["repair"]["forget_acc"], result["original"]["forget_acc"]
-    if "retrain" in result:
-        retrained = result["retrain"]["forget_acc"]
-        if abs(unlearned - retrained) < abs(unlearned - original):
-            return (
-                f"The unlearned model's features let a linear probe recognise {unlearned:.1f}% of the forget "
-                f"images, nearer the retrained model's {retrained:.1f}% than the original's {original:.1f}%: "
-                "forgotten in the features too."
-            )
-        return (
-            f"The unlearned model's features still let a linear probe recognise {unlearned:.1f}% of the forget "
-            f"images, nearer the original's {original:.1f}% than the retrained model's {retrained:.1f}%: the "
-            "class was removed from the decision, not from the features."
-        )
-    return (
-        f"The unlearned model's features still let a linear probe recognise {unlearned:.1f}% of the forget "
-        f"images (original {original:.1f}%); no retrained model to compare with."
-    )
+        st.caption(md(run_verdict(record.report, record.audits).clause("features").text))

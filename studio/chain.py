@@ -1,4 +1,5 @@
-"""Sequential unlearning in the dashboard: forget more from a run's model, label its baseline, draw the chain.
+"""Sequential unlearning in the dashboard: forget more from a run's model, go back to the true original, label a
+run's baseline, draw the chain.
 
 A chained run compares three models besides the retrained one: the true **Original** (before any
 request), the **Starting model** (the previous request's result, which already forgot some classes)
@@ -12,13 +13,16 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from unsir_core.checkpoints.lineage import chain, timeline
+from unsir_core.common.errors import CheckpointError, UnsirError
 from unsir_core.common.escaping import md, plot_text
+from unsir_core.common.numbers import pct
 from unsir_core.report.summary import join
 
-from . import jobs, nav, state
+from . import jobs, loaders, nav, state
 from .charts import style
 from .palette import RETAIN
 from .runs import RunRecord
+from .setup import Setup
 
 FORGET_SHADES = ("#E4572E", "#B03A2E", "#F39C12", "#CB4335", "#DC7633", "#922B21")  # one per forgotten class
 
@@ -47,6 +51,58 @@ def forget_more(record: RunRecord, key: str) -> None:
         st.switch_page(nav.NOISE.path)
 
 
+def away_from_original(setup: Setup) -> bool:
+    """Whether the setup starts from something other than a true original: a chain of earlier requests, or a
+    stored model that already forgot classes."""
+    if setup.chain:
+        return True
+    try:
+        return bool(loaders.model_info(setup).forgotten)
+    except UnsirError:  # no usable model: the sidebar and the pages say so
+        return False
+
+
+def original_of(setup: Setup) -> Setup:
+    """The setup on its true original model: no earlier requests; for a model that forgot classes, the original
+    its lineage's weights digest finds among the shipped and stored models (`find_root`). CheckpointError when
+    that original is not here."""
+    from unsir_core.algorithm.request import find_root  # torch: not on the first page, which shows this button
+
+    info, path = loaders.model_info(setup), loaders.model_path(setup)
+    root = find_root(info, path) if info.forgotten else path
+    if root is None:
+        raise CheckpointError(
+            f"The original of {path.stem} (before it forgot {', '.join(info.class_names[c] for c in info.forgotten)}) "
+            "is neither shipped nor in the model store: choose or import it on the Model and data page."
+        )
+    return setup.with_value("model", root.name if info.forgotten else setup.model)
+
+
+def back_to_original(key: str) -> None:
+    """The "Back to the original" button (shown only away from it): one click to the true original model."""
+    if away_from_original(state.setup()):
+        st.button(
+            "Back to the original",
+            key=key,
+            icon=":material/restart_alt:",
+            disabled=jobs.busy(),
+            on_click=_go_back,
+            help="Start the next request from the true original model again (before any class was forgotten); "
+            "this session's runs stay on the Runs page.",
+        )
+
+
+def _go_back() -> None:
+    try:
+        new = original_of(state.setup())
+    except UnsirError as err:
+        state.notify("error", str(err))
+        return
+    state.set_setup(new)
+    name = loaders.model_path(new).stem
+    state.notify("success", f"Back to the original model {name}: nothing is forgotten, the next request starts here.")
+
+
 def baseline_caption(record: RunRecord) -> None:
     """For a chained run (a "Forget more" request, or one on a stored unlearned checkpoint): what "Original" and
     "Starting model" are, with the starting model's A_Df per class."""
@@ -54,7 +110,7 @@ def baseline_caption(record: RunRecord) -> None:
         return
     names, start = record.class_names, record.metrics["start"]
     per_class = ", ".join(
-        f"{md(c)} {start['per_class_acc'][names.index(c)]:.1f}%" for c in record.report["forgotten_total"]
+        f"{md(c)} {pct(start['per_class_acc'][names.index(c)])}" for c in record.report["forgotten_total"]
     )
     start_is = f"run {record.parent}'s unlearned model" if record.parent is not None else md(record.model_name)
     unlearned_checkpoint = any(c not in record.setup.forgotten_before for c in record.already_forgotten)

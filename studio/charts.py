@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from unsir_core.common.escaping import plot_text
+from unsir_core.common.numbers import pct
 from unsir_core.metrics.relearn import RELEARN_SHARE, crossing
 
 from .palette import FORGET, RETAIN, SERIES, class_colors, stage_color, stage_title
@@ -161,7 +162,8 @@ def stage_accuracy(metrics: Mapping[str, Mapping[str, float]]) -> go.Figure:
                 y=[metrics[s]["forget_acc"] for s in stages],
                 name="A_Df (forget)",
                 marker_color=FORGET,
-                texttemplate="%{y:.1f}%",
+                text=[pct(metrics[s]["forget_acc"]) for s in stages],  # rounded as every card (common.numbers)
+                texttemplate="%{text}",
                 textposition="outside",
             ),
             go.Bar(
@@ -169,7 +171,8 @@ def stage_accuracy(metrics: Mapping[str, Mapping[str, float]]) -> go.Figure:
                 y=[metrics[s]["retain_acc"] for s in stages],
                 name="A_Dr (retain)",
                 marker_color=RETAIN,
-                texttemplate="%{y:.1f}%",
+                text=[pct(metrics[s]["retain_acc"]) for s in stages],
+                texttemplate="%{text}",
                 textposition="outside",
             ),
         ]
@@ -302,7 +305,8 @@ def membership(results: Mapping[str, Mapping[str, Any]]) -> go.Figure:
                 y=[results[s]["attack_acc"] for s in stages],
                 name="attack accuracy (held out)",
                 marker_color=SERIES[0],
-                texttemplate="%{y:.1f}%",
+                text=[pct(results[s]["attack_acc"]) for s in stages],
+                texttemplate="%{text}",
                 textposition="outside",
                 error_y=dict(
                     type="data",
@@ -316,7 +320,8 @@ def membership(results: Mapping[str, Mapping[str, Any]]) -> go.Figure:
                 y=[results[s]["forget_member_rate"] for s in stages],
                 name="forget images called member",
                 marker_color=[stage_color(s) for s in stages],
-                texttemplate="%{y:.1f}%",
+                text=[pct(results[s]["forget_member_rate"]) for s in stages],
+                texttemplate="%{text}",
                 textposition="outside",
                 marker_opacity=[0.35 if results[s]["at_chance"] else 1.0 for s in stages],
             ),
@@ -364,4 +369,27 @@ def timings(timings_s: Mapping[str, float]) -> go.Figure:
         xaxis_title="seconds",
         margin=dict(l=10, r=10, t=30, b=10),
         legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0, traceorder="normal"),
+    )
+
+
+def layer_cka(
+    cka: Mapping[str, Sequence[Mapping[str, Any]]], names: Mapping[str, str], colors: Mapping[str, str]
+) -> go.Figure:
+    """Linear CKA per layer of the unlearned model against each other model (one line per comparison), on the
+    weight distance's layer axis: 1 = the same representation up to rotation and scale."""
+    fig = go.Figure()
+    for other, layers in cka.items():
+        fig.add_scatter(
+            x=[d["name"] for d in layers],
+            y=[d["cka"] for d in layers],
+            name=names[other],
+            mode="lines+markers",
+            line=dict(color=colors[other], width=3),
+            hovertemplate="%{x}: CKA %{y:.3f}<extra>" + names[other] + "</extra>",
+        )
+    return style(
+        fig,
+        height=320,
+        xaxis=dict(title="layer", tickangle=-45),
+        yaxis=dict(title="linear CKA", range=[0, 1.05]),
     )

@@ -11,7 +11,8 @@ import math
 import plotly.graph_objects as go
 
 from unsir_core.common.escaping import html
-from unsir_core.experiments.compare_table import Comparison, MethodRow
+from unsir_core.common.numbers import SCORE_DIGITS, fixed, pct
+from unsir_core.experiments.compare_table import COLUMNS, Comparison, MethodRow
 
 from . import charts
 from .palette import FORGET, RETAIN, SERIES, stage_color
@@ -40,6 +41,11 @@ def missing(rows: list[MethodRow], keys: list[str]) -> list[str]:
     return [r.title for r in rows if all(getattr(r, k) is None for k in keys)]
 
 
+def digits(key: str) -> int:
+    """Decimals of a MethodRow attribute as the table shows it (3 for those outside the table's columns)."""
+    return next((c.digits for c in COLUMNS if c.key == key), SCORE_DIGITS)
+
+
 def method_bars(
     result: Comparison,
     keys: list[tuple[str, str, str]],
@@ -60,7 +66,8 @@ def method_bars(
                 y=[getattr(r, key) for r in rows],
                 name=label,
                 marker_color=c,
-                texttemplate="%{y:.3~g}",
+                text=[fixed(getattr(r, key), digits(key)) for r in rows],  # as the table rounds it
+                texttemplate="%{text}",
                 textposition="outside",
             )
             for key, label, c in keys
@@ -122,8 +129,8 @@ def tradeoff(result: Comparison) -> go.Figure:
                 symbol=symbol,
                 line=dict(width=2, color=color(r.method)),
             ),
-            hovertemplate=f"{r.title}<br>A_Dr %{{x:.1f}}%<br>A_Df %{{y:.1f}}%<br>"
-            + (f"{r.wall_s:.1f} s" if r.wall_s is not None else "time not measured")
+            hovertemplate=f"{r.title}<br>A_Dr {pct(r.retain_acc)}<br>A_Df {pct(r.forget_acc)}<br>"
+            + (f"{fixed(r.wall_s, 1)} s" if r.wall_s is not None else "time not measured")
             + "<extra></extra>",
         )
     return charts.style(

@@ -17,13 +17,15 @@ import streamlit as st
 
 from unsir_core.common import strict_json
 from unsir_core.common.escaping import md
+from unsir_core.common.numbers import rounded
 from unsir_core.data import ImageData
 from unsir_core.experiments.compare_plan import plan
-from unsir_core.experiments.compare_table import COLUMNS, Comparison
+from unsir_core.experiments.compare_table import COLUMNS, COMPACT, Comparison
 from unsir_core.methods import METHODS, Request, SettingField, UnsirSettings
 from unsir_core.metrics.audits import MetricSettings
 from unsir_core.metrics.privacy import CHANCE, MIA_VARIANTS
 from unsir_core.metrics.retrain_privacy import DEFINITION as PRIVACY_DEFINITION
+from unsir_core.metrics.verdict import PRIVACY_BLIND_SPOT
 from unsir_core.models.classifier import Classifier
 
 from . import jobs, loaders, ui
@@ -31,17 +33,6 @@ from .compare_charts import all_figures, figures_html, layer_chart
 from .setup import SMALLEST, Setup
 
 TEXT = ("title", "status", "reads_forget", "relearn_epochs")
-ONE_DECIMAL = (
-    "forget_acc",
-    "retain_acc",
-    "test_acc",
-    "wall_s",
-    "mia_entropy",
-    "mia_confidence",
-    "mia_entropy_acc",
-    "mia_confidence_acc",
-    "probe_forget_acc",
-)
 
 
 # ------------------------------------------------------------------ settings
@@ -271,18 +262,41 @@ def column_help(c) -> str:
     }.get(c.better, "")
 
 
-def table(result: Comparison) -> None:
-    frame = result.to_frame(headers=True)
-    reads = next(c.header for c in COLUMNS if c.key == "reads_forget")
-    frame[reads] = ["" if v is None else ("yes" if v else "no") for v in frame[reads]]
-    formats = {
-        c.header: st.column_config.NumberColumn(
-            c.header, help=column_help(c), format="%.1f" if c.key in ONE_DECIMAL else "%.3f"
+def verdict_view(result: Comparison) -> None:
+    """The comparison's verdict: the method closest to the retrained model overall and per question."""
+    with st.container(border=True, key="cmp-verdict"):
+        st.markdown("**Verdict: which method comes closest to the retrained model?**")
+        st.markdown("\n".join(f"- {md(sentence)}" for sentence in result.verdict()))
+        st.caption(
+            "Closest, not lowest: the retrained model (trained without the forget classes) is the target on every "
+            "measure, and a method that goes past it further than the original was is named as over-forgetting. "
+            + md(next(c.help for c in COLUMNS if c.key == "tow"))
         )
-        for c in COLUMNS
+
+
+def table(result: Comparison) -> None:
+    """The table: the compact columns by default, all of them behind a toggle; figures rounded once
+    (common.numbers), so the browser's formatting shows them as rounded everywhere else."""
+    every = st.toggle(
+        "All columns",
+        value=False,
+        key="cmp:all-columns",
+        help=f"Off: the {len(COMPACT)} columns the verdict reads. On: all {len(COLUMNS)} measured columns.",
+    )
+    shown = [c for c in COLUMNS if every or c.key in COMPACT]
+    frame = result.to_frame(headers=True)[[c.header for c in shown]]
+    for c in shown:
+        if c.key not in TEXT:
+            frame[c.header] = [None if pd.isna(v) else rounded(v, c.digits) for v in frame[c.header]]
+    if every:
+        reads = next(c.header for c in COLUMNS if c.key == "reads_forget")
+        frame[reads] = ["" if v is None else ("yes" if v else "no") for v in frame[reads]]
+    formats = {
+        c.header: st.column_config.NumberColumn(c.header, help=column_help(c), format=f"%.{c.digits}f")
+        for c in shown
         if c.key not in TEXT
     }
-    formats.update({c.header: st.column_config.Column(c.header, help=column_help(c)) for c in COLUMNS if c.key in TEXT})
+    formats.update({c.header: st.column_config.Column(c.header, help=column_help(c)) for c in shown if c.key in TEXT})
     st.dataframe(frame, hide_index=True, width="stretch", column_config=formats, key="cmp:table")
     st.caption(
         "An empty cell was not computed (a metric switched off, or one that needs the retrained reference "
@@ -317,7 +331,7 @@ def privacy_notes(result: Comparison) -> None:
                 "member rate is not a privacy finding.",
                 icon=":material/info:",
             )
-        st.markdown("- **Privacy vs retrain**: " + PRIVACY_DEFINITION)
+        st.markdown("- **Privacy vs retrain**: " + PRIVACY_DEFINITION + " " + md(PRIVACY_BLIND_SPOT))
         st.markdown("- **Probe A_Df**: " + next(c.help for c in COLUMNS if c.key == "probe_forget_acc"))
         st.markdown(
             "- **ZRF**: "
@@ -442,6 +456,7 @@ def results(result: Comparison) -> None:
     for r in result.rows:
         if not r.ok:
             st.error(f"**{r.title}**: {md(r.status)}")
+    verdict_view(result)
     table(result)
     privacy_notes(result)
     figs = all_figures(result)

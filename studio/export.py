@@ -13,7 +13,8 @@ import pandas as pd
 from unsir_core.checkpoints.lineage import finalize
 from unsir_core.common import strict_json
 from unsir_core.common.escaping import csv_text
-from unsir_core.report.summary import summarize
+from unsir_core.common.numbers import SCORE_DIGITS, rounded
+from unsir_core.report.summary import run_verdict, summarize
 
 from .handout import setting_label, value_words
 from .palette import stage_title
@@ -31,7 +32,7 @@ def run_dict(record: RunRecord) -> dict[str, Any]:
         "finished": record.created,
         "checkpoint": record.model_name,
         "parent_run": record.parent,
-        "summary": summarize(record.report),
+        "summary": summarize(record.report, audits=record.audits),
         "setup_query": record.setup.to_query(),
         **record.report,
         "audits": record.audits,
@@ -43,6 +44,7 @@ def runs_json(records: Sequence[RunRecord]) -> bytes:
     return strict_json.dumps([run_dict(r) for r in records]).encode()
 
 
+CSV_DIGITS = 2  # decimals of accuracies and seconds in the runs CSV
 STAGE_ORDER = ("repair", "original", "start", "impair", "retrain")  # outcome first in the table and the CSV
 
 
@@ -56,9 +58,9 @@ def summary_row(record: RunRecord) -> dict[str, Any]:
         "already forgotten": ", ".join(setup.forgotten_before),
     }
     for stage in [s for s in STAGE_ORDER if s in m]:
-        row[f"A_Df {stage_title(stage)} (%)"] = round(m[stage]["forget_acc"], 2)
-        row[f"A_Dr {stage_title(stage)} (%)"] = round(m[stage]["retain_acc"], 2)
-    row["unlearning (s)"] = round(t["unlearn"], 2)
+        row[f"A_Df {stage_title(stage)} (%)"] = rounded(m[stage]["forget_acc"], CSV_DIGITS)
+        row[f"A_Dr {stage_title(stage)} (%)"] = rounded(m[stage]["retain_acc"], CSV_DIGITS)
+    row["unlearning (s)"] = rounded(t["unlearn"], CSV_DIGITS)
     row.update(
         {
             "changed settings": ", ".join(
@@ -71,9 +73,13 @@ def summary_row(record: RunRecord) -> dict[str, Any]:
             "finished": record.created,
         }
     )
-    row.update({f"{phase} (s)": round(seconds, 2) for phase, seconds in t.items() if phase != "unlearn"})
+    row.update({f"{phase} (s)": rounded(seconds, CSV_DIGITS) for phase, seconds in t.items() if phase != "unlearn"})
+    found = run_verdict(record.report, record.audits)
+    row["ToW"] = None if found.tow is None else rounded(found.tow, SCORE_DIGITS)
+    row["JS to retrained"] = None if found.js is None else rounded(found.js, SCORE_DIGITS)
+    row.update({f"verdict {c.question}": c.text if c.measured else "not measured" for c in found.clauses})
     row["device"] = record.report["device"]
-    row["summary"] = summarize(record.report)
+    row["summary"] = summarize(record.report, audits=record.audits)
     return row
 
 

@@ -9,21 +9,43 @@ from typing import Any
 import streamlit as st
 
 from unsir_core.common.escaping import md
+from unsir_core.common.numbers import fixed, pct, rounded
+from unsir_core.metrics.closeness import js_to_retrained
 from unsir_core.report.html import render, render_comparison
 from unsir_core.report.share import RESULT_KEYS, decode_result, encode_result, headline
 from unsir_core.report.summary import summarize
 
-from . import jobs, nav, runs, state
+from . import jobs, loaders, nav, runs, state
 from .runs import RunRecord
 from .setup import KNOBS, Setup
 
 SHARED = "shared_result"  # session key: (setup, numbers) of the result a link carried
 
 
+JS_DIGITS = 5  # decimals a JS divergence is stored with (as Compare's)
+
+
+def measure_closeness(record: RunRecord) -> None:
+    """JS divergence of the original's and the unlearned model's outputs to the retrained model's on the forget
+    test images, into the run's audits once (a forward pass over a few hundred images: no job needed)."""
+    models = record.models()
+    if "closeness" in record.audits or "retrain" not in models:
+        return
+    data = loaders.data(record.setup.dataset)
+    forget = data.resolve_classes(record.report["forgotten_total"])
+    found = {
+        stage: {"js": round(js_to_retrained(models[stage], models["retrain"], data, forget), JS_DIGITS)}
+        for stage in ("original", "repair")
+    }
+    record.audits = {**record.audits, "closeness": found}
+
+
 def summary_box(record: RunRecord) -> None:
-    """The run in a few sentences (a warning box when the collapse guard flagged it)."""
+    """The run in a few sentences, the verdict first, from its audits too (a warning box when the collapse guard
+    flagged it)."""
+    measure_closeness(record)
     (st.warning if record.report.get("degraded") else st.info)(
-        md(summarize(record.report)), icon=":material/summarize:"
+        md(summarize(record.report, audits=record.audits)), icon=":material/summarize:"
     )
 
 
@@ -35,7 +57,7 @@ def base_url() -> str:
 
 def report_html(record: RunRecord, url: str) -> bytes:
     """The printable report of a run (see unsir_core.report.html)."""
-    return render(record.report, url, title=f"Unlearning report: {record.title}").encode()
+    return render(record.report, url, title=f"Unlearning report: {record.title}", audits=record.audits).encode()
 
 
 def setting_label(name: str) -> str:
@@ -69,7 +91,8 @@ def setup_changes(a: RunRecord, b: RunRecord) -> list[str]:
 
 def comparison_html(a: RunRecord, b: RunRecord, url: str) -> bytes:
     """The printable comparison of two runs (see unsir_core.report.html)."""
-    return render_comparison(a.report, b.report, (a.title, b.title), setup_changes(a, b), url).encode()
+    with_audits = [{**r.report, "audits": r.audits} for r in (a, b)]  # each summary reads its run's audits
+    return render_comparison(*with_audits, (a.title, b.title), setup_changes(a, b), url).encode()
 
 
 def remember_shared(query: dict[str, str], setup: Setup) -> None:
@@ -103,8 +126,8 @@ def shared_box(key: str) -> None:
     with st.container(border=True):
         st.markdown(
             f"**This link shares a result**: forget {md(', '.join(setup.forget))}{after}, seed "
-            f"{setup.config.seed}: A_Df {numbers['odf']:.1f}% → {numbers['df']:.1f}%, A_Dr "
-            f"{numbers['odr']:.1f}% → {numbers['dr']:.1f}% in {numbers['t']:.1f} s of unlearning."
+            f"{setup.config.seed}: A_Df {pct(numbers['odf'])} → {pct(numbers['df'])}, A_Dr "
+            f"{pct(numbers['odr'])} → {pct(numbers['dr'])} in {fixed(numbers['t'], 1)} s of unlearning."
         )
         if record is None:
             if st.button(
@@ -132,7 +155,8 @@ def shared_box(key: str) -> None:
                 }
                 for k in RESULT_KEYS
             ]
-        ).round(2)
+        )
+        table[table.columns[1:]] = table[table.columns[1:]].map(lambda v: rounded(v, 2))
         st.dataframe(table, hide_index=True, key=f"{key}-table")
         st.caption(
             "Same settings and seed: the accuracies should match to within run-to-run noise (exactly on the "

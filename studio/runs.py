@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import streamlit as st
 
 from unsir_core.common.config import TrainConfig, UnsirConfig
+from unsir_core.common.numbers import pct
 
 from . import jobs, loaders, state
 from .setup import Setup
@@ -301,6 +302,6 @@ def _commit(made: list[RunRecord], samples: list[dict[str, Any]]) -> str:
         )
     return (
         f"{first}Run {record.id} finished in {record.report['timings_s']['unlearn']:.2f} s of unlearning: "
-        f"A_Df {m['original']['forget_acc']:.1f}% → {m['repair']['forget_acc']:.1f}%, "
-        f"A_Dr {m['original']['retain_acc']:.1f}% → {m['repair']['retain_acc']:.1f}%."
+        f"A_Df {pct(m['original']['forget_acc'])} → {pct(m['repair']['forget_acc'])}, "
+        f"A_Dr {pct(m['original']['retain_acc'])} → {pct(m['repair']['retain_acc'])}."
     )

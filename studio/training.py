@@ -14,6 +14,7 @@ from unsir_core.training.train import fit
 from . import jobs, loaders, state
 from .imports import unique_path
 from .setup import Setup
+from .ui import data_label
 
 
 def recorded_config(setup: Setup) -> dict:
@@ -26,9 +27,8 @@ def recorded_config(setup: Setup) -> dict:
 
 def request(setup: Setup, cfg: TrainConfig) -> None:
     """on_click: train the setup's architecture on its data set with `cfg`."""
-    jobs.request(
-        "train", f"Training {get_spec(setup.arch).title} on {setup.dataset} ({cfg.epochs} epochs)", setup=setup, cfg=cfg
-    )
+    title = f"Training {get_spec(setup.arch).title} on {data_label(setup.dataset)} ({cfg.epochs} epochs)"
+    jobs.request("train", title, setup=setup, cfg=cfg)
 
 
 def execute() -> None:
@@ -38,7 +38,9 @@ def execute() -> None:
 def _work(job: jobs.Job, progress: jobs.ProgressView) -> str:
     setup, cfg = job.params["setup"], job.params["cfg"]
     model = fit(loaders.data(setup.dataset), setup.arch, cfg, device=loaders.device(), progress=progress)
-    name = slug(f"{setup.dataset}-{setup.arch}-{cfg.epochs}ep-seed{cfg.seed}-{time.strftime('%H%M%S')}.safetensors")
+    name = slug(
+        f"{data_label(setup.dataset)}-{setup.arch}-{cfg.epochs}ep-seed{cfg.seed}-{time.strftime('%H%M%S')}.safetensors"
+    )
     return save_model(model, unique_path(model_store() / name)).name  # atomic: a whole file or none
 
 

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import plotly.graph_objects as go
 import streamlit as st
 
-from unsir_core.common.errors import UnsirError
+from unsir_core.common.errors import CheckpointError, UnsirError
 from unsir_core.common.escaping import md
+from unsir_core.common.numbers import pct, pp
 from unsir_core.data import DATASETS
 from unsir_core.models import get_spec
 
-from . import handout, jobs, loaders, nav, runs, serving, state
+from . import chain, handout, jobs, loaders, nav, runs, serving, state
 from .palette import FORGET, stage_title
 from .runs import RunRecord
 from .setup import KNOBS, Setup
@@ -132,13 +134,13 @@ def metric_cards(record: RunRecord) -> None:
         base = metrics["original"][key]
         cols = st.columns(len(metrics))
         for col, (stage, ev) in zip(cols, metrics.items()):
-            delta = None if stage == "original" else f"{ev[key] - base:+.1f} pp"
+            delta = None if stage == "original" else pp(ev[key] - base)
             title = stage_title(stage) + (
                 f", already forgot {md(', '.join(record.already_forgotten))}" if stage == "start" else ""
             )
             col.metric(
                 f"{name} · {title}",
-                f"{ev[key]:.1f}%",
+                pct(ev[key]),
                 delta,
                 delta_color=better,
                 border=True,
@@ -149,24 +151,23 @@ def metric_cards(record: RunRecord) -> None:
     if impair is not None and impair["forget_acc"] >= metrics["original"]["forget_acc"]:
         st.caption(
             f"After impair A_Df went up, not down: the damaged network, just trained to give the noise the "
-            f"forget label, gives it to many real images too (A_Dr {impair['retain_acc']:.1f}%). Repair, on "
+            f"forget label, gives it to many real images too (A_Dr {pct(impair['retain_acc'])}). Repair, on "
             "retain images alone, takes that away."
         )
 
 
 def sidebar() -> None:
     """The setup at a glance on every page: data set, model, forget classes, device and the current run."""
+    model = _model_row()
     setup = state.setup()
-    try:
-        info = loaders.model_info(setup)
-        acc = f" · {info.test_acc:.1f}% test acc." if info.test_acc is not None else ""
-        model = f"{md(loaders.model_path(setup).stem)}<br><small>{get_spec(info.arch).title}{acc}</small>"
-    except UnsirError:
-        model = f"<span style='color:{FORGET}'>none for {get_spec(setup.arch).title}</span>"
     forget = ", ".join(f"<b style='color:{FORGET}'>{md(c)}</b>" for c in setup.forget) or "<i>none chosen</i>"
     if setup.chain:
         forget += f"<br><small>after {md(', '.join(setup.forgotten_before))} (already forgotten)</small>"
-    dataset = DATASETS[setup.dataset].title if setup.dataset in DATASETS else md(setup.dataset)
+    dataset = (
+        DATASETS[setup.dataset].title
+        if setup.dataset in DATASETS
+        else f"{md(data_label(setup.dataset))} <small>(image folder)</small>"
+    )
     job = jobs.active()
     last = runs.latest()
     if job is not None:
@@ -174,8 +175,8 @@ def sidebar() -> None:
     elif last is not None:
         m = last.metrics["repair"]
         status = (
-            f"{len(runs.history())} run(s) done. Last: run {last.id}, A_Df {m['forget_acc']:.1f}%, "
-            f"A_Dr {m['retain_acc']:.1f}%"
+            f"{len(runs.history())} run(s) done. Last: run {last.id}, A_Df {pct(m['forget_acc'])}, "
+            f"A_Dr {pct(m['retain_acc'])}"
         )
     else:
         status = "idle: no run yet"
@@ -194,8 +195,39 @@ def sidebar() -> None:
             ),
             unsafe_allow_html=True,
         )
+        chain.back_to_original("sidebar-back-to-original")
         st.caption("The address bar holds this setup: share the link to reproduce it.")
         st.caption(f"Served to {serving.current()}.")
+
+
+def _model_row() -> str:
+    """The sidebar's model: the setup's checkpoint when it can be used; a chosen one that cannot (a link's, a file
+    gone or of another architecture) gives way to the default, with a warning; with no checkpoint at all for the
+    data set and architecture, what to do."""
+    setup = state.setup()
+    try:
+        info = loaders.model_info(setup)
+        if info.arch != setup.arch or info.dataset != setup.dataset:
+            raise CheckpointError(
+                f"{setup.model} is a {get_spec(info.arch).title} checkpoint for {info.dataset}, not "
+                f"{get_spec(setup.arch).title} for {setup.dataset}."
+            )
+    except UnsirError as err:
+        if setup.model:
+            state.set_setup(setup.with_value("model", ""))
+            state.notify("warning", f"{err} Using the default model of this data set and architecture instead.")
+            return _model_row()
+        return (
+            f"<span style='color:{FORGET}'>no {get_spec(setup.arch).title} model for this data set yet</span>"
+            "<br><small>train or upload one on Model and data</small>"
+        )
+    acc = f" · {info.test_acc:.1f}% test acc." if info.test_acc is not None else ""
+    return f"{md(loaders.model_path(setup).stem)}<br><small>{get_spec(info.arch).title}{acc}</small>"
+
+
+def data_label(dataset: str) -> str:
+    """A data set in a few words: the folder's own name for `folder:PATH` (an uploaded set: the zip's name)."""
+    return Path(dataset.split(":", 1)[1]).name if dataset.startswith("folder:") else dataset
 
 
 def knob(name: str) -> None:

@@ -23,6 +23,7 @@ from unsir_core.common import strict_json
 from unsir_core.common.config import scalar_settings
 from unsir_core.common.errors import UnsirError
 from unsir_core.common.escaping import csv_text, md
+from unsir_core.common.numbers import pct
 from unsir_core.data import ImageData
 from unsir_core.experiments.studies import STUDIES
 from unsir_core.experiments.sweep import SweepResult, mean_by, parquet_available, run_sweep
@@ -368,7 +369,7 @@ def cell_options(run: SweepRun) -> dict[int, str]:
             continue
         if "report" in record:
             m = record["report"]["metrics"]["repair"]
-            outcome = f"A_Df {m['forget_acc']:.1f}%, A_Dr {m['retain_acc']:.1f}%"
+            outcome = f"A_Df {pct(m['forget_acc'])}, A_Dr {pct(m['retain_acc'])}"
         else:
             outcome = "failed"
         out[cell.index] = f"{cell.label} · {outcome}"

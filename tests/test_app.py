@@ -335,15 +335,16 @@ def pt_bytes(obj) -> bytes:
     [
         ("notes.safetensors", b"this is not a checkpoint", "not a valid safetensors file"),
         ("five-classes.pt", None, "5 output classes"),
-        ("resnet.pt", None, "does not fit Small CNN"),
+        ("broken.pt", None, "does not fit Small CNN"),
     ],
     ids=["garbage", "class-count", "architecture"],
 )
 def test_a_bad_upload_is_refused_and_the_model_stays(name, payload, message):
     if name == "five-classes.pt":
         payload = pt_bytes(get_spec("smallcnn").create(5, 3).state_dict())
-    elif name == "resnet.pt":
-        payload = pt_bytes(get_spec("resnet18").create(10, 3).state_dict())
+    elif name == "broken.pt":  # a layer missing: no architecture fits it
+        state = get_spec("smallcnn").create(10, 3).state_dict()
+        payload = pt_bytes({k: v for k, v in state.items() if not k.startswith("fc")})
     at = visit(start(), nav.MODEL)
     before = at.session_state["setup"]
     at.file_uploader(key="upload").set_value((name, payload, "application/octet-stream")).run()

@@ -244,5 +244,5 @@ def test_compare_page_draws_no_zero_for_what_was_not_computed(shipped_model, tin
             for x, y in zip(trace["x"], trace["y"]):
                 assert "not computed" not in x or y is None, (x, y)
     assert not any("star" in str(t.get("marker", {}).get("symbol")) for s in specs.values() for t in s["data"])
-    table = next(d.value for d in at.dataframe if "Method" in d.value.columns and "Reads D_f" in d.value.columns)
+    table = next(d.value for d in at.dataframe if "Method" in d.value.columns and "ToW" in d.value.columns)
     assert table.filter(like="Probe").isna().all().all()  # empty, not 0

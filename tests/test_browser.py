@@ -129,7 +129,8 @@ def idle(page) -> None:
 def go(page, title: str) -> None:
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
     idle(page)
-    expect(page.get_by_role("heading", name=title).first).to_be_visible()
+    # idle() can return before a slow run shows its status (a loaded machine): wait for the page itself
+    expect(page.get_by_role("heading", name=title).first).to_be_visible(timeout=LONG)
 
 
 def shot(page, name: str) -> None:

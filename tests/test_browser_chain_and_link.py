@@ -79,7 +79,7 @@ def test_chain_link_and_report_in_a_real_browser(server, tmp_path):  # noqa: F81
         viewer = page.context.new_page()
         viewer.goto(report.as_uri())
         expect(viewer.get_by_role("heading", name="Summary")).to_be_visible()
-        expect(viewer.locator(".summary")).to_contain_text("recognises stars")
+        expect(viewer.locator(".summary")).to_contain_text("on stars")
         expect(viewer.locator(".gallery img")).to_have_count(12)
         assert viewer.evaluate("() => [...document.images].every(i => i.complete && i.naturalWidth > 0)")
         for title in (

@@ -17,6 +17,8 @@ from unsir_core.checkpoints.catalog import weights_sha256
 from unsir_core.checkpoints.store import read_info
 from unsir_core.common.paths import ASSETS_DIR
 
+SHIPPED = ASSETS_DIR / "shapes10-smallcnn.safetensors"
+
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
 SHORT = {"retain_per_class": "40", "noise.steps": "5", "repair.epochs": "1"}  # a quick run, not the tuned preset
@@ -27,6 +29,11 @@ def visit(at: AppTest, page: nav.PageDef) -> AppTest:
     at.switch_page(page.path).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def keys(at: AppTest) -> list[str]:
+    """The keys of the buttons on the page and in the sidebar."""
+    return [b.key for b in at.button]
 
 
 def labels(at: AppTest) -> list[str]:
@@ -60,9 +67,15 @@ def test_forget_more_chains_a_second_request_from_the_results_page():
     timeline = [c for c in at.get("plotly_chart") if "The chain of requests" in c.proto.spec]
     assert timeline and "A_Df triangle" in timeline[0].proto.spec and "A_Df star" in timeline[0].proto.spec
     summary = " ".join(i.value for i in at.info)
-    assert "already forgotten triangle" in summary and "recognises stars" in summary  # short settings: any outcome
+    assert (
+        "already forgotten triangle" in summary and "A_Df" in summary and "on stars" in summary
+    )  # short settings: any outcome
     for page in nav.PAGES:  # every page takes a chained run (GradCAM shows the starting model too)
         visit(at, page)
+    assert visit(at, nav.RUNS).button(key="runs-back-to-original").label == "Back to the original"
+    visit(at, nav.RESULTS).button(key="results-back-to-original").click().run()
+    assert at.session_state["setup"].chain == () and at.session_state["setup"].model == ""
+    assert "results-back-to-original" not in keys(at)
 
 
 def cli(*args):
@@ -142,3 +155,47 @@ def test_a_stored_model_that_already_forgot_a_class_does_not_offer_it_again(ship
     assert any("triangle is already forgotten" in w.value for w in at.warning)
     assert at.session_state["setup"].forget == ("star",)
     assert "triangle" not in at.multiselect(key="setup:forget").options
+
+
+def test_back_to_the_original_ends_a_chain_in_one_click():
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.query_params = {"chain": "triangle|seed=0", "forget": "star"}
+    visit(at.run(), nav.MODEL)
+    assert "runs-back-to-original" not in keys(at)  # the Runs page's button is on the Runs page only
+    at.button(key="sidebar-back-to-original").click().run()
+    setup = at.session_state["setup"]
+    assert setup.chain == () and setup.model == "" and setup.forget == ("star",)
+    assert any("Back to the original model shapes10-smallcnn" in s.value for s in at.success)
+    assert "sidebar-back-to-original" not in keys(at)  # at the original: nothing to go back to
+    assert "chain" not in at.query_params
+
+
+def saved_unlearned(shipped_model, name: str, root_sha256: str) -> None:
+    from dataclasses import replace
+
+    from unsir_core.checkpoints.store import save_model
+    from unsir_core.common.paths import model_store
+
+    details = {**shipped_model.info.details, "root_sha256": root_sha256}
+    info = replace(shipped_model.info, forgotten=(2,), origin="unlearned", details=details)
+    save_model(type(shipped_model)(shipped_model.net, info), model_store() / name)
+
+
+def test_back_to_the_original_finds_a_stored_unlearned_models_true_original(shipped_model):
+    saved_unlearned(shipped_model, "forgot-triangle.safetensors", weights_sha256(SHIPPED))
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.query_params = {"model": "forgot-triangle.safetensors"}
+    at.run()
+    at.button(key="sidebar-back-to-original").click().run()
+    assert at.session_state["setup"].model == SHIPPED.name
+    assert "sidebar-back-to-original" not in keys(at)
+
+
+def test_back_to_the_original_says_when_the_original_is_not_here(shipped_model):
+    saved_unlearned(shipped_model, "orphan.safetensors", "0" * 64)
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.query_params = {"model": "orphan.safetensors"}
+    at.run()
+    at.button(key="sidebar-back-to-original").click().run()
+    assert at.session_state["setup"].model == "orphan.safetensors"
+    assert any("The original of orphan (before it forgot triangle) is neither shipped" in e.value for e in at.error)

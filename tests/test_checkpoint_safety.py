@@ -129,10 +129,12 @@ def test_a_forged_file_in_the_store_breaks_no_page():
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("Ignored data 'folder:/etc'" in w.value for w in at.warning)
+    assert any("forged.safetensors" in w.value and "default model" in w.value for w in at.warning)
     for page in (nav.NOISE, nav.MODEL):
         at.switch_page(page.path).run()
         assert not at.exception, [e.value for e in at.exception]
-    assert "none for Small CNN" in " ".join(m.value for m in at.sidebar.markdown)
+    sidebar = " ".join(m.value for m in at.sidebar.markdown)
+    assert "shapes10-smallcnn" in sidebar and at.session_state["setup"].model == ""  # a usable model, never none
     assert "forged.safetensors (missing or invalid)" in at.selectbox(key="setup:model").format_func(
         "forged.safetensors"
     )

@@ -284,6 +284,8 @@ def test_page_runs_a_small_comparison():
     shown = " ".join(m.value for m in at.markdown)
     assert all(text[:60] in shown for text in MIA_VARIANTS.values())  # the attack definitions are on the page
     assert len(at.get("plotly_chart")) >= 8 and len(at.get("download_button")) == 4
+    assert any("star images" in i.value for i in at.info)  # where the forget class went (embedding_views)
+    assert at.selectbox(key="cmp-views-shown").options == ["Fine-tune", "NegGrad"]
 
     lr, epochs = at.number_input(key="cmp:finetune:lr"), at.number_input(key="cmp:finetune:epochs")
     assert (lr.min, lr.max, epochs.min, epochs.max) == (1e-7, 1.0, 1, 100)  # the fields' ranges, as the engine's

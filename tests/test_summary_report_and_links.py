@@ -22,10 +22,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_summary_states_the_outcome_against_the_retrained_model():
     text = summarize(report())
-    assert text.startswith("The model no longer recognises triangles: 0% (was 93.5%).")
-    assert "It now calls them star (65%) and square (35%)" in text
-    assert "the model retrained without triangles calls them star (55%) and square (40%)" in text
-    assert "keep 95% of their accuracy (90.0% vs 95.0%" in text
+    assert text.startswith("Forgotten in the decision: A_Df 0% on triangles (original 93.5%, retrained model 0%).")
+    assert "It now calls triangles star (65%) and square (35%)" in text
+    assert "the model retrained without them calls them star (55%) and square (40%)" in text
+    assert "A_Dr 90.0% (original 95.0%, retrained model 94.0%), 95% of the original's kept" in text
+    assert "ToW 0.922 (original 0.064" in text  # (1-0)(1-.04)(1-.04) and (1-.935)(1-.01)(1-.01)
     assert text.endswith("Unlearning took 3.4 s on CPU (2 threads); retraining took 5 min.")
     estimated = report(retrain=False)
     estimated["extras"]["retrain_estimate_s"] = 290.0
@@ -36,18 +37,18 @@ def test_summary_wording_adapts_to_the_numbers():
     no_reference = summarize(report(retrain=False))
     assert "retrained" in no_reference and "no retrained model" in no_reference
     fell = summarize(report(repair_retain=60.0))
-    assert "lost a lot" in fell and "63%" in fell
+    assert "Over-forgotten on the rest: A_Dr 60.0%" in fell and "63% of the original's kept" in fell
     kept = summarize(report(repair_forget=40.0))
-    assert "still recognises triangles: 40.0%" in kept
+    assert kept.startswith("Partly forgotten in the decision: A_Df 40.0% on triangles")
     flagged = summarize(report(), degraded="Repair collapsed to one class.")
     assert flagged.startswith("Warning: this run was flagged as degraded (Repair collapsed to one class)")
 
 
 def test_summary_of_a_chained_request_names_what_was_forgotten_before():
     text = summarize(chained())
-    assert text.startswith("This request started from a model that had already forgotten triangle.")
-    assert "no longer recognises stars: 0% (was 95.0%)" in text  # this request's class only, from the true original
-    assert "(88.0% vs 95.0% for the original model)" in text
+    assert "This request started from a model that had already forgotten triangle." in text
+    assert text.startswith("Forgotten in the decision: A_Df 0% on stars (original 95.0%)")  # this request's class only
+    assert "A_Dr 88.0% (original 95.0%)" in text
 
 
 def test_the_timeline_follows_every_forgotten_class_across_the_chain():
@@ -133,7 +134,7 @@ def test_report_command_writes_the_file_and_refuses_bad_input(tmp_path):
         timeout=300,
     )
     assert res.returncode == 0, res.stderr
-    assert "no longer recognises triangles" in out.read_text()
+    assert "Forgotten in the decision: A_Df 0% on triangles" in out.read_text()
     (tmp_path / "bad.json").write_text("{}")
     bad = subprocess.run(
         [sys.executable, "-m", "unsir_core", "report", str(tmp_path / "bad.json")],

@@ -28,6 +28,7 @@ from unsir_core.common.progress import CancelToken, ProgressFn
 from unsir_core.data import ImageData
 from unsir_core.metrics.chance import chance_warning
 from unsir_core.metrics.evaluate import evaluate
+from unsir_core.metrics.views import run_views
 from unsir_core.metrics.weights import layer_distances
 from unsir_core.models.classifier import Classifier, ModelInfo
 from unsir_core.report.gallery import gallery
@@ -95,6 +96,7 @@ class UnlearningRequest:
     retrain: TrainConfig | None = None  # train (or reuse) the retrained gold standard with these settings
     retrain_estimate_s: float | None = None  # the caller's estimate of that retraining, shown when it did not run
     monitor_every: int = 0  # live A_Df/A_Dr every this many steps (0: never)
+    views: bool = True  # carry the embedding and layer CKA the report draws (metrics/views.py); sweeps need neither
 
     @property
     def model(self) -> Classifier:
@@ -198,6 +200,11 @@ def run_request(
         "weights": weights,
         "monitor_every": request.monitor_every,
         "original_file": root_path.name if root_path is not None else "",  # shown, never opened
+        **(
+            {"views": run_views(models, data.to(run.original.device), run.forgotten, recipe.config.seed)}
+            if request.views
+            else {}
+        ),
         **({"root": name} if (name := link_checkpoint(data, root_path)) else {}),
         **({"root_found": False} if not found else {}),
         **({"chance_warning": chance} if chance else {}),

@@ -24,6 +24,7 @@ import torch
 from unsir_core.checkpoints.store import load_model, read_info, save_model, slug
 from unsir_core.common.config import TrainConfig
 from unsir_core.common.errors import CheckpointError
+from unsir_core.common.numbers import pct
 from unsir_core.common.paths import ASSETS_DIR, home
 from unsir_core.common.progress import CancelToken, ProgressFn
 from unsir_core.data import ImageData
@@ -145,8 +146,8 @@ def warning(reference_retain_acc: float, original_retain_acc: float) -> str | No
     if not under_trained(reference_retain_acc, original_retain_acc):
         return None
     return (
-        f"Under-trained reference: its A_Dr is {reference_retain_acc:.1f}%, "
+        f"Under-trained reference: its A_Dr is {pct(reference_retain_acc)}, "
         f"{strength(reference_retain_acc, original_retain_acc):.0%} of the original's "
-        f"{original_retain_acc:.1f}% (a full-strength reference reaches at least {UNDER_TRAINED_BELOW:.0%}). "
+        f"{pct(original_retain_acc)} (a full-strength reference reaches at least {UNDER_TRAINED_BELOW:.0%}). "
         "Distances to it and its A_Df say little about real retraining: retrain with the original's epochs."
     )

@@ -81,7 +81,7 @@ def seed_type(text: str) -> int:
 OUTPUTS = {  # command -> (option, attribute, suffixes) of every file it writes
     "train": [("--out", "out", (".safetensors",))],
     "unlearn": [("--out", "out", (".json",)), ("--save-model", "save_model", (".safetensors",))],
-    "evaluate": [("--out", "out", (".json",))],
+    "evaluate": [("--out", "out", (".json",)), ("--embedding", "embedding", (".svg",))],
     "bench": [("--out", "out", (".json",))],
     "compare": [("--out", "out", None), ("--save-reference", "save_reference", (".safetensors",))],
     "robustness": [("--out", "out", (".json",)), ("--markdown", "markdown", (".md", ".markdown"))],
@@ -99,6 +99,7 @@ def preflight(args) -> None:
     from unsir_core.common.device import pick_device
     from unsir_core.common.files import check_output
     from unsir_core.common.paths import model_store
+    from unsir_core.data import DEFAULT_DATASET
     from unsir_core.models import DEFAULT_MODEL
 
     if hasattr(args, "device"):  # `report` runs no model
@@ -127,6 +128,8 @@ def preflight(args) -> None:
             check_suffix(Path(value))
             if not Path(value).expanduser().is_file():
                 raise ConfigError(f"--{option} {value}: no such file.")
+    if hasattr(args, "dataset") and args.dataset is None:
+        args.dataset = checkpoint_dataset(getattr(args, "checkpoint", None)) or DEFAULT_DATASET
     if args.command == "train" and not args.out and not args.exclude:  # a new file in the model store (a gold
         # standard without --out goes to the reference store, named by cmd_train once the data set is loaded)
         arch = args.arch or DEFAULT_MODEL
@@ -136,6 +139,17 @@ def preflight(args) -> None:
         if getattr(args, attr, None):
             suffixes = suffixes or COMPARE_SUFFIXES[args.format]
             setattr(args, attr, str(check_output(getattr(args, attr), suffixes, args.force, option)))
+
+
+def checkpoint_dataset(checkpoint: str | None) -> str | None:
+    """The data set a checkpoint's metadata names (a user's own model on `folder:PATH`), or None without one."""
+    from unsir_core.checkpoints.catalog import read_info
+
+    path = Path(checkpoint).expanduser() if checkpoint else None
+    if path is None or path.suffix.lower() != ".safetensors":
+        return None
+    info = read_info(path, missing_ok=True)
+    return info.dataset if info is not None else None
 
 
 def write_json(payload: dict[str, Any], out: str | None) -> None:

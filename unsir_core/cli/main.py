@@ -20,7 +20,9 @@ from unsir_core.common.errors import UnsirError
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", default="shapes10", help="data set name, or folder:PATH (default: shapes10)")
+    p.add_argument(
+        "--dataset", default=None, help="data set name, or folder:PATH (default: the checkpoint's, or shapes10)"
+    )
     p.add_argument("--data-root", default=None, help="where torchvision data sets live (default: $UNSIR_DATA_ROOT)")
     p.add_argument("--offline", action="store_true", help="never download; fail with instructions if files are missing")
     p.add_argument("--arch", default=None, help="architecture (default: the checkpoint's, or smallcnn)")
@@ -118,6 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default=None, help="model to evaluate (default: the shipped model)")
     p.add_argument(
         "--forget", default=None, help="classes counted as forget set (default: the model's forgotten classes)"
+    )
+    p.add_argument(
+        "--embedding",
+        default=None,
+        help="also write where the forget classes went (.svg): the original, this model and the stored retrained "
+        "reference in one shared PCA space, with the sentence and layer-wise CKA in the JSON",
     )
     p.set_defaults(func=cmd_evaluate)
 

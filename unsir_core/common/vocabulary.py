@@ -27,6 +27,26 @@ STAGE_COLORS = {
 }
 
 
+# One colour per class where points are coloured by the class a model predicts (Tableau 10; cycled past ten).
+CLASS_COLORS = (
+    "#4E79A7",
+    "#F28E2B",
+    "#E15759",
+    "#76B7B2",
+    "#59A14F",
+    "#EDC948",
+    "#B07AA1",
+    "#FF9DA7",
+    "#9C755F",
+    "#BAB0AC",
+)
+
+
+def class_color(c: int) -> str:
+    """The colour of class index `c` in charts coloured by predicted class."""
+    return CLASS_COLORS[c % len(CLASS_COLORS)]
+
+
 def stage_title(stage: str) -> str:
     return STAGE_TITLES[stage]
 

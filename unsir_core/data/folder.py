@@ -30,6 +30,23 @@ def load_image_folder(path: Path, image_size: int = 32, test_fraction: float = 0
     """
     path = Path(path)
     _check_arguments(image_size, test_fraction)
+    train_files, test_files = _checked_splits(path, test_fraction, seed)
+    class_names = tuple(sorted(train_files))
+    train_x, train_y = _read_split(train_files, class_names, image_size)
+    test_x, test_y = _read_split(test_files, class_names, image_size)
+    mean, std = channel_stats(train_x)
+    return ImageData(f"folder:{path}", class_names, train_x, train_y, test_x, test_y, mean, std)
+
+
+def class_counts(path: Path, test_fraction: float = 0.2, seed: int = 0) -> dict[str, tuple[int, int]]:
+    """Class name -> (training images, test images) of the image folder `path`, checked as `load_image_folder`
+    checks it but without reading a pixel; `DataError` for a folder it would refuse."""
+    train, test = _checked_splits(Path(path), test_fraction, seed)
+    return {name: (len(train[name]), len(test[name])) for name in sorted(train)}
+
+
+def _checked_splits(path: Path, test_fraction: float, seed: int) -> tuple[ClassFiles, ClassFiles]:
+    """`_splits` of an existing folder whose test split is not empty; unreadable folders -> `DataError`."""
     _check_directory(path)
     try:
         train_files, test_files = _splits(path, test_fraction, seed)
@@ -43,11 +60,7 @@ def load_image_folder(path: Path, image_size: int = 32, test_fraction: float = 0
             f"{path} leaves no images for the test split: every class has a single image. "
             "Add at least two images per class."
         )
-    class_names = tuple(sorted(train_files))
-    train_x, train_y = _read_split(train_files, class_names, image_size)
-    test_x, test_y = _read_split(test_files, class_names, image_size)
-    mean, std = channel_stats(train_x)
-    return ImageData(f"folder:{path}", class_names, train_x, train_y, test_x, test_y, mean, std)
+    return train_files, test_files
 
 
 def _check_arguments(image_size: int, test_fraction: float) -> None:

@@ -157,7 +157,7 @@ class Cell:
 def run_cell(
     model: Classifier, data: ImageData, case: DataCase, arch: ArchCase, forget: tuple[int, ...], seed: int, device: str
 ) -> Cell:
-    run = run_request(UnlearningRequest(model, data, tuple(forget), overrides={"seed": seed}), device)
+    run = run_request(UnlearningRequest(model, data, tuple(forget), overrides={"seed": seed}, views=False), device)
     recipe = run.recipe
     ev, outcome = run.evaluations, run.result.repair_outcome
     return Cell(

@@ -150,7 +150,7 @@ def measure(
     from unsir_core.metrics.privacy import MIA_VARIANTS
 
     try:
-        request = UnlearningRequest(model, data, tuple(forget), recipe=Recipe("custom", config))
+        request = UnlearningRequest(model, data, tuple(forget), recipe=Recipe("custom", config), views=False)
         run = run_request(request, device, progress=progress, cancel=cancel, originals=originals)
         report = run.to_json()
         unlearned, gone = run.result.model, list(run.forgotten)

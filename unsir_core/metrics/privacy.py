@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from unsir_core.common.errors import ConfigError
@@ -105,7 +105,7 @@ def _member_pool(
     return idx
 
 
-def membership_inference(
+def fit_attack(
     model: Classifier,
     data: ImageData,
     forget: Sequence[int],
@@ -113,18 +113,9 @@ def membership_inference(
     variant: str = "entropy",
     n: int = MIA_SAMPLES,
     seed: int = 0,
-) -> MiaResult:
-    """Fit the `variant` attack on up to `n` members and `n` non-members, apply it to the forget samples.
-
-    Members: retain-class training samples (`retain_train_idx`, or all of them); non-members:
-    retain-class test samples; both drawn at random (seeded) in equal numbers and split in halves to
-    fit and to score the attack. The feature is standardised first, so the attack is a threshold on it
-    at any scale (an untrained model's entropies differ only in the 4th decimal). It is then applied
-    to up to `n` forget-class training samples. The samples drawn depend only on the data and the
-    seed, so models compared with one seed face the same attack data. `forget` lists every class
-    treated as forgotten (after sequential requests, all of them). An audit: it reads forget-class
-    training data, which unlearning itself never does.
-    """
+) -> tuple[Pipeline, np.ndarray, np.ndarray, torch.Tensor, int]:
+    """The `variant` attack fitted on half of up to `n` members and `n` non-members (see `membership_inference`):
+    (attack, held-out features, held-out labels, the forget-class training indices drawn, samples fitted on)."""
     if variant not in MIA_VARIANTS:
         raise ConfigError(f"Unknown membership-inference variant {variant!r}: choose one of {', '.join(MIA_VARIANTS)}.")
     if not forget:
@@ -153,17 +144,53 @@ def membership_inference(
     attack = make_pipeline(StandardScaler(), LogisticRegression()).fit(fit_x, fit_y)
     score_x = np.concatenate([f_in[half:], f_out[half:]])
     score_y = np.concatenate([np.ones(k - half), np.zeros(k - half)])
+    return attack, score_x, score_y, forget_idx, 2 * half
+
+
+def member_score(attack: Pipeline, model: Classifier, x: torch.Tensor, y: torch.Tensor, variant: str) -> np.ndarray:
+    """The probability [N] a fitted `variant` attack (`fit_attack`) gives that each of the uint8 images x (true
+    classes y) was a training member of `model`."""
+    return attack.predict_proba(mia_feature(predict_logits(model, x), y, variant))[:, 1]
+
+
+def membership_inference(
+    model: Classifier,
+    data: ImageData,
+    forget: Sequence[int],
+    retain_train_idx: Sequence[int] | torch.Tensor | None = None,
+    variant: str = "entropy",
+    n: int = MIA_SAMPLES,
+    seed: int = 0,
+) -> MiaResult:
+    """Fit the `variant` attack on up to `n` members and `n` non-members, apply it to the forget samples.
+
+    Members: retain-class training samples (`retain_train_idx`, or all of them); non-members:
+    retain-class test samples; both drawn at random (seeded) in equal numbers and split in halves to
+    fit and to score the attack. The feature is standardised first, so the attack is a threshold on it
+    at any scale (an untrained model's entropies differ only in the 4th decimal). It is then applied
+    to up to `n` forget-class training samples. The samples drawn depend only on the data and the
+    seed, so models compared with one seed face the same attack data. `forget` lists every class
+    treated as forgotten (after sequential requests, all of them). An audit: it reads forget-class
+    training data, which unlearning itself never does.
+    """
+    attack, score_x, score_y, forget_idx, n_fit = fit_attack(model, data, forget, retain_train_idx, variant, n, seed)
     correct = int((attack.predict(score_x) == score_y).sum())
     attack_acc = correct / len(score_y) * 100
     auc = roc_auc_score(score_y, attack.decision_function(score_x))
-    member_rate = attack.predict(feature(data.train_x, data.train_y, forget_idx)).mean() * 100
+    forget_idx = forget_idx.to(data.train_x.device)
+    member_rate = (
+        attack.predict(
+            mia_feature(predict_logits(model, data.train_x[forget_idx]), data.train_y[forget_idx], variant)
+        ).mean()
+        * 100
+    )
     low, high = wilson_interval(correct, len(score_y))
     return MiaResult(
         variant,
         MIA_VARIANTS[variant],
         round(float(member_rate), 2),
         round(float(attack_acc), 2),
-        2 * half,
+        n_fit,
         len(forget_idx),
         round(float(auc), 4),
         low,

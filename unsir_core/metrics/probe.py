@@ -46,22 +46,33 @@ class ProbeResult:
         return asdict(self)
 
 
-@torch.no_grad()
 def penultimate(model: Classifier, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
     """The classifier head's input [N, D] (float32, CPU) for uint8 images x [N, C, H, W]."""
+    return penultimate_and_logits(model, x, batch_size)[0]
+
+
+@torch.no_grad()
+def penultimate_and_logits(
+    model: Classifier, x: torch.Tensor, batch_size: int = 512
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The head's input [N, D] and the logits [N, K] (both float32, CPU) from one forward pass over uint8 x."""
     head = model.net.get_submodule(get_spec(model.info.arch).head)
     device = model.device
     captured: list[torch.Tensor] = []
+    logits: list[torch.Tensor] = []
     hook = head.register_forward_pre_hook(lambda _m, args: captured.append(args[0].flatten(1).float().cpu()))
     was_training = model.net.training
     model.net.eval()
     try:
         for i in range(0, len(x), batch_size):
-            model.net(model.prepare(x[i : i + batch_size].to(device)).contiguous(memory_format=memory_format(device)))
+            inputs = model.prepare(x[i : i + batch_size].to(device)).contiguous(memory_format=memory_format(device))
+            logits.append(model.net(inputs).float().cpu())
     finally:
         hook.remove()
         model.net.train(was_training)
-    return torch.cat(captured) if captured else torch.empty(0, 0)
+    if not captured:
+        return torch.empty(0, 0), torch.empty(0, model.info.num_classes)
+    return torch.cat(captured), torch.cat(logits)
 
 
 def _fit_indices(data: ImageData, per_class: int, seed: int) -> torch.Tensor:

@@ -53,7 +53,7 @@ def _check_same_parameters(a: nn.Module, b: nn.Module) -> None:
     )
 
 
-def _layers(net: nn.Module) -> list[tuple[str, list[str]]]:
+def layers(net: nn.Module) -> list[tuple[str, list[str]]]:
     """(module path, full names of its own parameters) for every module owning parameters directly."""
     out = []
     for path, module in net.named_modules():
@@ -73,10 +73,10 @@ def layer_distances(a: Model, b: Model) -> list[LayerDistance]:
     _check_same_parameters(net_a, net_b)
     params_a, params_b = dict(net_a.named_parameters()), dict(net_b.named_parameters())
     names, sizes, diffs, refs = [], [], [], []
-    for path, own in _layers(net_a):
+    for path, own in layers(net_a):
         wa = torch.cat([params_a[n].flatten().float() for n in own])  # [P]
         wb = torch.cat([params_b[n].flatten().float().to(wa.device) for n in own])  # [P]
-        names.append(path or ",".join(own))  # the root's own parameters (ViT class_token) name themselves
+        names.append(layer_name(path, own))
         sizes.append(wa.numel())
         diffs.append((wa - wb).norm())
         refs.append(wb.norm())
@@ -84,6 +84,11 @@ def layer_distances(a: Model, b: Model) -> list[LayerDistance]:
         return []
     l2s, ref_norms = torch.stack(diffs).tolist(), torch.stack(refs).tolist()  # one host transfer each
     return [LayerDistance(n, l2, _ratio(l2, ref), size) for n, l2, ref, size in zip(names, l2s, ref_norms, sizes)]
+
+
+def layer_name(path: str, own: list[str]) -> str:
+    """A layer's name: its module path; the root's own parameters (ViT class_token) name themselves."""
+    return path or ",".join(own)
 
 
 def _ratio(l2: float, ref: float) -> float:

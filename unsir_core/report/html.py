@@ -2,7 +2,8 @@
 
 Built from the run JSON alone (`UnsirRun.to_json()`: the CLI's `unlearn --out` file or a dashboard
 run), so `python -m unsir_core report RUN.json --out report.html` and the dashboard's download make
-the same file. Contents: title, plain-language summary, setup, the key numbers in context
+the same file. Contents: title, plain-language summary, the verdict question by question (from the audits
+the run JSON carries, "not measured" for the rest), setup, the key numbers in context
 (original, unlearned, retrained), a before/after gallery with each model's prediction, titled
 charts (static SVG: no script, a few KB each), the chain of requests, settings and environment, and
 the link that reproduces the run. Torch-free.
@@ -15,12 +16,16 @@ from typing import Any
 
 from unsir_core.checkpoints.lineage import chain, timeline
 from unsir_core.common.escaping import Markup, html
+from unsir_core.common.numbers import fixed, pct, pp
 from unsir_core.common.vocabulary import FORGET, RETAIN, stage_color, stage_title
 from unsir_core.data import DATASETS
+from unsir_core.metrics.closeness import JS_DEFINITION, TOW_DEFINITION
+from unsir_core.metrics.verdict import AUDIT_OF
 from unsir_core.models import MODELS
 from unsir_core.report import svgchart
 from unsir_core.report.share import link
-from unsir_core.report.summary import class_names, degraded_message, summarize
+from unsir_core.report.summary import class_names, degraded_message, run_verdict, summarize
+from unsir_core.report.views import views_html
 
 COMPARED = ("original", "start", "repair", "retrain")  # the models the report puts side by side
 PNG_URI = "data:image/png;base64,"  # the only image source a report embeds (gallery.png_data_uri)
@@ -79,7 +84,7 @@ def key_numbers(report: Mapping[str, Any]) -> str:
     m = report["metrics"]
     shown = [s for s in COMPARED if s in m]
     rows = [
-        [name] + [f"{m[s][key]:.1f}%" for s in shown]
+        [name] + [pct(m[s][key]) for s in shown]
         for key, name in (
             ("forget_acc", f"A_Df: forget classes ({', '.join(report['forgotten_total'])})"),
             ("retain_acc", "A_Dr: retain classes"),
@@ -87,6 +92,20 @@ def key_numbers(report: Mapping[str, Any]) -> str:
         )
     ]
     return _table(rows, ["test accuracy"] + [stage_title(s) for s in shown])
+
+
+def verdict_html(report: Mapping[str, Any], audits: Mapping[str, Any] | None = None) -> str:
+    """The verdict as a table, one row per question ("not measured" where its audit was not computed)."""
+    found = run_verdict(report, audits)
+    rows = [
+        [c.question.capitalize(), c.text if c.measured else f"not measured ({AUDIT_OF[c.key]} was not computed)"]
+        for c in found.clauses
+    ]
+    closeness = found.closeness() or "No retrained model in this run: ToW and JS need one."
+    return (
+        _table(rows, ["question", "answer"])
+        + f"<p>{html(closeness)}</p><p class='muted'>{html(TOW_DEFINITION)} {html(JS_DEFINITION)}</p>"
+    )
 
 
 def gallery_html(report: Mapping[str, Any]) -> str:
@@ -101,7 +120,7 @@ def gallery_html(report: Mapping[str, Any]) -> str:
             pred, conf = g["predictions"][s][i]
             mark = " ✓" if pred == img["label"] else ""
             lines.append(
-                f"<div><b style='color:{stage_color(s)}'>{stage_title(s)}</b>: {html(pred)}{mark} {conf:.0f}%</div>"
+                f"<div><b style='color:{stage_color(s)}'>{stage_title(s)}</b>: {html(pred)}{mark} {pct(conf, 0)}</div>"
             )
         picture = (
             f"<img src='{html(img['png'])}' alt='{html(img['label'])}'>" if str(img["png"]).startswith(PNG_URI) else ""
@@ -207,8 +226,9 @@ def render(
     base_url: str = "http://localhost:8501/",
     degraded: str | None = None,
     title: str | None = None,
+    audits: Mapping[str, Any] | None = None,
 ) -> str:
-    """The whole report as one HTML string."""
+    """The whole report as one HTML string; `audits` computed on the run (default: the JSON's "audits")."""
     names = class_names(report)
     forget = ", ".join(report["forget"])
     earlier = [c for c in report["forgotten_total"] if c not in report["forget"]]
@@ -220,9 +240,9 @@ def render(
             str(i),
             ", ".join(r["forget"]),
             str(r["seed"]),
-            f"{r['metrics']['repair']['forget_acc']:.1f}%",
-            f"{r['metrics']['repair']['retain_acc']:.1f}%",
-            f"{r['unlearn_s']:.2f} s",
+            pct(r["metrics"]["repair"]["forget_acc"]),
+            pct(r["metrics"]["repair"]["retain_acc"]),
+            f"{fixed(r['unlearn_s'], 2)} s",
             r["parent"] or "",
         ]
         for i, r in enumerate(requests, start=1)
@@ -241,10 +261,11 @@ def render(
     env = report.get("extras", {}).get("environment", {})
     settings = [[k, v] for k, v in _flat(report["config"]).items()]
     degraded = degraded or degraded_message(report)
-    summary = summarize(report, degraded)
+    summary = summarize(report, degraded, audits)
     parts = [
         _head(title, report),
         f"<h2>Summary</h2><p class='summary{' warn' if degraded else ''}'>{html(summary)}</p>",
+        f"<h2>Verdict: how close to the retrained model</h2>{verdict_html(report, audits)}",
         f"<h2>Setup</h2>{_table(setup)}",
         f"<h2>Key numbers</h2><p class='muted'>Test accuracy. Original: the model before any unlearning. "
         f"{'Starting model: the model this request started from. ' if 'start' in report['metrics'] else ''}"
@@ -260,6 +281,7 @@ def render(
         "classes (blue frame), with each model's prediction and confidence. After unlearning a forget-class image "
         "should get another class; a retain-class image should keep its own.</p>" + gallery_html(report),
         "<h2>Charts</h2>" + "".join(charts(report)),
+        views_html(report, names),
     ]
     if len(requests) > 1:
         parts.append(
@@ -287,8 +309,8 @@ def render_comparison(
     m_a, m_b = a["metrics"], b["metrics"]
     rows = [
         [label]
-        + [f"{m[s][key]:.1f}%" for m in (m_a, m_b) for s in ("original", "repair")]
-        + [f"{m_b['repair'][key] - m_a['repair'][key]:+.1f} pp"]
+        + [pct(m[s][key]) for m in (m_a, m_b) for s in ("original", "repair")]
+        + [pp(m_b["repair"][key] - m_a["repair"][key])]
         for key, label in (
             ("forget_acc", "A_Df: forget classes"),
             ("retain_acc", "A_Dr: retain classes"),
@@ -296,7 +318,7 @@ def render_comparison(
         )
     ]
     t_a, t_b = a["timings_s"]["unlearn"], b["timings_s"]["unlearn"]
-    rows.append(["Unlearning time", "", f"{t_a:.2f} s", "", f"{t_b:.2f} s", f"{t_b - t_a:+.2f} s"])
+    rows.append(["Unlearning time", "", f"{fixed(t_a, 2)} s", "", f"{fixed(t_b, 2)} s", f"{t_b - t_a:+.2f} s"])
     head = [""] + [f"{run} · {stage_title(s)}" for run in ("A", "B") for s in ("original", "repair")] + ["B − A"]
     colors = (stage_color("repair"), stage_color("start"))
     series = {

@@ -1,11 +1,13 @@
 """A run in plain words, for people who were not at the keyboard.
 
-`summarize(report)` reads only the run's JSON (`UnsirRun.to_json()`, as the CLI writes it and the
-dashboard keeps it), so the pages, every export and the CLI report say the same thing. The wording
-follows the numbers: whether the forget classes are gone, where their images go now (and where the
-retrained gold standard sends them, when there is one), how much of the retain accuracy is left,
-and how long it took. A chained request names what the starting model had already forgotten, and a
-run flagged as degraded leads with that warning.
+`summarize(report, audits)` reads only the run's JSON (`UnsirRun.to_json()`, as the CLI writes it and the
+dashboard keeps it) and the audits computed on it (the Runs page's JSON carries them as "audits"), so the
+pages, every export and the CLI report say the same thing. It leads with the verdict (`metrics.verdict`): how
+close the unlearned model is to the retrained one in the decision and, when probed, in the features; then
+against relearning, for privacy, at what cost to the rest, what was not measured, ToW and JS; then where the
+forget images go now (and where the retrained gold standard sends them) and how long it took. A chained
+request names what the starting model had already forgotten, and a run flagged as degraded leads with that
+warning.
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from unsir_core.common.vocabulary import stage_title
+from unsir_core.common.numbers import share
+from unsir_core.metrics.relearn import crossing
+from unsir_core.metrics.verdict import Evidence, Measure, Verdict, verdict
 
-FORGOTTEN_BELOW = 5.0  # A_Df (%) under which the classes count as forgotten
-PARTLY_BELOW = 20.0  # A_Df (%) under which they count as mostly forgotten
-KEPT_WELL = 0.9  # share of the original's A_Dr above which the retain classes "keep" their accuracy
+KEPT_WELL = 0.9  # share of the original's A_Dr under which the summary advises a gentler impair
 SHOWN_SHARE = 10.0  # % of the forget images a class must get to be named as where they go
 
 
@@ -32,11 +34,6 @@ def join(items: Sequence[str]) -> str:
     """'a', 'a and b', 'a, b and c'."""
     items = list(items)
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
-
-
-def pct(value: float) -> str:
-    """93.456 -> '93.5%', 0.0 -> '0%'."""
-    return "0%" if abs(value) < 0.05 else f"{value:.1f}%"
 
 
 def seconds(s: float) -> str:
@@ -66,7 +63,7 @@ def destinations(distribution: Sequence[int], names: Sequence[str], limit: int =
     total = sum(distribution) or 1
     ranked = sorted(range(len(names)), key=lambda c: -distribution[c])
     return [
-        f"{names[c]} ({distribution[c] / total:.0%})"
+        f"{names[c]} ({share(distribution[c] / total)})"
         for c in ranked[:limit]
         if distribution[c] / total * 100 >= SHOWN_SHARE
     ]
@@ -79,59 +76,99 @@ def degraded_message(report: Mapping[str, Any]) -> str | None:
     return (report.get("repair_check") or {}).get("message") or "the collapse guard marked it degraded"
 
 
-def summarize(report: Mapping[str, Any], degraded: str | None = None) -> str:
-    """The run in a few sentences (Markdown-free plain text). `degraded` is a warning to lead with; by default
-    the collapse guard's message when it marked the run degraded."""
+def _three(report: Mapping[str, Any], read, kind: str = "pct") -> Measure:
+    """`read(stage)` of the unlearned ("repair"), original and (when trained) retrained model."""
+    m = report["metrics"]
+    return Measure(read("repair"), read("original"), read("retrain") if "retrain" in m else None, kind)
+
+
+def _audit(
+    audits: Mapping[str, Any], name: str, read, kind: str = "pct", fixed: Mapping[str, float] = {}
+) -> Measure | None:
+    """`read(result)` of each model in the audit `name` ({stage: result}); None when it was not computed or
+    lacks the unlearned model. `fixed` gives figures that hold by definition (the retrained model's own score)."""
+    result = audits.get(name) or {}
+    if "repair" not in result:
+        return None
+    value = {s: read(result[s]) if s in result else fixed.get(s) for s in ("repair", "original", "retrain")}
+    return Measure(value["repair"], value["original"], value["retrain"], kind)
+
+
+def _relearning(audits: Mapping[str, Any]) -> Measure | None:
+    """Epochs until relearned (the curve's first crossing of the target; the cap when it never crossed)."""
+    result = audits.get("relearn") or {}
+    if "repair" not in result:
+        return None
+    epochs, capped = {"original": 0.0}, set()
+    for stage, who in (("repair", "unlearned"), ("retrain", "retrained")):
+        if stage in result:
+            curve = result[stage]
+            hit = crossing(curve["history_epochs"], curve["history"], result["target"])
+            epochs[who] = float(curve["history_epochs"][-1] if hit is None else hit)
+            if hit is None:
+                capped.add(who)
+    return Measure(epochs["unlearned"], 0.0, epochs.get("retrained"), "epochs", frozenset(capped))
+
+
+def evidence(report: Mapping[str, Any], audits: Mapping[str, Any] | None = None) -> Evidence:
+    """The verdict's evidence from a run JSON and the audits computed on it (default: its "audits")."""
+    audits = (report.get("audits") or {}) if audits is None else audits
+    mia = audits.get("mia") or {}
+    return Evidence(
+        forget=join([plural(n) for n in report["forget"]]),
+        decision=_three(report, lambda s: request_acc(report, s)),
+        cost=_three(report, lambda s: report["metrics"][s]["retain_acc"]),
+        test=_three(report, lambda s: report["metrics"][s]["overall_acc"]),
+        features=_audit(audits, "probe", lambda r: r["forget_acc"]),
+        relearning=_relearning(audits),
+        privacy=_audit(audits, "privacy", lambda r: r["score"], "score", {"retrain": 1.0}),
+        membership=_audit(audits, "mia", lambda r: r["forget_member_rate"]),
+        membership_at_chance=bool(mia) and all(r["at_chance"] for r in mia.values()),
+        js=_audit(audits, "closeness", lambda r: r["js"], "score", {"retrain": 0.0}),
+    )
+
+
+def run_verdict(report: Mapping[str, Any], audits: Mapping[str, Any] | None = None) -> Verdict:
+    """The verdict on a run (see `evidence`)."""
+    return verdict(evidence(report, audits))
+
+
+def summarize(report: Mapping[str, Any], degraded: str | None = None, audits: Mapping[str, Any] | None = None) -> str:
+    """The run in a few sentences (Markdown-free plain text), the verdict first. `degraded` is a warning to lead
+    with; by default the collapse guard's message when it marked the run degraded. `audits`: the audits computed
+    on the run (default: the report's "audits")."""
     degraded = degraded or degraded_message(report)
     m, names = report["metrics"], class_names(report)
     forget = [plural(n) for n in report["forget"]]
+    found = run_verdict(report, audits)
     out: list[str] = []
     if degraded:
         out.append(
             f"Warning: this run was flagged as degraded ({degraded.rstrip('.')}). Do not read the numbers "
             "below as a successful unlearning."
         )
+    out += found.headline()
     earlier = [n for n in report["forgotten_total"] if n not in report["forget"]]
     if earlier and "start" in m:
         out.append(f"This request started from a model that had already forgotten {join(earlier)}.")
-    before, after = request_acc(report, "original"), request_acc(report, "repair")
-    if after < FORGOTTEN_BELOW:
-        out.append(f"The model no longer recognises {join(forget)}: {pct(after)} (was {pct(before)}).")
-    elif after < PARTLY_BELOW:
-        out.append(f"The model mostly forgot {join(forget)}: {pct(after)} are still recognised (was {pct(before)}).")
-    else:
-        out.append(
-            f"The model still recognises {join(forget)}: {pct(after)} (was {pct(before)}): forgetting is incomplete."
-        )
+    out += found.details()
+    original, unlearned = m["original"]["retain_acc"], m["repair"]["retain_acc"]
+    if original and unlearned / original < KEPT_WELL:
+        out.append("A lower impair learning rate or more repair usually helps the other classes.")
+    out += [s for s in (found.not_measured(), found.closeness()) if s]
     where = destinations(m["repair"]["prediction_distribution"], names)
     if where:
-        sentence = f"It now calls them {join(where)}"
+        sentence = f"It now calls {join(forget)} {join(where)}"
         if "retrain" in m:
             gold = destinations(m["retrain"]["prediction_distribution"], names)
             sentence += (
-                f"; the model retrained without {join(forget)} calls them {join(gold)}"
+                f"; the model retrained without them calls them {join(gold)}"
                 if gold
                 else "; the retrained model spreads them over many classes"
             )
         else:
             sentence += "; no retrained model was trained to compare with"
         out.append(sentence + ".")
-    original, unlearned = m["original"]["retain_acc"], m["repair"]["retain_acc"]
-    kept = unlearned / original if original else 0.0
-    base = stage_title("original").lower()
-    if kept >= KEPT_WELL:
-        out.append(
-            f"The other classes keep {kept:.0%} of their accuracy ({pct(unlearned)} vs {pct(original)} for the "
-            f"{base} model)."
-        )
-    else:
-        out.append(
-            f"The other classes lost a lot: they keep only {kept:.0%} of their accuracy ({pct(unlearned)} vs "
-            f"{pct(original)} for the {base} model). A lower impair learning rate or more repair usually "
-            "helps."
-        )
-    if "retrain" in m:
-        out.append(f"The retrained model reaches {pct(m['retrain']['retain_acc'])} on them.")
     t = report["timings_s"]
     reference = report.get("extras", {}).get("retrain_estimate_s")
     took = f"Unlearning took {seconds(t['unlearn'])} on {report.get('device', 'this device')}"
