@@ -7,7 +7,7 @@ from unsir_core.checkpoints import fetch, roots
 from unsir_core.common.config import TrainConfig
 from unsir_core.common.errors import UnsirError
 from unsir_core.common.escaping import md
-from unsir_core.data import DATASETS
+from unsir_core.data import DATASETS, dataset_availability
 from unsir_core.data.archive import ArchiveLimits
 from unsir_core.metrics.chance import model_chance_warning
 from unsir_core.models import MODELS, get_spec
@@ -26,17 +26,25 @@ busy = jobs.busy()
 left, right = st.columns(2)
 with left:
     datasets = list(DATASETS) + ([setup.dataset] if setup.dataset not in DATASETS else [])
+    here = {k: dataset_availability(k) for k in DATASETS}  # file presence only: cheap
     st.selectbox(
         "Data set",
         datasets,
-        format_func=lambda k: DATASETS[k].title if k in DATASETS else k,
+        format_func=lambda k: (
+            f"{DATASETS[k].title} · {'ready' if here[k].ready else 'not on this machine'}" if k in DATASETS else k
+        ),
         disabled=busy,
-        help="Shapes-10 is generated locally and needs no download; the torchvision sets "
-        "are downloaded once when online.",
+        help="Ready: its files are on this machine (Shapes-10 is generated locally). How to get the others "
+        "is under the menu.",
         **state.bind("dataset", check=lambda s: loaders.data(s.dataset)),
     )
     if setup.dataset in DATASETS:
-        st.caption(DATASETS[setup.dataset].description)
+        source = here[setup.dataset].source
+        st.caption(DATASETS[setup.dataset].description + (f" Ready: {md(source)}." if source else ""))
+    missing = {k: a for k, a in here.items() if not a.ready}
+    if missing:
+        with st.expander(f"How to get the other data sets ({len(missing)} not on this machine)"):
+            st.markdown("\n".join(f"- **{DATASETS[k].title}**: {md(a.how)}" for k, a in missing.items()))
 with right:
     fast = " and ".join(spec.title for spec in MODELS.values() if spec.cpu_friendly)
     st.selectbox(

@@ -12,10 +12,13 @@ torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path_factory, monkeypatch):
-    """Each test writes its model store under a temporary $UNSIR_HOME; the data cache is shared."""
+    """Each test writes its model store under a temporary $UNSIR_HOME; the data cache is shared. Debian's
+    data-set packages are looked for in an empty folder, so a test sees only the files it writes (the ones that
+    need the installed Fashion-MNIST point $UNSIR_SYSTEM_DATASETS back, test_fashion_mnist.py)."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("UNSIR_HOME", str(home))
     monkeypatch.setenv("UNSIR_DATA_ROOT", str(tmp_path_factory.getbasetemp() / "data"))
+    monkeypatch.setenv("UNSIR_SYSTEM_DATASETS", str(tmp_path_factory.getbasetemp() / "no-system-datasets"))
     return home
 
 
@@ -38,6 +41,27 @@ def shipped_model():
     from unsir_core.checkpoints.store import default_checkpoint, load_model
 
     return load_model(default_checkpoint("shapes10", "smallcnn"))
+
+
+@pytest.fixture(scope="session")
+def fashion_mnist(tmp_path_factory):
+    """The real Fashion-MNIST, read from Debian's dataset-fashion-mnist (`./run.sh test` installs it); the tests
+    that use it are skipped where it is not installed."""
+    from unsir_core.data import load_dataset, sources
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(sources.SYSTEM_DATASETS_ENV, str(sources.SYSTEM_DATASETS))
+        if sources.package_folder("fashionmnist") is None:
+            pytest.skip("Debian's dataset-fashion-mnist is not installed: apt-get install dataset-fashion-mnist")
+        return load_dataset("fashionmnist", tmp_path_factory.mktemp("no-local-data"), download=False)
+
+
+@pytest.fixture(scope="session")
+def fashion_model():
+    """The shipped Small CNN trained on Fashion-MNIST."""
+    from unsir_core.checkpoints.store import default_checkpoint, load_model
+
+    return load_model(default_checkpoint("fashionmnist", "smallcnn"))
 
 
 @pytest.fixture

@@ -49,30 +49,46 @@ def test_compare_reuses_the_stored_reference(shipped_model, tiny_shapes):
 
 
 SHIPPED = sorted(references.SHIPPED_DIR.glob("*.safetensors"))
+# (data set, its shipped original, the data, a class to forget in Compare): the fixtures of conftest.py
+SHIPPED_SETS = [
+    ("shapes10", "shipped_model", "shapes", "star"),
+    ("fashionmnist", "fashion_model", "fashion_mnist", "Trouser"),
+]
 
 
 @pytest.mark.skipif(not SHIPPED, reason="no shipped references yet: add them with tools/ship_references.py")
 @pytest.mark.slow
-def test_shipped_references_match_the_default_model_at_full_strength(shipped_model, shapes):
+@pytest.mark.parametrize("dataset, model_fixture, data_fixture, forget", SHIPPED_SETS)
+def test_shipped_references_match_the_default_model_at_full_strength(
+    request, dataset, model_fixture, data_fixture, forget
+):
     from unsir_core.metrics.evaluate import evaluate
 
-    shipped = SHIPPED
-    cfg = get_method("retrain").settings().train_config(shipped_model.info)  # the default Retrain settings
+    data = request.getfixturevalue(data_fixture)
+    original_model = request.getfixturevalue(model_fixture)
+    shipped = [p for p in SHIPPED if references.read_info(p).dataset == dataset]
+    assert len(shipped) == data.num_classes  # one per class
+    cfg = get_method("retrain").settings().train_config(original_model.info)  # the default Retrain settings
     for path in shipped:
         info = references.read_info(path)
         key = references.ReferenceKey.of(info)
-        assert key == references.ReferenceKey.for_original(shipped_model.info, info.forgotten, cfg)
-        assert references.find(key) == path and path.name == key.file_name(shapes.class_names)
-        original = evaluate(shipped_model, shapes, info.forgotten).retain_acc
+        assert key == references.ReferenceKey.for_original(original_model.info, info.forgotten, cfg)
+        assert references.find(key) == path and path.name == key.file_name(data.class_names)
+        original = evaluate(original_model, data, info.forgotten).retain_acc
         assert not references.under_trained(info.test_acc, original), path.name
 
 
 @pytest.mark.skipif(not SHIPPED, reason="no shipped references yet: add them with tools/ship_references.py")
 @pytest.mark.slow
-def test_compare_on_one_class_uses_the_shipped_reference_without_training(shipped_model, shapes, monkeypatch):
+@pytest.mark.parametrize("dataset, model_fixture, data_fixture, forget", SHIPPED_SETS)
+def test_compare_on_one_class_uses_the_shipped_reference_without_training(
+    request, monkeypatch, dataset, model_fixture, data_fixture, forget
+):
+    data = request.getfixturevalue(data_fixture)
+    original_model = request.getfixturevalue(model_fixture)
     monkeypatch.setattr(references, "fit", lambda *a, **k: pytest.fail("a shipped reference was trained again"))
     ms = MetricSettings(relearn=False, mia_samples=100, probe=False)
-    result = compare(shipped_model, shapes, ["star"], ["finetune"], {"finetune": {"epochs": 1}}, "cpu", metrics=ms)
+    result = compare(original_model, data, [forget], ["finetune"], {"finetune": {"epochs": 1}}, "cpu", metrics=ms)
     row = result.row("retrain")
     assert row.details["reused"] and row.details["reference"]["shipped"]
     assert Path(row.details["reference"]["path"]).parent == references.SHIPPED_DIR

@@ -15,7 +15,7 @@ from unsir_core.common.progress import ProgressEvent
 def cmd_bench(args) -> dict[str, Any]:
     from unsir_core.experiments.bench import format_table, run_bench
 
-    report = run_bench(args.device, classes(args.arch), args.repeats, args.quick)
+    report = run_bench(args.device, classes(args.arch), args.repeats, args.quick, args.dataset)
     print(format_table(report), file=sys.stderr)
     return report
 

@@ -134,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--arch", default=None, help="only these architectures (comma-separated)")
     p.add_argument("--repeats", type=int, default=3, help="warm repeats of the 1-class run; the fastest counts")
     p.add_argument("--quick", action="store_true", help="smoke test: one model, one repeat, 2,000 training images")
+    p.add_argument("--dataset", default="shapes10", help="on CPU: time the shipped models of this data set")
     p.add_argument("--out", default=None, help="write the JSON report here")
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
     p.set_defaults(func=cmd_bench)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from unsir_core.common.errors import ConfigError
 from unsir_core.common.paths import data_root
+from unsir_core.data.sources import Availability, availability
 
 if TYPE_CHECKING:
     from unsir_core.data.bundle import ImageData, channel_stats  # noqa: F401
@@ -73,11 +74,21 @@ DATASETS: dict[str, DatasetSpec] = {
 DEFAULT_DATASET = "shapes10"
 
 
+def dataset_availability(name: str, root: str | Path | None = None) -> Availability:
+    """Whether registered data set `name` is ready on this machine (file presence only, no torch), and
+    otherwise exactly how to get it; `root` as in `load_dataset`."""
+    spec = DATASETS[name]
+    if spec.offline:
+        return Availability(True, "generated locally", "")
+    return availability(name, Path(root) if root else data_root())
+
+
 def load_dataset(name: str, root: str | Path | None = None, download: bool = True) -> ImageData:
     """Load a registered data set, or an image folder when `name` is "folder:PATH".
 
     `root` is where torchvision data sets live (default: $UNSIR_DATA_ROOT); `download=False` never
-    touches the network and raises `DataError` with instructions when the files are missing.
+    touches the network and raises `DataError` with instructions when the files are missing. Where each
+    torchvision set is looked for (including Debian's data-set packages): `unsir_core.data.sources`.
     """
     if name.startswith("folder:"):
         from unsir_core.data.folder import load_image_folder
@@ -92,4 +103,13 @@ def load_dataset(name: str, root: str | Path | None = None, download: bool = Tru
     return spec.loader(Path(root) if root else data_root(), download)
 
 
-__all__ = ["DATASETS", "DEFAULT_DATASET", "DatasetSpec", "ImageData", "channel_stats", "load_dataset"]
+__all__ = [
+    "DATASETS",
+    "DEFAULT_DATASET",
+    "Availability",
+    "DatasetSpec",
+    "ImageData",
+    "channel_stats",
+    "dataset_availability",
+    "load_dataset",
+]

@@ -1,14 +1,18 @@
 """Torchvision image data sets (MNIST, Fashion-MNIST, CIFAR-10, CIFAR-100, SVHN) as `ImageData`.
 
-Each data set lives in its own folder, `root/<key>`, in the layout torchvision expects there. Tensors are
-built straight from the data sets' internal arrays (never image by image) and cached in-process.
-Torchvision's own integrity checks (md5 sums) stay on; missing, offline and corrupted files raise
-`DataError` naming the folder or file and what to do.
+Each data set lives in its own folder, `root/<key>`, in the layout torchvision expects there; when that
+folder lacks files and a Debian data-set package holds the set (`sources.PACKAGES`: Fashion-MNIST), its
+gzip idx files are read where the package installed them. Tensors are built straight from the data
+sets' internal arrays (never image by image) and cached in-process. Torchvision's own integrity checks
+(md5 sums) stay on; missing, offline and corrupted files raise `DataError` naming the folder or file and
+what to do.
 """
 
 from __future__ import annotations
 
+import gzip
 import pickle
+import struct
 import threading
 from abc import ABC, abstractmethod
 from functools import lru_cache
@@ -22,6 +26,7 @@ from torchvision.datasets.mnist import read_sn3_pascalvincent_tensor
 from torchvision.datasets.utils import check_integrity
 
 from unsir_core.common.errors import ConfigError, DataError
+from unsir_core.data import sources
 from unsir_core.data.bundle import ImageData, channel_stats
 
 
@@ -146,27 +151,70 @@ _LOCK = threading.Lock()  # one load at a time, so two pages never download into
 def load_torchvision(key: str, root: Path, download: bool) -> ImageData:
     """Load torchvision data set `key` from `root/<key>`, downloading it there first when `download`.
 
-    Raises `ConfigError` for an unknown key and `DataError` when the files are missing (offline or
-    downloads off) or corrupted. Results are cached per (key, root, download) in this process.
+    Files missing from `root/<key>` are read from an installed Debian package instead, when there is one
+    (`sources.package_folder`). Raises `ConfigError` for an unknown key and `DataError` when the files are
+    missing (offline or downloads off) or corrupted. Results are cached per (key, root, download, package
+    folder) in this process.
     """
     if key not in _SOURCES:
         raise ConfigError(f"Unknown torchvision data set {key!r}. Choose one of {', '.join(_SOURCES)}.")
+    resolved = Path(root).expanduser().resolve()
+    package = None if sources.local_ready(key, resolved) else sources.package_folder(key)
     with _LOCK:
-        return _load_cached(key, str(Path(root).expanduser().resolve()), download)
+        return _load_cached(key, str(resolved), download, str(package) if package else None)
 
 
 @lru_cache(maxsize=4)
-def _load_cached(key: str, root: str, download: bool) -> ImageData:
+def _load_cached(key: str, root: str, download: bool, package: str | None) -> ImageData:
     """Both splits of `key` as one `ImageData` (uncached work of `load_torchvision`)."""
     title, family = _SOURCES[key]
+    if package is not None:
+        return _from_package(key, title, family, Path(package))
     folder = Path(root) / key
     train = _open(title, family, folder, True, download)
     test = _open(title, family, folder, False, download)
     classes = family.class_names(train)
-    train_x, train_y = _checked(title, family, folder, *family.tensors(train), len(classes))
-    test_x, test_y = _checked(title, family, folder, *family.tensors(test), len(classes))
+    fix = "Delete them and download again"
+    train_x, train_y = _checked(title, family.data_dir(folder), fix, *family.tensors(train), len(classes))
+    test_x, test_y = _checked(title, family.data_dir(folder), fix, *family.tensors(test), len(classes))
     mean, std = channel_stats(train_x)
     return ImageData(key, classes, train_x, train_y, test_x, test_y, mean, std)
+
+
+def _from_package(key: str, title: str, family: _Family, folder: Path) -> ImageData:
+    """Both splits of `key` from the gzip idx files a Debian package installed in `folder`, read in place."""
+    name = sources.PACKAGES[key].name
+    fix = f"Reinstall the package: apt-get install --reinstall {name}"
+    train_x, train_y, test_x, test_y = (
+        _read_packaged(title, folder / file, fix) for file in sources.PACKAGES[key].files
+    )
+    classes = family.class_names(family.cls)  # torchvision names the classes on the class itself
+    train_x, train_y = _checked(title, folder, fix, train_x.unsqueeze(1), train_y.long(), len(classes))
+    test_x, test_y = _checked(title, folder, fix, test_x.unsqueeze(1), test_y.long(), len(classes))
+    mean, std = channel_stats(train_x)
+    return ImageData(key, classes, train_x.contiguous(), train_y, test_x.contiguous(), test_y, mean, std)
+
+
+def _read_packaged(title: str, path: Path, fix: str) -> torch.Tensor:
+    """One gzip idx file of unsigned bytes (images [N, H, W] or labels [N]); `DataError` when it is damaged."""
+    try:
+        with gzip.open(path, "rb") as f:
+            return read_idx_bytes(f.read())
+    except (OSError, EOFError, ValueError, struct.error) as exc:  # gzip.BadGzipFile is an OSError
+        raise DataError(f"The {title} file {path} is damaged: {exc}. {fix}.") from exc
+
+
+def read_idx_bytes(raw: bytes) -> torch.Tensor:
+    """An idx file's contents (big-endian magic 0, 0, type 0x08 = unsigned byte, ndim; each dimension; the
+    bytes) as a uint8 tensor of that shape; ValueError naming what is wrong."""
+    if len(raw) < 4 or raw[:3] != b"\x00\x00\x08" or raw[3] not in (1, 3):
+        raise ValueError("not an idx file of unsigned bytes with 1 or 3 dimensions")
+    ndim = raw[3]
+    shape = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
+    body = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if body.size != int(np.prod(shape)):
+        raise ValueError(f"{body.size} bytes of data where the header announces {int(np.prod(shape))}")
+    return torch.from_numpy(body.reshape(shape).copy())
 
 
 def _open(title: str, family: _Family, folder: Path, train: bool, download: bool) -> Any:
@@ -208,7 +256,8 @@ def _missing_message(
         action = f"Downloading it failed ({exc}). Connect to the internet and run again"
     else:
         action = "Downloads are off. Allow downloads, connect to the internet and run again"
-    return f"{where} {action}, or copy the files into {folder}: {expected} ({family.origin()})."
+    package = sources.package_hint(folder.name)  # folder is root/<key>
+    return f"{where} {action}{package}, or copy the files into {folder}: {expected} ({family.origin()})."
 
 
 def _corrupted_message(title: str, path: Path, why: str) -> str:
@@ -220,13 +269,13 @@ def _corrupted_message(title: str, path: Path, why: str) -> str:
 
 
 def _checked(
-    title: str, family: _Family, folder: Path, x: torch.Tensor, y: torch.Tensor, num_classes: int
+    title: str, where: Path, fix: str, x: torch.Tensor, y: torch.Tensor, num_classes: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images and labels that agree in length, with labels in 0..num_classes-1; else `DataError`."""
+    """Images and labels that agree in length, with labels in 0..num_classes-1; else `DataError` ending in `fix`."""
     labels_ok = len(y) == 0 or (int(y.min()) >= 0 and int(y.max()) < num_classes)
-    if x.dtype != torch.uint8 or len(x) != len(y) or not labels_ok:
+    if x.dtype != torch.uint8 or x.ndim != 4 or y.ndim != 1 or len(x) != len(y) or not labels_ok:
         raise DataError(
-            f"The {title} files in {family.data_dir(folder)} are inconsistent ({len(x)} images of type "
-            f"{x.dtype}, {len(y)} labels for {num_classes} classes). Delete them and download again."
+            f"The {title} files in {where} are inconsistent ({len(x)} images of type {x.dtype} and shape "
+            f"{tuple(x.shape[1:])}, {len(y)} labels for {num_classes} classes). {fix}."
         )
     return x, y
