@@ -74,7 +74,7 @@ def test_registry_covers_the_issue_and_documents_every_default():
 
 
 def test_unknown_method_lists_the_known_ones():
-    with pytest.raises(ConfigError, match="Known methods: retrain, finetune, neggrad"):
+    with pytest.raises(ConfigError, match="Known methods: retrain, finetune, finetune_repair, neggrad"):
         get_method("dropout")
     assert get_method("NegGrad+").name == "neggrad_plus"
     assert get_method("bad-teacher").name == "bad_teacher"
