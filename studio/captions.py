@@ -90,7 +90,12 @@ def ablation_caption(
         f"{title}; after repair: {run['repair']['forget_acc']:.1f}% and {twin['repair']['forget_acc']:.1f}%. A_Dr "
         f"after repair: {run['repair']['retain_acc']:.1f}% and {twin['repair']['retain_acc']:.1f}%."
     ]
-    if ablation == "no-noise":
+    if ablation == "no-noise" and run["repair"]["forget_acc"] > REPAIR_FORGETS:
+        parts.append(
+            f"UNSIR itself did not forget here (A_Df {run['repair']['forget_acc']:.1f}% after repair, more than "
+            f"{REPAIR_FORGETS:g}%), so this pair shows no contribution of the noise: change the settings first."
+        )
+    elif ablation == "no-noise":
         half = twin["repair"]["forget_acc"] >= 0.5 * run["original"]["forget_acc"]
         parts.append(
             "Without the noise the forget classes stay largely recognised: here the noise does the forgetting."

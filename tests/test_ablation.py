@@ -168,5 +168,8 @@ def test_the_ablation_words_say_whether_the_noise_matters_on_this_run():
     assert "here the noise does the forgetting" in kept
     lost = ablation_caption("without noise", run, stages((93.5, 94.3), (69.3, 90.6), (0.0, 93.3)), "no-noise")
     assert "cannot show that the noise matters" in lost
+    failed = stages((93.5, 94.3), (98.9, 8.0), (98.1, 74.1))  # a retain subset far too small (40 per class)
+    none = ablation_caption("without noise", failed, stages((93.5, 94.3), (50.6, 87.8), (81.6, 92.3)), "no-noise")
+    assert "UNSIR itself did not forget here (A_Df 98.1% after repair" in none and "does the forgetting" not in none
     other = ablation_caption("without repair", run, stages((93.5, 94.3), (0.4, 57.9), (0.4, 57.9)), "no-repair")
     assert "noise" not in other.split(".")[-2]
