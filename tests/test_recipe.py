@@ -158,11 +158,14 @@ def test_the_guard_fires_on_a_broken_run_with_the_numbers_and_a_suggestion(shipp
     assert run.to_json()["degraded"] is True
 
 
-def test_a_healthy_run_passes_the_guard_and_reports_its_epochs(shipped_model, tiny_shapes):
+# On the full Shapes-10 the recipe was tuned for: on the 40-image-per-class set the gentle repair of issue 21 does
+# not bring 30 retain images per class back (the guard fires there, as it should).
+@pytest.mark.slow
+def test_a_healthy_run_passes_the_guard_and_reports_its_epochs(shipped_model, shapes):
     from unsir_core.algorithm.pipeline import run_unsir
 
-    recipe = choose_recipe(tiny_shapes, shipped_model.info, [1])
-    run = run_unsir(shipped_model, tiny_shapes, [1], recipe.config, "cpu", recipe=recipe)
+    recipe = choose_recipe(shapes, shipped_model.info, [1])
+    run = run_unsir(shipped_model, shapes, [1], recipe.config, "cpu", recipe=recipe)
     check = run.to_json()["repair_check"]
     assert not run.degraded and check["held_out"] > 0
     assert 1 <= check["epochs"] <= recipe.config.repair.epochs + recipe.config.check.extra_epochs
