@@ -1,9 +1,11 @@
 import streamlit as st
 
 from studio import jobs, nav, runs, state, ui
-from studio.figures import run_figures
+from studio.captions import ablation_caption, stage_caption
+from studio.figures import run_figures, with_ablation
 from studio.setup import AUTO, preset_notes, train_range
 from unsir_core.algorithm.presets import PRESETS
+from unsir_core.common.config import ABLATIONS
 from unsir_core.common.escaping import md
 
 AUTO_TITLE = "Auto: derived from the data and the model"
@@ -12,10 +14,11 @@ ui.header(
     nav.UNLEARN,
     """
 **Impair** trains the model for one epoch on the noise (each sample labelled with its forget class) mixed
-with the small **retain subset**, at a high learning rate: the network is damaged, and the forget classes with
-it. **Repair** then trains on the retain subset alone, restoring the retain classes; the forget classes, which
-it never sees, stay gone. The learning rates are the most sensitive settings (paper Tables 5-6): watch the live
-chart.
+with the small **retain subset**, at a high learning rate, to damage the network and the forget classes most.
+**Repair** then trains on the retain subset alone, to restore the retain classes while the forget classes, which
+it never sees, stay gone. Whether each phase did its job in your run is said under the live chart, from the run's
+numbers; the ablation switch there runs the same recipe with one part taken out. The learning rates are the most
+sensitive settings (paper Tables 5-6).
 """,
 )
 data, model = ui.require_model()
@@ -98,7 +101,32 @@ if last is not None:
         f"every {last.report['extras']['monitor_every']} steps; step 0 is the original model."
     )
     figs = run_figures(last)
-    ui.figure(figs["live"], key="last-live")
+    ablation = st.radio(
+        "Ablation beside this run",
+        [k for k in ABLATIONS if k != "none"],
+        format_func=runs.ablation_title,
+        horizontal=True,
+        key="ablation-choice",
+        help="The same request and recipe with one part of UNSIR taken out, drawn dashed on the same chart: "
+        "without the noise (impair on the retain subset only), with random unoptimised noise, without impair, or "
+        "without repair.",
+    )
+    base, twin = runs.with_twin(ablation)
+    if base is not None and twin is None:
+        st.button(
+            f"Run UNSIR {runs.ablation_title(ablation)} beside run {base.id}",
+            icon=":material/compare_arrows:",
+            key="run-ablation",
+            disabled=busy,
+            on_click=runs.request,
+            args=(runs.ablation_setup(base.setup, ablation),),
+        )
+    if base is not None and twin is not None:
+        ui.figure(with_ablation(base, twin), key="last-live")
+        st.markdown(md(ablation_caption(runs.ablation_title(ablation), base.metrics, twin.metrics, ablation)))
+    else:
+        ui.figure(figs["live"], key="last-live")
+    st.markdown(md(stage_caption(last.metrics)))
     timings = last.report["timings_s"]
     made = (last.report.get("extras", {}).get("reference") or {}).get("train_s")
     retrained = (

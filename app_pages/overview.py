@@ -15,7 +15,7 @@ model, **impairs** the model with one high-learning-rate epoch on that noise plu
 then **repairs** it with one epoch on the retain subset alone.
 """,
 )
-st.html(diagram.pipeline())
+st.html(diagram.pipeline(runs.latest().metrics if runs.latest() else None))
 
 left, right = st.columns([3, 2], gap="large")
 with left:

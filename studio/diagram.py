@@ -3,8 +3,12 @@ fills are translucent) and responsive (the steps wrap on narrow screens)."""
 
 from __future__ import annotations
 
-from unsir_core.algorithm.recipe import retain_rule
+from collections.abc import Mapping
 
+from unsir_core.algorithm.recipe import retain_rule
+from unsir_core.common.escaping import html
+
+from .captions import impair_story, repair_story
 from .palette import FORGET, RETAIN, stage_color
 
 STEPS = (  # (title, body, colour)
@@ -18,12 +22,12 @@ STEPS = (  # (title, body, colour)
     (
         "② Impair",
         "One epoch on the noise (labelled with its forget class) + the retain subset, at a "
-        "<b>high</b> learning rate: the network is damaged, the forget classes with it.",
+        "<b>high</b> learning rate. The method's aim: damage the network, the forget classes most.",
         stage_color("impair"),
     ),
     (
         "③ Repair",
-        "Training on the retain subset alone (paper: one epoch at a lower rate): retain accuracy "
+        "Training on the retain subset alone, at a lower rate. The method's aim: retain accuracy "
         "comes back, the forget classes do not.",
         stage_color("repair"),
     ),
@@ -49,9 +53,18 @@ CSS = """
 """
 
 
-def pipeline() -> str:
-    """HTML of the three UNSIR steps between the trained and the unlearned model, with the data each reads."""
-    boxes = [f'<div class="unsir-step" style="--c:{c}"><h4>{t}</h4>{b}</div>' for t, b, c in STEPS]
+def pipeline(metrics: Mapping[str, Mapping[str, float]] | None = None) -> str:
+    """HTML of the three UNSIR steps between the trained and the unlearned model, with the data each reads; with
+    a run's `metrics` (stage -> A_Df and A_Dr), the impair and repair boxes say what that run's phases did."""
+    said = {}
+    if metrics is not None and {"original", "impair", "repair"} <= set(metrics):
+        said = {"② Impair": impair_story(metrics), "③ Repair": repair_story(metrics)}
+    boxes = [
+        f'<div class="unsir-step" style="--c:{c}"><h4>{t}</h4>{b}'
+        + (f"<br><i>Latest run: {html(said[t])}</i>" if t in said else "")
+        + "</div>"
+        for t, b, c in STEPS
+    ]
     flow = '<div class="unsir-arrow">→</div>'.join(boxes)
     data = (
         f'<div class="unsir-data"><span class="unsir-pill" style="--c:{RETAIN}">Retain subset D<sub>r,sub</sub>: '

@@ -75,7 +75,11 @@ def current(setup: Setup) -> NoisePreview | None:
     if preview is not None and preview.key == key:
         return preview
     for record in reversed(runs.history()):
-        if record.unsir is not None and key_for(record.setup, record.model_name) == key:
+        if (
+            record.unsir is not None
+            and record.unsir.result.noise is not None
+            and key_for(record.setup, record.model_name) == key
+        ):
             original = record.unsir.original
             return NoisePreview(key, record.unsir.result.noise, _softmax(original, record.unsir.result.noise))
     return None

@@ -55,7 +55,13 @@ class RunRecord:
     @property
     def title(self) -> str:
         after = f" after {', '.join(self.setup.forgotten_before)}" if self.setup.chain else ""
-        return f"Run {self.id} · forget {', '.join(self.setup.forget)}{after} · {self.created}"
+        part = f" · UNSIR {ablation_title(self.ablation)}" if self.ablation != "none" else ""
+        return f"Run {self.id} · forget {', '.join(self.setup.forget)}{after}{part} · {self.created}"
+
+    @property
+    def ablation(self) -> str:
+        """The part of UNSIR this run took out ("none": UNSIR itself; common.config.ABLATIONS)."""
+        return self.report["config"].get("ablation", "none")
 
     @property
     def metrics(self) -> dict[str, dict[str, Any]]:
@@ -91,6 +97,29 @@ class RunRecord:
             "retrain": self.unsir.retrained,
         }
         return {stage: m for stage, m in found.items() if m is not None}
+
+
+def ablation_title(ablation: str) -> str:
+    """ "no-noise" -> "without noise" (the words before the colon in common.config.ABLATIONS)."""
+    from unsir_core.common.config import ABLATIONS
+
+    return ABLATIONS[ablation].partition(":")[0]
+
+
+def ablation_setup(setup: Setup, ablation: str) -> Setup:
+    """`setup` with one part of UNSIR taken out, everything else the same (the same request otherwise)."""
+    return setup.with_override("ablation", ablation)
+
+
+def with_twin(ablation: str) -> tuple[RunRecord | None, RunRecord | None]:
+    """The newest full UNSIR run made here, and its newest run with `ablation` (None when not made yet)."""
+    made = [r for r in history() if r.live]
+    base = next((r for r in reversed(made) if r.ablation == "none"), None)
+    if base is None:
+        return None, None
+    wanted = ablation_setup(base.setup, ablation)
+    twin = next((r for r in reversed(made) if r.ablation == ablation and same_request(r.setup, wanted)), None)
+    return base, twin
 
 
 def history() -> list[RunRecord]:
@@ -173,7 +202,9 @@ def monitor_every(cfg: UnsirConfig, num_classes: int, gone: int, forget: int) ->
 def request(setup: Setup) -> None:
     """on_click: run UNSIR on a snapshot of `setup`."""
     after = f" after {', '.join(setup.forgotten_before)}" if setup.chain else ""
-    jobs.request("unsir", f"UNSIR: forget {', '.join(setup.forget)}{after}", setup=setup)
+    part = setup.config.ablation
+    what = f"UNSIR {ablation_title(part)}" if part != "none" else "UNSIR"
+    jobs.request("unsir", f"{what}: forget {', '.join(setup.forget)}{after}", setup=setup)
 
 
 def step_setups(setup: Setup) -> list[Setup]:

@@ -104,8 +104,9 @@ def test_unknown_method_and_out_of_range_settings_fail_their_rows_only(shipped_m
     status = {r.method: r.status for r in result.rows}
     assert status["finetune"].startswith("failed: finetune.lr = 1e+30 is out of range: give a value above 0 up to 1")
     assert status["dropout"] == (
-        "failed: Unknown unlearning method 'dropout'. Known methods: retrain, finetune, "
-        "neggrad, neggrad_plus, random_labels, bad_teacher, scrub, salun, unsir."
+        "failed: Unknown unlearning method 'dropout'. Known methods: retrain, finetune, finetune_repair, "
+        "neggrad, neggrad_plus, random_labels, bad_teacher, scrub, salun, unsir, unsir_no_noise, "
+        "unsir_random_noise, unsir_no_impair, unsir_no_repair."
     )
     assert status["scrub"].startswith("failed: scrub.temperature = -1 is out of range: give a value above 0")
     assert status["neggrad"] == status["original"] == status["retrain"] == "ok"

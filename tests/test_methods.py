@@ -23,11 +23,17 @@ TINY = {
     "bad_teacher": {"forget_samples": 40, "retain_per_class": 20, "batch_size": 32, "epochs": 3},
     "scrub": {"forget_samples": 40, "retain_per_class": 20, "batch_size": 20, "epochs": 2, "max_epochs": 2, "lr": 2e-3},
     "salun": {"forget_samples": 40, "retain_per_class": 20, "batch_size": 32, "epochs": 3},
-    "unsir": {"retain_per_class": 20, "noise_steps": 5, "noise_copies": 2, "repair_epochs": 1},
+    # the recipe's noise, 4 copies: on 20 retain images per class impair needs that much noise to forget
+    "unsir": {"retain_per_class": 20, "noise_copies": 4, "repair_epochs": 1},
+    "finetune_repair": {},  # UNSIR's repair on UNSIR's retain subset (a few steps on this problem)
 }
+# UNSIR's ablations (methods.unsir.UnsirAblation): UNSIR's settings, one part taken out.
+ABLATED = ("unsir_no_noise", "unsir_random_noise", "unsir_no_impair", "unsir_no_repair")
+TINY.update({name: TINY["unsir"] for name in ABLATED})
 FORGET = [4]  # star
-# Fine-tuning is the method that is documented *not* to remove the forget class quickly.
-KEEPS_FORGET_ACC = {"finetune"}
+# Fine-tuning is the method that is documented *not* to remove the forget class quickly; so is UNSIR's gentle repair
+# alone (finetune_repair), and UNSIR without its learned noise in impair: the point of the ablation.
+KEEPS_FORGET_ACC = {"finetune", "finetune_repair", "unsir_no_noise", "unsir_random_noise", "unsir_no_impair"}
 
 
 def state_copy(model):
@@ -42,6 +48,7 @@ def test_registry_covers_the_issue_and_documents_every_default():
     assert list(METHODS) == [
         "retrain",
         "finetune",
+        "finetune_repair",
         "neggrad",
         "neggrad_plus",
         "random_labels",
@@ -49,6 +56,7 @@ def test_registry_covers_the_issue_and_documents_every_default():
         "scrub",
         "salun",
         "unsir",
+        *ABLATED,
     ]
     assert set(TINY) == set(METHODS)
     for name, method in METHODS.items():
@@ -61,11 +69,12 @@ def test_registry_covers_the_issue_and_documents_every_default():
         assert [f.name for f in described] == [f.name for f in fields(method.Settings)]
         assert "seed" in {f.name for f in described}
         assert all(f.help for f in described), f"{name}: every default needs its comment"
-    assert {n for n, m in METHODS.items() if not m.reads_forget} == {"retrain", "finetune", "unsir"}
+    zero_glance = {"retrain", "finetune", "finetune_repair", "unsir", *ABLATED}
+    assert {n for n, m in METHODS.items() if not m.reads_forget} == zero_glance
 
 
 def test_unknown_method_lists_the_known_ones():
-    with pytest.raises(ConfigError, match="Known methods: retrain, finetune, neggrad"):
+    with pytest.raises(ConfigError, match="Known methods: retrain, finetune, finetune_repair, neggrad"):
         get_method("dropout")
     assert get_method("NegGrad+").name == "neggrad_plus"
     assert get_method("bad-teacher").name == "bad_teacher"
@@ -166,7 +175,9 @@ def test_cancel_stops_and_nan_is_reported(name, shipped_model, tiny_shapes):
         METHODS[name].run(shipped_model, tiny_shapes, FORGET, TINY[name], device="cpu", cancel=StopAfter(1))
     # every method's rates have a valid range (at most 1, the fields' metadata): refused before any work; NaN:
     # test_unsir and test_a_method_that_diverges_reports_nan
-    field, flag = ("impair.lr", "impair_lr") if name == "unsir" else (f"{name}.lr", "lr")
+    if name == "finetune_repair":  # no rate of its own: UNSIR's recipe's, checked by UnsirConfig
+        return
+    field, flag = ("impair.lr", "impair_lr") if name.startswith("unsir") else (f"{name}.lr", "lr")
     with pytest.raises(ConfigError, match=rf"{field} = 1e\+30 is out of range"):
         METHODS[name].run(shipped_model, tiny_shapes, FORGET, {**TINY[name], flag: 1e30}, device="cpu")
 

@@ -8,7 +8,8 @@
 seed in one warm process, using the shipped checkpoint and the auto recipe, exactly as
 `python -m unsir_core unlearn --forget F --seed S --out R.json` would, and writes those JSON files
 under --out-dir. Either way it prints, per forget set, the mean over seeds of A_Df, A_Dr as % of
-the original's, the largest share of forget-class predictions that one retain class receives,
+the original's, after impair and after repair (impair should do the forgetting: A_Df <= 10% after it, issue 21),
+the largest share of forget-class predictions that one retain class receives,
 and the seconds of unlearning (noise + impair + repair) and of the whole run with the three
 evaluations (original, impaired, unlearned). With `--retrain` (or results of `unlearn --retrain`) it
 adds the retrained gold standard's largest share: the reference for the unlearned model's.
@@ -42,6 +43,8 @@ def summarise(runs: list[dict]) -> str:
         key = ",".join(run["forget"])
         groups[key].append(
             (
+                m["impair"]["forget_acc"],
+                100 * m["impair"]["retain_acc"] / m["original"]["retain_acc"],
                 m["repair"]["forget_acc"],
                 100 * m["repair"]["retain_acc"] / m["original"]["retain_acc"],
                 max_share(m["repair"]["prediction_distribution"], gone),
@@ -52,15 +55,16 @@ def summarise(runs: list[dict]) -> str:
         if "retrain" in m:
             retrained[key].append(max_share(m["retrain"]["prediction_distribution"], gone))
     lines = [
-        "| forget set | seeds | A_Df % | A_Dr % of original | max share of one retain class % | unlearn s | "
-        "with evaluation s |" + (" retrained: max share % |" if retrained else ""),
-        "|---|---|---|---|---|---|---|" + ("---|" if retrained else ""),
+        "| forget set | seeds | after impair: A_Df % | A_Dr % of original | after repair: A_Df % | A_Dr % of "
+        "original | max share of one retain class % | unlearn s | with evaluation s |"
+        + (" retrained: max share % |" if retrained else ""),
+        "|---|---|---|---|---|---|---|---|---|" + ("---|" if retrained else ""),
     ]
     for forget, rows in groups.items():
         cols = [mean(c) for c in zip(*rows)]
         line = (
-            f"| {forget} | {len(rows)} | {cols[0]:.2f} | {cols[1]:.1f} | {cols[2]:.1f} | {cols[3]:.2f} | "
-            f"{cols[4]:.2f} |"
+            f"| {forget} | {len(rows)} | {cols[0]:.2f} | {cols[1]:.1f} | {cols[2]:.2f} | {cols[3]:.1f} | "
+            f"{cols[4]:.1f} | {cols[5]:.2f} | {cols[6]:.2f} |"
         )
         if retrained:
             line += f" {mean(retrained[forget]):.1f} |" if retrained[forget] else " |"

@@ -102,7 +102,12 @@ class RepairCheck:
         degraded = acc < check.guard * orig
         share = 100 * acc / orig if orig else 0.0
         where = f"{len(self.y)} held-out retain images"
-        if degraded:
+        if not epochs:
+            message = (
+                f"No repair (ablation): the impaired model labels {acc:.1f}% of {where} right, against {orig:.1f}% "
+                f"for the original ({share:.0f}% of it{', marked degraded' if degraded else ''})."
+            )
+        elif degraded:
             message = (
                 f"Degraded: after repair the model labels {acc:.1f}% of {where} right, against "
                 f"{orig:.1f}% for the original ({share:.0f}% of it, below the guard's {check.guard:.0%}). "

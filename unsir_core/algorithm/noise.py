@@ -41,10 +41,8 @@ def optimize_noise(
 ) -> Noise:
     """Learn the noise on `model.net`, which must already be a frozen copy (see `freeze`)."""
     device = model.device
-    shape = (len(forget) * cfg.batch_size, model.info.in_channels, model.info.input_size, model.info.input_size)
-    images = (torch.randn(shape, generator=generator) * cfg.init_std).to(device)
-    images = images.contiguous(memory_format=memory_format(device)).requires_grad_(True)
-    labels = torch.as_tensor(list(forget), device=device).repeat_interleave(cfg.batch_size)
+    images, labels = initial_noise(model, forget, cfg, generator)
+    images.requires_grad_(True)
     opt = torch.optim.Adam([images], lr=cfg.lr)
     reporter = Reporter("noise", cfg.steps, progress, cancel, hint="Lower the noise learning rate.")
     model.net.eval()
@@ -57,8 +55,29 @@ def optimize_noise(
         loss.backward()
         opt.step()
         reporter.step(step, loss)
-    history = reporter.finish()
-    images = images.detach()
+    return measured(model, images.detach(), labels, reporter.finish())
+
+
+def random_noise(model: Classifier, forget: Sequence[int], cfg: NoiseConfig, generator: torch.Generator) -> Noise:
+    """The noise as `optimize_noise` starts it, never optimised: the ablation that asks what optimising adds."""
+    images, labels = initial_noise(model, forget, cfg, generator)
+    return measured(model, images, labels, [])
+
+
+def initial_noise(
+    model: Classifier, forget: Sequence[int], cfg: NoiseConfig, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """N ~ Normal(0, init_std), `cfg.batch_size` samples per forget class, and each sample's class."""
+    device = model.device
+    shape = (len(forget) * cfg.batch_size, model.info.in_channels, model.info.input_size, model.info.input_size)
+    images = (torch.randn(shape, generator=generator) * cfg.init_std).to(device)
+    labels = torch.as_tensor(list(forget), device=device).repeat_interleave(cfg.batch_size)
+    return images.contiguous(memory_format=memory_format(device)), labels
+
+
+def measured(model: Classifier, images: torch.Tensor, labels: torch.Tensor, history: list[float]) -> Noise:
+    """The Noise record: the frozen model's cross-entropy on `images` for `labels`, and their mean L2 norm."""
+    device = model.device
     with torch.no_grad(), autocast(device):
         ce = F.cross_entropy(model.net(images).float(), labels)
     norm = images.flatten(1).norm(dim=1).mean()

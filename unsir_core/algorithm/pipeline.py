@@ -69,7 +69,9 @@ class UnsirRun:
             "degraded": self.degraded,
             "device": self.device,
             "timings_s": self.timings_s,
-            "noise": {
+            "noise": None
+            if self.result.noise is None
+            else {
                 "forget_ce": self.result.noise.forget_ce,
                 "l2_norm": self.result.noise.l2_norm,
                 "loss_history": [round(v, 4) for v in self.result.noise.loss_history],

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from unsir_core.algorithm.check import RepairCheck, RepairOutcome
-from unsir_core.algorithm.noise import Noise, freeze, optimize_noise
+from unsir_core.algorithm.noise import Noise, freeze, optimize_noise, random_noise
 from unsir_core.common.batches import num_batches
 from unsir_core.common.config import PhaseConfig, UnsirConfig
 from unsir_core.common.device import autocast, memory_format, pick_device, synchronize
@@ -141,11 +141,11 @@ def run_phase(
         cancel,
         hint=f"Lower the {phase} learning rate (now {cfg.lr}{'' if cfg.head_lr is None else f', head {cfg.head_lr}'}).",
     )
-    model.net.train()
     step = 0
     for epoch in range(cfg.epochs):
         if epoch and stop_after_epoch is not None and stop_after_epoch():
             break
+        train_mode(model.net, cfg.batchnorm)  # again after a check: measuring restores plain train mode
         perm = torch.randperm(pool, generator=gen)  # drawn on the CPU for determinism across devices
         if n_noise:
             perm = torch.where(perm < n_retain, perm, n_retain + (perm - n_retain) % n_noise)
@@ -160,20 +160,29 @@ def run_phase(
             opt.step()
             sched.step()
             step += 1
-            live = (
-                probe.measure(model)
-                if probe is not None and monitor_every and (step % monitor_every == 0 or step == total)
-                else None
-            )
+            live = None
+            if probe is not None and monitor_every and (step % monitor_every == 0 or step == total):
+                live = probe.measure(model)
+                train_mode(model.net, cfg.batchnorm)
             reporter.step(step, loss, live)
     return reporter.finish()
+
+
+def train_mode(net: torch.nn.Module, batchnorm: str) -> None:
+    """Train mode, with BatchNorm's running statistics kept as they are when `batchnorm` is "fixed": a batch of
+    noise then changes the weights it trains, not the statistics every later image is normalised with."""
+    net.train()
+    if batchnorm == "fixed":
+        for m in net.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.eval()
 
 
 @dataclass(frozen=True)
 class UnlearnResult:
     model: Classifier  # after repair: the unlearned model (new; the input is untouched)
     impaired: Classifier | None  # after impair, before repair (when kept)
-    noise: Noise  # the learned error-maximizing noise
+    noise: Noise | None  # the learned error-maximizing noise (random for that ablation; None without noise)
     forget: tuple[int, ...]  # classes forgotten in this request
     retain_indices: torch.Tensor  # [R] training indices of the retain subset that was read
     timings_s: dict[str, float]  # seconds per phase: noise, impair, repair, unlearn (their sum)
@@ -198,7 +207,8 @@ def unlearn(
 
     Works for sequential requests: classes already forgotten by `model` stay out of the retain subset.
     `monitor_every` > 0 measures forget/retain accuracy on a small test probe every that many steps
-    (reported through `progress`, for live charts).
+    (reported through `progress`, for live charts). `cfg.ablation` takes one part out (no noise, random noise, no
+    impair, no repair), the rest unchanged; a part taken out takes no time and no step.
     """
     device = pick_device(device) if not isinstance(device, torch.device) else device
     model.info.check_fits(data)
@@ -227,28 +237,37 @@ def unlearn(
 
     check = RepairCheck(work, held_x, held_y, cfg)  # the original's accuracy on the held-out images
     freeze(work)
-    noise = timed("noise", lambda: optimize_noise(work, forget, cfg.noise, gen, progress, cancel))
+    noise = timed("noise", lambda: make_noise(work, forget, cfg, gen, progress, cancel))
     work.net.requires_grad_(True)
     impair_losses = timed(
         "impair",
-        lambda: run_phase(
-            work,
-            "impair",
-            cfg.impair,
-            retain_x,
-            retain_y,
-            noise,
-            cfg.noise_copies,
-            gen,
-            progress,
-            cancel,
-            probe,
-            monitor_every,
+        lambda: (
+            []
+            if cfg.ablation == "no-impair"
+            else run_phase(
+                work,
+                "impair",
+                cfg.impair,
+                retain_x,
+                retain_y,
+                noise,
+                cfg.noise_copies,
+                gen,
+                progress,
+                cancel,
+                probe,
+                monitor_every,
+            )
         ),
     )
     impaired = work.copy() if keep_impaired else None
     repair_losses, outcome = timed(
-        "repair", lambda: repair(work, cfg, retain_x, retain_y, gen, check, progress, cancel, probe, monitor_every)
+        "repair",
+        lambda: (
+            unrepaired(work, check)
+            if cfg.ablation == "no-repair"
+            else repair(work, cfg, retain_x, retain_y, gen, check, progress, cancel, probe, monitor_every)
+        ),
     )
     timings["unlearn"] = round(timings["noise"] + timings["impair"] + timings["repair"], 4)
     work.net.requires_grad_(True)  # a result model is fully trainable, whatever the phases froze
@@ -278,6 +297,30 @@ def unlearn(
         str(device),
         outcome,
     )
+
+
+def make_noise(
+    work: Classifier,
+    forget: Sequence[int],
+    cfg: UnsirConfig,
+    gen: torch.Generator,
+    progress: ProgressFn | None,
+    cancel: CancelToken | None,
+) -> Noise | None:
+    """The impair phase's noise: learned (UNSIR), drawn and left unoptimised, or none, as `cfg.ablation` says."""
+    if cfg.ablation == "no-noise":
+        return None
+    if cfg.ablation == "random-noise":
+        return random_noise(work, forget, cfg.noise, gen)
+    return optimize_noise(work, forget, cfg.noise, gen, progress, cancel)
+
+
+def unrepaired(work: Classifier, check: RepairCheck) -> tuple[list[float], RepairOutcome]:
+    """The "no repair" ablation: no step taken; the check measures the impaired model, so a damaged one is
+    marked degraded like any other result."""
+    if check.enabled:
+        check.done(work)
+    return [], check.outcome(0, 0)
 
 
 def repair(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +161,7 @@ def cmd_sweep(args) -> dict[str, Any]:
     import json
 
     from unsir_core.common.device import pick_device
+    from unsir_core.experiments.studies import noise_contribution
     from unsir_core.experiments.sweep import check_parquet, mean_by, run_sweep
     from unsir_core.experiments.sweep_backends import make_backend
     from unsir_core.experiments.sweep_grid import check_time, expand, sweep_seconds
@@ -201,6 +203,9 @@ def cmd_sweep(args) -> dict[str, Any]:
     by = [a.name for a in spec.axes] + (["forget"] if len(spec.forget_sets) > 1 else [])
     if len(frame):
         print(mean_by(frame, by or ["forget"]).to_string(index=False), file=sys.stderr)
+    contribution = noise_contribution(frame.to_dict("records")) if "ablation" in frame else None
+    if contribution is not None:
+        print(contribution.sentence(), file=sys.stderr)
     print(
         f"{len(result.records)} of {len(result.cells)} cells, {result.ran} run now and {len(result.cached)} from "
         f"the cache, on {result.backend}, in {result.total_s:.1f} s",
@@ -221,4 +226,5 @@ def cmd_sweep(args) -> dict[str, Any]:
         "cancelled": result.cancelled,
         "total_s": result.total_s,
         "rows": json.loads(frame.to_json(orient="records")),
+        **({"noise_contribution": asdict(contribution)} if contribution is not None else {}),
     }

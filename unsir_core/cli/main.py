@@ -227,7 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--study",
         default=None,
         help="a paper study as the grid: table5 (impair lr), table6 (repair lr), table8 (retain samples), "
-        "table9 (lambda), fig7 (repair epochs), table1 (1, 2, 4, 7 forgotten classes)",
+        "table9 (lambda), fig7 (repair epochs), table1 (1, 2, 4, 7 forgotten classes), ablation (without noise, "
+        "with random noise, without impair, without repair; prints the noise's contribution)",
     )
     p.add_argument(
         "--forget-counts",

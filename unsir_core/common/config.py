@@ -114,6 +114,18 @@ class NoiseConfig:
     init_std: float = setting(1.0, "N ~ Normal(0, init_std) in normalised input space", 0, 100, low_open=True)
 
 
+BATCHNORM_MODES = ("train", "fixed")  # PhaseConfig.batchnorm
+
+# UNSIR with one part taken out, the same recipe otherwise (UnsirConfig.ablation): what each part contributes.
+ABLATIONS = {
+    "none": "UNSIR as it is: noise, impair, repair",
+    "no-noise": "without noise: impair on the retain subset only",
+    "random-noise": "with random noise: the noise drawn as at the start and never optimised",
+    "no-impair": "without impair: noise learned, then repair only",
+    "no-repair": "without repair: the model as impair leaves it",
+}
+
+
 @dataclass(frozen=True)
 class PhaseConfig:
     """One optimisation phase (impair or repair): optimiser, learning rates and length."""
@@ -131,6 +143,12 @@ class PhaseConfig:
     frozen: tuple[str, ...] = ()  # parameter-name prefixes not trained in this phase (lr 0; backward skipped)
     anneal: float = setting(
         0.0, "final fraction of the steps over which the learning rates fall linearly to 0 (paper: 0, constant)", 0, 1
+    )
+    batchnorm: str = setting(
+        "train",
+        "BatchNorm's running statistics in this phase: train (they follow the batches, the paper's) or fixed (the "
+        "original's are kept, so noise in the batches cannot pollute them)",
+        choices=BATCHNORM_MODES,
     )
 
     def __post_init__(self):  # JSON and URLs give lists; keep the config hashable and comparable
@@ -169,6 +187,12 @@ class UnsirConfig:
     retain_per_class: int = setting(1000, "retain subset size per retain class (paper CIFAR-10: 1000)", 1, 100_000)
     seed: int = setting(0, "seeds the noise, the retain subset and the shuffling", 0, MAX_SEED)
     check: CheckConfig = field(default_factory=CheckConfig)  # self-checking repair and collapse guard
+    ablation: str = setting(
+        "none",
+        "take one part of UNSIR out, the rest unchanged, to see what it contributes: none, no-noise (impair on "
+        "the retain subset only), random-noise (unoptimised), no-impair or no-repair",
+        choices=tuple(ABLATIONS),
+    )
 
     def __post_init__(self):
         validate(self)

@@ -32,6 +32,7 @@ from unsir_core.models.classifier import Classifier
 MAX_FORGET_ACC = 2.0  # A_Df, %, mean over seeds
 MIN_RETAIN_SHARE = 95.0  # A_Dr as % of the original's, mean over seeds
 MIN_RETAIN_SHARE_ONE_SEED = 90.0  # no single seed below this
+MAX_FORGET_ACC_IMPAIR = 10.0  # A_Df after impair, %, mean over seeds: impair does the forgetting (issue 21)
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,8 @@ class Cell:
     held_out: bool  # data set or architecture kept out of tuning
     forget_acc: float  # A_Df after repair, %
     forget_acc_impair: float  # A_Df after impair, %
+    retain_share_impair: float  # A_Dr after impair as % of the original's
+    forget_share_impair: float  # A_Df after impair as % of the original's (below retain_share_impair: hit harder)
     retain_share: float  # A_Dr as % of the original's
     original_retain_acc: float  # the original's A_Dr, %
     retain_per_class: int  # what the recipe chose
@@ -168,6 +171,8 @@ def run_cell(
         case.held_out or arch.held_out,
         ev["repair"].forget_acc,
         ev["impair"].forget_acc,
+        round(100 * ev["impair"].retain_acc / ev["original"].retain_acc, 2),
+        round(100 * ev["impair"].forget_acc / ev["original"].forget_acc, 2) if ev["original"].forget_acc else 0.0,
         round(100 * ev["repair"].retain_acc / ev["original"].retain_acc, 2),
         ev["original"].retain_acc,
         recipe.config.retain_per_class,
@@ -217,6 +222,8 @@ def table_rows(cells: list[Cell]) -> list[dict]:
     for (data, arch, forget), group in groups.items():
         df, dr = mean(c.forget_acc for c in group), mean(c.retain_share for c in group)
         worst = min(c.retain_share for c in group)
+        di = mean(c.forget_acc_impair for c in group)
+        harder = mean(c.forget_share_impair for c in group) < mean(c.retain_share_impair for c in group)
         rows.append(
             {
                 "data": data,
@@ -224,6 +231,9 @@ def table_rows(cells: list[Cell]) -> list[dict]:
                 "forget": ", ".join(forget),
                 "held_out": group[0].held_out,
                 "seeds": len(group),
+                "forget_acc_impair": round(di, 2),
+                "retain_share_impair": round(mean(c.retain_share_impair for c in group), 1),
+                "impair_hits_forget_harder": harder,
                 "forget_acc": round(df, 2),
                 "retain_share": round(dr, 1),
                 "worst_retain_share": round(worst, 1),
@@ -232,7 +242,11 @@ def table_rows(cells: list[Cell]) -> list[dict]:
                 "repair_epochs": round(mean(c.repair_epochs for c in group), 1),
                 "degraded": sum(c.degraded for c in group),
                 "unlearn_s": round(mean(c.unlearn_s for c in group), 2),
-                "passed": df <= MAX_FORGET_ACC and dr >= MIN_RETAIN_SHARE and worst >= MIN_RETAIN_SHARE_ONE_SEED,
+                "passed": df <= MAX_FORGET_ACC
+                and dr >= MIN_RETAIN_SHARE
+                and worst >= MIN_RETAIN_SHARE_ONE_SEED
+                and di <= MAX_FORGET_ACC_IMPAIR
+                and harder,
             }
         )
     return sorted(rows, key=lambda r: (r["held_out"], list(DATA).index(r["data"]), list(ARCHS).index(r["arch"])))
@@ -240,14 +254,16 @@ def table_rows(cells: list[Cell]) -> list[dict]:
 
 def to_markdown(rows: list[dict]) -> str:
     head = (
-        "| | data set | model | forget | A_Df % | A_Dr % of original (worst seed) | original A_Dr % | "
-        "retain / class | repair epochs | degraded | unlearn s | pass |"
+        "| | data set | model | forget | after impair: A_Df % | A_Dr % of original | after repair: A_Df % | "
+        "A_Dr % of original (worst seed) | original A_Dr % | retain / class | repair epochs | degraded | unlearn s "
+        "| pass |"
     )
-    lines = [head, "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    lines = [head, "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         lines.append(
             f"| {'held out' if r['held_out'] else 'tuned'} | {DATA[r['data']].title} | {r['arch']} | "
-            f"{r['forget']} | {r['forget_acc']:.2f} | {r['retain_share']:.1f} ({r['worst_retain_share']:.1f}) "
+            f"{r['forget']} | {r['forget_acc_impair']:.2f} | {r['retain_share_impair']:.1f} | "
+            f"{r['forget_acc']:.2f} | {r['retain_share']:.1f} ({r['worst_retain_share']:.1f}) "
             f"| {r['original_retain_acc']:.1f} | {r['retain_per_class']} | {r['repair_epochs']:g} | "
             f"{r['degraded']} | {r['unlearn_s']:.2f} | {'yes' if r['passed'] else '**no**'} |"
         )
@@ -259,6 +275,7 @@ def report(cells: list[Cell], seconds: float) -> dict:
     return {
         "criteria": {
             "max_forget_acc": MAX_FORGET_ACC,
+            "max_forget_acc_impair": MAX_FORGET_ACC_IMPAIR,
             "min_retain_share": MIN_RETAIN_SHARE,
             "min_retain_share_one_seed": MIN_RETAIN_SHARE_ONE_SEED,
         },

@@ -8,8 +8,12 @@ they are shown only beside a sweep of that same setup.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from statistics import mean, pstdev
+from typing import Any
 
+from unsir_core.common.config import ABLATIONS
 from unsir_core.common.errors import ConfigError
 
 PAPER = "Tarun et al., Fast Yet Effective Machine Unlearning (IEEE TNNLS 2023, arXiv:2111.08947)"
@@ -49,7 +53,7 @@ class Study:
     key: str  # name on the command line (--study) and in the dashboard
     title: str  # shown in the UI
     setting: str | None  # dotted UNSIR setting it sweeps; None for the number of forgotten classes
-    values: tuple[float, ...]  # the grid (for setting None: how many classes are forgotten)
+    values: tuple[float | str, ...]  # the grid (for setting None: how many classes are forgotten)
     finding: str  # what the source reports, in words
     source: str  # where the finding comes from
     reference: tuple[ReferencePoint, ...] = ()  # published numbers, when known
@@ -117,6 +121,16 @@ STUDIES: dict[str, Study] = {
             "repair becomes more effective: A_Dr comes closer to the original's.",
             f"{PAPER}, Table 1 and abstract",
         ),
+        Study(
+            "ablation",
+            "What each part contributes (ablation)",
+            "ablation",
+            tuple(ABLATIONS),
+            "UNSIR with one part taken out, the same recipe otherwise. The paper's claim is that the noise does the "
+            "forgetting: without it, impair and repair on the retain subset alone should leave the forget classes "
+            "largely recognised, and without repair the retain classes stay damaged.",
+            f"{PAPER}, Section 3 (the method's steps); the ablation itself is this project's",
+        ),
     )
 }
 
@@ -126,3 +140,42 @@ def get_study(key: str) -> Study:
     if study is None:
         raise ConfigError(f"Unknown study {key!r}. Choose one of: {', '.join(STUDIES)}.")
     return study
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """What the noise contributes: A_Df (%) after impair and after repair with it and without it, over seeds."""
+
+    seeds: int  # seeds measured both ways
+    with_noise: tuple[float, float]  # mean A_Df after impair, after repair
+    without: tuple[float, float]  # the same without noise (impair on the retain subset only)
+    spread: tuple[float, float, float, float]  # standard deviations over seeds, in the same order
+    original: float  # the original's A_Df, mean
+
+    def sentence(self) -> str:
+        (wi, wr), (oi, orr) = self.with_noise, self.without
+        si, sr, soi, sor = self.spread
+        return (
+            f"The noise's contribution over {self.seeds} seed{'s' if self.seeds > 1 else ''} (A_Df, original "
+            f"{self.original:.1f}%): after impair {wi:.1f} ± {si:.1f}% with noise, {oi:.1f} ± {soi:.1f}% without; "
+            f"after repair {wr:.1f} ± {sr:.1f}% with noise, {orr:.1f} ± {sor:.1f}% without."
+        )
+
+
+def noise_contribution(rows: Sequence[Mapping[str, Any]]) -> Contribution | None:
+    """The contribution from a sweep's rows (`SweepResult.frame().to_dict("records")`) that ran the ablation
+    "none" and "no-noise" for the same seeds; None when it lacks either."""
+    ok = [r for r in rows if r.get("status") == "ok"]
+    by = {(r["ablation"], r["seed"], r["forget"]): r for r in ok if "ablation" in r}
+    pairs = [(by[("none", s, f)], by[("no-noise", s, f)]) for a, s, f in by if a == "none" and ("no-noise", s, f) in by]
+    if not pairs:
+        return None
+
+    def stats(key: str, side: int) -> tuple[float, float]:
+        values = [p[side][key] for p in pairs]
+        return round(mean(values), 2), round(pstdev(values), 2)
+
+    (wi, swi), (wr, swr) = stats("forget_acc_impair", 0), stats("forget_acc_repair", 0)
+    (oi, soi), (orr, sor) = stats("forget_acc_impair", 1), stats("forget_acc_repair", 1)
+    original = round(mean(p[0]["forget_acc_original"] for p in pairs), 2)
+    return Contribution(len(pairs), (wi, wr), (oi, orr), (swi, swr, soi, sor), original)

@@ -5,6 +5,10 @@ Saliency map: the gradient of the cross-entropy on the forget images, accumulate
 the rest stay frozen. Then random-label training on forget + retain images with masked gradients.
 Reads forget-class images.
 
+Budget: Fan et al., SalUn (ICLR 2024; their script: 10 epochs at SGD lr 0.013, mask 0.5); here 2 epochs at Adam
+2e-3, which already forget (A_Df 0.8-2.1% below): `compare --set salun.epochs=10` gives the literature's budget (not
+re-measured for issue 21).
+
 Evidence (shipped Small CNN, 1 CPU thread, defaults): A_Df / A_Dr as % of the original's: star 2.1% /
 96.6%, triangle 0.8% / 92.3%, circle 1.6% / 88.2%; about 7 s.
 """

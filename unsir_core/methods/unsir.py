@@ -3,19 +3,23 @@
 Zero-glance: it reads a small retain subset and never a forget-class image. The settings pick a
 preset ("auto": the recipe derived from the data and the model, see recipe.py) and optionally override
 its most sensitive fields; None keeps the recipe's value.
+
+Its ablations (`UnsirAblation`, one per `common.config.ABLATIONS` entry but "none") are rows of Compare too: the
+same recipe with one part taken out (no noise, random noise, no impair, no repair), so a room sees what each part
+contributes on the same request.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import field, make_dataclass
+from dataclasses import field, make_dataclass, replace
 from typing import Any
 
 from unsir_core.algorithm.presets import PRESETS
 from unsir_core.algorithm.recipe import Recipe
 from unsir_core.algorithm.request import resolve_recipe
 from unsir_core.algorithm.unlearn import unlearn
-from unsir_core.common.config import TUNING, UnsirConfig, config_value, flag, setting_info
+from unsir_core.common.config import ABLATIONS, TUNING, UnsirConfig, config_value, flag, setting_info
 from unsir_core.data import ImageData
 from unsir_core.methods.base import Context, Request, UnlearningMethod, Workload
 from unsir_core.models.classifier import Classifier, ModelInfo
@@ -95,12 +99,14 @@ UnsirSettings.__module__ = __name__  # pickled by reference (process pools, Ray)
 
 
 def unsir_images(cfg: UnsirConfig, w: Workload) -> float:
-    """Training images (forward + backward) one UNSIR run with `cfg` processes: noise, impair and repair."""
+    """Training images (forward + backward) one UNSIR run with `cfg` processes: noise, impair and repair (the
+    parts its ablation takes out count nothing)."""
     retain = min(cfg.retain_per_class, w.retain_per_class) * w.retain_classes
-    noise = cfg.noise.batch_size * w.forget_classes
-    return (
-        cfg.noise.steps * noise + cfg.impair.epochs * (retain + cfg.noise_copies * noise) + cfg.repair.epochs * retain
-    )
+    noise = 0 if cfg.ablation == "no-noise" else cfg.noise.batch_size * w.forget_classes
+    learned = cfg.noise.steps * noise if cfg.ablation not in ("no-noise", "random-noise") else 0
+    impair = 0 if cfg.ablation == "no-impair" else cfg.impair.epochs * (retain + cfg.noise_copies * noise)
+    repair = 0 if cfg.ablation == "no-repair" else cfg.repair.epochs * retain
+    return learned + impair + repair
 
 
 class Unsir(UnlearningMethod):
@@ -110,12 +116,16 @@ class Unsir(UnlearningMethod):
     paper = "Tarun et al., Fast Yet Effective Machine Unlearning (IEEE TNNLS 2023)."
     reads_forget = False
     Settings = UnsirSettings
+    ablation = "none"  # the part taken out (common.config.ABLATIONS); "none" is UNSIR itself
+
+    def config_for(self, s: UnsirSettings, req: Request) -> UnsirConfig:
+        return replace(s.recipe_for(req.data, req.original, req.forget).config, ablation=self.ablation)
 
     def planned_images(self, s: UnsirSettings, req: Request) -> float:
-        return unsir_images(s.recipe_for(req.data, req.original, req.forget).config, req.workload())
+        return unsir_images(self.config_for(s, req), req.workload())
 
     def resolved(self, s: UnsirSettings, req: Request) -> dict:
-        cfg = s.recipe_for(req.data, req.original, req.forget).config
+        cfg = self.config_for(s, req)
         return {
             "preset": s.preset,
             **{name: config_value(cfg, dotted) for name, dotted in CONFIG_FIELDS.items()},
@@ -124,11 +134,11 @@ class Unsir(UnlearningMethod):
 
     def unlearn(self, model: Classifier, ctx: Context, s: UnsirSettings) -> Classifier:
         recipe = s.recipe(ctx, model)
-        cfg = recipe.config
+        cfg = replace(recipe.config, ablation=self.ablation)
         result = unlearn(
             model, ctx.data, list(ctx.forget), cfg, ctx.device, ctx.progress, ctx.cancel, keep_impaired=False
         )
-        ctx.losses.update({"noise": result.noise.loss_history, **result.losses})
+        ctx.losses.update({"noise": result.noise.loss_history if result.noise else [], **result.losses})
         outcome = result.repair_outcome
         ctx.details.update(
             {
@@ -141,3 +151,17 @@ class Unsir(UnlearningMethod):
             }
         )
         return result.model
+
+
+class UnsirAblation(Unsir):
+    """UNSIR with one part taken out, the same recipe otherwise: a row of Compare beside UNSIR."""
+
+    def __init__(self, ablation: str):
+        what, _, how = ABLATIONS[ablation].partition(": ")
+        self.ablation = ablation
+        self.name = f"unsir_{ablation.replace('-', '_')}"
+        self.title = f"UNSIR {what}"
+        self.summary = f"UNSIR {what} ({how}); every other setting as UNSIR's, to show what that part contributes."
+
+
+ABLATION_METHODS = tuple(UnsirAblation(key) for key in ABLATIONS if key != "none")
