@@ -165,11 +165,14 @@ class JobQueue:
         return statistics.median(measured) if measured else None
 
     def time_left(self, job: QueuedJob) -> float | None:
-        """Seconds `job` still needs the device: the longer of its kind's typical duration less the time it has
-        run and what its step times say is left; None when neither is known yet."""
+        """Seconds `job` still needs the device: once a sweep finished a cell, what its pace says is left; else the
+        longer of its kind's typical duration less the time it has run and what its step times say is left of
+        the phase; None when neither is known yet."""
         typical = self.typical(job.kind)
         if job.outcome == WAITING:
             return typical
+        if job.recorder.outer is not None:  # a sweep with a finished cell: its own pace beats other sweeps' sizes
+            return job.recorder.time_left()
         ran = time.time() - (job.started_at or time.time())
         guesses = [g for g in (None if typical is None else typical - ran, job.recorder.time_left()) if g is not None]
         return max(0.0, *guesses) if guesses else None

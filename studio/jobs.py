@@ -56,6 +56,7 @@ BACKGROUND = ("unsir", "compare", "sweep")  # kinds whose work reads no session 
 # unlearning drawing every 0.3 s and 5.6 s drawing every 1.0 s (click to result 11.4 s -> 7.9 s). Background
 # jobs are polled at the same interval.
 DRAW_INTERVAL_S = 1.0
+SIDEBAR_POLL_S = 2.0  # seconds between two redraws of the sidebar's job panel: a bar and a line need no more
 PHASES = {
     "train": "Training",
     "noise": "Learning the error-maximizing noise",
@@ -378,7 +379,7 @@ def sidebar_status() -> None:
         _queue_panel()
 
 
-@st.fragment(run_every=DRAW_INTERVAL_S)
+@st.fragment(run_every=SIDEBAR_POLL_S)
 def _queue_panel() -> None:
     mine = queued()
     if mine is not None and mine.finished:

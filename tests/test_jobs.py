@@ -158,3 +158,17 @@ def test_the_browser_is_known_by_its_xsrf_cookie_whatever_the_mask():
     assert first != again and browser_secret(first) == browser_secret(again) == token
     assert browser_secret(masked(bytes(32), b"\x01\x02\x03\x04")) != token  # another browser
     assert browser_secret("") == b"" and browser_secret("not|a|cookie") == b"not|a|cookie"
+
+
+def test_a_running_sweep_is_timed_by_its_own_pace_not_by_other_sweeps(queue):
+    queue.durations["sweep"] = [600.0]  # an earlier, much larger sweep
+    gate = threading.Event()
+
+    def sweep(progress: Recorder) -> None:
+        progress(ProgressEvent("sweep", 1, 3, None, 10.0, {"cell": 0}))
+        gated(gate)(progress)
+
+    a = queue.submit("alice", "sweep", "A", sweep, None)
+    until(lambda: a.recorder.outer is not None)
+    assert queue.time_left(a) == pytest.approx(20.0)
+    gate.set()
