@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import re
 import secrets
 import sys
@@ -50,6 +51,7 @@ XSRF_COOKIE = "_streamlit_xsrf"  # set once per browser by the server (a session
 ADMIN = "admin"  # query parameter of the lecturer's token (printed by the server at its first page load)
 ADMIN_KEY = "jobs:admin"
 ADMIN_TOKEN = secrets.token_urlsafe(16)  # new at every server start
+BACKGROUND_SWITCH = "UNSIR_BACKGROUND_JOBS"  # environment variable: "0" runs every job in the page script
 BACKGROUND = ("unsir", "compare", "sweep")  # kinds whose work reads no session state: they run on the queue
 # Seconds between two draws of the progress bar and live chart. Each draw rebuilds a plotly figure that the
 # browser renders on the same cores as torch: the guided demo in chromium (2 cores, warm runs) took 8.9 s of
@@ -106,8 +108,9 @@ def claim() -> None:
 
 
 def inline() -> bool:
-    """Whether jobs run in the page script: under AppTest, where no browser polls a fragment."""
-    return TESTING_KEY in st.session_state
+    """Whether jobs run in the page script: under AppTest, where no browser polls a fragment, or when the server
+    was started with UNSIR_BACKGROUND_JOBS=0."""
+    return TESTING_KEY in st.session_state or os.environ.get(BACKGROUND_SWITCH, "1") == "0"
 
 
 def token() -> str:
