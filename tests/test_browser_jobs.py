@@ -1,4 +1,4 @@
-"""Real-browser tests of issue 23: a sweep and a live run keep going while their user visits other
+"""Real-browser tests of issue 23: a sweep, a live run and a comparison keep going while their user visits other
 pages or closes the tab, and a second session sees its place in the device queue with an ETA.
 
 Uses the server and helpers of test_browser.py (same skip rules). Short UNSIR settings keep it quick.
@@ -72,6 +72,32 @@ def test_a_live_run_survives_other_pages_and_a_closed_tab(server):  # noqa: F811
         expect(page.get_by_text("Run 1 finished").first).to_be_visible(timeout=LONG)
         expect(page.get_by_text("Last run:").first).to_be_visible()
         shot(page, "jobs-run-reopened")
+
+
+def choose_methods(page, titles: list[str]) -> None:
+    """Empty the method picker, then pick `titles` (the whole list would take minutes here)."""
+    field = page.get_by_test_id("stMultiSelect").first.locator("input")
+    field.click()
+    for _ in range(12):
+        field.press("Backspace")
+    for title in titles:
+        field.fill(title)
+        page.get_by_role("option", name=re.compile(f"^{re.escape(title)}")).first.click()
+    field.press("Escape")
+    idle(page)
+
+
+def test_a_comparison_survives_other_pages(server):  # noqa: F811 - the fixture
+    with chromium() as browser:
+        page = browser_page(browser, f"{server}/compare?forget=circle&{SHORT}")
+        idle(page)
+        choose_methods(page, ["UNSIR", "Fine-tune"])
+        page.get_by_role("button", name="Run the comparison").click()
+        main = page.get_by_test_id("stMain")
+        expect(main.get_by_text(re.compile("Compare 2 methods")).first).to_be_visible(timeout=LONG)
+        away_and_back(page, "Compare methods", "Compare")
+        expect(page.get_by_text(re.compile(r"Compared \d+ methods")).first).to_be_visible(timeout=LONG)
+        shot(page, "jobs-compare-back")
 
 
 def test_a_second_session_sees_its_place_in_line(server):  # noqa: F811 - the fixture
