@@ -22,7 +22,8 @@ def test_the_ablation_switch_draws_the_run_without_noise_on_the_same_chart(serve
         idle(page)
         expect(page.get_by_role("heading", name="Overview")).to_be_visible(timeout=LONG)
         go(page, "Impair and repair")
-        page.get_by_role("button", name="Run UNSIR").click(timeout=LONG)  # the page computes the recipe first
+        # The page computes the recipe first.
+        page.get_by_role("button", name="Run UNSIR", exact=True).click(timeout=LONG)
         idle(page)
         expect(page.get_by_text("Last run:").first).to_be_visible(timeout=LONG)
         main = page.get_by_test_id("stMain")

@@ -58,7 +58,7 @@ def test_a_live_run_survives_other_pages_and_a_closed_tab(server):  # noqa: F811
     with chromium() as browser:
         page = browser_page(browser, f"{server}/impair-and-repair?forget=star&{SHORT}&repair.epochs=4")
         idle(page)
-        page.get_by_role("button", name="Run UNSIR").click()
+        page.get_by_role("button", name="Run UNSIR", exact=True).click()
         main = page.get_by_test_id("stMain")
         expect(main.get_by_text("UNSIR: forget star").first).to_be_visible(timeout=LONG)
         away_and_back(page, "Impair and repair", "UNSIR: forget star")
@@ -106,9 +106,9 @@ def test_a_second_session_sees_its_place_in_line(server):  # noqa: F811 - the fi
         second = browser_page(browser, f"{server}/impair-and-repair?forget=circle&{SHORT}")
         idle(first)
         idle(second)
-        first.get_by_role("button", name="Run UNSIR").click()
+        first.get_by_role("button", name="Run UNSIR", exact=True).click()
         expect(first.get_by_text(re.compile("step \\d+ of")).first).to_be_visible(timeout=LONG)
-        second.get_by_role("button", name="Run UNSIR").click()
+        second.get_by_role("button", name="Run UNSIR", exact=True).click()
         waiting = second.get_by_text(
             re.compile(r"Waiting: 1 ahead · running now: UNSIR: forget star · starts in about")
         )

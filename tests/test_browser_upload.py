@@ -73,7 +73,7 @@ def test_upload_a_zip_of_photos_train_unlearn_and_see_results(server, tmp_path):
         idle(page)
         expect(sidebar).to_contain_text(HOSTILE)
         go(page, "Impair and repair")
-        page.get_by_role("button", name="Run UNSIR").click()
+        page.get_by_role("button", name="Run UNSIR", exact=True).click()
         idle(page)
         expect(page.get_by_text("Last run:").first).to_be_visible(timeout=LONG)
 
