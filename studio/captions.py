@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from .palette import stage_title
+
+if TYPE_CHECKING:  # annotations only: the Overview's diagram imports this module, and the first page stays torch-free
+    import torch
 
 SAME_PLACE = 0.5  # mean correlation with the original's maps above which "the evidence stays where it was"
 IMPAIR_FORGETS = 10.0  # A_Df (%) after impair at most this: impair did the forgetting (issue 21's stage target)

