@@ -147,6 +147,11 @@ def test_sweep_refuses_bad_grids_before_running(tmp_path):
         (["train", "--width", "1e9"], "--width = 1e+09 is out of range: give a value above 0 up to 8"),
         (["train", "--width", "0"], "--width = 0 is out of range: give a value above 0 up to 8"),
         (["train", "--width", "-1"], "--width = -1 is out of range"),
+        (["train", "--input-size", "4"], "--input-size: input_size = 4 is out of range: give a value from 8 up to 512"),
+        (
+            ["train", "--arch", "vit_small", "--input-size", "28"],
+            "--input-size: ViT (small, 32x32) takes images of 32 px",
+        ),
         (["compare", "--forget", "star", "--set", "finetune.lr=-1"], "finetune.lr = -1 is out of range"),
         (["compare", "--forget", "star", "--set", "finetune.epochs=0"], "finetune.epochs = 0 is out of range"),
         (["compare", "--forget", "star", "--set", "retrain.epochs=501"], "retrain.epochs = 501 is out of range"),

@@ -102,3 +102,29 @@ def test_gold_standard_trains_as_the_original_with_the_runs_seed(tiny_shapes):
     assert gold_standard_config(info, seed=2) == TrainConfig(epochs=25, lr=0.01, optimizer="sgd", seed=2)
     assert gold_standard_config(info, seed=2, epochs=4).epochs == 4
     assert gold_standard_config(replace(info, details={}), seed=1) == TrainConfig(seed=1)  # nothing recorded
+
+
+def test_a_conv_net_trained_at_a_data_sets_native_side_is_a_valid_model(tiny_shapes):
+    from unsir_core.models.classifier import Classifier, ModelInfo
+    from unsir_core.training.train import gold_standard_config
+
+    info = ModelInfo.for_data("smallcnn", tiny_shapes, 0.25, input_size=28)
+    assert info.input_size == 28
+    model = Classifier.create(info)
+    assert model.prepare(tiny_shapes.test_x[:2]).shape[-2:] == (28, 28)
+    assert model.net(model.prepare(tiny_shapes.test_x[:2])).shape == (2, tiny_shapes.num_classes)
+    assert ModelInfo.from_dict(info.to_dict()) == info  # a checkpoint's header with it reads back
+    assert gold_standard_config(info, seed=3).input_size == 28  # its gold standard sees the same side
+
+
+def test_an_input_size_an_architecture_cannot_take_is_a_clear_error(tiny_shapes):
+    from unsir_core.common.errors import CheckpointError
+    from unsir_core.models.classifier import ModelInfo
+
+    with pytest.raises(ConfigError, match="Small CNN takes images of 16 to 128 px, not 200 px"):
+        ModelInfo.for_data("smallcnn", tiny_shapes, input_size=200)
+    with pytest.raises(ConfigError, match=r"takes images of 32 px, not 28 px: leave the size out"):
+        ModelInfo.for_data("vit_small", tiny_shapes, input_size=28)
+    forged = {**ModelInfo.for_data("vit_small", tiny_shapes).to_dict(), "input_size": 28}
+    with pytest.raises(CheckpointError, match="input_size must be 32 px"):
+        ModelInfo.from_dict(forged)

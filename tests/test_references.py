@@ -153,3 +153,12 @@ def test_an_unlearned_model_keeps_the_originals_training_for_its_gold_standard(s
     assert unlearned.info.details["train_config"] == shipped_model.info.details["train_config"]
     assert gold_standard_config(unlearned.info, 3) == gold_standard_config(shipped_model.info, 3)
     assert gold_standard_config(unlearned.info, 3).epochs == 40
+
+
+def test_a_setting_left_at_none_keeps_a_references_name_and_a_set_one_changes_it():
+    shipped = next(p for p in references.SHIPPED_DIR.glob("shapes10-*.safetensors"))  # named before input_size
+    info = references.read_info(shipped)
+    key = references.ReferenceKey.of(info)
+    assert key.train.input_size is None and key.file_name(info.class_names) == shipped.name
+    sized = replace(key, train=replace(key.train, input_size=28))
+    assert sized.file_name(info.class_names) != shipped.name

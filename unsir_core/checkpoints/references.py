@@ -74,7 +74,9 @@ class ReferenceKey:
 
     def file_name(self, class_names: Sequence[str]) -> str:
         """`<data set>-<arch>-without-<classes>-<8 hex digits of width and settings>.safetensors`."""
-        digest = hashlib.sha1(json.dumps([self.width, asdict(self.train)], sort_keys=True).encode()).hexdigest()[:8]
+        # a setting left at None (added later, e.g. input_size) is left out, so older references keep their names
+        settings = {k: v for k, v in asdict(self.train).items() if v is not None}
+        digest = hashlib.sha1(json.dumps([self.width, settings], sort_keys=True).encode()).hexdigest()[:8]
         names = "-".join(class_names[c] for c in self.forgotten)
         return slug(f"{self.dataset}-{self.arch}-without-{names}-{digest}") + ".safetensors"
 

@@ -100,7 +100,7 @@ def preflight(args) -> None:
     from unsir_core.common.files import check_output
     from unsir_core.common.paths import model_store
     from unsir_core.data import DEFAULT_DATASET
-    from unsir_core.models import DEFAULT_MODEL
+    from unsir_core.models import DEFAULT_MODEL, get_spec
 
     if hasattr(args, "device"):  # `report` runs no model
         pick_device(args.device)
@@ -110,6 +110,10 @@ def preflight(args) -> None:
         train_config(args)
         if args.width is not None:
             check_value("--width", args.width, WIDTH)
+        try:
+            get_spec(args.arch or DEFAULT_MODEL).check_input_size(args.input_size)
+        except ConfigError as err:
+            raise ConfigError(f"--input-size: {err}") from None
     if args.command == "bench":
         check_value("--repeats", args.repeats, REPEATS, int)
     if args.command == "robustness":
@@ -229,6 +233,7 @@ def train_config(args) -> TrainConfig:
         "lr": args.lr,
         "batch_size": args.batch_size,
         "pretrained": args.pretrained,
+        "input_size": args.input_size,
     }
     try:
         return TrainConfig(**{k: v for k, v in flags.items() if v is not None})

@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         help='classes to leave out (names or indices, comma-separated; "quote" a name with a comma)',
     )
     p.add_argument("--width", type=float, default=None, help="channel multiplier (default: the architecture's)")
+    p.add_argument("--input-size", type=int, default=None, help=setting_info("input_size", TrainConfig)["help"])
     p.add_argument("--lr", type=float, default=None, help=_train_help("lr"))
     p.add_argument("--batch-size", type=int, default=None, help=_train_help("batch_size"))
     p.add_argument("--pretrained", action="store_true", default=None, help="start from ImageNet weights")

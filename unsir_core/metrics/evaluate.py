@@ -23,11 +23,16 @@ from unsir_core.data import ImageData
 from unsir_core.models.classifier import Classifier
 from unsir_core.models.fold import fold_batchnorm
 
+EVAL_BATCH = {"cpu": 256, "cuda": 1024}  # images per forward: on CPU, batches that stay in cache are ~1.4x faster
+# (Fashion-MNIST's 10,000 test images, Small CNN, 2-core CPU, channels_last: 1.34 s at 1,024, 0.86-0.99 s at 128-256)
+
 
 @torch.no_grad()
-def predict_logits(model: Classifier, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-    """Logits [N, K] (float32, on x's device) for uint8 images x [N, C, H, W]; the model's mode is restored."""
+def predict_logits(model: Classifier, x: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
+    """Logits [N, K] (float32, on x's device) for uint8 images x [N, C, H, W]; the model's mode is restored.
+    `batch_size` None: the device's `EVAL_BATCH`."""
     device = model.device
+    batch_size = batch_size or EVAL_BATCH.get(device.type, 1024)
     was_training = model.net.training
     model.net.eval()
     net = fold_batchnorm(model.net, memory_format(device))  # folds into a copy; model.net is never changed

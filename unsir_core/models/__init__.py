@@ -43,7 +43,8 @@ class ModelSpec:
     build: Callable[[int, int, float], nn.Module]  # (num_classes, in_channels, width) -> fresh model
     target_layer: str  # dotted path of the GradCAM layer
     head: str  # dotted prefix of the classifier head's parameters (own learning rate)
-    input_size: int = 32  # images are resized to this before the model
+    input_size: int = 32  # images are resized to this before the model, unless a model is trained at another side
+    input_sizes: tuple[int, int] | None = None  # smallest and largest side it can be trained at; None: input_size only
     default_width: float = 1.0  # channel multiplier used when none is given
     pretrained_weights: str | None = None  # torchvision weights name for ImageNet initialisation
     reshape_transform: Callable[[torch.Tensor], torch.Tensor] | None = None  # GradCAM, for token models
@@ -55,6 +56,25 @@ class ModelSpec:
         if num_classes < 2:
             raise ConfigError(f"{self.title} needs at least 2 classes, got {num_classes}.")
         return self.build(num_classes, in_channels, self.default_width if width is None else width)
+
+    def accepts(self, size: int) -> bool:
+        """Whether a model of this architecture can take size x size images (global pooling makes conv nets
+        size-agnostic above the side their strides need)."""
+        lo, hi = self.input_sizes or (self.input_size, self.input_size)
+        return lo <= size <= hi
+
+    def sizes_text(self) -> str:
+        lo, hi = self.input_sizes or (self.input_size, self.input_size)
+        return f"{lo} px" if lo == hi else f"{lo} to {hi} px"
+
+    def check_input_size(self, size: int | None) -> None:
+        """ConfigError unless a new model of this architecture can be made for size x size images (None: its own)."""
+        if size is not None and not self.accepts(size):
+            choose = "choose a size in that range, or " if self.input_sizes else ""
+            raise ConfigError(
+                f"{self.title} takes images of {self.sizes_text()}, not {size} px: "
+                f"{choose}leave the size out for the architecture's."
+            )
 
     def gradcam_layer(self, model: nn.Module) -> nn.Module:
         return model.get_submodule(self.target_layer)
@@ -89,6 +109,7 @@ MODELS: dict[str, ModelSpec] = {
             "features.4",
             "fc",
             default_width=0.5,
+            input_sizes=(16, 128),  # two stride-2 convolutions, then global pooling
             cpu_friendly=True,
             early=_prefixes("features", 4),
         ),
@@ -100,6 +121,7 @@ MODELS: dict[str, ModelSpec] = {
             "features.9",
             "classifier",
             default_width=1.0,
+            input_sizes=(16, 128),  # two stride-2 convolutions, then global pooling
             cpu_friendly=True,
             early=("features.0", "features.1", "features.2", "features.4", "features.5", "features.6"),
         ),

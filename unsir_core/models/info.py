@@ -74,10 +74,10 @@ class ModelInfo:
             is_int(self.in_channels) and 1 <= self.in_channels <= LIMITS["channels"],
             f"in_channels must be 1 to {LIMITS['channels']}, not {self.in_channels!r}",
         )
-        size = MODELS[self.arch].input_size
+        spec = MODELS[self.arch]
         need(
-            is_int(self.input_size) and self.input_size == size,
-            f"input_size must be {size} for {MODELS[self.arch].title}, not {self.input_size!r}",
+            is_int(self.input_size) and spec.accepts(self.input_size),
+            f"input_size must be {spec.sizes_text()} for {spec.title}, not {self.input_size!r}",
         )
         for key in ("mean", "std"):
             values = getattr(self, key)
@@ -103,9 +103,17 @@ class ModelInfo:
 
     @classmethod
     def for_data(
-        cls, arch: str, data: ImageData, width: float | None = None, pretrained: bool = False, **kw: Any
+        cls,
+        arch: str,
+        data: ImageData,
+        width: float | None = None,
+        pretrained: bool = False,
+        input_size: int | None = None,
+        **kw: Any,
     ) -> ModelInfo:
+        """A new model's info for `data`; `input_size` None: the architecture's side."""
         spec = get_spec(arch)
+        spec.check_input_size(input_size)
         mean, std = data.mean, data.std
         if pretrained:  # ImageNet weights expect ImageNet statistics
             mean = IMAGENET_MEAN[: data.channels] if data.channels == 3 else (sum(IMAGENET_MEAN) / 3,)
@@ -115,7 +123,7 @@ class ModelInfo:
             dataset=data.name,
             class_names=data.class_names,
             in_channels=data.channels,
-            input_size=spec.input_size,
+            input_size=spec.input_size if input_size is None else input_size,
             mean=tuple(mean),
             std=tuple(std),
             width=spec.default_width if width is None else width,

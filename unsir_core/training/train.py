@@ -82,6 +82,7 @@ def fit(
         data,
         width,
         pretrained=cfg.pretrained,
+        input_size=cfg.input_size,
         forgotten=tuple(excluded),
         origin="retrained" if excluded else "trained",
         details={"train_config": cfg.to_dict()},
@@ -123,6 +124,8 @@ def gold_standard_config(info: ModelInfo, seed: int, epochs: int | None = None) 
     The seed matters: where a retrained model sends a forgotten class's images varies between seeds."""
     known = {f.name for f in fields(TrainConfig)}
     recorded = {k: v for k, v in info.details.get("train_config", {}).items() if k in known}
+    if info.input_size != get_spec(info.arch).input_size:  # the side it sees, even when no settings were recorded
+        recorded["input_size"] = info.input_size
     return replace(TrainConfig(**recorded), seed=seed, **({"epochs": epochs} if epochs else {}))
 
 
