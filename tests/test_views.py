@@ -242,3 +242,68 @@ def test_umap_is_seeded_and_runs_on_exact_neighbours():
     settings = EmbeddingSettings(method="umap", neighbors=10, epochs=50)
     a, b = project(features, settings), project(features, settings)
     assert a["original"].shape == (150, 2) and np.allclose(a["original"], b["original"])  # seeded: the same picture
+
+
+def _results_section_of_a_run_without_views():
+    """An AppTest script: the Results page's views section for a run made without views (as the dashboard's are)."""
+    import streamlit as st
+
+    from studio import embedding_views, handout
+    from studio.runs import RunRecord
+    from studio.setup import Setup
+    from unsir_core import default_checkpoint, load_dataset, load_model
+    from unsir_core.algorithm.request import UnlearningRequest, run_request
+    from unsir_core.training.train import gold_standard_config
+
+    if "record" not in st.session_state:
+        model = load_model(default_checkpoint("shapes10", "smallcnn"))
+        overrides = {"noise.steps": 3, "retain_per_class": 30}
+        request = UnlearningRequest(
+            model, load_dataset("shapes10"), ("star",), overrides=overrides, retrain=gold_standard_config(model.info, 0)
+        )
+        run = run_request(request, "cpu")
+        setup = Setup.fresh().with_value("forget", ("star",))
+        st.session_state.record = RunRecord(1, setup, "m", "12:00:00", run.to_json(), [], run)
+        st.session_state.carried = "views" in run.to_json()["extras"]
+    record = st.session_state.record
+    embedding_views.results_section(record)
+    st.session_state.report = handout.report_html(record, "http://localhost:8501/")
+
+
+def _store_a_second_seed(shipped_model) -> None:
+    """Into $UNSIR_HOME's reference store: the shipped star reference, its recorded training seed set to 1 (a
+    stand-in for a seed-1 reference: the test is about finding references by seed and drawing their band)."""
+    from dataclasses import replace
+
+    from unsir_core.checkpoints.references import ReferenceKey, find, store_dir
+    from unsir_core.checkpoints.store import load_model, save_model
+    from unsir_core.training.train import gold_standard_config
+
+    key = ReferenceKey.for_original(shipped_model.info, (4,), gold_standard_config(shipped_model.info, 0))
+    model = load_model(find(key))
+    details = {**model.info.details, "train_config": {**model.info.details["train_config"], "seed": 1}}
+    seed_1 = model.copy(details=details)
+    save_model(seed_1, store_dir() / replace(key, train=replace(key.train, seed=1)).file_name(model.info.class_names))
+
+
+@pytest.mark.slow
+def test_results_computes_a_runs_views_on_demand_keeps_them_for_its_report_and_draws_the_seed_band(
+    shipped_model, tmp_path, monkeypatch
+):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("UNSIR_HOME", str(tmp_path))
+    _store_a_second_seed(shipped_model)
+    at = AppTest.from_function(_results_section_of_a_run_without_views, default_timeout=600).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state.carried is False  # the run itself computed none
+    assert set(at.session_state.record.report["extras"]["views"]) == {"embedding", "cka", "spread"}
+    assert [h.value for h in at.subheader] == [
+        "How far did the representations move?",
+        "Where did the forget class go in feature space?",
+        "Within what retraining itself varies?",
+    ]
+    assert any(i.value.startswith("Retrained with") and "seeds (0, 1" in i.value for i in at.info)
+    assert len(at.get("plotly_chart")) == 3  # CKA, the panels, the seed band
+    report = at.session_state.report.decode()
+    assert "<h2>Where the forgotten class went</h2>" in report and "what retraining itself varies" in report
