@@ -91,8 +91,9 @@ def sample(data: ImageData, settings: EmbeddingSettings) -> Sample:
 
 
 @torch.inference_mode()
-def _pass(model: Classifier, x: torch.Tensor, cka_size: int) -> ModelPass:
-    """One forward pass over uint8 images x [N, C, H, W] in eval mode; Gram matrices on x[:cka_size]."""
+def _pass(model: Classifier, x: torch.Tensor, cka_size: int) -> tuple[np.ndarray, list[int], dict[str, torch.Tensor]]:
+    """One forward pass over uint8 images x [N, C, H, W] in eval mode: the penultimate features, the predicted
+    classes, and every layer's Gram matrix on x[:cka_size]."""
     net, device = model.net, model.device
     head = net.get_submodule(get_spec(model.info.arch).head)
     features: list[torch.Tensor] = []
@@ -112,7 +113,7 @@ def _pass(model: Classifier, x: torch.Tensor, cka_size: int) -> ModelPass:
     finally:
         hook.remove()
         net.train(was_training)
-    return ModelPass("", torch.cat(features).numpy(), torch.cat(logits).argmax(1).tolist(), grams)
+    return torch.cat(features).numpy(), torch.cat(logits).argmax(1).tolist(), grams
 
 
 def model_pass(model: Classifier, data: ImageData, chosen: Sample) -> ModelPass:
@@ -121,9 +122,9 @@ def model_pass(model: Classifier, data: ImageData, chosen: Sample) -> ModelPass:
     key = fingerprint(model, x)
 
     def compute() -> ModelPass:
-        done = _pass(model, x, chosen.cka_size)
+        features, predictions, grams = _pass(model, x, chosen.cka_size)
         back = torch.argsort(chosen.order)  # from pass order back to the sample's order
-        return ModelPass(key, done.features[back.numpy()], [done.predictions[i] for i in back.tolist()], done.grams)
+        return ModelPass(key, features[back.numpy()], [predictions[i] for i in back.tolist()], grams)
 
     return _passes.get(key, compute)
 
