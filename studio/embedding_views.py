@@ -3,10 +3,11 @@ features in one shared 2-D space side by side (selecting points in one panel sel
 others), the computed sentence, the layer-wise CKA, and the image inspector (each model's class
 probabilities, GradCAM and membership-attack score for one test image).
 
-The numbers come from `unsir_core.metrics.embedding`, `cka` and `privacy`; results are cached in the session
-per set of models (by the digest of their weights) and settings. The Results page passes a run's models
-(its PCA embedding and CKA are already in the run record); Compare passes the original, one method's result and
-the retrained model.
+The numbers come from `unsir_core.metrics.views` (embedding and CKA, computed when a page first asks and cached
+in the engine per model weights and sample, for every session) and `privacy`; the inspector's results are cached
+in the session per set of models (by the digest of their weights). The Results page passes a run's models and
+keeps their PCA embedding and CKA in the run record (its report and JSON carry them); Compare passes the
+original, one method's result and the retrained model.
 """
 
 from __future__ import annotations
@@ -31,10 +32,12 @@ if TYPE_CHECKING:
     from unsir_core.data import ImageData
     from unsir_core.experiments.compare_table import Comparison
     from unsir_core.metrics.embedding import Embedding
+    from unsir_core.metrics.spread import ModelSummary, RetrainSpread
     from unsir_core.models.classifier import Classifier
 
-CACHE = "views:cache"  # session_state: {(what, model digests, settings): result}
-CACHE_SIZE = 12  # results kept per session (an embedding of 2,000 points is about 100 KB)
+CACHE = "views:cache"  # session_state: {(what, model digests, settings): result} of the inspector
+CACHE_SIZE = 12  # results kept per session (one image's probabilities and GradCAM per model: a few KB)
+MODEBAR_CLEARANCE = 64  # px above the panels: the modebar's band, then the panel titles under it
 SHOWN = ("original", "repair", "retrain")  # a run's models the view shows, in this order
 EXPLAIN = (
     "Each point is one test image, placed by the model's penultimate features (the classifier head's input) and "
@@ -47,6 +50,13 @@ CKA_TEXT = (
     "images, the unlearned model against the original and against the retrained model; 1 = the same "
     "representation up to rotation and scale. Read it beside the weight distance: where the weights moved but "
     "CKA to the original stays near 1, the layer kept its representation."
+)
+
+SPREAD_TEXT = (
+    "A retrained model is one draw: trained again with another seed, it lands at another A_Dr and sends the "
+    "forgotten class's images elsewhere. The shaded bands are the minimum to the maximum over retrained references "
+    "of several seeds (the original's settings, only the seed changed), the dots each seed, the diamond the "
+    "unlearned model: inside a band is within what retraining itself varies."
 )
 
 
@@ -146,36 +156,74 @@ def figure(
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False)
     legend = dict(orientation="h", y=-0.02, yanchor="top", x=0)  # below the panels, clear of their titles
-    return charts.style(fig, height=470, dragmode="select", margin=dict(l=10, r=10, t=40, b=10), legend=legend)
+    # a top margin of MODEBAR_CLEARANCE px: plotly's modebar (top right, about 30 px high) sits above the titles
+    margin = dict(l=10, r=10, t=MODEBAR_CLEARANCE, b=10)
+    return charts.style(fig, height=470 + MODEBAR_CLEARANCE - 40, dragmode="select", margin=margin, legend=legend)
 
 
 def compute_embedding(
     models: Mapping[str, Classifier], data: ImageData, forget: Sequence[int], method: str, seed: int
 ) -> Embedding:
+    """The embedding of `models`, from the engine's cache (per model weights and sample) or computed now."""
     from unsir_core.common.device import DEVICE_LOCK
-    from unsir_core.metrics.embedding import EmbeddingSettings, embed
+    from unsir_core.metrics.embedding import EmbeddingSettings
+    from unsir_core.metrics.views import embedding_of
 
     settings = EmbeddingSettings(method=method, seed=seed)
     with st.spinner(f"Projecting {settings.points} test images under {len(models)} models ({method.upper()})…"):
-
-        def work() -> Embedding:
-            with DEVICE_LOCK:
-                return embed(models, data, forget, settings)
-
-        return cached("embedding", models, settings, work)
+        with DEVICE_LOCK:
+            return embedding_of(models, data, forget, settings)
 
 
 def compute_cka(models: Mapping[str, Classifier], data: ImageData, unlearned: str, seed: int) -> dict[str, list]:
+    """Layer-wise CKA of `unlearned` against the others, from the engine's cache or computed now."""
     from unsir_core.common.device import DEVICE_LOCK
-    from unsir_core.metrics.cka import layer_cka
-    from unsir_core.metrics.views import cka_pairs
+    from unsir_core.metrics.views import layer_cka
 
-    def work() -> dict[str, list]:
-        with DEVICE_LOCK:
-            result = layer_cka(models, cka_pairs(list(models), unlearned), data, seed)
-        return {s: [d.to_dict() for d in layers] for s, layers in result.items()}
+    with DEVICE_LOCK:
+        return layer_cka(models, data, unlearned, seed)
 
-    return cached("cka", models, (unlearned, seed), work)
+
+def seed_references(original: Classifier, forget: Sequence[int]) -> dict[int, Classifier]:
+    """The stored references of `original` without `forget` at its training settings for each of SPREAD_SEEDS
+    (only the seed changed), by seed; the seeds with none stored are left out."""
+    from unsir_core.checkpoints.references import ReferenceKey, find
+    from unsir_core.metrics.spread import SPREAD_SEEDS
+    from unsir_core.training.train import gold_standard_config
+
+    found = {}
+    for seed in SPREAD_SEEDS:
+        path = find(ReferenceKey.for_original(original.info, forget, gold_standard_config(original.info, seed)))
+        if path is not None:
+            found[seed] = loaders.load_checkpoint(path)
+    return found
+
+
+def record_views(record: RunRecord) -> dict[str, Any] | None:
+    """A run's views (PCA embedding and CKA, as `metrics.views.run_views`): its record's, else computed now from
+    its models (cached per weights and sample) and kept in the record, so its report and JSON carry them; None
+    when the record has none and its models were released."""
+    from unsir_core.common.device import DEVICE_LOCK
+    from unsir_core.metrics.embedding import EmbeddingSettings
+    from unsir_core.metrics.spread import retrain_spread
+    from unsir_core.metrics.views import run_views
+
+    extras = record.report.get("extras", {})
+    if "views" in extras:
+        return extras["views"]
+    models = record.models()
+    if "original" not in models or "repair" not in models:
+        return None
+    data = loaders.data(record.setup.dataset)
+    seed = record.setup.config.seed
+    with DEVICE_LOCK:  # no st.* call here: the report's download calls this outside the page script
+        views = run_views(models, data, record.forget, seed)
+        references = seed_references(models["original"], record.forget)
+        if len(references) > 1:
+            spread = retrain_spread(references, data, record.forget, EmbeddingSettings(seed=seed))
+            views = {**views, "spread": spread.to_dict()}
+    record.report = {**record.report, "extras": {**extras, "views": views}}
+    return views
 
 
 def view(
@@ -199,13 +247,14 @@ def view(
     method = st.radio(
         "Projection",
         ["pca", "umap"],
-        format_func={"pca": "PCA (instant)", "umap": "UMAP (seeded; 15-40 s, minutes the first time)"}.get,
+        format_func={"pca": "PCA (instant)", "umap": "UMAP (seeded; 10-40 s)"}.get,
         horizontal=True,
         key=f"{key}-method",
         disabled=busy or not models,
         help="PCA: a linear projection, instant. UMAP keeps neighbourhoods and separates clusters better; the "
-        "first UMAP in a server process also compiles umap-learn's numba code (8 minutes measured on the busy "
-        "2-core CPU). Either way the sentence below is measured in the feature space, not in the picture.",
+        "very first UMAP on a machine also compiles umap-learn's numba code, once: it is kept on disk (3 minutes "
+        "measured on the busy 2-core CPU). Either way the sentence below is measured in the feature space, not in "
+        "the picture.",
     )
     if method == "pca" and stored and set(stored["embedding"]["coords"]) == set(titles):
         emb = Embedding.from_dict(stored["embedding"])
@@ -393,12 +442,108 @@ def _inspect(
     )
 
 
+def spread_figure(
+    spread: RetrainSpread, unlearned: ModelSummary, class_names: Sequence[str], colors: Mapping[str, str]
+) -> go.Figure:
+    """Three summaries, each with the retrained seeds' band (min-max, shaded), each seed's value (dots) and the
+    unlearned model's (a diamond): A_Df and A_Dr; the forget-class prediction distribution; where the forget-class
+    points sit in the embedding."""
+    from unsir_core.metrics.embedding import APART
+    from unsir_core.metrics.spread import Band
+
+    places = sorted(set(spread.where) | set(unlearned.where), key=lambda c: (c == APART, c))
+    panels = [
+        (["A_Df", "A_Dr"], [spread.forget_acc, spread.retain_acc], lambda m: [m.forget_acc, m.retain_acc]),
+        (list(class_names), spread.distribution, lambda m: m.distribution),
+        (
+            ["apart" if c == APART else class_names[c] for c in places],
+            [spread.where.get(c, Band(0.0, 0.0)) for c in places],
+            lambda m: [m.where.get(c, 0.0) for c in places],
+        ),
+    ]
+    fig = make_subplots(
+        rows=1,
+        cols=3,
+        column_widths=[0.16, 0.5, 0.34],
+        horizontal_spacing=0.05,
+        subplot_titles=["accuracy (%)", "forget-class images predicted as (%)", "forget-class images inside (%)"],
+    )
+    seeds = ", ".join(map(str, spread.seeds))
+    for col, (labels, bands, values) in enumerate(panels, start=1):
+        x = [plot_text(v) for v in labels]
+        first = col == 1
+        fig.add_bar(
+            x=x,
+            y=[b.high - b.low for b in bands],
+            base=[b.low for b in bands],
+            marker=dict(color=colors["retrain"], opacity=0.3, line=dict(width=1, color=colors["retrain"])),
+            name=f"retrained, seeds {seeds}: min-max",
+            legendgroup="band",
+            showlegend=first,
+            customdata=[b.high for b in bands],
+            hovertemplate="%{x}: retrained %{base:.1f} to %{customdata:.1f}%<extra></extra>",
+            row=1,
+            col=col,
+        )
+        for k, seed_summary in enumerate(spread.per_seed):
+            fig.add_scatter(
+                x=x,
+                y=values(seed_summary),
+                mode="markers",
+                marker=dict(size=6, color=colors["retrain"]),
+                name="each retrained seed",
+                legendgroup="seeds",
+                showlegend=first and k == 0,
+                hovertemplate=f"seed {spread.seeds[k]}: " + "%{y:.1f}%<extra></extra>",
+                row=1,
+                col=col,
+            )
+        fig.add_scatter(
+            x=x,
+            y=values(unlearned),
+            mode="markers",
+            marker=dict(size=12, symbol="diamond", color=colors["repair"], line=dict(width=1, color="#222")),
+            name="unlearned",
+            legendgroup="unlearned",
+            showlegend=first,
+            hovertemplate="unlearned: %{y:.1f}%<extra></extra>",
+            row=1,
+            col=col,
+        )
+    fig.update_yaxes(range=[-3, 105])
+    legend = dict(orientation="h", y=-0.25, yanchor="top", x=0)
+    return charts.style(
+        fig, height=360, margin=dict(l=40, r=10, t=MODEBAR_CLEARANCE, b=10), legend=legend, barmode="overlay"
+    )
+
+
+def spread_view(views: Mapping[str, Any], record: RunRecord, key: str) -> None:
+    """The retrained model's own spread over seeds beside the unlearned model, and the sentence it supports."""
+    from unsir_core.metrics.spread import RetrainSpread, summary, within
+
+    if "spread" not in views or "repair" not in record.metrics:
+        return
+    spread = RetrainSpread.from_dict(views["spread"])
+    unlearned = summary(record.metrics["repair"], views["embedding"]["where"]["repair"])
+    st.subheader("Within what retraining itself varies?")
+    st.markdown(SPREAD_TEXT)
+    colors = {s: stage_color(s) for s in ("repair", "retrain")}
+    st.plotly_chart(
+        spread_figure(spread, unlearned, record.class_names, colors),
+        key=f"{key}-spread",
+        width="stretch",
+        config={"displaylogo": False},
+    )
+    st.info(md(within(spread, unlearned, record.class_names)), icon=":material/stacked_line_chart:")
+
+
 def results_section(record: RunRecord) -> None:
     """The Results page's section, after the weight distance: layer-wise CKA beside it, then the embedding of the
     run's original, unlearned and retrained models with the inspector."""
     data = loaders.data(record.setup.dataset)
     models = {s: m for s, m in record.models().items() if s in SHOWN}
-    stored = record.report.get("extras", {}).get("views")
+    with st.spinner("Placing 2,000 test images under the run's models (PCA) and comparing their layers…"):
+        stored = record_views(record)
     shown = [s for s in SHOWN if s in models] or list((stored or {}).get("embedding", {}).get("coords", {}))
     held = {s: models[s] for s in shown if s in models}
     titles, colors = {s: stage_title(s) for s in shown}, {s: stage_color(s) for s in shown}
@@ -407,6 +552,8 @@ def results_section(record: RunRecord) -> None:
     st.subheader("Where did the forget class go in feature space?")
     st.markdown(EXPLAIN)
     view(held, data, record.forget, titles, colors, "results-views", seed, stored=stored)
+    if stored:
+        spread_view(stored, record, "results-views")
 
 
 def compare_section(result: Comparison, data: ImageData, seed: int) -> None:

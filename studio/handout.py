@@ -56,7 +56,10 @@ def base_url() -> str:
 
 
 def report_html(record: RunRecord, url: str) -> bytes:
-    """The printable report of a run (see unsir_core.report.html)."""
+    """The printable report of a run (see unsir_core.report.html), with its views (computed now if missing)."""
+    from .embedding_views import record_views
+
+    record_views(record)
     return render(record.report, url, title=f"Unlearning report: {record.title}", audits=record.audits).encode()
 
 

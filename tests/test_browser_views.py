@@ -27,13 +27,23 @@ SELECTED_BY_PANEL = """() => {
 }"""
 
 
+# The panel titles (subplot annotations) whose box meets the modebar's.
+TITLES_UNDER_MODEBAR = """g => {
+  const bar = g.querySelector('.modebar').getBoundingClientRect();
+  return [...g.querySelectorAll('.annotation')].filter(a => {
+    const r = a.getBoundingClientRect();
+    return r.left < bar.right && r.right > bar.left && r.top < bar.bottom && r.bottom > bar.top;
+  }).map(a => a.textContent);
+}"""
+
+
 def test_selecting_points_in_one_panel_selects_them_in_the_others_and_opens_the_inspector(server):  # noqa: F811
     with chromium() as browser:
         page = open_page(browser, server)
         idle(page)
         page.get_by_role("button", name="Run the guided demo").click()
         idle(page)
-        expect_visible(page.get_by_text("Latest result:").first, 4 * LONG)  # a whole run, its views included
+        expect_visible(page.get_by_text("Latest result:").first, 4 * LONG)  # a whole run
         go(page, "Results")
         main = page.get_by_test_id("stMain")
         heading = main.get_by_role("heading", name="Where did the forget class go in feature space?")
@@ -48,6 +58,8 @@ def test_selecting_points_in_one_panel_selects_them_in_the_others_and_opens_the_
                 break
         assert target is not None, "no embedding chart on the Results page"
         target.scroll_into_view_if_needed()
+        target.hover()  # shows the modebar: it must not cover a panel's title
+        assert target.evaluate(TITLES_UNDER_MODEBAR) == []
         box = target.locator(".nsewdrag").first.bounding_box()  # the first panel's plotting area
         page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2)
         page.mouse.down()

@@ -96,7 +96,8 @@ class UnlearningRequest:
     retrain: TrainConfig | None = None  # train (or reuse) the retrained gold standard with these settings
     retrain_estimate_s: float | None = None  # the caller's estimate of that retraining, shown when it did not run
     monitor_every: int = 0  # live A_Df/A_Dr every this many steps (0: never)
-    views: bool = True  # carry the embedding and layer CKA the report draws (metrics/views.py); sweeps need neither
+    views: bool = False  # carry the embedding and layer CKA (metrics/views.py): off, the pages and the report ask
+    # for them on demand (cached per models); on for `unlearn --out`, whose JSON alone makes the report
 
     @property
     def model(self) -> Classifier:

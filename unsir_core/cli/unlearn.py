@@ -24,7 +24,14 @@ def cmd_unlearn(args) -> dict[str, Any]:
     retrain = gold_standard_config(model.info, given.get("seed", 0)) if args.retrain else None
     bar = BarProgress(not args.quiet)
     request = UnlearningRequest(
-        model, data, tuple(classes(args.forget)), args.preset, given, checkpoint=args.checkpoint_path, retrain=retrain
+        model,
+        data,
+        tuple(classes(args.forget)),
+        args.preset,
+        given,
+        checkpoint=args.checkpoint_path,
+        retrain=retrain,
+        views=True,  # the JSON is all `report` reads: it carries the embedding and CKA figures
     )
     run = run_request(request, args.device, progress=bar)
     bar.close()

@@ -5,21 +5,22 @@ CKA = ||Y^T X||_F^2 / (||X^T X||_F ||Y^T Y||_F), computed through the n x n Gram
 (K = X X^T, L = Y Y^T: CKA = <K, L>_F / (||K||_F ||L||_F)), so a wide convolution costs no p x q product.
 1 = the same representation up to rotation and scale; it falls as a layer's representation changes.
 The layers are those of the weight distance (`weights.layers`: every module that owns parameters), so
-both views share one x axis. The batch is fixed: the same stratified test images for every model.
+both views share one x axis. The batch is fixed: the same stratified test images for every model
+(`views.py` takes them from the embedding's sample and records the Gram matrices in the embedding's own
+forward pass, so CKA costs no pass of its own).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import torch
+from torch import nn
 
 from unsir_core.common.errors import ConfigError
-from unsir_core.data import ImageData
-from unsir_core.metrics.embedding import stratified_sample
 from unsir_core.metrics.weights import layer_name, layers
-from unsir_core.models.classifier import Classifier
 
 CKA_BATCH = 250  # test images of the fixed batch (the same number per class): Gram matrices of 250 x 250
 
@@ -33,52 +34,44 @@ class LayerCka:
         return asdict(self)
 
 
-@torch.no_grad()
-def gram_matrices(model: Classifier, x: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Centred Gram matrices [n, n] (float64, CPU) of every parameter-owning layer's output on uint8 images x."""
-    net = model.net
+@contextmanager
+def recording_grams(net: nn.Module, grams: dict[str, torch.Tensor], on: list[bool]) -> Iterator[None]:
+    """While inside: each forward pass with `on[0]` True stores, per parameter-owning layer of `net`, the centred
+    Gram matrix [n, n] (float32, CPU) of that layer's output on the batch into `grams` (keyed by layer name)."""
     names = {path: layer_name(path, own) for path, own in layers(net)}
-    grams: dict[str, torch.Tensor] = {}
 
     def hook(path: str):
         def store(_module, _inputs, output):
-            if isinstance(output, torch.Tensor):
+            if on[0] and isinstance(output, torch.Tensor):
                 f = output.flatten(1).float()
                 f = f - f.mean(0, keepdim=True)
-                grams[names[path]] = (f @ f.T).double().cpu()  # float32 product (fast), float64 sums
+                grams[names[path]] = (f @ f.T).cpu()
 
         return store
 
     handles = [net.get_submodule(path).register_forward_hook(hook(path)) for path in names]
-    was_training = net.training
-    net.eval()
     try:
-        net(model.prepare(x.to(model.device)))
+        yield
     finally:
         for h in handles:
             h.remove()
-        net.train(was_training)
-    return grams
 
 
 def cka(k: torch.Tensor, l: torch.Tensor) -> float:  # noqa: E741 (the paper's name)
-    """Linear CKA of two centred Gram matrices; nan when one representation is constant."""
+    """Linear CKA of two centred Gram matrices (summed in float64); nan when one representation is constant."""
+    k, l = k.double(), l.double()  # noqa: E741
     denom = (k.norm() * l.norm()).item()
     return float((k * l).sum().item() / denom) if denom > 0 else float("nan")
 
 
-def layer_cka(
-    models: Mapping[str, Classifier], pairs: Mapping[str, tuple[str, str]], data: ImageData, seed: int = 0
+def compare_layers(
+    grams: Mapping[str, Mapping[str, torch.Tensor]], pairs: Mapping[str, tuple[str, str]]
 ) -> dict[str, list[LayerCka]]:
-    """Per pair name: linear CKA of each layer between its two models (stages of `models`) on a fixed batch.
-
-    Each model's Gram matrices are computed once, however many pairs it is in."""
-    missing = sorted({s for pair in pairs.values() for s in pair} - set(models))
+    """Per pair name: linear CKA of each layer between its two models, from their Gram matrices on one fixed
+    batch (`grams`: stage -> layer name -> centred Gram matrix)."""
+    missing = sorted({s for pair in pairs.values() for s in pair} - set(grams))
     if missing:
         raise ConfigError(f"CKA pairs name models that are not given: {', '.join(missing)}.")
-    index = stratified_sample(data.test_y, data.num_classes, CKA_BATCH, seed)
-    x = data.test_x[index.to(data.test_x.device)]
-    grams = {s: gram_matrices(models[s], x) for s in dict.fromkeys(s for pair in pairs.values() for s in pair)}
     out = {}
     for name, (a, b) in pairs.items():
         if list(grams[a]) != list(grams[b]):

@@ -17,6 +17,8 @@ the original). An audit: it reads forget-class test images.
 
 from __future__ import annotations
 
+import threading
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -26,9 +28,7 @@ from scipy.linalg import orthogonal_procrustes
 from sklearn.decomposition import PCA
 
 from unsir_core.common.errors import ConfigError
-from unsir_core.data import ImageData
-from unsir_core.metrics.probe import penultimate_and_logits
-from unsir_core.models.classifier import Classifier
+from unsir_core.common.paths import home
 
 PROJECTIONS = {
     "pca": "PCA (scikit-learn, 2 components)",
@@ -148,46 +148,83 @@ def project(features: Mapping[str, np.ndarray], settings: EmbeddingSettings) -> 
     if settings.method == "pca":
         flat = PCA(n_components=2, random_state=settings.seed).fit_transform(union)
     else:
-        import umap  # imported here: loading numba costs seconds, and PCA needs none of it
-
-        flat = umap.UMAP(
-            n_components=2,
-            n_neighbors=settings.neighbors,
-            min_dist=settings.min_dist,
-            n_epochs=settings.epochs,
-            random_state=settings.seed,
-        ).fit_transform(union)
+        flat = umap_projection(union, settings)
     n = len(features[stages[0]])
     return {s: flat[i * n : (i + 1) * n] for i, s in enumerate(stages)}
 
 
-def features_and_predictions(
-    models: Mapping[str, Classifier], x: torch.Tensor
-) -> tuple[dict[str, np.ndarray], dict[str, list[int]]]:
-    """Penultimate features [N, D] and predicted classes of every model for uint8 images x."""
-    both = {s: penultimate_and_logits(m, x) for s, m in models.items()}
-    return {s: f.numpy() for s, (f, _) in both.items()}, {s: z.argmax(1).tolist() for s, (_, z) in both.items()}
+def umap_projection(union: np.ndarray, settings: EmbeddingSettings) -> np.ndarray:
+    """Seeded UMAP of `union` [M, D] on its exact nearest neighbours (scikit-learn, about a second for 6,000
+    points): umap-learn then skips pynndescent, whose numba compilation was most of a first call's minutes."""
+    from sklearn.neighbors import NearestNeighbors
+
+    umap = umap_module()
+    k = min(settings.neighbors, len(union) - 1)
+    dist, idx = NearestNeighbors(n_neighbors=k).fit(union).kneighbors(union)  # each point first, at distance 0
+    with warnings.catch_warnings():  # "n_jobs overridden by random_state" and "no search index": both expected
+        warnings.simplefilter("ignore", UserWarning)
+        return umap.UMAP(
+            n_components=2,
+            n_neighbors=k,
+            min_dist=settings.min_dist,
+            n_epochs=settings.epochs,
+            random_state=settings.seed,
+            precomputed_knn=(idx, dist.astype(np.float32), None),
+        ).fit_transform(union)
 
 
-def embed(
-    models: Mapping[str, Classifier], data: ImageData, forget: Sequence[int], settings: EmbeddingSettings
+_umap_ready = threading.Lock()
+
+
+def umap_module():
+    """umap-learn, its numba functions cached on disk under $UNSIR_HOME/numba: most are not declared
+    `cache=True`, so caching is switched on for each before its first call. The first process on a machine
+    compiles them (tens of seconds on the 2-core CPU), every later one loads them. Imported on demand: loading
+    numba costs seconds, and PCA needs none of it."""
+    with _umap_ready:
+        import numba
+        import umap
+        import umap.layouts
+        import umap.spectral
+        import umap.umap_
+        import umap.utils
+        from numba.core.caching import NullCache
+        from numba.core.registry import CPUDispatcher
+
+        if not numba.config.CACHE_DIR:
+            numba.config.CACHE_DIR = str(home() / "numba")
+        for module in (umap.umap_, umap.layouts, umap.spectral, umap.utils):
+            for fn in vars(module).values():
+                if isinstance(fn, CPUDispatcher) and isinstance(fn._cache, NullCache):
+                    try:
+                        fn.enable_caching()
+                    except (OSError, RuntimeError):  # an unwritable cache folder: compile in memory, as before
+                        continue
+    return umap
+
+
+def arrange(
+    features: Mapping[str, np.ndarray],
+    predictions: Mapping[str, list[int]],
+    index: torch.Tensor,
+    labels: np.ndarray,
+    forget: Sequence[int],
+    settings: EmbeddingSettings,
 ) -> Embedding:
-    """The shared 2-D embedding of a stratified sample of the test split under each of `models` (by stage)."""
-    if not models:
+    """The shared 2-D embedding of the sample `index` (true `labels`) from each model's penultimate `features`
+    [N, D] and `predictions` (by stage): aligned, projected once, and the forget classes located."""
+    if not features:
         raise ConfigError("An embedding needs at least one model.")
-    index = stratified_sample(data.test_y, data.num_classes, settings.points, settings.seed)
-    labels = data.test_y.cpu()[index].numpy()
     retain = ~np.isin(labels, list(forget))
     if retain.sum() < 2:
         raise ConfigError("An embedding needs retain-class test images to align the models; this sample has none.")
-    feats, preds = features_and_predictions(models, data.test_x[index.to(data.test_x.device)])
-    shared = shared_features(feats, retain, settings.reference)
+    shared = shared_features(features, retain, settings.reference)
     coords = project(shared, settings)
     return Embedding(
         index.tolist(),
         labels.tolist(),
         {s: c.tolist() for s, c in coords.items()},
-        preds,
+        {s: list(p) for s, p in predictions.items()},
         whereabouts(shared, labels, forget, settings.inside),
         settings,
     )

@@ -18,6 +18,7 @@ from unsir_core.report import svgchart
 
 if TYPE_CHECKING:
     from unsir_core.metrics.embedding import Embedding
+    from unsir_core.metrics.spread import ModelSummary, RetrainSpread
 
 PANEL, GAP, TOP, LEGEND = 300, 16, 44, 40  # px: panel side, gap between panels, title band, class legend band
 
@@ -81,6 +82,59 @@ def cka_svg(cka: Mapping[str, Sequence[Mapping[str, Any]]]) -> str:
     return svgchart.lines("Layer-wise linear CKA of the unlearned model", layers, series, "linear CKA", y_max=1.0)
 
 
+def spread_svg(spread: RetrainSpread, unlearned: ModelSummary, class_names: Sequence[str]) -> str:
+    """The retrained seeds' band (min-max, shaded) and the unlearned model's value (a diamond) on each summary:
+    A_Df and A_Dr, the forget-class prediction distribution, where the forget-class points sit."""
+    from unsir_core.metrics.embedding import APART
+    from unsir_core.metrics.spread import Band
+
+    places = sorted(set(spread.where) | set(unlearned.where), key=lambda c: (c == APART, c))
+    labels = [
+        "A_Df",
+        "A_Dr",
+        *(f"as {n}" for n in class_names),
+        *("apart" if c == APART else f"in {class_names[c]}" for c in places),
+    ]
+    bands = [
+        spread.forget_acc,
+        spread.retain_acc,
+        *spread.distribution,
+        *(spread.where.get(c, Band(0.0, 0.0)) for c in places),
+    ]
+    values = [
+        unlearned.forget_acc,
+        unlearned.retain_acc,
+        *unlearned.distribution,
+        *(unlearned.where.get(c, 0.0) for c in places),
+    ]
+    step = (svgchart.WIDTH - svgchart.LEFT - svgchart.RIGHT) / len(labels)
+    plot_h = svgchart.HEIGHT - svgchart.TOP - svgchart.BOTTOM
+    xs = [svgchart.LEFT + step * (i + 0.5) for i in range(len(labels))]
+
+    def y(v: float) -> float:
+        return svgchart.TOP + plot_h - plot_h * max(0.0, min(v, 100.0)) / 100
+
+    retrain, repair = stage_color("retrain"), stage_color("repair")
+    body = []
+    for x, label, b, v in zip(xs, labels, bands, values):
+        top, bottom = y(b.high), y(b.low)
+        body.append(
+            f"<rect x='{x - step * 0.3:.1f}' y='{top:.1f}' width='{step * 0.6:.1f}' "
+            f"height='{max(bottom - top, 1.5):.1f}' fill='{retrain}' fill-opacity='0.35' stroke='{retrain}'>"
+            f"<title>{html(label)}: retrained {b.words()}</title></rect>"
+            f"<path d='M{x:.1f} {y(v) - 6:.1f} l6 6 l-6 6 l-6 -6 z' fill='{repair}' stroke='#222' stroke-width='0.8'>"
+            f"<title>{html(label)}: unlearned {v:.1f}%</title></path>"
+        )
+    seeds = ", ".join(map(str, spread.seeds))
+    return svgchart._frame(
+        "The unlearned model within what retraining itself varies",
+        {f"retrained, seeds {seeds}: min-max": retrain, "unlearned": repair},
+        "%",
+        100.0,
+        "".join(body) + svgchart._x_labels(labels, xs),
+    )
+
+
 def views_html(report: Mapping[str, Any], class_names: Sequence[str]) -> str:
     """The report's section on where the forgotten class went; empty when the run JSON has no views."""
     views = report.get("extras", {}).get("views")
@@ -98,6 +152,15 @@ def views_html(report: Mapping[str, Any], class_names: Sequence[str]) -> str:
         embedding_svg(embedding, class_names, forget, "Penultimate features of the test images, one shared 2-D space"),
         f"<p class='muted'>{html(embedding.settings.describe())}</p>",
     ]
+    if views.get("spread") and "repair" in report.get("metrics", {}):
+        from unsir_core.metrics.spread import RetrainSpread, summary, within
+
+        spread = RetrainSpread.from_dict(views["spread"])
+        unlearned = summary(report["metrics"]["repair"], views["embedding"]["where"]["repair"])
+        parts += [
+            f"<p class='summary'>{html(within(spread, unlearned, class_names))}</p>",
+            spread_svg(spread, unlearned, class_names),
+        ]
     if views.get("cka"):
         parts += [
             cka_svg(views["cka"]),
