@@ -25,6 +25,7 @@ from unsir_core.common.config import TrainConfig, UnsirConfig
 from unsir_core.common.numbers import pct
 
 from . import jobs, loaders, state
+from .job_queue import Recorder
 from .setup import Setup
 
 if TYPE_CHECKING:
@@ -226,9 +227,11 @@ def same_request(a: Setup, b: Setup) -> bool:
     return key(a) == key(b)
 
 
-def find(setup: Setup) -> RunRecord | None:
-    """The newest run of this session that made `setup`'s request and still holds its models."""
-    return next((r for r in reversed(history()) if r.unsir is not None and same_request(r.setup, setup)), None)
+def find(setup: Setup, among: list[RunRecord] | None = None) -> RunRecord | None:
+    """The newest run of this session (or of `among`, a snapshot of it) that made `setup`'s request and still
+    holds its models."""
+    held = history() if among is None else among
+    return next((r for r in reversed(held) if r.unsir is not None and same_request(r.setup, setup)), None)
 
 
 def start_demo() -> None:
@@ -239,8 +242,10 @@ def start_demo() -> None:
 
 
 def execute() -> None:
-    """Run the requested UNSIR job, if any, with live progress and a live accuracy chart."""
-    jobs.execute("unsir", _work, _commit, chart="accuracy")
+    """Run the requested UNSIR job, if any, with live progress and a live accuracy chart. The job works on a
+    snapshot of the session's runs: it may run on the server's queue, away from the session."""
+    held = list(history())
+    jobs.execute("unsir", lambda job, progress: _work(job, progress, held), _commit, chart="accuracy")
 
 
 def recipe(setup: Setup, data: ImageData, model: Classifier) -> Recipe:
@@ -263,13 +268,13 @@ def starting_model(setup: Setup) -> Classifier | None:
     return parent.unsir.result.model if parent is not None else None
 
 
-def _work(job: jobs.Job, progress: jobs.ProgressView) -> list[RunRecord]:
-    """The requested run, preceded by the earlier requests of its chain that this session does not hold."""
+def _work(job: jobs.Job, progress: Recorder, held: list[RunRecord]) -> list[RunRecord]:
+    """The requested run, preceded by the earlier requests of its chain that the session's runs `held` lack."""
     setup: Setup = job.params["setup"]
     steps = step_setups(setup)
-    done = next((i for i in range(len(steps) - 1, 0, -1) if find(steps[i - 1]) is not None), 0)
-    parent = find(steps[done - 1]) if done else None
-    next_id = (latest().id if latest() else 0) + 1
+    done = next((i for i in range(len(steps) - 1, 0, -1) if find(steps[i - 1], held) is not None), 0)
+    parent = find(steps[done - 1], held) if done else None
+    next_id = (held[-1].id if held else 0) + 1
     made: list[RunRecord] = []
     for step in steps[done:]:
         parent = _one(step, parent, next_id + len(made), progress)
@@ -277,7 +282,12 @@ def _work(job: jobs.Job, progress: jobs.ProgressView) -> list[RunRecord]:
     return made
 
 
-def _one(setup: Setup, parent: RunRecord | None, record_id: int, progress: jobs.ProgressView) -> RunRecord:
+def warm_run(setup: Setup, progress: Recorder) -> RunRecord:
+    """A run that no session keeps: the server's warm-up (`studio.warmup`)."""
+    return _one(setup, None, 0, progress)
+
+
+def _one(setup: Setup, parent: RunRecord | None, record_id: int, progress: Recorder) -> RunRecord:
     """One request: from the setup's checkpoint, or from `parent`'s unlearned model for a chained one."""
     from unsir_core.algorithm.request import UnlearningRequest, resolve_recipe, run_request
     from unsir_core.checkpoints.lineage import chain

@@ -1,0 +1,74 @@
+"""Benchmark of issue 23's "warm once": the first live run of a fresh browser session against the second.
+
+Starts the served dashboard (tools/first_page.py's server: 127.0.0.1, a throw-away UNSIR_HOME), opens the Overview as
+the lecturer would, waits until the server's warm-up job has left the sidebar's queue, then opens a fresh
+session on the Impair page and times two runs of the default request (click to the run's success notice, in
+chromium). Prints both times and their ratio (target <= 1.5). --cold turns the warm-up off, for comparison.
+
+    PYTHONPATH=. python tools/first_run.py [--cold] [--forget star]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import tempfile
+import time
+
+from playwright.sync_api import sync_playwright
+
+from tools.first_page import CHROMIUM, cold_server
+
+TIMEOUT_MS = 900_000  # a run on a loaded 2-core CPU
+
+
+def idle(page) -> None:
+    page.wait_for_timeout(300)
+    page.get_by_test_id("stStatusWidget").wait_for(state="detached", timeout=TIMEOUT_MS)
+
+
+def timed_run(page, n: int) -> float:
+    start = time.perf_counter()
+    page.get_by_role("button", name="Run UNSIR").click()
+    page.get_by_text(re.compile(f"Run {n} finished")).first.wait_for(timeout=TIMEOUT_MS)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cold", action="store_true", help="no warm-up (UNSIR_WARM_UP=0)")
+    ap.add_argument("--forget", default="star", help="the class the runs forget")
+    args = ap.parse_args()
+    if args.cold:
+        os.environ["UNSIR_WARM_UP"] = "0"
+    with tempfile.TemporaryDirectory(prefix="unsir-first-run-") as home, sync_playwright() as p:
+        server, url, _ = cold_server(home)
+        try:
+            browser = p.chromium.launch(
+                executable_path=CHROMIUM,
+                args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            )
+            lecturer = browser.new_page()
+            start = time.perf_counter()
+            lecturer.goto(url)
+            idle(lecturer)
+            sidebar = lecturer.get_by_test_id("stSidebar")
+            while "Warming up" in sidebar.inner_text():
+                lecturer.wait_for_timeout(1000)
+            warmed = f"done {time.perf_counter() - start:.1f} s after the first page load"
+            print(f"warm-up: {'off' if args.cold else warmed}")
+            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+            page.goto(f"{url}/impair-and-repair?forget={args.forget}")
+            idle(page)
+            first, second = timed_run(page, 1), timed_run(page, 2)
+            print(f"first live run {first:.1f} s, second {second:.1f} s: ratio {first / second:.2f} (target <= 1.5)")
+            browser.close()
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
