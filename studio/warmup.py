@@ -20,8 +20,7 @@ from . import charts, jobs, loaders, runs
 from .job_queue import QUEUE, SERVER, QueuedJob, Recorder
 from .setup import Setup
 
-SWITCH = "UNSIR_WARM_UP"  # environment variable: "0" turns the warm-up off (to measure a cold first run)
-SWITCH = "UNSIR_WARM_UP"  # environment variable: "0" turns the warm-up off (to measure a cold first run)
+SWITCH = "UNSIR_WARM_UP"  # environment variable: "0" turns the warm-up off (test servers; a cold first run)
 WARMED: set[tuple[str, float, str]] = set()  # (checkpoint path, its modification time, data set) warmed or warming
 _lock = threading.Lock()
 

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from studio.warmup import SWITCH as WARM_UP
+
 # drives chromium for minutes: not in the fast subset; the whole flow may wait LONG several times, so it gets
 # more than the global 600 s timeout
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(1200)]
@@ -50,7 +52,8 @@ def free_port() -> int:
 def server(tmp_path_factory):
     port = free_port()
     home = tmp_path_factory.mktemp("browser-home")
-    env = {**os.environ, "UNSIR_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    # no warm-up run: a test server's first job would wait behind it (tools/first_run.py measures the warm-up)
+    env = {**os.environ, "UNSIR_HOME": str(home), "PYTHONPATH": str(ROOT), WARM_UP: "0"}
     proc = subprocess.Popen(
         [
             sys.executable,
