@@ -3,7 +3,8 @@
 Each completed run is a `RunRecord`: its setup, the engine's JSON report (config, timings, metrics
 per stage, weight distances) and the live-chart samples, kept for every run; plus the `UnsirRun`
 with its models and noise, kept only for the newest KEEP_MODELS runs so memory stays bounded.
-Audits computed later (relearn time, membership inference) are added to `audits` whole.
+Audits computed later (relearn time, membership inference) are added to `audits` whole. What a run
+measured is also saved on disk for the session's link (`run_store`), so a server restart loses no finished run.
 
 A sequential request (a setup with a `chain`) starts from the session's run of its earlier requests
 when that run still holds its model; otherwise (a shared link, a released model) the job runs the
@@ -24,7 +25,7 @@ import streamlit as st
 from unsir_core.common.config import TrainConfig, UnsirConfig
 from unsir_core.common.numbers import pct
 
-from . import jobs, loaders, state
+from . import jobs, loaders, run_store, state
 from .job_queue import Recorder
 from .setup import Setup
 
@@ -85,6 +86,39 @@ class RunRecord:
         """Indices of every class the unlearned model has forgotten (this request and earlier ones)."""
         return [self.class_names.index(c) for c in self.report["forgotten_total"]]
 
+    def to_row(self) -> dict[str, Any]:
+        """What `run_store` keeps of this run: all it measured, not its models."""
+        return {
+            "id": self.id,
+            "setup": self.setup.to_query(),
+            "base": self.setup.base.to_dict(),
+            "model_name": self.model_name,
+            "created": self.created,
+            "report": self.report,
+            "live": self.live,
+            "audits": run_store.json_audits(self.audits),
+            "parent": self.parent,
+        }
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> RunRecord:
+        """A run read back from `run_store` (no models: as a run older than the newest KEEP_MODELS)."""
+        setup, problems = Setup.from_query(row["setup"])
+        if problems:
+            raise ValueError("; ".join(problems))
+        base = UnsirConfig.from_dict(row["base"])
+        return cls(
+            int(row["id"]),
+            setup.with_base(base),
+            str(row["model_name"]),
+            str(row["created"]),
+            dict(row["report"]),
+            list(row["live"]),
+            None,
+            dict(row["audits"]),
+            None if row["parent"] is None else int(row["parent"]),
+        )
+
     def models(self) -> dict[str, Classifier]:
         """The models still held: original, impair, repair (unlearned) and retrain, by stage."""
         if self.unsir is None:
@@ -124,7 +158,20 @@ def with_twin(ablation: str) -> tuple[RunRecord | None, RunRecord | None]:
 
 
 def history() -> list[RunRecord]:
-    return st.session_state.setdefault(RUNS, [])
+    """The session's runs; at its first call in a session, those saved by an earlier server (`run_store`)."""
+    if RUNS not in st.session_state:
+        saved = store_path()
+        found, problems = run_store.load(saved, RunRecord.from_row) if saved is not None else ([], [])
+        for text in problems:
+            state.notify("warning", text)
+        st.session_state[RUNS] = found
+    return st.session_state[RUNS]
+
+
+def store_path() -> Path | None:
+    """Where this session's runs are saved; None where jobs run in the page script (AppTest, or a server started
+    with UNSIR_BACKGROUND_JOBS=0): no session link is written there, so nothing could find them again."""
+    return None if jobs.inline() else run_store.path_for(jobs.owner())
 
 
 def latest() -> RunRecord | None:
@@ -138,6 +185,14 @@ def add(record: RunRecord) -> None:
     runs.append(record)
     for old in [r for r in runs if r.unsir is not None][:-KEEP_MODELS]:
         old.unsir = None
+    save()
+
+
+def save() -> None:
+    """Write the session's runs to disk (`run_store`), where a session link can find them again."""
+    saved = store_path()
+    if saved is not None:
+        run_store.save(saved, [r.to_row() for r in history()])
 
 
 def retrain_config(setup: Setup, model: Classifier) -> TrainConfig:
