@@ -21,24 +21,33 @@ from .job_queue import QUEUE, SERVER, QueuedJob, Recorder
 from .setup import Setup
 
 SWITCH = "UNSIR_WARM_UP"  # environment variable: "0" turns the warm-up off (test servers; a cold first run)
-WARMED: set[tuple[str, float, str]] = set()  # (checkpoint path, its modification time, data set) warmed or warming
+WARMED: set[tuple] = (
+    set()
+)  # models (path, mtime, data set) and forget requests (model, classes, seed) warmed or warming
 _lock = threading.Lock()
 
 
 def warm_up(setup: Setup) -> QueuedJob | None:
-    """Queue the warm-up of the setup's model and data set unless done already (or under AppTest); the job."""
+    """Queue what the setup's first run would pay for, unless warmed already (or under AppTest, or switched off):
+    for a new model a whole UNSIR request on it; for a new forget set of a warmed model its stored reference's
+    test-set pass (`reference`). Returns the job queued, if any."""
     if jobs.inline() or os.environ.get(SWITCH) == "0":
         return None
     try:
         path = loaders.model_path(setup)
-        key = (str(path), path.stat().st_mtime, setup.dataset)
+        model = (str(path), path.stat().st_mtime, setup.dataset)
     except (UnsirError, OSError):  # no model for this setup: the page says so, nothing to warm
         return None
+    request = (model, setup.forget, setup.forgotten_before, setup.config.seed, setup.retrain_epochs)
     with _lock:
-        if key in WARMED:
-            return None
-        WARMED.add(key)
-    return QUEUE.submit(SERVER, "warm-up", f"Warming up {path.stem}", lambda progress: _work(setup, progress), None)
+        new_model, new_request = model not in WARMED, bool(setup.forget) and request not in WARMED
+        WARMED.update((model, request) if setup.forget else (model,))
+    if new_model:  # the request on the setup's own forget classes: their reference is warmed with it
+        return QUEUE.submit(SERVER, "warm-up", f"Warming up {path.stem}", lambda progress: _work(setup, progress), None)
+    if new_request:
+        title = f"Warming up the reference without {', '.join(setup.forget)}"
+        return QUEUE.submit(SERVER, "warm-up", title, lambda progress: reference(setup), None)
+    return None
 
 
 def _work(setup: Setup, progress: Recorder) -> None:
@@ -47,3 +56,17 @@ def _work(setup: Setup, progress: Recorder) -> None:
     forget = tuple(c for c in setup.forget if c in data.class_names) or (data.class_names[0],)
     made = runs.warm_run(replace(setup, forget=forget, chain=(), retrain=False), progress)
     charts.live(made.live, "accuracy")
+
+
+def reference(setup: Setup) -> bool:
+    """Load the stored retrained reference of the setup's request and compute its test-set logits once (the
+    engine keeps them for a model that never changes): a run forgetting a class not warmed yet paid for that
+    pass. False when no reference is stored (the run then retrains only if asked to, and says how long)."""
+    from unsir_core.checkpoints.store import load_model
+    from unsir_core.metrics.evaluate import test_logits
+
+    found = runs.stored_reference(setup, loaders.model(setup))
+    if found is None:
+        return False
+    test_logits(load_model(found), loaders.data(setup.dataset).test_x, fixed=True)
+    return True
