@@ -50,8 +50,13 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    port = free_port()
-    home = tmp_path_factory.mktemp("browser-home")
+    with serving(tmp_path_factory.mktemp("browser-home"), free_port()) as url:
+        yield url
+
+
+@contextmanager
+def serving(home: Path, port: int):
+    """`streamlit run app.py` on 127.0.0.1:`port` with $UNSIR_HOME at `home`; its address while it runs."""
     # no warm-up run: a test server's first job would wait behind it (tools/first_run.py measures the warm-up)
     env = {**os.environ, "UNSIR_HOME": str(home), "PYTHONPATH": str(ROOT), WARM_UP: "0"}
     proc = subprocess.Popen(
@@ -87,12 +92,14 @@ def server(tmp_path_factory):
     else:
         proc.kill()
         pytest.fail(f"streamlit did not start: {proc.stdout.read() if proc.stdout else ''}")
-    yield url
-    proc.terminate()
     try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def browser_page(browser, url: str):

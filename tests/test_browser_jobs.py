@@ -11,7 +11,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.test_browser import browser_page, chromium, idle, server, shot  # noqa: F401 (fixture)
+from tests.test_browser import browser_page, chromium, free_port, idle, server, serving, shot  # noqa: F401 (fixture)
 from unsir_core.methods import METHODS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(1200)]  # as in test_browser.py
@@ -127,3 +127,21 @@ def test_a_second_session_sees_its_place_in_line(server):  # noqa: F811 - the fi
         expect(waiting.first).to_be_visible(timeout=60_000)
         shot(second, "jobs-waiting")
         expect(second.get_by_text(re.compile(r"Run \d+ finished")).first).to_be_visible(timeout=LONG)
+
+
+def test_finished_runs_survive_a_server_restart(tmp_path):
+    """A run finished, the server stopped and started again on the same state folder: the same link in the same
+    browser shows the run (its setup, numbers and live chart read back from $UNSIR_HOME/sessions)."""
+    home, port = tmp_path / "home", free_port()
+    with chromium() as browser:
+        with serving(home, port) as url:
+            page = browser_page(browser, f"{url}/impair-and-repair?forget=star&{SHORT}")
+            idle(page)
+            page.get_by_role("button", name="Run UNSIR", exact=True).click()
+            expect(page.get_by_text("Run 1 finished").first).to_be_visible(timeout=LONG)
+            link = page.url
+        with serving(home, port):
+            page.goto(link)
+            idle(page)
+            expect(page.get_by_role("heading", name=re.compile("Last run: Run 1 · forget star"))).to_be_visible()
+            shot(page, "jobs-after-restart")
