@@ -260,11 +260,11 @@ def main() -> None:
         start = time.time()
         try:
             asyncio.run(drive(args, url, tally))
-        finally:
+        finally:  # stopped by hand (Ctrl-C) too: what was measured so far is reported
             stop.set()
             server.terminate()
             server.wait(timeout=30)
-        report(tally, args.sessions, args.rounds, time.time() - start)
+            report(tally, args.sessions, args.rounds, time.time() - start)
     sys.exit(1 if tally.errors or tally.mixed or tally.lost else 0)
 
 
