@@ -145,5 +145,6 @@ def test_finished_runs_survive_a_server_restart(tmp_path):
         with serving(home, port):
             page.goto(link)
             idle(page)
-            expect(page.get_by_role("heading", name=re.compile("Last run: Run 1 · forget star"))).to_be_visible()
+            last = page.get_by_role("heading", name=re.compile("Last run: Run 1 · forget star"))
+            expect(last).to_be_visible(timeout=LONG)  # the new server loads the data set and the model first
             shot(page, "jobs-after-restart")
