@@ -178,7 +178,7 @@ class Session:
             if not await box.is_visible():
                 await self.page.get_by_text("Measurement settings").click()
             if await box.is_checked():
-                await self.page.get_by_text(label, exact=True).click()
+                await self.page.get_by_test_id("stCheckbox").filter(has_text=label).click()
                 await self.idle()
 
 
