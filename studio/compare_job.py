@@ -6,8 +6,6 @@ once by any session or the CLI and kept, so a second comparison of the same forg
 
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
 from unsir_core.data import ImageData
@@ -17,60 +15,63 @@ from unsir_core.methods import METHODS
 from unsir_core.models.classifier import Classifier
 
 from . import jobs, loaders
+from .job_queue import Recorder
 
 RESULT = "compare:result"  # the last finished Comparison of this session
 KIND = "compare"
 
 
-class MethodProgress:
-    """Per-method status lines above the job's progress bar: waiting, running (phase, step), done."""
+def order(params: dict) -> list[str]:
+    """The methods in the order the comparison runs them: the original, the reference, the rest."""
+    names = params["methods"]
+    run_order = ["original", *sorted(names, key=lambda n: n != "retrain")]
+    if "retrain" not in names and params["train_reference"]:
+        run_order.insert(1, "retrain")
+    return run_order
 
-    def __init__(self, view: jobs.ProgressView, names: list[str]):
-        self.view, self.names = view, names
-        self.state = {n: "waiting" for n in names}
-        self.started: dict[str, float] = {}
+
+class CompareView(jobs.ProgressView):
+    """The job's progress bar with a status line per method above it: waiting, running (phase, step), done."""
+
+    def __init__(self, job: jobs.Job):
+        super().__init__(job.title, None)
+        self.names = order(job.params)
         self.box = st.empty()
-        self.drawn = 0.0
 
-    def __call__(self, ev) -> None:
-        name, _, phase = ev.phase.partition("/")
-        if name in self.state:
-            now = time.perf_counter()
-            self.started.setdefault(name, now)
+    def show(self, rec: Recorder) -> None:
+        state = {n: "waiting" for n in self.names}
+        started: dict[str, float] = {}
+        for ev, at in zip(list(rec.events), list(rec.times)):
+            name, _, phase = ev.phase.partition("/")
+            if name not in state:
+                continue
+            started.setdefault(name, at)
             for n in self.names[: self.names.index(name)]:
-                if self.state[n].startswith(("waiting", "running")):
-                    self.state[n] = f"done in {now - self.started.get(n, now):.1f} s"
-            self.state[name] = f"running: {phase} {ev.step}/{ev.total}"
-            if now - self.drawn > jobs.DRAW_INTERVAL_S:
-                self.drawn = now
-                self.box.markdown(
-                    " · ".join(f"**{METHODS[n].title if n in METHODS else n}** {s}" for n, s in self.state.items())
-                )
-        self.view(ev)
+                if state[n].startswith(("waiting", "running")):
+                    state[n] = f"done in {at - started.get(n, at):.1f} s"
+            state[name] = f"running: {phase} {ev.step}/{ev.total}"
+        self.box.markdown(" · ".join(f"**{METHODS[n].title if n in METHODS else n}** {s}" for n, s in state.items()))
+        super().show(rec)
 
 
 def execute(model: Classifier, data: ImageData) -> None:
     """Run the requested comparison, if any, on `model` and `data`."""
 
-    def work(job: jobs.Job, view: jobs.ProgressView) -> Comparison:
+    def work(job: jobs.Job, progress: Recorder) -> Comparison:
         p = job.params
-        names = p["methods"]
-        order = ["original", *sorted(names, key=lambda n: n != "retrain")]
-        if "retrain" not in names and p["train_reference"]:
-            order.insert(1, "retrain")
         return compare(
             model,
             data,
             p["setup"].forget,
-            names,
+            p["methods"],
             p["settings"],
             loaders.device(),
-            progress=MethodProgress(view, order),
+            progress=progress,
             metrics=p["metrics"],
             train_reference=p["train_reference"],
         )
 
-    jobs.execute(KIND, work, _commit)
+    jobs.execute(KIND, work, _commit, make_view=CompareView)
 
 
 def _commit(result: Comparison, samples: list[dict]) -> str:

@@ -3,7 +3,8 @@
 Each completed run is a `RunRecord`: its setup, the engine's JSON report (config, timings, metrics
 per stage, weight distances) and the live-chart samples, kept for every run; plus the `UnsirRun`
 with its models and noise, kept only for the newest KEEP_MODELS runs so memory stays bounded.
-Audits computed later (relearn time, membership inference) are added to `audits` whole.
+Audits computed later (relearn time, membership inference) are added to `audits` whole. What a run
+measured is also saved on disk for the session's link (`run_store`), so a server restart loses no finished run.
 
 A sequential request (a setup with a `chain`) starts from the session's run of its earlier requests
 when that run still holds its model; otherwise (a shared link, a released model) the job runs the
@@ -24,7 +25,8 @@ import streamlit as st
 from unsir_core.common.config import TrainConfig, UnsirConfig
 from unsir_core.common.numbers import pct
 
-from . import jobs, loaders, state
+from . import jobs, loaders, run_store, state
+from .job_queue import Recorder
 from .setup import Setup
 
 if TYPE_CHECKING:
@@ -84,6 +86,39 @@ class RunRecord:
         """Indices of every class the unlearned model has forgotten (this request and earlier ones)."""
         return [self.class_names.index(c) for c in self.report["forgotten_total"]]
 
+    def to_row(self) -> dict[str, Any]:
+        """What `run_store` keeps of this run: all it measured, not its models."""
+        return {
+            "id": self.id,
+            "setup": self.setup.to_query(),
+            "base": self.setup.base.to_dict(),
+            "model_name": self.model_name,
+            "created": self.created,
+            "report": self.report,
+            "live": self.live,
+            "audits": run_store.json_audits(self.audits),
+            "parent": self.parent,
+        }
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> RunRecord:
+        """A run read back from `run_store` (no models: as a run older than the newest KEEP_MODELS)."""
+        setup, problems = Setup.from_query(row["setup"])
+        if problems:
+            raise ValueError("; ".join(problems))
+        base = UnsirConfig.from_dict(row["base"])
+        return cls(
+            int(row["id"]),
+            setup.with_base(base),
+            str(row["model_name"]),
+            str(row["created"]),
+            dict(row["report"]),
+            list(row["live"]),
+            None,
+            dict(row["audits"]),
+            None if row["parent"] is None else int(row["parent"]),
+        )
+
     def models(self) -> dict[str, Classifier]:
         """The models still held: original, impair, repair (unlearned) and retrain, by stage."""
         if self.unsir is None:
@@ -123,7 +158,20 @@ def with_twin(ablation: str) -> tuple[RunRecord | None, RunRecord | None]:
 
 
 def history() -> list[RunRecord]:
-    return st.session_state.setdefault(RUNS, [])
+    """The session's runs; at its first call in a session, those saved by an earlier server (`run_store`)."""
+    if RUNS not in st.session_state:
+        saved = store_path()
+        found, problems = run_store.load(saved, RunRecord.from_row) if saved is not None else ([], [])
+        for text in problems:
+            state.notify("warning", text)
+        st.session_state[RUNS] = found
+    return st.session_state[RUNS]
+
+
+def store_path() -> Path | None:
+    """Where this session's runs are saved; None where jobs run in the page script (AppTest, or a server started
+    with UNSIR_BACKGROUND_JOBS=0): no session link is written there, so nothing could find them again."""
+    return None if jobs.inline() else run_store.path_for(jobs.owner())
 
 
 def latest() -> RunRecord | None:
@@ -137,6 +185,14 @@ def add(record: RunRecord) -> None:
     runs.append(record)
     for old in [r for r in runs if r.unsir is not None][:-KEEP_MODELS]:
         old.unsir = None
+    save()
+
+
+def save() -> None:
+    """Write the session's runs to disk (`run_store`), where a session link can find them again."""
+    saved = store_path()
+    if saved is not None:
+        run_store.save(saved, [r.to_row() for r in history()])
 
 
 def retrain_config(setup: Setup, model: Classifier) -> TrainConfig:
@@ -226,9 +282,11 @@ def same_request(a: Setup, b: Setup) -> bool:
     return key(a) == key(b)
 
 
-def find(setup: Setup) -> RunRecord | None:
-    """The newest run of this session that made `setup`'s request and still holds its models."""
-    return next((r for r in reversed(history()) if r.unsir is not None and same_request(r.setup, setup)), None)
+def find(setup: Setup, among: list[RunRecord] | None = None) -> RunRecord | None:
+    """The newest run of this session (or of `among`, a snapshot of it) that made `setup`'s request and still
+    holds its models."""
+    held = history() if among is None else among
+    return next((r for r in reversed(held) if r.unsir is not None and same_request(r.setup, setup)), None)
 
 
 def start_demo() -> None:
@@ -239,8 +297,10 @@ def start_demo() -> None:
 
 
 def execute() -> None:
-    """Run the requested UNSIR job, if any, with live progress and a live accuracy chart."""
-    jobs.execute("unsir", _work, _commit, chart="accuracy")
+    """Run the requested UNSIR job, if any, with live progress and a live accuracy chart. The job works on a
+    snapshot of the session's runs: it may run on the server's queue, away from the session."""
+    held = list(history())
+    jobs.execute("unsir", lambda job, progress: _work(job, progress, held), _commit, chart="accuracy")
 
 
 def recipe(setup: Setup, data: ImageData, model: Classifier) -> Recipe:
@@ -263,13 +323,13 @@ def starting_model(setup: Setup) -> Classifier | None:
     return parent.unsir.result.model if parent is not None else None
 
 
-def _work(job: jobs.Job, progress: jobs.ProgressView) -> list[RunRecord]:
-    """The requested run, preceded by the earlier requests of its chain that this session does not hold."""
+def _work(job: jobs.Job, progress: Recorder, held: list[RunRecord]) -> list[RunRecord]:
+    """The requested run, preceded by the earlier requests of its chain that the session's runs `held` lack."""
     setup: Setup = job.params["setup"]
     steps = step_setups(setup)
-    done = next((i for i in range(len(steps) - 1, 0, -1) if find(steps[i - 1]) is not None), 0)
-    parent = find(steps[done - 1]) if done else None
-    next_id = (latest().id if latest() else 0) + 1
+    done = next((i for i in range(len(steps) - 1, 0, -1) if find(steps[i - 1], held) is not None), 0)
+    parent = find(steps[done - 1], held) if done else None
+    next_id = (held[-1].id if held else 0) + 1
     made: list[RunRecord] = []
     for step in steps[done:]:
         parent = _one(step, parent, next_id + len(made), progress)
@@ -277,7 +337,12 @@ def _work(job: jobs.Job, progress: jobs.ProgressView) -> list[RunRecord]:
     return made
 
 
-def _one(setup: Setup, parent: RunRecord | None, record_id: int, progress: jobs.ProgressView) -> RunRecord:
+def warm_run(setup: Setup, progress: Recorder) -> RunRecord:
+    """A run that no session keeps: the server's warm-up (`studio.warmup`)."""
+    return _one(setup, None, 0, progress)
+
+
+def _one(setup: Setup, parent: RunRecord | None, record_id: int, progress: Recorder) -> RunRecord:
     """One request: from the setup's checkpoint, or from `parent`'s unlearned model for a chained one."""
     from unsir_core.algorithm.request import UnlearningRequest, resolve_recipe, run_request
     from unsir_core.checkpoints.lineage import chain

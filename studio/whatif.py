@@ -1,9 +1,9 @@
 """The What-if page's workings: the sweep form (with the paper's studies as presets), the sweep job with its live
 chart, the paper's table layout, and opening one cell of a sweep as a run on the Results page.
 
-The sweep runs as a job like every other (`jobs.execute`): inputs are disabled while it runs, Cancel stops it,
-and the result is stored only when it completes. Cells that finished before a cancel stay in the engine's cell
-cache, so running the same sweep again only runs the rest.
+The sweep runs as a background job (`jobs.execute`): it goes on while its user visits other pages, inputs are
+disabled while it runs, Cancel stops it, and the result is stored only when it completes. Cells that finished
+before a cancel stay in the engine's cell cache, so running the same sweep again only runs the rest.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from unsir_core.experiments.sweep_grid import (
 from unsir_core.models.classifier import Classifier
 
 from . import jobs, loaders, runs, state
+from .job_queue import Recorder
 from .runs import RunRecord
 from .setup import KNOBS, Setup
 from .sweep_charts import METRIC_TITLES, heatmap, trend, value_text
@@ -246,7 +247,7 @@ def _view(job: jobs.Job) -> SweepView:
     return SweepView(job, expand(job.params["spec"], loaders.data(job.params["setup"].dataset)))
 
 
-def _work(job: jobs.Job, progress: jobs.ProgressView) -> SweepRun:
+def _work(job: jobs.Job, progress: Recorder) -> SweepRun:
     setup: Setup = job.params["setup"]
     result = run_sweep(
         job.params["spec"],
@@ -289,49 +290,46 @@ class SweepView(jobs.ProgressView):
         self.cells = list(cells)
         self.layout = Layout.of(job.params["spec"])
         self.metric = st.session_state.get("whatif-metric", "retain_acc_repair")
-        self.rows: list[dict[str, Any]] = []
-        self.cached = 0
-        self.phase = ""
-        self.start = time.perf_counter()
 
-    def __call__(self, ev) -> None:
-        if ev.phase != KIND:  # a step of the running cell: redraw the bar now and then (also where Cancel lands)
-            self.phase = f"{jobs.PHASES.get(ev.phase, ev.phase).lower()} step {ev.step} of {ev.total}"
-            if time.perf_counter() - self.drawn_at >= jobs.DRAW_INTERVAL_S:
-                self.draw()
-            return
-        cell = self.cells[int(ev.metrics["cell"])]
-        self.cached += int(ev.metrics["cached"])
-        ok = not math.isnan(ev.metrics["forget_acc_repair"])
-        self.rows.append(
-            {
-                "cell": cell.index,
-                "n_forget": len(cell.forget),
-                **dict(cell.values),
-                "seed": cell.seed,
-                "status": "ok" if ok else "failed",
-                **{k: v for k, v in ev.metrics.items() if k.startswith(("forget_acc", "retain_acc"))},
-            }
-        )
-        self.phase = ""
-        self.draw(chart=True)
+    def show(self, rec: Recorder) -> None:
+        rows: list[dict[str, Any]] = []
+        cached, phase = 0, ""
+        for ev in list(rec.events):
+            if ev.phase != KIND:  # a step of the running cell
+                phase = f"{jobs.PHASES.get(ev.phase, ev.phase).lower()} step {ev.step} of {ev.total}"
+                continue
+            cell = self.cells[int(ev.metrics["cell"])]
+            cached += int(ev.metrics["cached"])
+            ok = not math.isnan(ev.metrics["forget_acc_repair"])
+            rows.append(
+                {
+                    "cell": cell.index,
+                    "n_forget": len(cell.forget),
+                    **dict(cell.values),
+                    "seed": cell.seed,
+                    "status": "ok" if ok else "failed",
+                    **{k: v for k, v in ev.metrics.items() if k.startswith(("forget_acc", "retain_acc"))},
+                }
+            )
+            phase = ""
+        self.draw(rows, cached, phase, rec)
 
-    def draw(self, chart: bool = False) -> None:
-        self.drawn_at = time.perf_counter()
-        done, total = len(self.rows), len(self.cells)
-        ran = done - self.cached
+    def draw(self, rows: list[dict[str, Any]], cached: int, phase: str, rec: Recorder) -> None:
+        done, total = len(rows), len(self.cells)
+        ran = done - cached
         left = ""
-        if ran and done < total:
-            left = f" · about {jobs.format_seconds((self.drawn_at - self.start) / ran * (total - done))} left"
+        if ran and done < total and rec.outer is not None:
+            left = f" · about {jobs.format_seconds(rec.outer.elapsed_s / ran * (total - done))} left"
         running = f" · run {done + 1}: {md(self.cells[done].label)}" if done < total else ""
-        now = f", {self.phase}" if self.phase else ""
+        now = f", {phase}" if phase else ""
         self.bar.progress(
-            done / total, text=f"{done} of {total} runs done ({self.cached} from the cache){running}{now}{left}"
+            done / total, text=f"{done} of {total} runs done ({cached} from the cache){running}{now}{left}"
         )
-        if chart and self.chart is not None:
+        if rows and self.chart is not None and len(rows) != self.points:
+            self.points = len(rows)
             self.draws += 1
             self.chart.plotly_chart(
-                figure(pd.DataFrame(self.rows), self.layout, self.metric),
+                figure(pd.DataFrame(rows), self.layout, self.metric),
                 width="stretch",
                 key=f"whatif-live-{self.draws}",
             )

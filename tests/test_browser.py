@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from studio.warmup import SWITCH as WARM_UP
+
 # drives chromium for minutes: not in the fast subset; the whole flow may wait LONG several times, so it gets
 # more than the global 600 s timeout
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(1200)]
@@ -48,9 +50,15 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    port = free_port()
-    home = tmp_path_factory.mktemp("browser-home")
-    env = {**os.environ, "UNSIR_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    with serving(tmp_path_factory.mktemp("browser-home"), free_port()) as url:
+        yield url
+
+
+@contextmanager
+def serving(home: Path, port: int):
+    """`streamlit run app.py` on 127.0.0.1:`port` with $UNSIR_HOME at `home`; its address while it runs."""
+    # no warm-up run: a test server's first job would wait behind it (tools/first_run.py measures the warm-up)
+    env = {**os.environ, "UNSIR_HOME": str(home), "PYTHONPATH": str(ROOT), WARM_UP: "0"}
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -84,12 +92,14 @@ def server(tmp_path_factory):
     else:
         proc.kill()
         pytest.fail(f"streamlit did not start: {proc.stdout.read() if proc.stdout else ''}")
-    yield url
-    proc.terminate()
     try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def browser_page(browser, url: str):
