@@ -158,6 +158,7 @@ def test_sweep_refuses_bad_grids_before_running(tmp_path):
         (["compare", "--forget", "star", "--set", "scrub.temperature=0"], "scrub.temperature = 0 is out of range"),
         (["bench", "--repeats", "0"], "--repeats = 0 is out of range: give a value from 1 up to 100"),
         (["robustness", "--seeds", "-1"], "--seeds = -1 is out of range: give a value from 0 up to 2,147,483,647"),
+        (["robustness", "--ablation", "none,no-magic"], "Unknown ablation 'no-magic' for the robustness matrix"),
     ],
 )
 @pytest.mark.slow

@@ -93,11 +93,18 @@ def cmd_compare(args) -> dict[str, Any]:
 
 
 def cmd_robustness(args) -> dict[str, Any]:
+    from unsir_core.common.config import ABLATIONS
     from unsir_core.experiments.robustness import ARCHS, DATA, QUICK, timed_matrix, to_markdown
 
     data = classes(args.data) or (QUICK["data"] if args.quick else list(DATA))
     archs = classes(args.arch) or (QUICK["arch"] if args.quick else list(ARCHS))
-    for key, known, what in [*((k, DATA, "data set") for k in data), *((k, ARCHS, "architecture") for k in archs)]:
+    ablations = classes(args.ablation) or ["none"]
+    asked = [
+        *((k, DATA, "data set") for k in data),
+        *((k, ARCHS, "architecture") for k in archs),
+        *((k, ABLATIONS, "ablation") for k in ablations),
+    ]
+    for key, known, what in asked:
         if key not in known:
             raise ConfigError(f"Unknown {what} {key!r} for the robustness matrix. Choose from {', '.join(known)}.")
     seeds = args.seeds if args.seeds is not None else ([0] if args.quick else [0, 1, 2])
@@ -120,6 +127,7 @@ def cmd_robustness(args) -> dict[str, Any]:
         device=args.device,
         on_cell=on_cell,
         log=lambda text: bar.write(text, file=sys.stderr),
+        ablations=ablations,
     )
     bar.close()
     table = to_markdown(report["rows"])

@@ -149,6 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--arch", default=None, help="architectures, comma-separated (default: all)")
     p.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds (default: 0 1 2; --quick: 0)")
     p.add_argument("--quick", action="store_true", help="a small matrix for CI: two small data sets, the Small CNN")
+    p.add_argument(
+        "--ablation",
+        default="none",
+        help="UNSIR as it is (none) and/or ablations on rows of their own, comma-separated, e.g. none,no-noise "
+        "(default: none)",
+    )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     p.add_argument("--out", default=None, help="write the JSON report (every cell and the summary) here")
     p.add_argument("--markdown", default=None, help="write the summary table here (.md)")

@@ -2,10 +2,12 @@
 class counts and families, some of them kept out of the recipe's tuning and reported on their own rows.
 
     python -m unsir_core robustness [--quick] [--data shapes10,digits-folder] [--arch smallcnn] [--seeds 0 1 2]
+                                    [--ablation none,no-noise]
 
 Every model is trained by the project's own `train.fit` (the CLI's `train`) and cached under
 $UNSIR_HOME/robustness, the two Shapes-10 models excepted: those are the shipped checkpoints. Each cell is one
-`run_request` with no preset, exactly as `python -m unsir_core unlearn` without a preset runs it.
+`run_request` with no preset, exactly as `python -m unsir_core unlearn` without a preset runs it; `--ablation` adds
+the same cells with one part of UNSIR taken out (`UnsirConfig.ablation`), shown on rows of their own and not judged.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 
 from unsir_core.algorithm.request import UnlearningRequest, run_request
 from unsir_core.checkpoints.store import default_checkpoint, load_model, save_model, slug
-from unsir_core.common.config import TrainConfig
+from unsir_core.common.config import ABLATIONS, TrainConfig
 from unsir_core.common.paths import home
 from unsir_core.data import ImageData, load_dataset
 from unsir_core.data.digits import write_digits_folder, write_digits_mnist
@@ -144,6 +146,7 @@ class Cell:
     forget: tuple[str, ...]  # class names
     seed: int
     held_out: bool  # data set or architecture kept out of tuning
+    ablation: str  # "none": UNSIR as it is; otherwise the part taken out (common.config.ABLATIONS)
     forget_acc: float  # A_Df after repair, %
     forget_acc_impair: float  # A_Df after impair, %
     retain_share_impair: float  # A_Dr after impair as % of the original's
@@ -158,9 +161,17 @@ class Cell:
 
 
 def run_cell(
-    model: Classifier, data: ImageData, case: DataCase, arch: ArchCase, forget: tuple[int, ...], seed: int, device: str
+    model: Classifier,
+    data: ImageData,
+    case: DataCase,
+    arch: ArchCase,
+    forget: tuple[int, ...],
+    seed: int,
+    device: str,
+    ablation: str = "none",  # UNSIR as it is
 ) -> Cell:
-    run = run_request(UnlearningRequest(model, data, tuple(forget), overrides={"seed": seed}, views=False), device)
+    overrides = {"seed": seed, "ablation": ablation}
+    run = run_request(UnlearningRequest(model, data, tuple(forget), overrides=overrides, views=False), device)
     recipe = run.recipe
     ev, outcome = run.evaluations, run.result.repair_outcome
     return Cell(
@@ -169,6 +180,7 @@ def run_cell(
         tuple(data.class_names[c] for c in forget),
         seed,
         case.held_out or arch.held_out,
+        ablation,
         ev["repair"].forget_acc,
         ev["impair"].forget_acc,
         round(100 * ev["impair"].retain_acc / ev["original"].retain_acc, 2),
@@ -192,34 +204,37 @@ def run_matrix(
     work: Path | None = None,
     on_cell: Callable[[Cell, int, int], None] | None = None,
     log: Callable[[str], None] = print,
+    ablations: Iterable[str] = ("none",),  # UNSIR as it is only
 ) -> list[Cell]:
-    """Every data set x architecture x forget set x seed; `on_cell(cell, done, total)` after each."""
+    """Every data set x architecture x forget set x ablation x seed; `on_cell(cell, done, total)` after each."""
     work = work or home() / "robustness" / "data"
     work.mkdir(parents=True, exist_ok=True)
     cases = [DATA[k] for k in data_keys]
     archs = [ARCHS[k] for k in arch_keys]
-    seeds = list(seeds)
+    seeds, ablations = list(seeds), list(ablations)
     loaded = [(case, case.load(work, quick)) for case in cases]
-    total = sum(len(forget_sets(d.num_classes)) for _, d in loaded) * len(archs) * len(seeds)
+    total = sum(len(forget_sets(d.num_classes)) for _, d in loaded) * len(archs) * len(ablations) * len(seeds)
     cells: list[Cell] = []
     for case, data in loaded:
         for arch in archs:
             model = original_model(data, case, arch, device, log)
             for forget in forget_sets(data.num_classes):
-                for seed in seeds:
-                    cells.append(run_cell(model, data, case, arch, forget, seed, device))
-                    if on_cell is not None:
-                        on_cell(cells[-1], len(cells), total)
+                for ablation in ablations:
+                    for seed in seeds:
+                        cells.append(run_cell(model, data, case, arch, forget, seed, device, ablation))
+                        if on_cell is not None:
+                            on_cell(cells[-1], len(cells), total)
     return cells
 
 
 def table_rows(cells: list[Cell]) -> list[dict]:
-    """One row per data set x architecture x forget set: means over seeds, the worst seed, pass or fail."""
+    """One row per data set x architecture x forget set x ablation: means over seeds, the worst seed, pass or fail
+    (UNSIR as it is only: an ablation's row has `passed` None, it is evidence, not a candidate)."""
     groups: dict[tuple, list[Cell]] = {}
     for c in cells:
-        groups.setdefault((c.data, c.arch, c.forget), []).append(c)
+        groups.setdefault((c.data, c.arch, c.forget, c.ablation), []).append(c)
     rows = []
-    for (data, arch, forget), group in groups.items():
+    for (data, arch, forget, ablation), group in groups.items():
         df, dr = mean(c.forget_acc for c in group), mean(c.retain_share for c in group)
         worst = min(c.retain_share for c in group)
         di = mean(c.forget_acc_impair for c in group)
@@ -229,6 +244,7 @@ def table_rows(cells: list[Cell]) -> list[dict]:
                 "data": data,
                 "arch": arch,
                 "forget": ", ".join(forget),
+                "ablation": ablation,
                 "held_out": group[0].held_out,
                 "seeds": len(group),
                 "forget_acc_impair": round(di, 2),
@@ -242,30 +258,45 @@ def table_rows(cells: list[Cell]) -> list[dict]:
                 "repair_epochs": round(mean(c.repair_epochs for c in group), 1),
                 "degraded": sum(c.degraded for c in group),
                 "unlearn_s": round(mean(c.unlearn_s for c in group), 2),
-                "passed": df <= MAX_FORGET_ACC
+                "passed": None
+                if ablation != "none"
+                else df <= MAX_FORGET_ACC
                 and dr >= MIN_RETAIN_SHARE
                 and worst >= MIN_RETAIN_SHARE_ONE_SEED
                 and di <= MAX_FORGET_ACC_IMPAIR
                 and harder,
             }
         )
-    return sorted(rows, key=lambda r: (r["held_out"], list(DATA).index(r["data"]), list(ARCHS).index(r["arch"])))
+    return sorted(
+        rows,
+        key=lambda r: (
+            r["held_out"],
+            list(DATA).index(r["data"]),
+            list(ARCHS).index(r["arch"]),
+            list(ABLATIONS).index(r["ablation"]),
+        ),
+    )
+
+
+def _verdict(passed: bool | None) -> str:
+    return "not judged" if passed is None else "yes" if passed else "**no**"
 
 
 def to_markdown(rows: list[dict]) -> str:
     head = (
-        "| | data set | model | forget | after impair: A_Df % | A_Dr % of original | after repair: A_Df % | "
+        "| | data set | model | forget | UNSIR | after impair: A_Df % | A_Dr % of original | after repair: A_Df % | "
         "A_Dr % of original (worst seed) | original A_Dr % | retain / class | repair epochs | degraded | unlearn s "
         "| pass |"
     )
-    lines = [head, "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    lines = [head, "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         lines.append(
             f"| {'held out' if r['held_out'] else 'tuned'} | {DATA[r['data']].title} | {r['arch']} | "
-            f"{r['forget']} | {r['forget_acc_impair']:.2f} | {r['retain_share_impair']:.1f} | "
+            f"{r['forget']} | {ABLATIONS[r['ablation']].partition(':')[0]} | "
+            f"{r['forget_acc_impair']:.2f} | {r['retain_share_impair']:.1f} | "
             f"{r['forget_acc']:.2f} | {r['retain_share']:.1f} ({r['worst_retain_share']:.1f}) "
             f"| {r['original_retain_acc']:.1f} | {r['retain_per_class']} | {r['repair_epochs']:g} | "
-            f"{r['degraded']} | {r['unlearn_s']:.2f} | {'yes' if r['passed'] else '**no**'} |"
+            f"{r['degraded']} | {r['unlearn_s']:.2f} | {_verdict(r['passed'])} |"
         )
     return "\n".join(lines)
 
@@ -279,7 +310,7 @@ def report(cells: list[Cell], seconds: float) -> dict:
             "min_retain_share": MIN_RETAIN_SHARE,
             "min_retain_share_one_seed": MIN_RETAIN_SHARE_ONE_SEED,
         },
-        "passed": all(r["passed"] for r in rows),
+        "passed": all(r["passed"] for r in rows if r["ablation"] == "none"),
         "seconds": round(seconds, 1),
         "rows": rows,
         "cells": [asdict(c) for c in cells],
