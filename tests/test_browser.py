@@ -136,6 +136,15 @@ def idle(page) -> None:
     expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=LONG)
 
 
+def fill_in(page, main, values) -> None:
+    """Type each (label, value) into its text box and press Enter, waiting for the script each time."""
+    for label, value in values:
+        box = main.get_by_label(label, exact=True)
+        box.fill(value)
+        box.press("Enter")
+        idle(page)
+
+
 def go(page, title: str) -> None:
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
     idle(page)
@@ -211,11 +220,7 @@ def test_what_if_sweep_in_a_real_browser(server, page):
     idle(page)
     main = page.get_by_test_id("stMain")
     expect(main.get_by_role("heading", name="What-if sweeps")).to_be_visible(timeout=LONG)
-    for label, value in (("Values", "0.001, 0.1"), ("Seeds", "0")):
-        box = main.get_by_label(label, exact=True)
-        box.fill(value)
-        box.press("Enter")
-        idle(page)
+    fill_in(page, main, (("Values", "0.001, 0.1"), ("Seeds", "0")))
     page.get_by_role("button", name="Run the sweep").click()
     idle(page)
     expect(page.get_by_text("Sweep finished").first).to_be_visible(timeout=LONG)

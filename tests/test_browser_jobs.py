@@ -11,7 +11,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.test_browser import browser_page, chromium, free_port, idle, server, serving, shot  # noqa: F401 (fixture)
+from tests.test_browser import browser_page, chromium, fill_in, free_port, idle, server, serving, shot  # noqa: F401 (fixture)
 from unsir_core.methods import METHODS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(1200)]  # as in test_browser.py
@@ -41,11 +41,7 @@ def test_a_sweep_survives_two_other_pages(server):  # noqa: F811 - the fixture
         page = browser_page(browser, f"{server}/what-if?forget=triangle&{SHORT}")
         idle(page)
         main = page.get_by_test_id("stMain")
-        for label, value in (("Values", "0.01, 0.1"), ("Seeds", "0")):
-            box = main.get_by_label(label, exact=True)
-            box.fill(value)
-            box.press("Enter")
-            idle(page)
+        fill_in(page, main, (("Values", "0.01, 0.1"), ("Seeds", "0")))
         page.get_by_role("button", name="Run the sweep").click()
         expect(main.get_by_text(re.compile(r"\d of 2 runs done"))).to_be_visible(timeout=LONG)
         away_and_back(page, "What-if sweeps", "What-if sweep: 2 runs", re.compile("Sweep finished: 2 runs"))
